@@ -1,0 +1,389 @@
+//! Crash-safe file primitives for the checkpoint folder: readers (the
+//! controller, other workers, a visualiser) must never see a half-written
+//! value, and a node's outputs are shared by hard links instead of copies.
+//!
+//! Content files are written to a hidden temporary file in the same folder
+//! (`.<name>.tmp.<pid>.<counter>`) and renamed over the target, which is
+//! atomic on POSIX file systems. There is no `fsync`: this protects against
+//! concurrent readers and crashed processes, not against power loss.
+//!
+//! To keep the number of system calls low, parent folders are only created
+//! when an operation fails with "not found", then the operation is retried
+//! once.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crate::error::StorageError;
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh temporary path next to `path`: `.<name>.tmp.<pid>.<counter>`.
+/// Unique within this process (counter) and across processes (pid).
+fn temp_path_for(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
+}
+
+/// Whether `name` is one of the temporary names made by this module; listings
+/// of storage folders skip them.
+pub(crate) fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(".tmp.")
+}
+
+/// Create the parent folder of `path` (and its parents).
+fn create_parent(path: &Path) -> Result<(), StorageError> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            fs::create_dir_all(parent).map_err(|source| StorageError::Io {
+                op: "create directory",
+                path: parent.to_path_buf(),
+                source,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Run `op` on `path`; if it fails with "not found", create the parent folder
+/// of `path` and run it once more.
+fn with_parent_retry<T>(
+    path: &Path,
+    mut op: impl FnMut() -> io::Result<T>,
+) -> Result<io::Result<T>, StorageError> {
+    match op() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            create_parent(path)?;
+            Ok(op())
+        }
+        other => Ok(other),
+    }
+}
+
+/// Write `bytes` to `path` atomically: to a temporary file in the same
+/// folder, then renamed over `path`. Parent folders are created as needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let tmp = temp_path_for(path);
+    let mut file =
+        with_parent_retry(&tmp, || File::create(&tmp))?.map_err(|source| StorageError::Io {
+            op: "create",
+            path: tmp.clone(),
+            source,
+        })?;
+    let written = file.write_all(bytes);
+    drop(file);
+    if let Err(source) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(StorageError::Io {
+            op: "write",
+            path: tmp,
+            source,
+        });
+    }
+    if let Err(source) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(StorageError::Io {
+            op: "rename",
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    Ok(())
+}
+
+/// Create an empty marker file at `path`, or update its modification time if
+/// it exists (like `touch`; an existing file keeps its content). Parent
+/// folders are created as needed. An empty file cannot be half-written, so no
+/// temporary file is used.
+pub fn touch(path: &Path) -> Result<(), StorageError> {
+    let created = with_parent_retry(path, || {
+        OpenOptions::new().write(true).create_new(true).open(path)
+    })?;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|source| StorageError::Io {
+                    op: "open",
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            file.set_modified(SystemTime::now())
+                .map_err(|source| StorageError::Io {
+                    op: "set modification time of",
+                    path: path.to_path_buf(),
+                    source,
+                })
+        }
+        Err(source) => Err(StorageError::Io {
+            op: "create",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Whether a failed hard link should fall back to a copy: the file system
+/// cannot link across devices, does not support links, or the inode has too
+/// many links.
+fn link_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EXDEV) | Some(libc::EPERM) | Some(libc::EMLINK) | Some(libc::ENOTSUP)
+    )
+}
+
+/// Make `dst` a hard link to `src` (the same file, no copy).
+///
+/// - Parent folders of `dst` are created as needed.
+/// - A missing `src` is [`StorageError::NotFound`] (with the path of `src`).
+/// - If `dst` exists and is already the same file, nothing happens; if it is
+///   another file, it is replaced atomically (link to a temporary name, then
+///   rename).
+/// - If the file system refuses hard links (`EXDEV`, `EPERM`, `EMLINK`,
+///   `ENOTSUP`), `src` is copied to a temporary file and renamed to `dst`.
+pub fn link_or_copy(src: &Path, dst: &Path) -> Result<(), StorageError> {
+    let linked = match fs::hard_link(src, dst) {
+        // Either `src` or the parent of `dst` is missing: create the parent
+        // and retry once; a second "not found" means `src` is missing.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            create_parent(dst)?;
+            fs::hard_link(src, dst)
+        }
+        other => other,
+    };
+    match linked {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StorageError::NotFound {
+            path: src.to_path_buf(),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => replace_with_link(src, dst),
+        Err(e) if link_unsupported(&e) => copy_atomic(src, dst),
+        Err(source) => Err(StorageError::Io {
+            op: "hard link to",
+            path: dst.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// `dst` exists: keep it if it is already `src`, else replace it by a link
+/// to `src` atomically.
+fn replace_with_link(src: &Path, dst: &Path) -> Result<(), StorageError> {
+    let src_meta = fs::metadata(src).map_err(|e| StorageError::from_io("stat", src, e))?;
+    if let Ok(dst_meta) = fs::metadata(dst) {
+        if dst_meta.dev() == src_meta.dev() && dst_meta.ino() == src_meta.ino() {
+            return Ok(());
+        }
+    }
+    let tmp = temp_path_for(dst);
+    match fs::hard_link(src, &tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(StorageError::NotFound {
+                path: src.to_path_buf(),
+            });
+        }
+        Err(e) if link_unsupported(&e) => return copy_atomic(src, dst),
+        Err(source) => {
+            return Err(StorageError::Io {
+                op: "hard link to",
+                path: tmp,
+                source,
+            })
+        }
+    }
+    if let Err(source) = fs::rename(&tmp, dst) {
+        let _ = fs::remove_file(&tmp);
+        return Err(StorageError::Io {
+            op: "rename",
+            path: dst.to_path_buf(),
+            source,
+        });
+    }
+    Ok(())
+}
+
+/// Copy `src` to `dst` through a temporary file and a rename.
+fn copy_atomic(src: &Path, dst: &Path) -> Result<(), StorageError> {
+    let tmp = temp_path_for(dst);
+    if let Err(e) = fs::copy(src, &tmp) {
+        let _ = fs::remove_file(&tmp);
+        return Err(StorageError::from_io("copy", src, e));
+    }
+    if let Err(source) = fs::rename(&tmp, dst) {
+        let _ = fs::remove_file(&tmp);
+        return Err(StorageError::Io {
+            op: "rename",
+            path: dst.to_path_buf(),
+            source,
+        });
+    }
+    Ok(())
+}
+
+/// Create the folder `path`; if its parent is missing, create all parents.
+/// An existing folder is fine.
+pub fn mkdir(path: &Path) -> Result<(), StorageError> {
+    match fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(path).map_err(|source| StorageError::Io {
+                op: "create directory",
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Err(source) => Err(StorageError::Io {
+            op: "create directory",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Read the whole file at `path`; a missing file is
+/// [`StorageError::NotFound`].
+pub fn read(path: &Path) -> Result<Vec<u8>, StorageError> {
+    fs::read(path).map_err(|e| StorageError::from_io("read", path, e))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn write_atomic_creates_parents_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/value");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(names(&dir.path().join("a/b")), vec!["value".to_string()]);
+    }
+
+    #[test]
+    fn write_atomic_replaces_without_changing_linked_copies() {
+        // Atomic replacement creates a new inode, so an earlier hard link
+        // keeps the old value: links share values, not future writes.
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        write_atomic(&a, b"old").unwrap();
+        link_or_copy(&a, &b).unwrap();
+        write_atomic(&a, b"new").unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"old");
+    }
+
+    #[test]
+    fn touch_keeps_content_and_creates_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x/_done");
+        touch(&path).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"");
+        write_atomic(&path, b"kept").unwrap();
+        touch(&path).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"kept");
+    }
+
+    #[test]
+    fn link_shares_the_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("n1/outputs/value");
+        let dst = dir.path().join("n2/outputs/value");
+        write_atomic(&src, b"42").unwrap();
+        link_or_copy(&src, &dst).unwrap();
+        let (s, d) = (fs::metadata(&src).unwrap(), fs::metadata(&dst).unwrap());
+        assert_eq!(s.ino(), d.ino());
+        assert_eq!(s.nlink(), 2);
+        // Linking again is a no-op.
+        link_or_copy(&src, &dst).unwrap();
+        assert_eq!(fs::metadata(&dst).unwrap().ino(), s.ino());
+    }
+
+    #[test]
+    fn link_replaces_a_different_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let dst = dir.path().join("dst");
+        write_atomic(&src, b"new").unwrap();
+        write_atomic(&dst, b"old").unwrap();
+        link_or_copy(&src, &dst).unwrap();
+        assert_eq!(fs::read(&dst).unwrap(), b"new");
+        assert_eq!(
+            fs::metadata(&src).unwrap().ino(),
+            fs::metadata(&dst).unwrap().ino()
+        );
+        assert_eq!(
+            names(dir.path()),
+            vec!["dst".to_string(), "src".to_string()]
+        );
+    }
+
+    #[test]
+    fn link_missing_source_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("missing");
+        let err = link_or_copy(&src, &dir.path().join("d/dst")).unwrap_err();
+        match err {
+            StorageError::NotFound { path } => assert_eq!(path, src),
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn copy_fallback_is_atomic_and_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src");
+        let dst = dir.path().join("dst");
+        write_atomic(&src, b"payload").unwrap();
+        copy_atomic(&src, &dst).unwrap();
+        assert_eq!(fs::read(&dst).unwrap(), b"payload");
+        assert_ne!(
+            fs::metadata(&src).unwrap().ino(),
+            fs::metadata(&dst).unwrap().ino()
+        );
+        assert_eq!(
+            names(dir.path()),
+            vec!["dst".to_string(), "src".to_string()]
+        );
+    }
+
+    #[test]
+    fn read_missing_is_not_found_and_directory_is_io() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read(&dir.path().join("nope")).unwrap_err().is_not_found());
+        let err = read(dir.path()).unwrap_err();
+        assert!(matches!(err, StorageError::Io { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn temp_names_are_recognised() {
+        let t = temp_path_for(Path::new("/x/value"));
+        let name = t.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(is_temp_name(&name), "{name}");
+        assert!(!is_temp_name("value"));
+        assert!(!is_temp_name(".N-1"));
+    }
+}

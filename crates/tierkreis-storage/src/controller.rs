@@ -1,0 +1,1034 @@
+//! The controller's view of one workflow's checkpoint folder: where each
+//! node's definition, call arguments, outputs, markers, errors and metadata
+//! live, in exactly the reference's layout, so that runs can be resumed,
+//! inspected and visualised by tools that read the reference's files.
+//!
+//! Layout under `<tkr_dir>/<workflow_id>/`:
+//!
+//! | path | content |
+//! |---|---|
+//! | `<loc>/nodedef` | the node definition (JSON); its presence means "started" |
+//! | `<loc>/definition` | worker call arguments of a function node |
+//! | `<loc>/outputs/<port>` | one output value |
+//! | `<loc>/_done` | empty marker: the node finished |
+//! | `<loc>/_error` | marker: the node failed (for `-`: the workflow's error text) |
+//! | `<loc>/logs` | a function node's error text (its call args' `error_path`) |
+//! | `<loc>/_metadata` | `{"name": .., "start_time": ..}`, touched as children progress |
+//! | `.N-1/outputs/<port>` | the workflow's inputs (the reference's `Loc("").N(-1)`) |
+//! | `_metadata` | the workflow metadata ([`WorkflowMetaData`]) |
+//! | `logs` | the workflow log |
+//! | `debug/nodes` | `{name: {"loop_loc": loc}}` for named loops |
+//! | `debug/executors/<loc>` | [`ExecutorDebugData`] of a launched task |
+//!
+//! A node's folder is named by its full location (`-.N2.L0.N1`), so nested
+//! nodes are sibling folders, not subfolders.
+//!
+//! [`ControllerStorage`] has a few required primitives on full paths (like the
+//! reference's abstract methods) and provides everything else on top of them,
+//! so the file and in-memory implementations behave the same.
+//!
+//! Atomicity: content files (outputs, node definitions, call arguments,
+//! metadata, error text, debug data) are written atomically; markers are
+//! created with a plain create.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use tierkreis_core::graph::NodeKind;
+use tierkreis_core::{Loc, NodeDef, PortId, Step, WorkerCallArgs};
+use uuid::Uuid;
+
+use crate::atomic;
+use crate::error::StorageError;
+use crate::memory::MemoryFiles;
+use crate::worker::MemoryWorkerStorage;
+
+/// The version written in [`WorkflowMetaData::tierkreis_version`].
+pub const TIERKREIS_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The workflow-level `_metadata` file (the reference's `WorkflowMetaData`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowMetaData {
+    pub workflow_id: String,
+    pub tierkreis_version: String,
+    pub user_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub completion_time: Option<String>,
+    #[serde(default)]
+    pub execution_count: i64,
+}
+
+/// What an executor recorded about launching one task
+/// (`debug/executors/<loc>`, the reference's `ExecutorDebugData`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutorDebugData {
+    pub executor: String,
+    pub launch_command: String,
+    #[serde(default)]
+    pub job_id: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub packages: Vec<String>,
+}
+
+/// One entry of `debug/nodes` (the reference's `NodeDebugData`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct NodeDebugData {
+    #[serde(default)]
+    loop_loc: Option<String>,
+}
+
+/// Node metadata (`<loc>/_metadata`).
+#[derive(Debug, Serialize)]
+struct NodeMetaData<'a> {
+    name: Option<&'a str>,
+    start_time: String,
+}
+
+/// The checkpoint storage of one workflow, as used by the controller.
+///
+/// Implementors supply the identity accessors and the primitives on full
+/// paths (`read` .. `modified_time`); every other method is provided and
+/// defines the layout and the file formats.
+pub trait ControllerStorage: Send + Sync {
+    // ----- identity -----
+
+    /// The Tierkreis directory; call-argument paths are relative to it.
+    fn tkr_dir(&self) -> &Path;
+    /// The workflow's id; its folder is `<tkr_dir>/<workflow_id>`.
+    fn workflow_id(&self) -> Uuid;
+    /// The workflow's optional name (written into metadata).
+    fn name(&self) -> Option<&str>;
+    /// `<tkr_dir>/<workflow_id>`.
+    fn workflow_dir(&self) -> &Path;
+
+    // ----- primitives on full paths -----
+
+    /// The content of the file at `path`; [`StorageError::NotFound`] if none.
+    fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError>;
+    /// Write `bytes` to `path` atomically, creating parent folders.
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError>;
+    /// Create the empty file `path`, or update its modification time keeping
+    /// its content; creates parent folders.
+    fn touch(&self, path: &Path) -> Result<(), StorageError>;
+    /// Make `dst` the same file as `src` without copying; an existing `dst` is
+    /// replaced. [`StorageError::NotFound`] (with `src`) if `src` is missing.
+    fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError>;
+    /// Create the folder `path` and its parents.
+    fn mkdir(&self, path: &Path) -> Result<(), StorageError>;
+    /// Whether there is a file or folder at `path`.
+    fn exists(&self, path: &Path) -> bool;
+    /// The entries directly inside the folder `path`, as full paths, sorted;
+    /// empty if there is no folder at `path`.
+    fn list_subpaths(&self, path: &Path) -> Result<Vec<PathBuf>, StorageError>;
+    /// Remove the file or folder (recursively) at `path`; nothing if missing.
+    fn delete_path(&self, path: &Path) -> Result<(), StorageError>;
+    /// The modification time of the file at `path`, `None` if missing.
+    fn modified_time(&self, path: &Path) -> Result<Option<SystemTime>, StorageError>;
+
+    // ----- paths -----
+
+    /// The folder of the node at `loc`: `<workflow_dir>/<loc>`.
+    fn node_dir(&self, loc: &Loc) -> PathBuf {
+        self.workflow_dir().join(loc.as_str())
+    }
+    /// The workflow log file.
+    fn logs_path(&self) -> PathBuf {
+        self.workflow_dir().join("logs")
+    }
+    /// The workflow's debug folder.
+    fn debug_path(&self) -> PathBuf {
+        self.workflow_dir().join("debug")
+    }
+    /// `<loc>/nodedef`.
+    fn nodedef_path(&self, loc: &Loc) -> PathBuf {
+        self.node_dir(loc).join("nodedef")
+    }
+    /// `<loc>/definition`: the worker call arguments.
+    fn call_args_path(&self, loc: &Loc) -> PathBuf {
+        self.node_dir(loc).join("definition")
+    }
+    /// `<loc>/_metadata`.
+    fn metadata_path(&self, loc: &Loc) -> PathBuf {
+        self.node_dir(loc).join("_metadata")
+    }
+    /// The workflow-level `_metadata` (the reference's `Loc("")`).
+    fn workflow_metadata_path(&self) -> PathBuf {
+        self.workflow_dir().join("_metadata")
+    }
+    /// `<loc>/outputs`.
+    fn outputs_dir(&self, loc: &Loc) -> PathBuf {
+        self.node_dir(loc).join("outputs")
+    }
+    /// `<loc>/outputs/<port>`.
+    fn output_path(&self, loc: &Loc, port: &str) -> PathBuf {
+        self.outputs_dir(loc).join(port)
+    }
+    /// `<loc>/_done`.
+    fn done_path(&self, loc: &Loc) -> PathBuf {
+        self.node_dir(loc).join("_done")
+    }
+    /// `<loc>/_error`.
+    fn error_path(&self, loc: &Loc) -> PathBuf {
+        self.node_dir(loc).join("_error")
+    }
+    /// `<loc>/logs`: a function node's error text.
+    fn worker_logs_path(&self, loc: &Loc) -> PathBuf {
+        self.node_dir(loc).join("logs")
+    }
+    /// `debug/executors/<loc>`.
+    fn executor_data_path(&self, loc: &Loc) -> PathBuf {
+        self.debug_path().join("executors").join(loc.as_str())
+    }
+    /// `debug/nodes`.
+    fn node_debug_path(&self) -> PathBuf {
+        self.debug_path().join("nodes")
+    }
+    /// `.N-1/outputs/<port>`: a workflow input (the reference's
+    /// `Loc("").N(-1)`, which is not a node location).
+    fn workflow_input_path(&self, port: &str) -> PathBuf {
+        self.workflow_dir().join(".N-1").join("outputs").join(port)
+    }
+
+    // ----- node state -----
+
+    /// Delete the whole workflow folder.
+    fn clean_graph_files(&self) -> Result<(), StorageError> {
+        self.delete_path(self.workflow_dir())
+    }
+
+    /// Write the definition of the node at `loc`; this marks it started.
+    fn write_node_def(&self, loc: &Loc, node: &NodeDef) -> Result<(), StorageError> {
+        self.write(&self.nodedef_path(loc), &node.to_json())
+    }
+
+    /// Read the definition of the node at `loc`.
+    fn read_node_def(&self, loc: &Loc) -> Result<NodeDef, StorageError> {
+        let bytes = self.read(&self.nodedef_path(loc))?;
+        NodeDef::from_json(&bytes).map_err(|source| StorageError::BadNodeDef {
+            loc: loc.to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    /// A node is started when its definition has been written.
+    fn is_node_started(&self, loc: &Loc) -> bool {
+        self.exists(&self.nodedef_path(loc))
+    }
+
+    /// A node is finished when its `_done` marker exists.
+    fn is_node_finished(&self, loc: &Loc) -> bool {
+        self.exists(&self.done_path(loc))
+    }
+
+    /// A node has failed when its `_error` marker exists (function nodes and
+    /// the root only).
+    fn node_has_error(&self, loc: &Loc) -> bool {
+        self.exists(&self.error_path(loc))
+    }
+
+    /// Mark the node finished (`_done`) and touch its parent's `_metadata`
+    /// (the workflow `_metadata` for the root) so watchers see progress.
+    fn mark_node_finished(&self, loc: &Loc) -> Result<(), StorageError> {
+        self.touch(&self.done_path(loc))?;
+        self.touch(&self.parent_metadata_path(loc))
+    }
+
+    /// Mark the node failed (`_error`).
+    fn mark_node_error(&self, loc: &Loc) -> Result<(), StorageError> {
+        self.touch(&self.error_path(loc))
+    }
+
+    /// The `_metadata` of the location `loc` was reached from
+    /// ([`Loc::parent`]); the workflow `_metadata` for the root.
+    fn parent_metadata_path(&self, loc: &Loc) -> PathBuf {
+        match loc.parent() {
+            Some(parent) => self.metadata_path(&parent),
+            None => self.workflow_metadata_path(),
+        }
+    }
+
+    /// Write the worker call arguments of the function node at `loc` and
+    /// return their path relative to the Tierkreis directory (what a worker
+    /// is started with). `inputs` are `(input port, source node, source
+    /// port)`. All paths inside are relative to the Tierkreis directory. Also
+    /// creates the outputs folder and touches the parent's `_metadata`.
+    fn write_worker_call_args(
+        &self,
+        loc: &Loc,
+        function_name: &str,
+        inputs: &[(PortId, Loc, PortId)],
+        outputs: &[PortId],
+    ) -> Result<PathBuf, StorageError> {
+        let wf = PathBuf::from(self.workflow_id().to_string());
+        let rel_node = |l: &Loc| wf.join(l.as_str());
+        let node = rel_node(loc);
+        let args = WorkerCallArgs {
+            function_name: function_name.to_string(),
+            inputs: inputs
+                .iter()
+                .map(|(port, src, src_port)| {
+                    (port.clone(), rel_node(src).join("outputs").join(src_port))
+                })
+                .collect::<IndexMap<_, _>>(),
+            outputs: outputs
+                .iter()
+                .map(|port| (port.clone(), node.join("outputs").join(port)))
+                .collect(),
+            output_dir: node.join("outputs"),
+            done_path: node.join("_done"),
+            error_path: node.join("logs"),
+            logs_path: Some(wf.join("logs")),
+        };
+        let path = self.call_args_path(loc);
+        let bytes = args.to_json().map_err(|source| StorageError::BadCallArgs {
+            path: path.clone(),
+            source,
+        })?;
+        self.write(&path, &bytes)?;
+        self.mkdir(&self.outputs_dir(loc))?;
+        self.touch(&self.parent_metadata_path(loc))?;
+        Ok(node.join("definition"))
+    }
+
+    /// Read the worker call arguments of the node at `loc`.
+    fn read_worker_call_args(&self, loc: &Loc) -> Result<WorkerCallArgs, StorageError> {
+        let path = self.call_args_path(loc);
+        let bytes = self.read(&path)?;
+        WorkerCallArgs::from_json(&bytes)
+            .map_err(|source| StorageError::BadCallArgs { path, source })
+    }
+
+    // ----- outputs -----
+
+    /// Make output `new_port` of `new_loc` the same value as output
+    /// `old_port` of `old_loc`, without copying.
+    /// [`StorageError::NotFound`] if the source output does not exist (the
+    /// reference logs a warning and goes on: tasks reading it may then use a
+    /// default value; the caller decides).
+    fn link_outputs(
+        &self,
+        new_loc: &Loc,
+        new_port: &str,
+        old_loc: &Loc,
+        old_port: &str,
+    ) -> Result<(), StorageError> {
+        self.link(
+            &self.output_path(old_loc, old_port),
+            &self.output_path(new_loc, new_port),
+        )
+    }
+
+    /// Write output `port` of the node at `loc`.
+    fn write_output(&self, loc: &Loc, port: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.write(&self.output_path(loc, port), value)
+    }
+
+    /// Read output `port` of the node at `loc`.
+    fn read_output(&self, loc: &Loc, port: &str) -> Result<Vec<u8>, StorageError> {
+        self.read(&self.output_path(loc, port))
+    }
+
+    /// Whether output `port` of the node at `loc` exists.
+    fn output_exists(&self, loc: &Loc, port: &str) -> bool {
+        self.exists(&self.output_path(loc, port))
+    }
+
+    /// The names of the outputs of the node at `loc`, sorted; empty if none.
+    fn read_output_ports(&self, loc: &Loc) -> Result<Vec<PortId>, StorageError> {
+        Ok(self
+            .list_subpaths(&self.outputs_dir(loc))?
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect())
+    }
+
+    /// Write a workflow input (`.N-1/outputs/<port>`).
+    fn write_workflow_input(&self, port: &str, value: &[u8]) -> Result<(), StorageError> {
+        self.write(&self.workflow_input_path(port), value)
+    }
+
+    /// Read a workflow input.
+    fn read_workflow_input(&self, port: &str) -> Result<Vec<u8>, StorageError> {
+        self.read(&self.workflow_input_path(port))
+    }
+
+    /// Link workflow input `input_port` to output `new_port` of `new_loc`
+    /// (like [`ControllerStorage::link_outputs`]).
+    fn link_workflow_input(
+        &self,
+        new_loc: &Loc,
+        new_port: &str,
+        input_port: &str,
+    ) -> Result<(), StorageError> {
+        self.link(
+            &self.workflow_input_path(input_port),
+            &self.output_path(new_loc, new_port),
+        )
+    }
+
+    // ----- errors -----
+
+    /// Store the error text of a node: the root's in its `_error`, a function
+    /// node's in its `logs` (where its worker writes errors too).
+    fn write_node_errors(&self, loc: &Loc, error_logs: &str) -> Result<(), StorageError> {
+        let path = if loc.is_root() {
+            self.error_path(loc)
+        } else {
+            self.worker_logs_path(loc)
+        };
+        self.write(&path, error_logs.as_bytes())
+    }
+
+    /// The error text of a node: its `logs` if present, else its `_error`,
+    /// else `""`. Invalid UTF-8 is replaced, the text is for people.
+    fn read_errors(&self, loc: &Loc) -> Result<String, StorageError> {
+        for path in [self.worker_logs_path(loc), self.error_path(loc)] {
+            match self.read(&path) {
+                Ok(bytes) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(String::new())
+    }
+
+    // ----- metadata -----
+
+    /// Write the node's metadata: `{"name": <workflow name>, "start_time":
+    /// <now, ISO 8601 UTC>}`.
+    fn write_metadata(&self, loc: &Loc) -> Result<(), StorageError> {
+        let path = self.metadata_path(loc);
+        let meta = NodeMetaData {
+            name: self.name(),
+            start_time: iso_utc(SystemTime::now()),
+        };
+        let bytes = serde_json::to_vec(&meta).map_err(|source| StorageError::BadMetadata {
+            path: path.clone(),
+            source,
+        })?;
+        self.write(&path, &bytes)
+    }
+
+    /// Read a node's metadata as a JSON object.
+    fn read_metadata(
+        &self,
+        loc: &Loc,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, StorageError> {
+        let path = self.metadata_path(loc);
+        let bytes = self.read(&path)?;
+        serde_json::from_slice(&bytes).map_err(|source| StorageError::BadMetadata { path, source })
+    }
+
+    /// Write the workflow metadata (the reference's `write_metadata(Loc(""))`):
+    /// id, version, user (`$LOGNAME`, `$USER`, `$LNAME` or `$USERNAME`, else
+    /// `"unknown"`), name, start time (now, ISO 8601 UTC) and an execution
+    /// count of 1.
+    fn write_workflow_metadata(&self) -> Result<(), StorageError> {
+        let meta = WorkflowMetaData {
+            workflow_id: self.workflow_id().to_string(),
+            tierkreis_version: TIERKREIS_VERSION.to_string(),
+            user_id: user_id(),
+            name: self.name().map(str::to_string),
+            start_time: Some(iso_utc(SystemTime::now())),
+            completion_time: None,
+            execution_count: 1,
+        };
+        let path = self.workflow_metadata_path();
+        let bytes = serde_json::to_vec(&meta).map_err(|source| StorageError::BadMetadata {
+            path: path.clone(),
+            source,
+        })?;
+        self.write(&path, &bytes)
+    }
+
+    /// Read the workflow metadata.
+    fn read_workflow_metadata(&self) -> Result<WorkflowMetaData, StorageError> {
+        let path = self.workflow_metadata_path();
+        let bytes = self.read(&path)?;
+        serde_json::from_slice(&bytes).map_err(|source| StorageError::BadMetadata { path, source })
+    }
+
+    /// Add `completion_time` (now) to the workflow metadata, keeping the
+    /// other keys. Like the reference, content that is not a JSON object
+    /// (e.g. an empty marker) is replaced by `{"completion_time": ..}`.
+    fn write_workflow_completion_time(&self) -> Result<(), StorageError> {
+        let path = self.workflow_metadata_path();
+        let bytes = self.read(&path)?;
+        let mut data: serde_json::Map<String, serde_json::Value> = match serde_json::from_slice(
+            &bytes,
+        ) {
+            Ok(map) => map,
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "invalid workflow metadata; writing completion time anyway");
+                serde_json::Map::new()
+            }
+        };
+        data.insert(
+            "completion_time".into(),
+            serde_json::Value::String(iso_utc(SystemTime::now())),
+        );
+        let bytes = serde_json::to_vec(&data).map_err(|source| StorageError::BadMetadata {
+            path: path.clone(),
+            source,
+        })?;
+        self.write(&path, &bytes)
+    }
+
+    /// When the node was started (modification time of its `nodedef`).
+    fn started_time(&self, loc: &Loc) -> Result<Option<SystemTime>, StorageError> {
+        self.modified_time(&self.nodedef_path(loc))
+    }
+
+    /// When the node finished (modification time of its `_done`).
+    fn finished_time(&self, loc: &Loc) -> Result<Option<SystemTime>, StorageError> {
+        self.modified_time(&self.done_path(loc))
+    }
+
+    // ----- debug data -----
+
+    /// Record in `debug/nodes` that the named loop `name` runs at `loc`.
+    fn write_debug_data(&self, name: &str, loc: &Loc) -> Result<(), StorageError> {
+        let path = self.node_debug_path();
+        let mut data = match self.read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes)
+                    .map_err(|source| StorageError::BadDebugData {
+                        path: path.clone(),
+                        source,
+                    })?
+            }
+            Err(e) if e.is_not_found() => serde_json::Map::new(),
+            Err(e) => return Err(e),
+        };
+        let entry = serde_json::json!({ "loop_loc": loc.as_str() });
+        data.insert(name.to_string(), entry);
+        let bytes = serde_json::to_vec(&data).map_err(|source| StorageError::BadDebugData {
+            path: path.clone(),
+            source,
+        })?;
+        self.write(&path, &bytes)
+    }
+
+    /// The location of the loop named `name`, if recorded.
+    fn loc_from_node_name(&self, name: &str) -> Result<Option<Loc>, StorageError> {
+        let path = self.node_debug_path();
+        let bytes = match self.read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut data: BTreeMap<String, NodeDebugData> =
+            serde_json::from_slice(&bytes).map_err(|source| StorageError::BadDebugData {
+                path: path.clone(),
+                source,
+            })?;
+        match data.remove(name).and_then(|d| d.loop_loc) {
+            None => Ok(None),
+            Some(value) => match Loc::parse(&value) {
+                Ok(loc) => Ok(Some(loc)),
+                Err(source) => Err(StorageError::BadLoc {
+                    path,
+                    value,
+                    source,
+                }),
+            },
+        }
+    }
+
+    /// Write what the executor recorded when launching the task at `loc`.
+    fn write_executor_data(&self, loc: &Loc, data: &ExecutorDebugData) -> Result<(), StorageError> {
+        let path = self.executor_data_path(loc);
+        let bytes = serde_json::to_vec(data).map_err(|source| StorageError::BadDebugData {
+            path: path.clone(),
+            source,
+        })?;
+        self.write(&path, &bytes)
+    }
+
+    /// Read what the executor recorded when launching the task at `loc`.
+    fn read_executor_data(&self, loc: &Loc) -> Result<ExecutorDebugData, StorageError> {
+        let path = self.executor_data_path(loc);
+        let bytes = self.read(&path)?;
+        serde_json::from_slice(&bytes).map_err(|source| StorageError::BadDebugData { path, source })
+    }
+
+    // ----- loops -----
+
+    /// The values of output `port` of the loop at `loc`, one per iteration
+    /// started so far. [`StorageError::WrongNodeType`] if it is not a loop.
+    fn read_loop_trace(&self, loc: &Loc, port: &str) -> Result<Vec<Vec<u8>>, StorageError> {
+        let def = self.read_node_def(loc)?;
+        if !matches!(def.kind, NodeKind::Loop { .. }) {
+            return Err(StorageError::WrongNodeType {
+                loc: loc.to_string(),
+                expected: "loop",
+                found: def.type_name().to_string(),
+            });
+        }
+        let mut trace = Vec::new();
+        let mut i = 0;
+        while self.is_node_started(&loc.l(i)) {
+            trace.push(self.read_output(&loc.l(i), port)?);
+            i += 1;
+        }
+        Ok(trace)
+    }
+
+    /// The latest started iteration `<loc>.L<i>` of the loop at `loc`
+    /// (`L0` if none beyond it has started).
+    fn latest_loop_iteration(&self, loc: &Loc) -> Loc {
+        let mut i = 0;
+        while self.is_node_started(&loc.l(i + 1)) {
+            i += 1;
+        }
+        loc.l(i)
+    }
+
+    // ----- deleting and restarting -----
+
+    /// Delete the node at `loc`: its folder and the folders of every
+    /// location below it (`<loc>.…`, e.g. loop iterations, map elements,
+    /// nested graph nodes), which live beside it. The reference moves
+    /// deleted entries to `/tmp/<uid>/tierkreis/archive`; we remove them.
+    fn delete(&self, loc: &Loc) -> Result<(), StorageError> {
+        self.delete_path(&self.node_dir(loc))?;
+        let prefix = format!("{}.", loc.as_str());
+        for sub in self.list_subpaths(self.workflow_dir())? {
+            if sub
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
+            {
+                self.delete_path(&sub)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The nodes fully invalidated when the node at `loc` is invalidated
+    /// (the reference's `dependents`): the consumers of its outputs and
+    /// theirs, transitively; through an output node, the dependents of the
+    /// enclosing node; for a map element, the dependents of the map; for a
+    /// loop iteration, the later iterations and the dependents of the loop.
+    /// The enclosing locations themselves are only partially invalidated and
+    /// not included. A consumer that has not started (no `nodedef`) has no
+    /// dependents of its own.
+    fn dependents(&self, loc: &Loc) -> Result<BTreeSet<Loc>, StorageError> {
+        let mut found = BTreeSet::new();
+        collect_dependents(self, loc, &mut found)?;
+        Ok(found)
+    }
+
+    /// Restart the function node at `loc` and return the locations deleted
+    /// because they depend on it (sorted). Like the reference: dependents
+    /// are deleted; every enclosing location (and `loc` itself) loses its
+    /// `_done` and `outputs/`; `loc` loses its `nodedef`, so the controller
+    /// starts it again. Additionally (the reference leaves them, so a failed
+    /// task would still look failed) the `_error` markers of those locations
+    /// and the error text (`logs`) of `loc` are removed.
+    /// [`StorageError::WrongNodeType`] if `loc` is not a function node.
+    fn restart_task(&self, loc: &Loc) -> Result<Vec<Loc>, StorageError> {
+        let def = self.read_node_def(loc)?;
+        if !matches!(def.kind, NodeKind::Function { .. }) {
+            return Err(StorageError::WrongNodeType {
+                loc: loc.to_string(),
+                expected: "function",
+                found: def.type_name().to_string(),
+            });
+        }
+        let deps = self.dependents(loc)?;
+        for dep in &deps {
+            self.delete(dep)?;
+        }
+        for partial in loc.partial_locs() {
+            self.delete_path(&self.done_path(&partial))?;
+            self.delete_path(&self.outputs_dir(&partial))?;
+            self.delete_path(&self.error_path(&partial))?;
+        }
+        self.delete_path(&self.worker_logs_path(loc))?;
+        self.delete_path(&self.nodedef_path(loc))?;
+        Ok(deps.into_iter().collect())
+    }
+}
+
+/// The recursion of [`ControllerStorage::dependents`]; `found` doubles as the
+/// visited set so shared consumers are explored once.
+fn collect_dependents<S: ControllerStorage + ?Sized>(
+    storage: &S,
+    loc: &Loc,
+    found: &mut BTreeSet<Loc>,
+) -> Result<(), StorageError> {
+    let Some((step, parent)) = loc.pop_last() else {
+        return Ok(());
+    };
+    match step {
+        Step::Root => {}
+        Step::N(_) => {
+            let def = match storage.read_node_def(loc) {
+                Ok(def) => def,
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            if matches!(def.kind, NodeKind::Output) {
+                collect_dependents(storage, &parent, found)?;
+            }
+            for targets in def.outputs.values() {
+                for &target in targets {
+                    let dep = parent.n(i64::try_from(target).unwrap_or(i64::MAX));
+                    if found.insert(dep.clone()) {
+                        collect_dependents(storage, &dep, found)?;
+                    }
+                }
+            }
+        }
+        Step::M(_) => collect_dependents(storage, &parent, found)?,
+        Step::L(idx) => {
+            let latest = storage.latest_loop_iteration(&parent).peek_index();
+            let latest = u64::try_from(latest).unwrap_or(0);
+            for i in idx + 1..=latest {
+                found.insert(parent.l(i));
+            }
+            collect_dependents(storage, &parent, found)?;
+        }
+    }
+    Ok(())
+}
+
+/// The user name the way Python's `getpass.getuser()` looks in the
+/// environment; `"unknown"` if none is set.
+fn user_id() -> String {
+    ["LOGNAME", "USER", "LNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `t` as Python's `datetime.fromtimestamp(t, UTC).isoformat()`:
+/// `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00` (microseconds only when non-zero).
+pub fn iso_utc(t: SystemTime) -> String {
+    let (secs, micros) = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_secs() as i64, d.subsec_micros()),
+        Err(e) => {
+            // Before 1970: floor to whole seconds below.
+            let d = e.duration();
+            let mut secs = -(d.as_secs() as i64);
+            let mut micros = 0;
+            if d.subsec_micros() > 0 {
+                secs -= 1;
+                micros = 1_000_000 - d.subsec_micros();
+            }
+            (secs, micros)
+        }
+    };
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let frac = if micros == 0 {
+        String::new()
+    } else {
+        format!(".{micros:06}")
+    };
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}{frac}+00:00")
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+// ===================================================================
+// File implementation
+// ===================================================================
+
+/// The checkpoint folder of one workflow on the local file system.
+#[derive(Debug, Clone)]
+pub struct FileControllerStorage {
+    tkr_dir: PathBuf,
+    workflow_id: Uuid,
+    name: Option<String>,
+    workflow_dir: PathBuf,
+}
+
+impl FileControllerStorage {
+    /// Storage for workflow `workflow_id` under `tkr_dir`. Nothing is
+    /// created until something is written.
+    pub fn new(tkr_dir: impl Into<PathBuf>, workflow_id: Uuid, name: Option<String>) -> Self {
+        let tkr_dir = tkr_dir.into();
+        let workflow_dir = tkr_dir.join(workflow_id.to_string());
+        Self {
+            tkr_dir,
+            workflow_id,
+            name,
+            workflow_dir,
+        }
+    }
+
+    /// The reference's default Tierkreis directory, `~/.tierkreis/checkpoints`.
+    pub fn default_tkr_dir() -> PathBuf {
+        crate::worker::home_dir()
+            .unwrap_or_default()
+            .join(".tierkreis")
+            .join("checkpoints")
+    }
+}
+
+impl ControllerStorage for FileControllerStorage {
+    fn tkr_dir(&self) -> &Path {
+        &self.tkr_dir
+    }
+    fn workflow_id(&self) -> Uuid {
+        self.workflow_id
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn workflow_dir(&self) -> &Path {
+        &self.workflow_dir
+    }
+
+    fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError> {
+        atomic::read(path)
+    }
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        atomic::write_atomic(path, bytes)
+    }
+    fn touch(&self, path: &Path) -> Result<(), StorageError> {
+        atomic::touch(path)
+    }
+    fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
+        atomic::link_or_copy(src, dst)
+    }
+    fn mkdir(&self, path: &Path) -> Result<(), StorageError> {
+        atomic::mkdir(path)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+    fn list_subpaths(&self, path: &Path) -> Result<Vec<PathBuf>, StorageError> {
+        let entries = match fs::read_dir(path) {
+            Ok(entries) => entries,
+            // No folder there, or a file (which has no entries, as in memory).
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                return Ok(Vec::new())
+            }
+            Err(source) => {
+                return Err(StorageError::Io {
+                    op: "list",
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| StorageError::Io {
+                op: "list",
+                path: path.to_path_buf(),
+                source,
+            })?;
+            if !atomic::is_temp_name(&entry.file_name().to_string_lossy()) {
+                out.push(entry.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+    fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
+        match fs::remove_file(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            // Not a file: a folder (EISDIR on Linux, EPERM elsewhere).
+            Err(file_err) => match fs::remove_dir_all(path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(_) => Err(StorageError::Io {
+                    op: "delete",
+                    path: path.to_path_buf(),
+                    source: file_err,
+                }),
+            },
+        }
+    }
+    fn modified_time(&self, path: &Path) -> Result<Option<SystemTime>, StorageError> {
+        match fs::metadata(path) {
+            Ok(meta) => meta
+                .modified()
+                .map(Some)
+                .map_err(|source| StorageError::Io {
+                    op: "stat",
+                    path: path.to_path_buf(),
+                    source,
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StorageError::Io {
+                op: "stat",
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
+
+// ===================================================================
+// In-memory implementation
+// ===================================================================
+
+/// The checkpoint folder of one workflow in a [`MemoryFiles`] map, shared
+/// with [`MemoryWorkerStorage`]s for in-process workers.
+///
+/// Like the reference, the Tierkreis directory is the empty path, so every
+/// key is `<workflow_id>/...` and the relative paths in call arguments are
+/// the keys themselves. Values are shared `Arc<[u8]>`: linking never copies.
+#[derive(Debug, Clone)]
+pub struct MemoryControllerStorage {
+    files: MemoryFiles,
+    tkr_dir: PathBuf,
+    workflow_id: Uuid,
+    name: Option<String>,
+    workflow_dir: PathBuf,
+}
+
+impl MemoryControllerStorage {
+    /// Storage for workflow `workflow_id` in `files`.
+    pub fn new(files: MemoryFiles, workflow_id: Uuid, name: Option<String>) -> Self {
+        let tkr_dir = PathBuf::new();
+        let workflow_dir = tkr_dir.join(workflow_id.to_string());
+        Self {
+            files,
+            tkr_dir,
+            workflow_id,
+            name,
+            workflow_dir,
+        }
+    }
+
+    /// The shared file map.
+    pub fn files(&self) -> &MemoryFiles {
+        &self.files
+    }
+
+    /// A worker storage over the same files.
+    pub fn worker_storage(&self) -> MemoryWorkerStorage {
+        MemoryWorkerStorage::new(self.files.clone())
+    }
+}
+
+impl ControllerStorage for MemoryControllerStorage {
+    fn tkr_dir(&self) -> &Path {
+        &self.tkr_dir
+    }
+    fn workflow_id(&self) -> Uuid {
+        self.workflow_id
+    }
+    fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+    fn workflow_dir(&self) -> &Path {
+        &self.workflow_dir
+    }
+
+    fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError> {
+        self.files
+            .read(path)
+            .map(|b| b.to_vec())
+            .ok_or_else(|| StorageError::NotFound {
+                path: path.to_path_buf(),
+            })
+    }
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        self.files.write(path, Arc::from(bytes));
+        Ok(())
+    }
+    fn touch(&self, path: &Path) -> Result<(), StorageError> {
+        self.files.touch(path);
+        Ok(())
+    }
+    fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
+        if self.files.link(src, dst) {
+            Ok(())
+        } else {
+            Err(StorageError::NotFound {
+                path: src.to_path_buf(),
+            })
+        }
+    }
+    fn mkdir(&self, path: &Path) -> Result<(), StorageError> {
+        self.files.mkdir(path);
+        Ok(())
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.files.exists(path)
+    }
+    fn list_subpaths(&self, path: &Path) -> Result<Vec<PathBuf>, StorageError> {
+        Ok(self.files.children(path))
+    }
+    fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
+        self.files.remove_tree(path);
+        Ok(())
+    }
+    fn modified_time(&self, path: &Path) -> Result<Option<SystemTime>, StorageError> {
+        Ok(self.files.modified(path))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn iso_utc_matches_python_isoformat() {
+        // datetime.fromtimestamp(0, UTC).isoformat()
+        assert_eq!(iso_utc(UNIX_EPOCH), "1970-01-01T00:00:00+00:00");
+        // datetime.fromtimestamp(1700000000.123456, UTC).isoformat()
+        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        assert_eq!(iso_utc(t), "2023-11-14T22:13:20.123456+00:00");
+        // A leap day: datetime.fromtimestamp(951782400, UTC) is 2000-02-29.
+        assert_eq!(
+            iso_utc(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn memory_workflow_dir_is_relative_like_reference() {
+        let id = Uuid::nil();
+        let s = MemoryControllerStorage::new(MemoryFiles::new(), id, None);
+        assert_eq!(s.workflow_dir(), Path::new(&id.to_string()));
+        let f = FileControllerStorage::new("/tkr", id, None);
+        assert_eq!(
+            f.nodedef_path(&Loc::root().n(3)),
+            PathBuf::from(format!("/tkr/{id}/-.N3/nodedef"))
+        );
+        assert_eq!(
+            f.workflow_input_path("value"),
+            PathBuf::from(format!("/tkr/{id}/.N-1/outputs/value"))
+        );
+    }
+}

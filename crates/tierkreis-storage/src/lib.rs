@@ -1,0 +1,30 @@
+//! Tierkreis storage: the worker storage protocol (how a worker reads its
+//! call arguments and inputs and publishes its outputs) and the controller's
+//! checkpoint layout of a workflow, both on the local file system and in
+//! memory, compatible with the files of Python `tierkreis` 2.1.1.
+//!
+//! - [`WorkerStorage`] ([`FileWorkerStorage`], [`MemoryWorkerStorage`]): the
+//!   contract between controller and workers.
+//! - [`ControllerStorage`] ([`FileControllerStorage`],
+//!   [`MemoryControllerStorage`]): node definitions, outputs, markers,
+//!   errors, metadata and debug data of one workflow.
+//! - [`MemoryFiles`]: the file map shared by the in-memory controller and
+//!   in-process workers.
+//! - [`atomic`]: crash-safe writes, markers and hard links on disk.
+//!
+//! Every operation returns [`StorageError`]; a missing entry is always
+//! [`StorageError::NotFound`].
+
+pub mod atomic;
+pub mod controller;
+pub mod error;
+pub mod memory;
+pub mod worker;
+
+pub use controller::{
+    ControllerStorage, ExecutorDebugData, FileControllerStorage, MemoryControllerStorage,
+    WorkflowMetaData, TIERKREIS_VERSION,
+};
+pub use error::StorageError;
+pub use memory::{MemoryEntry, MemoryFiles};
+pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};
