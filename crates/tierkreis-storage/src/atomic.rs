@@ -99,6 +99,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Append `bytes` to the file at `path`, creating it (and its parents) if
+/// missing. Used for logs, where a cut last line is acceptable.
+pub fn append(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    use std::io::Write;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    };
+    let mut file = with_parent_retry(path, open)?
+        .map_err(|e| StorageError::from_io("open for append", path, e))?;
+    file.write_all(bytes)
+        .map_err(|e| StorageError::from_io("append", path, e))
+}
+
 /// Create an empty marker file at `path`, or update its modification time if
 /// it exists (like `touch`; an existing file keeps its content). Parent
 /// folders are created as needed. An empty file cannot be half-written, so no

@@ -122,6 +122,9 @@ pub trait ControllerStorage: Send + Sync {
     /// Create the empty file `path`, or update its modification time keeping
     /// its content; creates parent folders.
     fn touch(&self, path: &Path) -> Result<(), StorageError>;
+    /// Append `bytes` to the file at `path` (created with its parents if
+    /// missing). For logs: not atomic, a crash may cut the last line.
+    fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError>;
     /// Make `dst` the same file as `src` without copying; an existing `dst` is
     /// replaced. [`StorageError::NotFound`] (with `src`) if `src` is missing.
     fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError>;
@@ -376,6 +379,14 @@ pub trait ControllerStorage: Send + Sync {
             &self.workflow_input_path(input_port),
             &self.output_path(new_loc, new_port),
         )
+    }
+
+    /// Append one line to the workflow's `logs` file.
+    fn append_workflow_log(&self, line: &str) -> Result<(), StorageError> {
+        let mut text = String::with_capacity(line.len() + 1);
+        text.push_str(line);
+        text.push('\n');
+        self.append(&self.logs_path(), text.as_bytes())
     }
 
     // ----- errors -----
@@ -817,6 +828,9 @@ impl ControllerStorage for FileControllerStorage {
     fn touch(&self, path: &Path) -> Result<(), StorageError> {
         atomic::touch(path)
     }
+    fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        atomic::append(path, bytes)
+    }
     fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
         atomic::link_or_copy(src, dst)
     }
@@ -966,6 +980,12 @@ impl ControllerStorage for MemoryControllerStorage {
     }
     fn touch(&self, path: &Path) -> Result<(), StorageError> {
         self.files.touch(path);
+        Ok(())
+    }
+    fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        let mut data = self.files.read(path).map(|b| b.to_vec()).unwrap_or_default();
+        data.extend_from_slice(bytes);
+        self.files.write(path, Arc::from(data));
         Ok(())
     }
     fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {

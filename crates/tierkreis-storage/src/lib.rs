@@ -18,6 +18,7 @@
 pub mod atomic;
 pub mod controller;
 pub mod error;
+pub mod lock;
 pub mod memory;
 pub mod worker;
 
@@ -26,5 +27,6 @@ pub use controller::{
     WorkflowMetaData, TIERKREIS_VERSION,
 };
 pub use error::StorageError;
+pub use lock::{LockError, WorkflowLock};
 pub use memory::{MemoryEntry, MemoryFiles};
 pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};

@@ -1,0 +1,200 @@
+//! `tkr run`, `tkr resume` and `tkr restart`: start or continue a workflow and
+//! report how it ended.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tierkreis_controller::executor::DefaultExecutor;
+use tierkreis_controller::runtime;
+use tierkreis_controller::scheduler::{GraphInfo, Outcome};
+use tierkreis_core::{GraphData, Loc};
+use tierkreis_storage::{ControllerStorage, FileControllerStorage, MemoryControllerStorage, WorkflowLock};
+use uuid::Uuid;
+
+use crate::output;
+use crate::{exit, Common, RestartArgs, ResumeArgs, RunArgs, StorageKind};
+
+/// The checkpoint folder: `--checkpoints`, else `$TKR_DIR`, else `~/.tierkreis/checkpoints`.
+pub fn tkr_dir(common: &Common) -> PathBuf {
+    if let Some(d) = &common.checkpoints {
+        return d.clone();
+    }
+    tierkreis_storage::FileWorkerStorage::from_env().tkr_dir().to_path_buf()
+}
+
+/// Runs `f`, printing an error chain and mapping it to the usage exit code.
+fn report<T>(r: anyhow::Result<T>, code: u8) -> Result<T, u8> {
+    r.map_err(|e| {
+        eprintln!("error: {e:#}");
+        code
+    })
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    match run_inner(args) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+fn run_inner(args: RunArgs) -> Result<u8, u8> {
+    let bytes = report(
+        std::fs::read(&args.graph).with_context(|| format!("cannot read the graph file {}", args.graph.display())),
+        exit::USAGE,
+    )?;
+    let graph = report(
+        GraphData::from_json(&bytes).with_context(|| format!("the graph file {} is not a valid graph", args.graph.display())),
+        exit::USAGE,
+    )?;
+    report(
+        GraphInfo::prepare(graph.clone()).map(|_| ()).with_context(|| format!("the graph in {} is invalid", args.graph.display())),
+        exit::USAGE,
+    )?;
+    let inputs = report(crate::inputs::read_inputs(&args.inputs), exit::USAGE)?;
+    let missing = report(
+        graph.remaining_inputs(&inputs.keys().cloned().collect::<Vec<_>>()).map_err(anyhow::Error::from),
+        exit::USAGE,
+    )?;
+    if !missing.is_empty() {
+        eprintln!(
+            "error: the graph needs input(s) {} that were not given (use -i PORT:FILE or -i INPUTS.json); its inputs are: {}",
+            missing.join(", "),
+            graph.graph_inputs.join(", ")
+        );
+        return Err(exit::USAGE);
+    }
+    let id = match (args.run_id, args.id) {
+        (Some(n), _) => Uuid::from_u128(n),
+        (None, Some(id)) => id,
+        (None, None) => Uuid::new_v4(),
+    };
+    let storage: Arc<dyn ControllerStorage> = match args.storage {
+        StorageKind::Memory => Arc::new(MemoryControllerStorage::new(tierkreis_storage::MemoryFiles::new(), id, args.name.clone())),
+        StorageKind::File => {
+            let dir = tkr_dir(&args.common);
+            let s = FileControllerStorage::new(dir, id, args.name.clone());
+            if s.workflow_dir().exists() {
+                eprintln!(
+                    "error: workflow {id} already exists in {}; use `tkr resume {id}` to continue it, or another id",
+                    s.workflow_dir().parent().map(|p| p.display().to_string()).unwrap_or_default()
+                );
+                return Err(exit::USAGE);
+            }
+            Arc::new(s)
+        }
+    };
+    let _lock = lock(storage.as_ref(), args.storage)?;
+    report(
+        runtime::start_workflow(storage.as_ref(), &graph, &inputs).map_err(anyhow::Error::from),
+        exit::INTERNAL,
+    )?;
+    drive(storage, false, &args.common)
+}
+
+fn lock(storage: &dyn ControllerStorage, kind: StorageKind) -> Result<Option<WorkflowLock>, u8> {
+    if kind == StorageKind::Memory {
+        return Ok(None);
+    }
+    report(
+        WorkflowLock::acquire(storage.workflow_dir()).map(Some).map_err(anyhow::Error::from),
+        exit::USAGE,
+    )
+}
+
+fn open_existing(common: &Common, target: &crate::target::RunTarget) -> Result<Arc<dyn ControllerStorage>, u8> {
+    let dir = tkr_dir(common);
+    let id = report(target.resolve(&dir), exit::USAGE)?;
+    let s = FileControllerStorage::new(dir, id, None);
+    if !s.workflow_dir().is_dir() {
+        eprintln!("error: no workflow {id} in {}", s.tkr_dir().display());
+        return Err(exit::USAGE);
+    }
+    Ok(Arc::new(s))
+}
+
+pub fn resume(args: ResumeArgs) -> u8 {
+    let inner = || -> Result<u8, u8> {
+        let storage = open_existing(&args.common, &args.target)?;
+        let _lock = lock(storage.as_ref(), StorageKind::File)?;
+        drive(storage, true, &args.common)
+    };
+    match inner() {
+        Ok(c) | Err(c) => c,
+    }
+}
+
+pub fn restart(args: RestartArgs) -> u8 {
+    let inner = || -> Result<u8, u8> {
+        let (run, loc) = match (args.run_id, args.args.as_slice()) {
+            (Some(_), [loc]) => (None, loc),
+            (None, [run, loc]) => (Some(run.clone()), loc),
+            _ => {
+                eprintln!("error: give `RUN LOC`, or `--run-id N LOC`");
+                return Err(exit::USAGE);
+            }
+        };
+        let target = crate::target::RunTarget { run, run_id: args.run_id };
+        let storage = open_existing(&args.common, &target)?;
+        let _lock = lock(storage.as_ref(), StorageKind::File)?;
+        let loc: Loc = report(
+            loc.parse().with_context(|| format!("{loc:?} is not a location")),
+            exit::USAGE,
+        )?;
+        let invalidated = report(
+            storage
+                .restart_task(&loc)
+                .with_context(|| format!("cannot restart {loc}")),
+            exit::USAGE,
+        )?;
+        if !args.common.quiet && !args.common.json {
+            eprintln!("restarting {loc}: {} dependent node(s) invalidated", invalidated.len());
+        }
+        drive(storage, true, &args.common)
+    };
+    match inner() {
+        Ok(c) | Err(c) => c,
+    }
+}
+
+fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> Result<u8, u8> {
+    let mut executor = DefaultExecutor::new();
+    let start = std::time::Instant::now();
+    let mut last = None;
+    let outcome = runtime::run(storage.clone(), resume, &mut executor, &mut |p| last = Some(p));
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {:#}", anyhow::Error::from(e));
+            return Err(exit::INTERNAL);
+        }
+    };
+    let elapsed = start.elapsed();
+    let id = storage.workflow_id();
+    match &outcome {
+        Outcome::Finished => {
+            if common.print_outputs {
+                if let Err(e) = output::print_outputs(storage.as_ref(), common.json) {
+                    eprintln!("error: {e:#}");
+                    return Err(exit::INTERNAL);
+                }
+            }
+            if !common.quiet && !common.json {
+                let p = last.unwrap_or_default();
+                eprintln!("workflow {id} finished: {} nodes in {:.3}s", p.finished, elapsed.as_secs_f64());
+            }
+            Ok(exit::OK)
+        }
+        Outcome::Failed(locs) => {
+            output::print_failures(storage.as_ref(), locs, common.json);
+            if !common.json {
+                eprintln!("workflow {id} failed; fix the cause, then `tkr restart {id} LOC` or `tkr resume {id}`");
+            }
+            Ok(exit::FAILED)
+        }
+        Outcome::Stalled | Outcome::Running => {
+            eprintln!("error: workflow {id} stalled: nothing is running and nothing can start (a value it waits for will never come)");
+            Ok(exit::INTERNAL)
+        }
+    }
+}
+

@@ -1,0 +1,148 @@
+//! `tkr`: run, resume, restart and inspect Tierkreis workflows.
+//!
+//! `main` only parses arguments and maps the result to an exit code; each
+//! command lives in its own module.
+
+mod cmd_run;
+mod inputs;
+mod output;
+mod target;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes, documented in `--help`.
+pub mod exit {
+    /// The workflow finished (or the command succeeded).
+    pub const OK: u8 = 0;
+    /// The workflow failed: at least one node has an error.
+    pub const FAILED: u8 = 1;
+    /// Bad usage or bad input (graph, inputs, run id).
+    pub const USAGE: u8 = 2;
+    /// The workflow stalled, or the controller itself failed (storage, executor).
+    pub const INTERNAL: u8 = 3;
+}
+
+const AFTER_HELP: &str = "\
+Exit status: 0 the workflow finished, 1 a node failed, 2 bad usage or input,
+3 the workflow stalled or the controller failed (e.g. storage).
+
+Checkpoints go to $TKR_DIR/<workflow id>/ (default ~/.tierkreis/checkpoints),
+in the layout of the Python tierkreis 2.1.1 package. RUST_LOG filters logs.";
+
+#[derive(Debug, Parser)]
+#[command(name = "tkr", version, about = "Run and inspect Tierkreis workflows", after_help = AFTER_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a workflow graph to completion, checkpointing every node.
+    #[command(after_help = "Examples:
+  tkr run -f graph.json -i value:input.json -o
+  tkr run -f graph.json -i inputs.json --run-id 7 --json -o
+  tkr run -f graph.json -i inputs.json --storage memory -o")]
+    Run(RunArgs),
+    /// Continue an interrupted run from its checkpoint folder.
+    #[command(after_help = "Examples:
+  tkr resume --run-id 7
+  tkr resume 1c0a...-uuid -o")]
+    Resume(ResumeArgs),
+    /// Restart a task node: invalidate it and what depends on it, then resume.
+    #[command(after_help = "Example:
+  tkr restart --run-id 7 -.N3.M2.N1
+  tkr restart -o 1c0a9d2e -.N3.M2.N1
+Options go before RUN and LOC (a location starts with a dash).")]
+    Restart(RestartArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StorageKind {
+    /// Checkpoints in files, in the reference's layout.
+    File,
+    /// Everything in memory: nothing is written (for tests and benchmarks).
+    Memory,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// The checkpoint folder (default: $TKR_DIR, else ~/.tierkreis/checkpoints).
+    #[arg(long, value_name = "DIR")]
+    checkpoints: Option<PathBuf>,
+    /// Print the workflow's outputs when it finishes.
+    #[arg(short = 'o', long = "outputs")]
+    print_outputs: bool,
+    /// Machine-readable output: one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Print nothing but the result.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The workflow graph, as JSON written by the Python builder.
+    #[arg(short = 'f', long = "graph", value_name = "GRAPH.json")]
+    graph: PathBuf,
+    /// An input: PORT:FILE (the file's raw bytes are the value), or a JSON
+    /// object file whose entries are the inputs. Repeatable.
+    #[arg(short = 'i', long = "input", value_name = "PORT:FILE|INPUTS.json")]
+    inputs: Vec<String>,
+    /// Use the workflow id whose integer value is N (like the reference).
+    #[arg(long, value_name = "N", conflicts_with = "id")]
+    run_id: Option<u128>,
+    /// Use this workflow id.
+    #[arg(long, value_name = "UUID")]
+    id: Option<uuid::Uuid>,
+    /// A name for the workflow.
+    #[arg(long)]
+    name: Option<String>,
+    /// Where checkpoints live.
+    #[arg(long, value_enum, default_value_t = StorageKind::File)]
+    storage: StorageKind,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+struct ResumeArgs {
+    #[command(flatten)]
+    target: target::RunTarget,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+struct RestartArgs {
+    /// The workflow whose id is the UUID with integer value N.
+    #[arg(long, value_name = "N")]
+    run_id: Option<u128>,
+    /// `RUN LOC`, or just `LOC` with --run-id: the workflow (UUID or unique
+    /// prefix) and the location of the task node to restart, e.g. -.N3.M2.N1.
+    #[arg(value_name = "RUN LOC", num_args = 1..=2, required = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    common: Common,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Run(a) => cmd_run::run(a),
+        Command::Resume(a) => cmd_run::resume(a),
+        Command::Restart(a) => cmd_run::restart(a),
+    };
+    ExitCode::from(code)
+}

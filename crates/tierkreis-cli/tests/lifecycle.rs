@@ -1,0 +1,191 @@
+//! Failure, crash, resume, restart and locking, driven through the real `tkr`
+//! binary on real checkpoint folders.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::*;
+use tierkreis_core::Value;
+
+/// A loop of `n` iterations that sleeps `delay` seconds in each (with the
+/// builtin `tkr_sleep`), counting up to `n`; named `counter`.
+fn slow_loop_graph(n: i64, delay: f64) -> String {
+    let body = r#"{"nodes": [
+        {"type": "input", "name": "i", "inputs": {}, "outputs": {"i": [4]}},
+        {"type": "input", "name": "n", "inputs": {}, "outputs": {"n": [5]}},
+        {"type": "input", "name": "delay", "inputs": {}, "outputs": {"delay": [6]}},
+        {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [4]}},
+        {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "i"], "b": [3, "value"]}, "outputs": {"value": [5, 7]}},
+        {"type": "function", "function_name": "builtins.igt", "inputs": {"a": [1, "n"], "b": [4, "value"]}, "outputs": {"value": [7]}},
+        {"type": "function", "function_name": "builtins.tkr_sleep", "inputs": {"delay_seconds": [2, "delay"]}, "outputs": {"value": [7]}},
+        {"type": "output", "inputs": {"i": [4, "value"], "should_continue": [5, "value"], "slept": [6, "value"]}, "outputs": {}}
+      ], "fixed_inputs": {}, "graph_inputs": ["i", "n", "delay"], "graph_output_idx": 7,
+      "named_nodes": {}, "node_metadata": {}}"#;
+    format!(
+        r#"{{"nodes": [
+        {{"type": "const", "value": 0, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {n}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {delay:?}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "loop", "body": [3, "value"], "inputs": {{"i": [0, "value"], "n": [1, "value"], "delay": [2, "value"]}},
+          "continue_port": "should_continue", "name": "counter", "outputs": {{"i": [5]}}}},
+        {{"type": "output", "inputs": {{"value": [4, "i"]}}, "outputs": {{}}}}
+      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5,
+      "named_nodes": {{"counter": 4}}, "node_metadata": {{}}}}"#
+    )
+}
+
+/// Every `_done` marker under `wf`, with its modification time.
+fn done_markers(wf: &Path) -> BTreeMap<String, SystemTime> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(wf).expect("workflow dir").flatten() {
+        let done = e.path().join("_done");
+        if let Ok(m) = std::fs::metadata(&done) {
+            out.insert(
+                e.file_name().to_string_lossy().into_owned(),
+                m.modified().expect("mtime"),
+            );
+        }
+    }
+    out
+}
+
+fn wait_for(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} did not appear", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_failing_node_fails_the_workflow_and_names_node_function_and_message() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let graph = write(
+        tmp.path(),
+        "div.json",
+        r#"{"nodes": [
+          {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+          {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
+          {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+          {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
+    );
+    let ck = tmp.path().join("ck");
+    let out = tkr(&ck).args(["run", "--run-id", "5", "-f"]).arg(&graph).output().expect("run");
+    expect_code(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("-.N2"), "{stderr}");
+    assert!(stderr.contains("builtins.idivide"), "{stderr}");
+    assert!(stderr.contains("integer division or modulo by zero"), "{stderr}");
+    let wf = ck.join(run_uuid(5));
+    assert!(wf.join("-.N2/_error").exists());
+    assert_eq!(
+        std::fs::read_to_string(wf.join("-.N2/logs")).expect("error text"),
+        "integer division or modulo by zero"
+    );
+    assert_eq!(std::fs::read_to_string(wf.join("-/_error")).expect("root errors"), "-.N2");
+    assert!(!wf.join("-/_done").exists());
+
+    // --json gives the same facts to scripts.
+    let out = tkr(&ck).args(["resume", "--run-id", "5", "--json"]).output().expect("resume");
+    expect_code(&out, 1);
+    let v = tierkreis_core::json::parse(&out.stdout).expect("json");
+    let text = tierkreis_core::json::to_string_compact(&v);
+    assert!(text.contains(r#""loc": "-.N2""#) && text.contains("integer division"), "{text}");
+}
+
+#[test]
+fn sigkill_mid_run_then_resume_gives_the_outputs_without_rerunning_finished_nodes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let graph = write(tmp.path(), "loop.json", &slow_loop_graph(8, 0.15));
+    let ck = tmp.path().join("ck");
+    let mut child = tkr(&ck)
+        .args(["run", "--run-id", "9", "-q", "-f"])
+        .arg(&graph)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let wf = ck.join(run_uuid(9));
+    wait_for(&wf.join("-.N4.L2/_done"), Duration::from_secs(60));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    assert!(!wf.join("-/_done").exists(), "the run finished before it was killed");
+    let before = done_markers(&wf);
+    assert!(before.contains_key("-.N4.L0.N4"), "{before:?}");
+
+    let out = tkr(&ck).args(["resume", "--run-id", "9", "-o", "--json"]).output().expect("resume");
+    expect_code(&out, 0);
+    let v = tierkreis_core::json::parse(&out.stdout).expect("json");
+    assert_eq!(v, Value::Map([("value".to_string(), Value::int(8))].into_iter().collect()));
+    let after = done_markers(&wf);
+    for (loc, t) in &before {
+        assert_eq!(after.get(loc), Some(t), "{loc} was run again");
+    }
+    assert!(after.len() > before.len());
+    // The named loop is recorded for tracing, and every iteration ran once.
+    let debug = std::fs::read_to_string(wf.join("debug/nodes")).expect("debug/nodes");
+    assert!(debug.contains("counter") && debug.contains("-.N4"), "{debug}");
+    assert!(wf.join("-.N4.L7/_done").exists() && !wf.join("-.N4.L8").exists());
+}
+
+#[test]
+fn a_second_controller_on_the_same_workflow_is_refused() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let graph = write(tmp.path(), "loop.json", &slow_loop_graph(20, 0.1));
+    let ck = tmp.path().join("ck");
+    let mut child = tkr(&ck)
+        .args(["run", "--run-id", "3", "-q", "-f"])
+        .arg(&graph)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let wf = ck.join(run_uuid(3));
+    wait_for(&wf.join("-.N4.L0/nodedef"), Duration::from_secs(60));
+    let out = tkr(&ck).args(["resume", "--run-id", "3"]).output().expect("resume");
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    expect_code(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another controller"));
+}
+
+#[test]
+fn restart_reruns_exactly_the_task_and_what_depends_on_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let case = fixtures().join("conformance/typed_map_simple");
+    let ck = tmp.path().join("ck");
+    let out = tkr(&ck)
+        .args(["run", "--run-id", "4", "-q", "-f"])
+        .arg(case.join("graph.json"))
+        .args(input_args(&case))
+        .output()
+        .expect("run");
+    expect_code(&out, 0);
+    let wf = ck.join(run_uuid(4));
+    let before = done_markers(&wf);
+    std::thread::sleep(Duration::from_millis(20)); // distinct mtimes for re-run markers
+    let out = tkr(&ck)
+        .args(["restart", "-o", "--json", "--run-id", "4", "-.N3.M2.N2"])
+        .output()
+        .expect("restart");
+    expect_code(&out, 0);
+    let after = done_markers(&wf);
+    let rerun: Vec<&String> = before.keys().filter(|k| after.get(*k) != before.get(*k)).collect();
+    // The task, its element's output node, the element, the map, the fold and
+    // the top-level output and scope; nothing in the other elements.
+    for must in ["-.N3.M2.N2", "-.N3.M2.N3", "-.N3.M2", "-.N3", "-.N4", "-.N5", "-"] {
+        assert!(rerun.iter().any(|k| k.as_str() == must), "{must} not re-run; re-run: {rerun:?}");
+    }
+    for k in &rerun {
+        assert!(!k.starts_with("-.N3.M0") && !k.starts_with("-.N3.M1.") && k.as_str() != "-.N2", "{k} re-run needlessly");
+    }
+    let v = tierkreis_core::json::parse(&out.stdout).expect("json");
+    let want = Value::from_bytes(&std::fs::read(case.join("expected/value")).expect("expected"));
+    assert_eq!(v, Value::Map([("value".to_string(), want)].into_iter().collect()));
+}

@@ -1,0 +1,140 @@
+//! Executors: where the tasks the scheduler decides on actually run.
+//!
+//! [`BuiltinExecutor`] runs the reference's `builtins` worker inside the
+//! controller process (no spawn); [`DefaultExecutor`] routes each task to the
+//! executor for its worker.
+
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use tierkreis_storage::{ControllerStorage, ExecutorDebugData, StorageError};
+
+use crate::builtins;
+use crate::runtime::{Completion, Executor, LaunchError};
+use crate::scheduler::Launch;
+
+/// The worker name of the built-in tasks.
+pub const BUILTINS_WORKER: &str = "builtins";
+
+/// Runs built-in tasks in-process, synchronously, through the same storage
+/// protocol a worker process would use (inputs read, outputs written, `_done`).
+#[derive(Debug, Default)]
+pub struct BuiltinExecutor;
+
+impl BuiltinExecutor {
+    /// Runs one built-in task to its end; storage failures are returned, task
+    /// failures are written to the node and reported as an `Err` completion.
+    fn run(
+        task: &Launch,
+        storage: &dyn ControllerStorage,
+    ) -> Result<Result<(), String>, StorageError> {
+        let mut inputs: IndexMap<String, Arc<[u8]>> = IndexMap::new();
+        for (port, loc, src_port) in &task.inputs {
+            if let Some((prefix, suffix)) = src_port.split_once('*') {
+                // A glob input (e.g. a map's `value-*` into fold_values): every
+                // matching output of that node, under its own name.
+                for p in storage.read_output_ports(loc)? {
+                    if p.len() >= prefix.len() + suffix.len()
+                        && p.starts_with(prefix)
+                        && p.ends_with(suffix)
+                    {
+                        let bytes = storage.read_output(loc, &p)?;
+                        inputs.insert(p, bytes.into());
+                    }
+                }
+                continue;
+            }
+            match storage.read_output(loc, src_port) {
+                Ok(bytes) => {
+                    inputs.insert(port.clone(), bytes.into());
+                }
+                // A missing input may have a default; the builtin decides.
+                Err(StorageError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        storage.write_executor_data(
+            &task.loc,
+            &ExecutorDebugData {
+                executor: "builtin".to_string(),
+                launch_command: format!("in-process builtins.{}", task.function),
+                job_id: None,
+                env: Default::default(),
+                packages: Vec::new(),
+            },
+        )?;
+        match builtins::run(&task.function, &inputs, &task.outputs) {
+            Ok(outputs) => {
+                for (port, bytes) in outputs {
+                    storage.write_output(&task.loc, &port, &bytes)?;
+                }
+                storage.mark_node_finished(&task.loc)?;
+                Ok(Ok(()))
+            }
+            Err(e) => {
+                let message = e.to_string();
+                storage.write_node_errors(&task.loc, &message)?;
+                storage.mark_node_error(&task.loc)?;
+                Ok(Err(message))
+            }
+        }
+    }
+}
+
+impl Executor for BuiltinExecutor {
+    fn launch(
+        &mut self,
+        task: &Launch,
+        storage: &Arc<dyn ControllerStorage>,
+        done: &Sender<Completion>,
+    ) -> Result<(), LaunchError> {
+        let result = match Self::run(task, storage.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                let message = format!("storage failed while running builtins.{}: {e}", task.function);
+                // Best effort: the node's error file may be writable even if an output was not.
+                let _ = storage.write_node_errors(&task.loc, &message);
+                let _ = storage.mark_node_error(&task.loc);
+                Err(message)
+            }
+        };
+        // The receiver lives as long as the run; a send error means the run is over.
+        let _ = done.send(Completion {
+            loc: task.loc.clone(),
+            result,
+        });
+        Ok(())
+    }
+}
+
+/// Routes each task to the executor for its worker.
+#[derive(Debug, Default)]
+pub struct DefaultExecutor {
+    builtins: BuiltinExecutor,
+}
+
+impl DefaultExecutor {
+    /// Builtins in-process; other workers are not known yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Executor for DefaultExecutor {
+    fn launch(
+        &mut self,
+        task: &Launch,
+        storage: &Arc<dyn ControllerStorage>,
+        done: &Sender<Completion>,
+    ) -> Result<(), LaunchError> {
+        if task.worker == BUILTINS_WORKER {
+            return self.builtins.launch(task, storage, done);
+        }
+        Err(LaunchError::UnknownWorker {
+            loc: task.loc.clone(),
+            worker: task.worker.clone(),
+            function: task.function.clone(),
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! The Tierkreis controller: runs a workflow graph to completion.
+//!
+//! `scheduler` is the pure core: it decides what runs next and talks to the
+//! world only through the `ControllerStorage` trait and an outbox of tasks.
+//! `runtime` drives it: it hands tasks to executors and feeds completions back.
+//! `builtins` are the reference's built-in tasks, run in-process.
+
+pub mod builtins;
+pub mod executor;
+pub mod runtime;
+pub mod scheduler;

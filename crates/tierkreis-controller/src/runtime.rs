@@ -1,0 +1,210 @@
+//! The runtime: drives the scheduling core against real executors.
+//!
+//! It writes a new workflow's inputs, hands the core's tasks to an
+//! [`Executor`], and feeds completions back until the workflow finishes, fails
+//! or stalls. Completions arrive on a channel, so waiting for tasks costs no
+//! polling and no walk of the checkpoint folder.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use tierkreis_core::{GraphData, Loc, NodeDef, PortId, ValueRef};
+use tierkreis_storage::{ControllerStorage, StorageError};
+
+use crate::scheduler::{
+    GraphInfo, Launch, Outcome, PrepareError, Progress, Scheduler, SchedulerError, BODY_PORT,
+};
+
+/// A task's end, as reported by an executor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The task's node.
+    pub loc: Loc,
+    /// `Ok` when the task marked itself done; `Err` with the reason otherwise.
+    /// The executor has already written the error text and `_error`.
+    pub result: Result<(), String>,
+}
+
+/// Runs tasks. Each launched task must eventually send exactly one
+/// [`Completion`] on `done` (possibly before `launch` returns).
+pub trait Executor {
+    /// Starts `task`, whose call args are written.
+    fn launch(
+        &mut self,
+        task: &Launch,
+        storage: &Arc<dyn ControllerStorage>,
+        done: &Sender<Completion>,
+    ) -> Result<(), LaunchError>;
+}
+
+/// A task that could not be started at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("no executor knows worker {worker:?} (task {function:?} at {loc})")]
+    UnknownWorker {
+        loc: Loc,
+        worker: String,
+        function: String,
+    },
+    #[error("starting worker {worker:?} for {loc} failed: {message}")]
+    Spawn {
+        loc: Loc,
+        worker: String,
+        message: String,
+    },
+}
+
+/// Errors that stop a run (node failures are an [`Outcome`], not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("checkpoint storage failed")]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Scheduler(#[from] SchedulerError),
+    #[error("the workflow graph is invalid")]
+    Graph(#[from] PrepareError),
+    #[error("the workflow's graph in the checkpoint ({loc} port body) is not a valid graph")]
+    StoredGraph {
+        loc: Loc,
+        #[source]
+        source: tierkreis_core::GraphError,
+    },
+    #[error("every executor hung up while {running} tasks were still running")]
+    ExecutorsGone { running: u64 },
+}
+
+/// Writes a new workflow into `storage`: metadata, inputs, the graph as the
+/// top-level `body`, and the top-level eval node, exactly as the reference does.
+pub fn start_workflow(
+    storage: &dyn ControllerStorage,
+    graph: &GraphData,
+    inputs: &IndexMap<PortId, Vec<u8>>,
+) -> Result<(), RunError> {
+    storage.write_workflow_metadata()?;
+    storage.append_workflow_log(&format!(
+        "tierkreis-rs {}: workflow {} started",
+        env!("CARGO_PKG_VERSION"),
+        storage.workflow_id()
+    ))?;
+    let body = tierkreis_core::json::to_string_pretty(&graph.to_value()).into_bytes();
+    for (port, value) in inputs {
+        storage.write_workflow_input(port, value)?;
+    }
+    storage.write_workflow_input(BODY_PORT, &body)?;
+    let root = Loc::root();
+    let eval = NodeDef {
+        kind: tierkreis_core::graph::NodeKind::Eval {
+            graph: ValueRef {
+                node: -1,
+                port: BODY_PORT.to_string(),
+            },
+        },
+        inputs: inputs
+            .keys()
+            .filter(|k| k.as_str() != BODY_PORT)
+            .map(|k| {
+                (
+                    k.clone(),
+                    ValueRef {
+                        node: -1,
+                        port: k.clone(),
+                    },
+                )
+            })
+            .collect(),
+        outputs: IndexMap::new(),
+    };
+    storage.write_node_def(&root, &eval)?;
+    for port in inputs.keys().map(String::as_str).chain([BODY_PORT]) {
+        storage.link_workflow_input(&root.n(-1), port, port)?;
+    }
+    Ok(())
+}
+
+/// Reads the top-level graph of the workflow in `storage`.
+pub fn stored_graph(storage: &dyn ControllerStorage) -> Result<Arc<GraphInfo>, RunError> {
+    let loc = Loc::root().n(-1);
+    let bytes = storage.read_output(&loc, BODY_PORT)?;
+    let value = tierkreis_core::Value::from_bytes(&bytes);
+    let data = GraphData::from_value(&value)
+        .map_err(|source| RunError::StoredGraph { loc, source })?;
+    Ok(GraphInfo::prepare(data)?)
+}
+
+/// Runs (or, with `resume`, continues) the workflow in `storage` until it
+/// finishes, fails or stalls. `on_progress` is called after every batch of events.
+pub fn run(
+    storage: Arc<dyn ControllerStorage>,
+    resume: bool,
+    executor: &mut dyn Executor,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, RunError> {
+    let graph = stored_graph(storage.as_ref())?;
+    let (tx, rx) = channel::<Completion>();
+    let mut sched = Scheduler::new(storage.as_ref(), graph, resume)?;
+    let outcome = drive(&mut sched, &storage, executor, &tx, &rx, on_progress)?;
+    match &outcome {
+        Outcome::Finished => {
+            storage.write_workflow_completion_time()?;
+            storage.append_workflow_log("workflow finished")?;
+        }
+        Outcome::Failed(locs) => {
+            let root = Loc::root();
+            let list: Vec<String> = locs.iter().map(ToString::to_string).collect();
+            storage.write_node_errors(&root, &list.join("\n"))?;
+            for loc in locs {
+                let text = storage.read_errors(loc).unwrap_or_default();
+                storage.append_workflow_log(&format!("node {loc} failed: {}", text.trim_end()))?;
+            }
+            storage.append_workflow_log("workflow failed")?;
+        }
+        Outcome::Stalled => storage.append_workflow_log("workflow stalled: nothing can run")?,
+        Outcome::Running => {}
+    }
+    Ok(outcome)
+}
+
+fn drive(
+    sched: &mut Scheduler<'_>,
+    storage: &Arc<dyn ControllerStorage>,
+    executor: &mut dyn Executor,
+    tx: &Sender<Completion>,
+    rx: &Receiver<Completion>,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, RunError> {
+    loop {
+        for task in sched.take_launches() {
+            if let Err(e) = executor.launch(&task, storage, tx) {
+                let message = e.to_string();
+                tracing::warn!(loc = %task.loc, %message, "task could not start");
+                storage.write_node_errors(&task.loc, &message)?;
+                storage.mark_node_error(&task.loc)?;
+                sched.task_failed(&task.loc)?;
+            }
+        }
+        on_progress(sched.progress());
+        match sched.outcome() {
+            Outcome::Running => {}
+            other => return Ok(other),
+        }
+        let first = rx.recv().map_err(|_| RunError::ExecutorsGone {
+            running: sched.progress().running,
+        })?;
+        apply(sched, first)?;
+        while let Ok(c) = rx.try_recv() {
+            apply(sched, c)?;
+        }
+    }
+}
+
+fn apply(sched: &mut Scheduler<'_>, c: Completion) -> Result<(), RunError> {
+    match c.result {
+        Ok(()) => sched.task_finished(&c.loc)?,
+        Err(reason) => {
+            tracing::debug!(loc = %c.loc, %reason, "task failed");
+            sched.task_failed(&c.loc)?;
+        }
+    }
+    Ok(())
+}

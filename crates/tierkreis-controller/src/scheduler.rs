@@ -1,0 +1,950 @@
+//! The scheduling core: decides which node runs next, event by event.
+//!
+//! It keeps the state of every live scope (the top-level graph, each eval, each
+//! loop iteration, each map element) in memory, so each event costs work
+//! proportional to what changed: a finished node wakes only its own consumers,
+//! never a walk of the whole graph. Semantics follow the reference's
+//! `walk.py`/`start.py`: evaluation is demand-driven from each scope's output
+//! node, `ifelse` is lazy (only the chosen branch runs), `eifelse` eager.
+//!
+//! Invariant: the core does no I/O of its own. Checkpoints go through the
+//! [`ControllerStorage`] trait; tasks for workers are put in an outbox
+//! ([`Scheduler::take_launches`]) for the runtime to hand to executors, and
+//! their completions come back through [`Scheduler::task_finished`] and
+//! [`Scheduler::task_failed`].
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use tierkreis_core::graph::{ConstValue, NodeKind};
+use tierkreis_core::{GraphData, Loc, NodeDef, NodeIndex, PortId, Value, ValueRef};
+use tierkreis_storage::{ControllerStorage, StorageError};
+
+/// The port that carries a nested graph into its scope's inputs.
+pub const BODY_PORT: &str = "body";
+
+/// A graph ready to be scheduled: the data plus what the core derives from it once.
+#[derive(Debug)]
+pub struct GraphInfo {
+    /// The graph itself.
+    pub data: GraphData,
+    /// The index of its output node.
+    pub output_idx: NodeIndex,
+    /// For each node, the nodes of the same graph that read one of its outputs.
+    consumers: Vec<Vec<NodeIndex>>,
+    /// For each `const` node whose value is a graph, that graph, prepared.
+    const_graphs: Vec<Option<Arc<GraphInfo>>>,
+}
+
+/// Why a graph can't be scheduled.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Graph(#[from] tierkreis_core::GraphError),
+}
+
+impl GraphInfo {
+    /// Validates `data` and derives what scheduling needs (consumers, nested graphs).
+    pub fn prepare(data: GraphData) -> Result<Arc<GraphInfo>, PrepareError> {
+        data.validate()?;
+        let (output_idx, _) = data.output_node()?;
+        let n = data.nodes.len();
+        let mut consumers: Vec<Vec<NodeIndex>> = vec![Vec::new(); n];
+        let mut const_graphs = Vec::with_capacity(n);
+        for (idx, node) in data.nodes.iter().enumerate() {
+            for (_, vref) in node.in_edges() {
+                if let Ok(src) = usize::try_from(vref.node) {
+                    if src < n && !consumers[src].contains(&idx) {
+                        consumers[src].push(idx);
+                    }
+                }
+            }
+            const_graphs.push(match &node.kind {
+                NodeKind::Const {
+                    value: ConstValue::Graph(g),
+                } => Some(GraphInfo::prepare((**g).clone())?),
+                _ => None,
+            });
+        }
+        Ok(Arc::new(GraphInfo {
+            data,
+            output_idx,
+            consumers,
+            const_graphs,
+        }))
+    }
+
+    fn node(&self, idx: NodeIndex) -> &NodeDef {
+        &self.data.nodes[idx]
+    }
+}
+
+/// A task for a worker, ready to be launched: its call args are written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    /// Where the task's node lives.
+    pub loc: Loc,
+    /// The worker, e.g. `builtins` for `builtins.iadd`.
+    pub worker: String,
+    /// The function within the worker, e.g. `iadd`.
+    pub function: String,
+    /// Each input port and the (location, port) of the value it reads.
+    pub inputs: Vec<(PortId, Loc, PortId)>,
+    /// The output ports the graph uses.
+    pub outputs: Vec<PortId>,
+    /// The call-args file, relative to the checkpoint directory.
+    pub call_args_path: std::path::PathBuf,
+}
+
+/// How a run ended, or that it has not yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Work remains or tasks are still running.
+    Running,
+    /// The top-level graph produced its outputs.
+    Finished,
+    /// Some nodes failed; no task is running any more.
+    Failed(Vec<Loc>),
+    /// Nothing runs and nothing can: the graph waits on values that will never come.
+    Stalled,
+}
+
+/// Errors that stop the controller itself (as opposed to a node failing).
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("checkpoint storage failed")]
+    Storage(#[from] StorageError),
+    #[error("task completion reported for {loc}, which is not a running task")]
+    UnknownTask { loc: Loc },
+}
+
+type ScopeId = usize;
+
+/// Who a scope belongs to, and so what happens when its output node runs.
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Root,
+    Eval { scope: ScopeId, node: NodeIndex },
+    LoopIter { scope: ScopeId, node: NodeIndex, iter: u64 },
+    MapElem { scope: ScopeId, node: NodeIndex },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Not (yet) needed by anything.
+    Idle,
+    /// Needed; waiting for inputs.
+    Waiting,
+    /// Started: a task runs, or a nested scope is live.
+    Started,
+    Done,
+    Failed,
+}
+
+#[derive(Debug)]
+enum Sub {
+    None,
+    Eval,
+    Loop,
+    Map {
+        remaining: usize,
+        elems: Vec<(u64, PortId)>,
+        body: Arc<GraphInfo>,
+    },
+    /// A lazy if-else that has read its predicate and waits for this branch.
+    Branch(ValueRef),
+}
+
+#[derive(Debug)]
+struct NodeState {
+    status: Status,
+    sub: Sub,
+}
+
+#[derive(Debug)]
+struct Scope {
+    loc: Loc,
+    graph: Arc<GraphInfo>,
+    nodes: Vec<NodeState>,
+    owner: Owner,
+    /// Created from an existing checkpoint: node states are read from storage.
+    restored: bool,
+}
+
+#[derive(Debug)]
+enum Work {
+    Demand(ScopeId, NodeIndex),
+    Finished(ScopeId, NodeIndex),
+    ScopeDone(ScopeId),
+}
+
+/// Counters for progress reporting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Nodes started in this run.
+    pub started: u64,
+    /// Nodes finished in this run.
+    pub finished: u64,
+    /// Tasks running now.
+    pub running: u64,
+    /// Nodes failed.
+    pub failed: u64,
+}
+
+/// The scheduling core for one workflow.
+pub struct Scheduler<'s> {
+    storage: &'s dyn ControllerStorage,
+    scopes: Vec<Option<Scope>>,
+    free_scopes: Vec<ScopeId>,
+    work: VecDeque<Work>,
+    running: HashMap<Loc, (ScopeId, NodeIndex)>,
+    launches: Vec<Launch>,
+    failed: Vec<Loc>,
+    root_done: bool,
+    progress: Progress,
+    graph_cache: HashMap<Vec<u8>, Arc<GraphInfo>>,
+}
+
+impl std::fmt::Debug for Scheduler<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("scopes", &self.scopes.len())
+            .field("running", &self.running.len())
+            .field("failed", &self.failed)
+            .field("root_done", &self.root_done)
+            .finish()
+    }
+}
+
+/// What went wrong with a node, as the text written to its error file.
+type NodeFailure = String;
+
+impl<'s> Scheduler<'s> {
+    /// A scheduler for the workflow in `storage`, whose top-level graph is `graph`.
+    ///
+    /// The top-level inputs and body must already be at `-.N-1` (see
+    /// `runtime::start_workflow`). With `resume`, node states are read from the
+    /// checkpoint, so finished nodes are not run again.
+    pub fn new(
+        storage: &'s dyn ControllerStorage,
+        graph: Arc<GraphInfo>,
+        resume: bool,
+    ) -> Result<Self, SchedulerError> {
+        let mut s = Scheduler {
+            storage,
+            scopes: Vec::new(),
+            free_scopes: Vec::new(),
+            work: VecDeque::new(),
+            running: HashMap::new(),
+            launches: Vec::new(),
+            failed: Vec::new(),
+            root_done: false,
+            progress: Progress::default(),
+            graph_cache: HashMap::new(),
+        };
+        let root = Loc::root();
+        if resume && storage.is_node_finished(&root) {
+            s.root_done = true;
+            return Ok(s);
+        }
+        s.new_scope(root, graph, Owner::Root, resume)?;
+        s.run_work()?;
+        Ok(s)
+    }
+
+    /// Tasks decided since the last call, for the runtime to launch.
+    pub fn take_launches(&mut self) -> Vec<Launch> {
+        std::mem::take(&mut self.launches)
+    }
+
+    /// Progress counters.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            running: self.running.len() as u64,
+            failed: self.failed.len() as u64,
+            ..self.progress
+        }
+    }
+
+    /// Where the run stands.
+    pub fn outcome(&self) -> Outcome {
+        if self.root_done {
+            Outcome::Finished
+        } else if !self.running.is_empty() || !self.launches.is_empty() {
+            Outcome::Running
+        } else if !self.failed.is_empty() {
+            Outcome::Failed(self.failed.clone())
+        } else {
+            Outcome::Stalled
+        }
+    }
+
+    /// The task at `loc` finished: its outputs and `_done` are written.
+    pub fn task_finished(&mut self, loc: &Loc) -> Result<(), SchedulerError> {
+        let (s, n) = self
+            .running
+            .remove(loc)
+            .ok_or_else(|| SchedulerError::UnknownTask { loc: loc.clone() })?;
+        self.work.push_back(Work::Finished(s, n));
+        self.run_work()
+    }
+
+    /// The task at `loc` failed; its error text and `_error` are written.
+    pub fn task_failed(&mut self, loc: &Loc) -> Result<(), SchedulerError> {
+        let (s, n) = self
+            .running
+            .remove(loc)
+            .ok_or_else(|| SchedulerError::UnknownTask { loc: loc.clone() })?;
+        self.set_failed(s, n);
+        Ok(())
+    }
+
+    fn set_failed(&mut self, s: ScopeId, n: NodeIndex) {
+        if let Some(scope) = self.scopes[s].as_mut() {
+            scope.nodes[n].status = Status::Failed;
+            self.failed.push(scope.loc.n(n as i64));
+        }
+    }
+
+    fn scope(&self, s: ScopeId) -> &Scope {
+        self.scopes[s].as_ref().expect("live scope id")
+    }
+
+    fn scope_mut(&mut self, s: ScopeId) -> &mut Scope {
+        self.scopes[s].as_mut().expect("live scope id")
+    }
+
+    fn new_scope(
+        &mut self,
+        loc: Loc,
+        graph: Arc<GraphInfo>,
+        owner: Owner,
+        restored: bool,
+    ) -> Result<ScopeId, SchedulerError> {
+        let n = graph.data.nodes.len();
+        let mut nodes = Vec::with_capacity(n);
+        for idx in 0..n {
+            let status = if restored {
+                let nl = loc.n(idx as i64);
+                if self.storage.is_node_finished(&nl) {
+                    Status::Done
+                } else if self.storage.node_has_error(&nl) {
+                    self.failed.push(nl);
+                    Status::Failed
+                } else {
+                    Status::Idle
+                }
+            } else {
+                Status::Idle
+            };
+            nodes.push(NodeState {
+                status,
+                sub: Sub::None,
+            });
+        }
+        let output_idx = graph.output_idx;
+        // A restored scope whose own `_done` exists only needs its completion
+        // handled; one without it runs its output node again (idempotent), in
+        // case the controller died between marking the output node and the scope.
+        let scope_finished = restored && self.storage.is_node_finished(&loc);
+        if restored && !scope_finished {
+            nodes[output_idx].status = Status::Idle;
+        }
+        let scope = Scope {
+            loc,
+            graph,
+            nodes,
+            owner,
+            restored,
+        };
+        let id = match self.free_scopes.pop() {
+            Some(id) => {
+                self.scopes[id] = Some(scope);
+                id
+            }
+            None => {
+                self.scopes.push(Some(scope));
+                self.scopes.len() - 1
+            }
+        };
+        self.work.push_back(if scope_finished {
+            Work::ScopeDone(id)
+        } else {
+            Work::Demand(id, output_idx)
+        });
+        Ok(id)
+    }
+
+    fn run_work(&mut self) -> Result<(), SchedulerError> {
+        while let Some(w) = self.work.pop_front() {
+            match w {
+                Work::Demand(s, n) => self.demand(s, n)?,
+                Work::Finished(s, n) => self.finished(s, n)?,
+                Work::ScopeDone(s) => self.scope_done(s)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The dependencies that must be done before node `n` can start.
+    fn required(node: &NodeDef) -> Vec<NodeIndex> {
+        let refs: Vec<&ValueRef> = match &node.kind {
+            NodeKind::IfElse { pred, .. } => vec![pred],
+            _ => node.in_edges().map(|(_, r)| r).collect(),
+        };
+        refs.into_iter()
+            .filter_map(|r| usize::try_from(r.node).ok())
+            .collect()
+    }
+
+    fn demand(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
+        let Some(scope) = self.scopes[s].as_ref() else {
+            return Ok(());
+        };
+        if scope.nodes[n].status != Status::Idle {
+            return Ok(());
+        }
+        let graph = scope.graph.clone();
+        let mut ready = true;
+        for dep in Self::required(graph.node(n)) {
+            match scope.nodes[dep].status {
+                Status::Done => {}
+                Status::Failed => return Ok(()),
+                _ => {
+                    ready = false;
+                    self.work.push_back(Work::Demand(s, dep));
+                }
+            }
+        }
+        if ready {
+            self.start(s, n)
+        } else {
+            self.scope_mut(s).nodes[n].status = Status::Waiting;
+            Ok(())
+        }
+    }
+
+    fn finished(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
+        let Some(scope) = self.scopes[s].as_mut() else {
+            return Ok(());
+        };
+        scope.nodes[n].status = Status::Done;
+        self.progress.finished += 1;
+        let graph = scope.graph.clone();
+        for &c in &graph.consumers[n] {
+            let scope = self.scope(s);
+            match (&scope.nodes[c].status, &scope.nodes[c].sub) {
+                (Status::Waiting, _) => {
+                    let all_done = Self::required(graph.node(c))
+                        .into_iter()
+                        .all(|d| scope.nodes[d].status == Status::Done);
+                    if all_done {
+                        self.start(s, c)?;
+                    }
+                }
+                (Status::Started, Sub::Branch(branch)) if branch.node == n as i64 => {
+                    let branch = branch.clone();
+                    self.complete_ifelse(s, c, &branch)?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn fail_node(
+        &mut self,
+        s: ScopeId,
+        n: NodeIndex,
+        message: NodeFailure,
+    ) -> Result<(), SchedulerError> {
+        let loc = self.scope(s).loc.n(n as i64);
+        tracing::warn!(%loc, %message, "node failed");
+        self.storage.write_node_errors(&loc, &message)?;
+        self.storage.mark_node_error(&loc)?;
+        self.set_failed(s, n);
+        Ok(())
+    }
+
+    /// Resolves a reference in scope `s` to the (location, port) it reads.
+    fn resolve(&self, s: ScopeId, r: &ValueRef) -> (Loc, PortId) {
+        (self.scope(s).loc.n(r.node), r.port.clone())
+    }
+
+    /// Links each (port <- location, port) into `dst`'s outputs. A missing
+    /// source is tolerated like the reference does (a task may have a default).
+    fn link_all(
+        &self,
+        dst: &Loc,
+        links: &[(PortId, Loc, PortId)],
+    ) -> Result<(), SchedulerError> {
+        for (port, src, src_port) in links {
+            match self.storage.link_outputs(dst, port, src, src_port) {
+                Ok(()) => {}
+                Err(StorageError::NotFound { path }) => {
+                    tracing::warn!(%dst, %port, path = %path.display(), "input value not found; a task may use its default");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds the graph a reference in scope `s` points to, without I/O when it
+    /// is a constant of the enclosing graph or the scope's own body.
+    fn body_graph(&mut self, s: ScopeId, r: &ValueRef) -> Result<Arc<GraphInfo>, NodeFailure> {
+        let scope = self.scope(s);
+        if let Ok(idx) = usize::try_from(r.node) {
+            if let Some(Some(g)) = scope.graph.const_graphs.get(idx) {
+                return Ok(g.clone());
+            }
+        } else if r.port == BODY_PORT {
+            // A scope's own `body` input is the graph it runs.
+            return Ok(scope.graph.clone());
+        }
+        let (loc, port) = self.resolve(s, r);
+        let bytes = self
+            .storage
+            .read_output(&loc, &port)
+            .map_err(|e| format!("cannot read graph at {loc} port {port}: {e}"))?;
+        if let Some(g) = self.graph_cache.get(&bytes) {
+            return Ok(g.clone());
+        }
+        let value = Value::from_bytes(&bytes);
+        let data = GraphData::from_value(&value)
+            .map_err(|e| format!("value at {loc} port {port} is not a graph: {e}"))?;
+        let info = GraphInfo::prepare(data)
+            .map_err(|e| format!("graph at {loc} port {port} is invalid: {e}"))?;
+        self.graph_cache.insert(bytes, info.clone());
+        Ok(info)
+    }
+
+    fn read_value(&self, s: ScopeId, r: &ValueRef) -> Result<Vec<u8>, NodeFailure> {
+        let (loc, port) = self.resolve(s, r);
+        self.storage
+            .read_output(&loc, &port)
+            .map_err(|e| format!("cannot read {loc} port {port}: {e}"))
+    }
+
+    fn start(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
+        let scope = self.scope(s);
+        let graph = scope.graph.clone();
+        let node = graph.node(n);
+        if !self.failed.is_empty() && matches!(node.kind, NodeKind::Function { .. }) {
+            // After a failure no new task is launched; the node stays ready for a resume.
+            self.scope_mut(s).nodes[n].status = Status::Waiting;
+            return Ok(());
+        }
+        let loc = scope.loc.n(n as i64);
+        let restored = scope.restored;
+        self.scope_mut(s).nodes[n].status = Status::Started;
+        self.progress.started += 1;
+        // On resume, a started nested node is re-entered: its checkpoint stays.
+        let already_started = restored && self.storage.is_node_started(&loc);
+        if !already_started {
+            self.storage.write_node_def(&loc, node)?;
+        }
+        let ins: Vec<(PortId, Loc, PortId)> = node
+            .inputs
+            .iter()
+            .map(|(k, r)| {
+                let (l, p) = self.resolve(s, r);
+                (k.clone(), l, p)
+            })
+            .collect();
+        match &node.kind {
+            NodeKind::Function { function_name } => {
+                let (worker, function) = match function_name.rsplit_once('.') {
+                    Some((w, f)) => (w.to_string(), f.to_string()),
+                    None => (String::new(), function_name.clone()),
+                };
+                let outputs: Vec<PortId> = node.outputs.keys().cloned().collect();
+                let call_args_path =
+                    self.storage
+                        .write_worker_call_args(&loc, &function, &ins, &outputs)?;
+                self.running.insert(loc.clone(), (s, n));
+                self.launches.push(Launch {
+                    loc,
+                    worker,
+                    function,
+                    inputs: ins,
+                    outputs,
+                    call_args_path,
+                });
+            }
+            NodeKind::Input { name } => {
+                let src = self.scope(s).loc.n(-1);
+                self.link_all(&loc, &[(name.clone(), src, name.clone())])?;
+                self.storage.mark_node_finished(&loc)?;
+                self.work.push_back(Work::Finished(s, n));
+            }
+            NodeKind::Const { value } => {
+                let bytes = match value {
+                    ConstValue::Value(v) => v.to_bytes(),
+                    ConstValue::Graph(g) => {
+                        tierkreis_core::json::to_string_pretty(&g.to_value()).into_bytes()
+                    }
+                };
+                self.storage.write_output(&loc, "value", &bytes)?;
+                self.storage.mark_node_finished(&loc)?;
+                self.work.push_back(Work::Finished(s, n));
+            }
+            NodeKind::Output => {
+                self.storage.mark_node_finished(&loc)?;
+                let scope_loc = self.scope(s).loc.clone();
+                self.link_all(&scope_loc, &ins)?;
+                self.storage.mark_node_finished(&scope_loc)?;
+                self.scope_mut(s).nodes[n].status = Status::Done;
+                self.work.push_back(Work::ScopeDone(s));
+            }
+            NodeKind::Eval { graph: gref } => {
+                let body = match self.body_graph(s, gref) {
+                    Ok(b) => b,
+                    Err(msg) => return self.fail_node(s, n, msg),
+                };
+                let mut links = ins;
+                let (bl, bp) = self.resolve(s, gref);
+                links.push((BODY_PORT.to_string(), bl, bp));
+                push_fixed(&mut links, &body.data);
+                self.link_all(&loc.n(-1), &links)?;
+                self.scope_mut(s).nodes[n].sub = Sub::Eval;
+                self.new_scope(loc, body, Owner::Eval { scope: s, node: n }, already_started)?;
+            }
+            NodeKind::Loop { body: bref, name, .. } => {
+                let body = match self.body_graph(s, bref) {
+                    Ok(b) => b,
+                    Err(msg) => return self.fail_node(s, n, msg),
+                };
+                let mut links = ins.clone();
+                let (bl, bp) = self.resolve(s, bref);
+                links.push((BODY_PORT.to_string(), bl, bp));
+                let inner = loc.n(-1);
+                let mut iter = 0;
+                self.link_all(&inner, &links)?;
+                if already_started {
+                    iter = u64::try_from(self.storage.latest_loop_iteration(&loc).peek_index()).unwrap_or(0);
+                } else if let Some(name) = name {
+                    self.storage.write_debug_data(name, &loc)?;
+                }
+                self.scope_mut(s).nodes[n].sub = Sub::Loop;
+                let iter_loc = loc.l(iter);
+                let iter_restored = already_started && self.storage.is_node_started(&iter_loc);
+                // Links are idempotent: a restored iteration gets them again, in
+                // case the controller died between its nodedef and its inputs.
+                let iter_links = if iter == 0 {
+                    // Iteration 0 reads every loop input from the loop's own inputs.
+                    let mut first: Vec<(PortId, Loc, PortId)> = links
+                        .iter()
+                        .map(|(k, _, _)| (k.clone(), inner.clone(), k.clone()))
+                        .collect();
+                    push_fixed(&mut first, &body.data);
+                    first
+                } else {
+                    later_iteration_links(node, &loc.l(iter - 1), &body)
+                };
+                self.start_iteration(&iter_loc, node, &iter_links, !iter_restored)?;
+                self.new_scope(
+                    iter_loc,
+                    body,
+                    Owner::LoopIter {
+                        scope: s,
+                        node: n,
+                        iter,
+                    },
+                    iter_restored,
+                )?;
+            }
+            NodeKind::Map { body: bref } => {
+                let body = match self.body_graph(s, bref) {
+                    Ok(b) => b,
+                    Err(msg) => return self.fail_node(s, n, msg),
+                };
+                let Some((_, star_src, _)) = ins.iter().find(|(_, _, p)| p == "*").cloned()
+                else {
+                    return self.fail_node(
+                        s,
+                        n,
+                        format!("map node {loc} has no input whose port is \"*\" to map over"),
+                    );
+                };
+                let ports = self.storage.read_output_ports(&star_src)?;
+                let mut elems = Vec::with_capacity(ports.len());
+                for p in ports {
+                    let idx = p.rsplit('-').next().and_then(|i| i.parse::<u64>().ok());
+                    match idx {
+                        Some(i) => elems.push((i, p)),
+                        None => {
+                            return self.fail_node(
+                                s,
+                                n,
+                                format!(
+                                    "map node {loc}: output {p:?} of {star_src} has no element index (expected a name ending in -<number>)"
+                                ),
+                            )
+                        }
+                    }
+                }
+                if elems.is_empty() {
+                    self.storage.mark_node_finished(&loc)?;
+                    self.work.push_back(Work::Finished(s, n));
+                    return Ok(());
+                }
+                let (bl, bp) = self.resolve(s, bref);
+                let mut remaining = 0;
+                let mut scopes_to_make = Vec::new();
+                for (i, p) in &elems {
+                    let el = loc.m(*i);
+                    if already_started && self.storage.is_node_finished(&el) {
+                        continue;
+                    }
+                    remaining += 1;
+                    let el_restored = already_started && self.storage.is_node_started(&el);
+                    let mut links = vec![(BODY_PORT.to_string(), bl.clone(), bp.clone())];
+                    for (k, l, port) in &ins {
+                        let port = if port == "*" { p.clone() } else { port.clone() };
+                        links.push((k.clone(), l.clone(), port));
+                    }
+                    push_fixed(&mut links, &body.data);
+                    self.link_all(&el.n(-1), &links)?;
+                    if !el_restored {
+                        self.storage
+                            .write_node_def(&el, &virtual_eval(node.inputs.clone(), node))?;
+                    }
+                    scopes_to_make.push((el, el_restored));
+                }
+                self.scope_mut(s).nodes[n].sub = Sub::Map {
+                    remaining,
+                    elems,
+                    body: body.clone(),
+                };
+                if remaining == 0 {
+                    self.finish_map(s, n)?;
+                }
+                for (el, el_restored) in scopes_to_make {
+                    self.new_scope(
+                        el,
+                        body.clone(),
+                        Owner::MapElem { scope: s, node: n },
+                        el_restored,
+                    )?;
+                }
+            }
+            NodeKind::IfElse { pred, if_true, if_false } => {
+                let pv = match self.read_value(s, pred) {
+                    Ok(v) => v,
+                    Err(msg) => return self.fail_node(s, n, msg),
+                };
+                let branch = if pv == b"true" { if_true } else { if_false }.clone();
+                let bnode = usize::try_from(branch.node).ok();
+                let branch_done = match bnode {
+                    Some(b) => self.scope(s).nodes[b].status == Status::Done,
+                    None => true,
+                };
+                if branch_done {
+                    self.complete_ifelse(s, n, &branch)?;
+                } else if let Some(b) = bnode {
+                    self.scope_mut(s).nodes[n].sub = Sub::Branch(branch);
+                    self.work.push_back(Work::Demand(s, b));
+                }
+            }
+            NodeKind::EagerIfElse { pred, if_true, if_false } => {
+                let pv = match self.read_value(s, pred) {
+                    Ok(v) => v,
+                    Err(msg) => return self.fail_node(s, n, msg),
+                };
+                let branch = if pv == b"true" { if_true } else { if_false }.clone();
+                self.complete_ifelse(s, n, &branch)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Links a loop iteration's inputs, then (with `write_def`) writes its
+    /// virtual eval node: a node counts as started only once its inputs are in place.
+    fn start_iteration(
+        &self,
+        iter_loc: &Loc,
+        loop_node: &NodeDef,
+        links: &[(PortId, Loc, PortId)],
+        write_def: bool,
+    ) -> Result<(), SchedulerError> {
+        self.link_all(&iter_loc.n(-1), links)?;
+        if write_def {
+            let inputs: IndexMap<PortId, ValueRef> = links
+                .iter()
+                .map(|(k, _, _)| (k.clone(), ValueRef::new(-1, k.clone())))
+                .collect();
+            self.storage
+                .write_node_def(iter_loc, &virtual_eval(inputs, loop_node))?;
+        }
+        Ok(())
+    }
+
+    fn complete_ifelse(
+        &mut self,
+        s: ScopeId,
+        n: NodeIndex,
+        branch: &ValueRef,
+    ) -> Result<(), SchedulerError> {
+        let loc = self.scope(s).loc.n(n as i64);
+        let (bl, bp) = self.resolve(s, branch);
+        self.link_all(&loc, &[("value".to_string(), bl, bp)])?;
+        self.storage.mark_node_finished(&loc)?;
+        self.scope_mut(s).nodes[n].sub = Sub::None;
+        self.work.push_back(Work::Finished(s, n));
+        Ok(())
+    }
+
+    fn scope_done(&mut self, id: ScopeId) -> Result<(), SchedulerError> {
+        let Some(scope) = self.scopes[id].take() else {
+            return Ok(());
+        };
+        self.free_scopes.push(id);
+        match scope.owner {
+            Owner::Root => {
+                self.root_done = true;
+            }
+            Owner::Eval { scope: ps, node } => {
+                self.work.push_back(Work::Finished(ps, node));
+            }
+            Owner::MapElem { scope: ps, node } => {
+                let Some(parent) = self.scopes[ps].as_mut() else {
+                    return Ok(());
+                };
+                if let Sub::Map { remaining, .. } = &mut parent.nodes[node].sub {
+                    *remaining -= 1;
+                    if *remaining == 0 {
+                        self.finish_map(ps, node)?;
+                    }
+                }
+            }
+            Owner::LoopIter {
+                scope: ps,
+                node,
+                iter,
+            } => self.next_iteration(ps, node, iter, &scope)?,
+        }
+        Ok(())
+    }
+
+    fn finish_map(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
+        let loc = self.scope(s).loc.n(n as i64);
+        let Sub::Map { elems, body, .. } =
+            std::mem::replace(&mut self.scope_mut(s).nodes[n].sub, Sub::None)
+        else {
+            return Ok(());
+        };
+        let outs: Vec<PortId> = body.node(body.output_idx).inputs.keys().cloned().collect();
+        for (i, p) in &elems {
+            let el = loc.m(*i);
+            let links: Vec<(PortId, Loc, PortId)> = outs
+                .iter()
+                .map(|o| (format!("{o}-{p}"), el.clone(), o.clone()))
+                .collect();
+            self.link_all(&loc, &links)?;
+        }
+        self.storage.mark_node_finished(&loc)?;
+        self.work.push_back(Work::Finished(s, n));
+        Ok(())
+    }
+
+    fn next_iteration(
+        &mut self,
+        s: ScopeId,
+        n: NodeIndex,
+        iter: u64,
+        done: &Scope,
+    ) -> Result<(), SchedulerError> {
+        let Some(parent) = self.scopes[s].as_ref() else {
+            return Ok(());
+        };
+        let loop_loc = parent.loc.n(n as i64);
+        let loop_node = parent.graph.node(n).clone();
+        let NodeKind::Loop { continue_port, .. } = &loop_node.kind else {
+            return Ok(());
+        };
+        let iter_loc = &done.loc;
+        let body = done.graph.clone();
+        let outs = &body.node(body.output_idx).inputs;
+        let cont = match self.storage.read_output(iter_loc, continue_port) {
+            Ok(b) => Value::from_bytes(&b),
+            Err(e) => {
+                return self.fail_node(
+                    s,
+                    n,
+                    format!("loop {loop_loc}: cannot read continue port {continue_port:?} of iteration {iter_loc}: {e}"),
+                )
+            }
+        };
+        if cont == Value::Bool(false) {
+            let links: Vec<(PortId, Loc, PortId)> = outs
+                .keys()
+                .map(|k| (k.clone(), iter_loc.clone(), k.clone()))
+                .collect();
+            self.link_all(&loop_loc, &links)?;
+            self.storage.mark_node_finished(&loop_loc)?;
+            self.work.push_back(Work::Finished(s, n));
+            return Ok(());
+        }
+        let links = later_iteration_links(&loop_node, iter_loc, &body);
+        let next = iter + 1;
+        let next_loc = loop_loc.l(next);
+        self.start_iteration(&next_loc, &loop_node, &links, true)?;
+        self.new_scope(
+            next_loc,
+            body,
+            Owner::LoopIter {
+                scope: s,
+                node: n,
+                iter: next,
+            },
+            false,
+        )?;
+        Ok(())
+    }
+}
+
+/// The inputs of the loop iteration after `prev` (the reference's `walk_loop`):
+/// each body output, and every other loop input carried over from `prev`.
+fn later_iteration_links(
+    loop_node: &NodeDef,
+    prev: &Loc,
+    body: &GraphInfo,
+) -> Vec<(PortId, Loc, PortId)> {
+    let inner = prev.n(-1);
+    let mut links: IndexMap<PortId, (Loc, PortId)> = loop_node
+        .inputs
+        .keys()
+        .map(|k| (k.clone(), (inner.clone(), k.clone())))
+        .collect();
+    for (k, r) in &body.node(body.output_idx).inputs {
+        links.insert(k.clone(), (prev.n(r.node), r.port.clone()));
+    }
+    links.insert(BODY_PORT.to_string(), (inner, BODY_PORT.to_string()));
+    let mut links: Vec<(PortId, Loc, PortId)> =
+        links.into_iter().map(|(k, (l, p))| (k, l, p)).collect();
+    push_fixed(&mut links, &body.data);
+    links
+}
+
+/// Adds a graph's fixed inputs (absolute locations) to a scope's input links.
+fn push_fixed(links: &mut Vec<(PortId, Loc, PortId)>, g: &GraphData) {
+    for (k, (l, p)) in &g.fixed_inputs {
+        links.push((k.clone(), l.clone(), p.clone()));
+    }
+}
+
+/// The eval node the reference records for a loop iteration or map element.
+fn virtual_eval(inputs: IndexMap<PortId, ValueRef>, owner: &NodeDef) -> NodeDef {
+    NodeDef {
+        kind: NodeKind::Eval {
+            graph: ValueRef {
+                node: -1,
+                port: BODY_PORT.to_string(),
+            },
+        },
+        inputs,
+        outputs: owner.outputs.clone(),
+    }
+}
