@@ -948,3 +948,284 @@ fn virtual_eval(inputs: IndexMap<PortId, ValueRef>, owner: &NodeDef) -> NodeDef 
         outputs: owner.outputs.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The core against in-memory storage, with tasks completed by hand: what
+    //! it launches, when, and what it writes.
+
+    use super::*;
+    use crate::runtime::start_workflow;
+    use tierkreis_storage::{MemoryControllerStorage, MemoryFiles};
+
+    fn storage() -> MemoryControllerStorage {
+        MemoryControllerStorage::new(MemoryFiles::new(), uuid::Uuid::from_u128(1), None)
+    }
+
+    fn setup(storage: &MemoryControllerStorage, graph: &str, inputs: &[(&str, &str)]) -> Arc<GraphInfo> {
+        let g = GraphData::from_json(graph.as_bytes()).expect("graph");
+        let inputs = inputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        start_workflow(storage, &g, &inputs).expect("start");
+        GraphInfo::prepare(g).expect("prepare")
+    }
+
+    /// Completes a launched task the way a worker would: outputs, then `_done`.
+    fn complete(s: &mut Scheduler<'_>, st: &dyn ControllerStorage, l: &Launch, value: &str) {
+        for port in &l.outputs {
+            st.write_output(&l.loc, port, value.as_bytes()).expect("write");
+        }
+        st.mark_node_finished(&l.loc).expect("done");
+        s.task_finished(&l.loc).expect("finished");
+    }
+
+    fn func(name: &str, inputs: &str, consumers: &str) -> String {
+        format!(r#"{{"type": "function", "function_name": "{name}", "inputs": {inputs}, "outputs": {{"value": {consumers}}}}}"#)
+    }
+
+    fn graph(nodes: &[String], output_idx: usize, inputs: &str) -> String {
+        format!(
+            r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": {inputs}, "graph_output_idx": {output_idx}, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
+            nodes.join(",")
+        )
+    }
+
+    const CONST_1: &str = r#"{"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}}"#;
+
+    #[test]
+    fn a_task_is_launched_once_its_inputs_exist_and_its_output_finishes_the_run() {
+        let st = storage();
+        let g = graph(
+            &[
+                r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#.to_string(),
+                func("w.double", r#"{"a": [0, "x"]}"#, "[2]"),
+                r#"{"type": "output", "inputs": {"out": [1, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            2,
+            r#"["x"]"#,
+        );
+        let info = setup(&st, &g, &[("x", "21")]);
+        let mut s = Scheduler::new(&st, info, false).expect("new");
+        let launches = s.take_launches();
+        assert_eq!(launches.len(), 1);
+        let l = &launches[0];
+        assert_eq!((l.worker.as_str(), l.function.as_str()), ("w", "double"));
+        assert_eq!(l.loc.as_str(), "-.N1");
+        assert_eq!(l.inputs, vec![("a".to_string(), Loc::root().n(0), "x".to_string())]);
+        assert_eq!(st.read_output(&Loc::root().n(0), "x").expect("input linked"), b"21");
+        assert_eq!(s.outcome(), Outcome::Running);
+        complete(&mut s, &st, l, "42");
+        assert_eq!(s.outcome(), Outcome::Finished);
+        assert_eq!(st.read_output(&Loc::root(), "out").expect("output"), b"42");
+        assert!(st.is_node_finished(&Loc::root()));
+    }
+
+    #[test]
+    fn lazy_ifelse_runs_only_the_chosen_branch() {
+        let st = storage();
+        let g = graph(
+            &[
+                r#"{"type": "const", "value": false, "inputs": {}, "outputs": {"value": [3]}}"#.to_string(),
+                func("w.yes", "{}", "[3]"),
+                func("w.no", "{}", "[3]"),
+                r#"{"type": "ifelse", "pred": [0, "value"], "if_true": [1, "value"], "if_false": [2, "value"], "inputs": {}, "outputs": {"value": [4]}}"#.to_string(),
+                r#"{"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            4,
+            "[]",
+        );
+        let info = setup(&st, &g, &[]);
+        let mut s = Scheduler::new(&st, info, false).expect("new");
+        let launches = s.take_launches();
+        let names: Vec<&str> = launches.iter().map(|l| l.function.as_str()).collect();
+        assert_eq!(names, ["no"]);
+        complete(&mut s, &st, &launches[0], "\"b\"");
+        assert_eq!(s.outcome(), Outcome::Finished);
+        assert!(!st.is_node_started(&Loc::root().n(1)), "the other branch never starts");
+        assert_eq!(st.read_output(&Loc::root(), "value").expect("out"), b"\"b\"");
+    }
+
+    #[test]
+    fn eager_ifelse_runs_both_branches() {
+        let st = storage();
+        let g = graph(
+            &[
+                r#"{"type": "const", "value": true, "inputs": {}, "outputs": {"value": [3]}}"#.to_string(),
+                func("w.yes", "{}", "[3]"),
+                func("w.no", "{}", "[3]"),
+                r#"{"type": "eifelse", "pred": [0, "value"], "if_true": [1, "value"], "if_false": [2, "value"], "inputs": {}, "outputs": {"value": [4]}}"#.to_string(),
+                r#"{"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            4,
+            "[]",
+        );
+        let info = setup(&st, &g, &[]);
+        let mut s = Scheduler::new(&st, info, false).expect("new");
+        let launches = s.take_launches();
+        assert_eq!(launches.len(), 2, "independent tasks are launched together");
+        complete(&mut s, &st, &launches[0], "1");
+        assert_eq!(s.outcome(), Outcome::Running);
+        complete(&mut s, &st, &launches[1], "2");
+        assert_eq!(s.outcome(), Outcome::Finished);
+        assert_eq!(st.read_output(&Loc::root(), "value").expect("out"), b"1");
+    }
+
+    #[test]
+    fn after_a_failure_nothing_new_is_launched_and_the_run_fails_once_idle() {
+        let st = storage();
+        let g = graph(
+            &[
+                CONST_1.to_string(),
+                func("w.a", r#"{"x": [0, "value"]}"#, "[2]"),
+                func("w.b", r#"{"x": [1, "value"]}"#, "[4]"),
+                func("w.c", "{}", "[4]"),
+                r#"{"type": "output", "inputs": {"b": [2, "value"], "c": [3, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            4,
+            "[]",
+        );
+        let info = setup(&st, &g, &[]);
+        let mut s = Scheduler::new(&st, info, false).expect("new");
+        let launches = s.take_launches();
+        let names: Vec<&str> = launches.iter().map(|l| l.function.as_str()).collect();
+        assert_eq!(names, ["c", "a"]);
+        s.task_failed(&launches[1].loc).expect("failed");
+        assert_eq!(s.outcome(), Outcome::Running, "c still runs");
+        complete(&mut s, &st, &launches[0], "3");
+        assert!(s.take_launches().is_empty());
+        assert_eq!(s.outcome(), Outcome::Failed(vec![Loc::root().n(1)]));
+    }
+
+    #[test]
+    fn a_map_launches_every_element_at_once_and_names_outputs_by_element() {
+        let st = storage();
+        let body = graph(
+            &[
+                r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#.to_string(),
+                func("w.sq", r#"{"a": [0, "x"]}"#, "[2]"),
+                r#"{"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            2,
+            r#"["x"]"#,
+        );
+        let g = graph(
+            &[
+                format!(r#"{{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [2]}}}}"#),
+                r#"{"type": "function", "function_name": "w.unfold", "inputs": {}, "outputs": {"*": [2]}}"#.to_string(),
+                r#"{"type": "map", "body": [0, "value"], "inputs": {"x": [1, "*"]}, "outputs": {"value-*": [3]}}"#.to_string(),
+                r#"{"type": "output", "inputs": {"v": [2, "value-0"]}, "outputs": {}}"#.to_string(),
+            ],
+            3,
+            "[]",
+        );
+        let info = setup(&st, &g, &[]);
+        let mut s = Scheduler::new(&st, info, false).expect("new");
+        let unfold = s.take_launches();
+        assert_eq!(unfold.len(), 1);
+        for i in 0..3 {
+            st.write_output(&unfold[0].loc, &i.to_string(), i.to_string().as_bytes()).expect("w");
+        }
+        st.mark_node_finished(&unfold[0].loc).expect("done");
+        s.task_finished(&unfold[0].loc).expect("finished");
+        let elems = s.take_launches();
+        let locs: Vec<&str> = elems.iter().map(|l| l.loc.as_str()).collect();
+        assert_eq!(locs, ["-.N2.M0.N1", "-.N2.M1.N1", "-.N2.M2.N1"]);
+        for l in &elems {
+            let x = st.read_output(&l.inputs[0].1, &l.inputs[0].2).expect("element input");
+            let x: i64 = String::from_utf8(x).expect("utf8").parse().expect("int");
+            complete(&mut s, &st, l, &(x * x).to_string());
+        }
+        assert_eq!(s.outcome(), Outcome::Finished);
+        let map = Loc::root().n(2);
+        assert_eq!(st.read_output_ports(&map).expect("ports"), ["value-0", "value-1", "value-2"]);
+        assert_eq!(st.read_output(&map, "value-2").expect("v"), b"4");
+    }
+
+    #[test]
+    fn a_loop_carries_values_and_stops_when_continue_is_false() {
+        let st = storage();
+        let body = graph(
+            &[
+                r#"{"type": "input", "name": "i", "inputs": {}, "outputs": {"i": [1]}}"#.to_string(),
+                func("w.step", r#"{"i": [0, "i"]}"#, "[2]"),
+                func("w.more", r#"{"i": [1, "value"]}"#, "[3]"),
+                r#"{"type": "output", "inputs": {"i": [1, "value"], "go": [2, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            3,
+            r#"["i"]"#,
+        );
+        let g = graph(
+            &[
+                r#"{"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}}"#.to_string(),
+                format!(r#"{{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [2]}}}}"#),
+                r#"{"type": "loop", "body": [1, "value"], "inputs": {"i": [0, "value"]}, "continue_port": "go", "name": null, "outputs": {"i": [3]}}"#.to_string(),
+                r#"{"type": "output", "inputs": {"value": [2, "i"]}, "outputs": {}}"#.to_string(),
+            ],
+            3,
+            "[]",
+        );
+        let info = setup(&st, &g, &[]);
+        let mut s = Scheduler::new(&st, info, false).expect("new");
+        for iter in 0..3u64 {
+            let step = s.take_launches();
+            assert_eq!(step.len(), 1);
+            assert_eq!(step[0].loc, Loc::root().n(2).l(iter).n(1));
+            complete(&mut s, &st, &step[0], &(iter + 1).to_string());
+            let more = s.take_launches();
+            complete(&mut s, &st, &more[0], if iter < 2 { "true" } else { "false" });
+        }
+        assert_eq!(s.outcome(), Outcome::Finished);
+        assert_eq!(st.read_output(&Loc::root(), "value").expect("out"), b"3");
+        assert!(!st.is_node_started(&Loc::root().n(2).l(3)));
+    }
+
+    #[test]
+    fn resume_launches_only_unfinished_tasks() {
+        let st = storage();
+        let g = graph(
+            &[
+                CONST_1.to_string(),
+                func("w.a", r#"{"x": [0, "value"]}"#, "[2]"),
+                func("w.b", r#"{"x": [1, "value"]}"#, "[3]"),
+                r#"{"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            3,
+            "[]",
+        );
+        let info = setup(&st, &g, &[]);
+        {
+            let mut s = Scheduler::new(&st, info.clone(), false).expect("new");
+            let a = s.take_launches();
+            complete(&mut s, &st, &a[0], "5");
+            assert_eq!(s.take_launches()[0].function, "b");
+            // The controller dies here, with b running.
+        }
+        let mut s = Scheduler::new(&st, info, true).expect("resume");
+        let launches = s.take_launches();
+        let names: Vec<&str> = launches.iter().map(|l| l.function.as_str()).collect();
+        assert_eq!(names, ["b"]);
+        complete(&mut s, &st, &launches[0], "6");
+        assert_eq!(s.outcome(), Outcome::Finished);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_graph_fails_the_eval_node_with_its_location() {
+        let st = storage();
+        let g = graph(
+            &[
+                r#"{"type": "const", "value": 7, "inputs": {}, "outputs": {"value": [1]}}"#.to_string(),
+                r#"{"type": "eval", "graph": [0, "value"], "inputs": {}, "outputs": {"value": [2]}}"#.to_string(),
+                r#"{"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            2,
+            "[]",
+        );
+        let info = setup(&st, &g, &[]);
+        let s = Scheduler::new(&st, info, false).expect("new");
+        assert_eq!(s.outcome(), Outcome::Failed(vec![Loc::root().n(1)]));
+        let text = st.read_errors(&Loc::root().n(1)).expect("error text");
+        assert!(text.contains("-.N0") && text.contains("not a graph"), "{text}");
+    }
+}
