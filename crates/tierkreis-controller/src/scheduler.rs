@@ -13,7 +13,9 @@
 //! their completions come back through [`Scheduler::task_finished`] and
 //! [`Scheduler::task_failed`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -35,6 +37,8 @@ pub struct GraphInfo {
     consumers: Vec<Vec<NodeIndex>>,
     /// For each `const` node whose value is a graph, that graph, prepared.
     const_graphs: Vec<Option<Arc<GraphInfo>>>,
+    /// Each node's `nodedef` file content, serialised once for every scope.
+    nodedefs: Vec<Vec<u8>>,
 }
 
 /// Why a graph can't be scheduled.
@@ -67,11 +71,13 @@ impl GraphInfo {
                 _ => None,
             });
         }
+        let nodedefs = data.nodes.iter().map(NodeDef::to_json).collect();
         Ok(Arc::new(GraphInfo {
             data,
             output_idx,
             consumers,
             const_graphs,
+            nodedefs,
         }))
     }
 
@@ -236,12 +242,12 @@ impl<'s> Scheduler<'s> {
             scopes: Vec::new(),
             free_scopes: Vec::new(),
             work: VecDeque::new(),
-            running: HashMap::new(),
+            running: HashMap::default(),
             launches: Vec::new(),
             failed: Vec::new(),
             root_done: false,
             progress: Progress::default(),
-            graph_cache: HashMap::new(),
+            graph_cache: HashMap::default(),
         };
         let root = Loc::root();
         if resume && storage.is_node_finished(&root) {
@@ -543,7 +549,8 @@ impl<'s> Scheduler<'s> {
         // On resume, a started nested node is re-entered: its checkpoint stays.
         let already_started = restored && self.storage.is_node_started(&loc);
         if !already_started {
-            self.storage.write_node_def(&loc, node)?;
+            let path = self.storage.nodedef_path(&loc);
+            self.storage.write(&path, &graph.nodedefs[n])?;
         }
         let ins: Vec<(PortId, Loc, PortId)> = node
             .inputs
@@ -691,6 +698,7 @@ impl<'s> Scheduler<'s> {
                     return Ok(());
                 }
                 let (bl, bp) = self.resolve(s, bref);
+                let elem_def = virtual_eval(node.inputs.clone(), node).to_json();
                 let mut remaining = 0;
                 let mut scopes_to_make = Vec::new();
                 for (i, p) in &elems {
@@ -708,8 +716,8 @@ impl<'s> Scheduler<'s> {
                     push_fixed(&mut links, &body.data);
                     self.link_all(&el.n(-1), &links)?;
                     if !el_restored {
-                        self.storage
-                            .write_node_def(&el, &virtual_eval(node.inputs.clone(), node))?;
+                        let path = self.storage.nodedef_path(&el);
+                        self.storage.write(&path, &elem_def)?;
                     }
                     scopes_to_make.push((el, el_restored));
                 }

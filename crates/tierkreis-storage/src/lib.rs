@@ -28,5 +28,5 @@ pub use controller::{
 };
 pub use error::StorageError;
 pub use lock::{LockError, WorkflowLock};
-pub use memory::{MemoryEntry, MemoryFiles};
+pub use memory::MemoryFiles;
 pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};

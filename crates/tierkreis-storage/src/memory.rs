@@ -6,31 +6,115 @@
 //! are implied by the files below them; [`MemoryFiles::mkdir`] records an
 //! empty folder so that it exists (and is listed) like on disk.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
-/// One entry of the in-memory file map.
-#[derive(Debug, Clone)]
-pub enum MemoryEntry {
-    /// A file: its content and when it was last written or touched.
-    File {
-        data: Arc<[u8]>,
-        modified: SystemTime,
-    },
-    /// An explicitly created (possibly empty) folder.
-    Dir,
+use rustc_hash::FxHashMap;
+
+/// A folder of the in-memory tree. The store is a real tree, walked name by
+/// name, so an entry costs its own name and content only: the scheduling
+/// benchmarks keep millions of entries here.
+#[derive(Debug, Default)]
+struct Dir {
+    entries: FxHashMap<Box<[u8]>, Node>,
 }
 
-/// A cloneable handle to a shared map from path to file content.
+#[derive(Debug)]
+enum Node {
+    File { data: Arc<[u8]>, modified: SystemTime },
+    Dir(Dir),
+}
+
+/// The names along `path`, without empty and `.` parts (`a//b/./c` is `a/b/c`).
+fn names(path: &Path) -> impl Iterator<Item = &[u8]> {
+    path.as_os_str()
+        .as_bytes()
+        .split(|&b| b == b'/')
+        .filter(|n| !n.is_empty() && *n != b".")
+}
+
+/// The shared content of every empty file (markers), so touching allocates nothing.
+static EMPTY: LazyLock<Arc<[u8]>> = LazyLock::new(|| Arc::from(&[][..]));
+
+impl Dir {
+    fn get(&self, path: &Path) -> Option<&Node> {
+        let mut names = names(path).peekable();
+        let mut dir = self;
+        while let Some(name) = names.next() {
+            let node = dir.entries.get(name)?;
+            if names.peek().is_none() {
+                return Some(node);
+            }
+            match node {
+                Node::Dir(d) => dir = d,
+                Node::File { .. } => return None,
+            }
+        }
+        None
+    }
+
+    /// The folder `path`, created with its parents (a file in the way is
+    /// replaced by a folder); the root for an empty path.
+    fn dir_mut(&mut self, path: &Path) -> &mut Dir {
+        let mut dir = self;
+        for name in names(path) {
+            let node = dir
+                .entries
+                .entry(name.into())
+                .or_insert_with(|| Node::Dir(Dir::default()));
+            if let Node::File { .. } = node {
+                *node = Node::Dir(Dir::default());
+            }
+            let Node::Dir(d) = node else {
+                unreachable!("just made a folder")
+            };
+            dir = d;
+        }
+        dir
+    }
+
+    /// The parent folder of `path` (created) and `path`'s last name.
+    fn parent_mut<'p>(&mut self, path: &'p Path) -> Option<(&mut Dir, &'p [u8])> {
+        let last = names(path).last()?;
+        let parent = path.parent().unwrap_or(Path::new(""));
+        Some((self.dir_mut(parent), last))
+    }
+
+    fn walk_files(&self, prefix: &mut Vec<u8>, out: &mut Vec<PathBuf>, with_dirs: bool) {
+        for (name, node) in &self.entries {
+            let len = prefix.len();
+            if !prefix.is_empty() && !prefix.ends_with(b"/") {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(name);
+            match node {
+                Node::File { .. } => out.push(to_path(prefix)),
+                Node::Dir(d) => {
+                    if with_dirs {
+                        out.push(to_path(prefix));
+                    }
+                    d.walk_files(prefix, out, with_dirs);
+                }
+            }
+            prefix.truncate(len);
+        }
+    }
+}
+
+fn to_path(k: &[u8]) -> PathBuf {
+    PathBuf::from(std::ffi::OsStr::from_bytes(k))
+}
+
+/// A cloneable handle to a shared in-memory tree of files and folders.
 ///
-/// Clones share the same files. Paths are compared component-wise
-/// (`a//b` is `a/b`), as `Path` does.
+/// Clones share the same files. Paths are compared in a normal form
+/// (`a//b` is `a/b`), as `Path` does. Folders exist once something was
+/// written below them or they were made with [`MemoryFiles::mkdir`].
 #[derive(Debug, Clone, Default)]
 pub struct MemoryFiles {
-    inner: Arc<RwLock<BTreeMap<PathBuf, MemoryEntry>>>,
+    inner: Arc<RwLock<Dir>>,
 }
 
 impl MemoryFiles {
@@ -39,158 +123,170 @@ impl MemoryFiles {
         Self::default()
     }
 
-    // A panic while holding the lock cannot leave the map half-updated (every
-    // update is a single insert or remove), so a poisoned lock is still usable.
-    fn read_map(&self) -> RwLockReadGuard<'_, BTreeMap<PathBuf, MemoryEntry>> {
+    fn read_map(&self) -> RwLockReadGuard<'_, Dir> {
         self.inner.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write_map(&self) -> RwLockWriteGuard<'_, BTreeMap<PathBuf, MemoryEntry>> {
+    fn write_map(&self) -> RwLockWriteGuard<'_, Dir> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The content of the file at `path`, if it is a file.
+    /// The content of the file at `path`, if there is one.
     pub fn read(&self, path: &Path) -> Option<Arc<[u8]>> {
         match self.read_map().get(path) {
-            Some(MemoryEntry::File { data, .. }) => Some(Arc::clone(data)),
+            Some(Node::File { data, .. }) => Some(Arc::clone(data)),
             _ => None,
         }
     }
 
-    /// Store `data` at `path` (replacing any previous entry).
+    /// Write (or replace) the file at `path`, creating its folders.
     pub fn write(&self, path: &Path, data: Arc<[u8]>) {
-        let entry = MemoryEntry::File {
-            data,
-            modified: SystemTime::now(),
-        };
-        self.write_map().insert(path.to_path_buf(), entry);
+        let mut root = self.write_map();
+        if let Some((dir, name)) = root.parent_mut(path) {
+            let data = if data.is_empty() { EMPTY.clone() } else { data };
+            dir.entries.insert(
+                name.into(),
+                Node::File {
+                    data,
+                    modified: SystemTime::now(),
+                },
+            );
+        }
     }
 
-    /// Create an empty file at `path`, or update the modification time of an
-    /// existing file, keeping its content (like `touch`).
+    /// Create an empty file at `path`, or update the modification time of
+    /// the existing one, keeping its content.
     pub fn touch(&self, path: &Path) {
         let now = SystemTime::now();
-        let mut map = self.write_map();
-        match map.get_mut(path) {
-            Some(MemoryEntry::File { modified, .. }) => *modified = now,
-            _ => {
-                map.insert(
-                    path.to_path_buf(),
-                    MemoryEntry::File {
-                        data: Arc::from(&[][..]),
-                        modified: now,
-                    },
-                );
+        let mut root = self.write_map();
+        if let Some((dir, name)) = root.parent_mut(path) {
+            match dir.entries.get_mut(name) {
+                Some(Node::File { modified, .. }) => *modified = now,
+                _ => {
+                    dir.entries.insert(
+                        name.into(),
+                        Node::File {
+                            data: EMPTY.clone(),
+                            modified: now,
+                        },
+                    );
+                }
             }
         }
     }
 
-    /// Record the folder `path` (no-op if anything exists there already).
+    /// Create the folder `path` and its parents.
     pub fn mkdir(&self, path: &Path) {
-        self.write_map()
-            .entry(path.to_path_buf())
-            .or_insert(MemoryEntry::Dir);
+        self.write_map().dir_mut(path);
     }
 
-    /// Make `dst` the same file as `src` (sharing content and modification
-    /// time, like a hard link). Returns `false` if `src` is not a file.
+    /// Make `dst` share the content of the file `src` (no copy); `false` if
+    /// `src` is not a file.
     pub fn link(&self, src: &Path, dst: &Path) -> bool {
-        let mut map = self.write_map();
-        match map.get(src) {
-            Some(entry @ MemoryEntry::File { .. }) => {
-                let entry = entry.clone();
-                map.insert(dst.to_path_buf(), entry);
-                true
-            }
-            _ => false,
+        let mut root = self.write_map();
+        let (data, modified) = match root.get(src) {
+            Some(Node::File { data, modified }) => (Arc::clone(data), *modified),
+            _ => return false,
+        };
+        if let Some((dir, name)) = root.parent_mut(dst) {
+            dir.entries.insert(name.into(), Node::File { data, modified });
         }
+        true
     }
 
-    /// Whether `path` is a file, a recorded folder, or a folder implied by
-    /// entries below it.
+    /// Whether there is a file or folder at `path`.
     pub fn exists(&self, path: &Path) -> bool {
-        let map = self.read_map();
-        map.contains_key(path) || Self::below(&map, path).next().is_some()
+        names(path).next().is_none() || self.read_map().get(path).is_some()
     }
 
     /// The modification time of the file at `path`.
     pub fn modified(&self, path: &Path) -> Option<SystemTime> {
         match self.read_map().get(path) {
-            Some(MemoryEntry::File { modified, .. }) => Some(*modified),
+            Some(Node::File { modified, .. }) => Some(*modified),
             _ => None,
         }
     }
 
-    /// Entries strictly below `path`. They are contiguous in the map because
-    /// `PathBuf` orders component-wise.
-    fn below<'a>(
-        map: &'a BTreeMap<PathBuf, MemoryEntry>,
-        path: &'a Path,
-    ) -> impl Iterator<Item = (&'a PathBuf, &'a MemoryEntry)> + 'a {
-        map.range::<Path, _>((Bound::Excluded(path), Bound::Unbounded))
-            .take_while(move |(k, _)| k.starts_with(path))
-    }
-
-    /// The immediate children of the folder `path` (files and folders),
-    /// sorted. Empty if `path` does not exist.
+    /// The entries directly inside the folder `path`, as full paths, sorted.
     pub fn children(&self, path: &Path) -> Vec<PathBuf> {
-        let map = self.read_map();
-        let depth = path.components().count();
-        let names: BTreeSet<PathBuf> = Self::below(&map, path)
-            .filter_map(|(k, _)| k.components().nth(depth))
-            .map(|c| path.join(c))
-            .collect();
-        names.into_iter().collect()
-    }
-
-    /// Remove the entry at `path` and everything below it. The folder that
-    /// held it stays, even if now empty, as on disk.
-    pub fn remove_tree(&self, path: &Path) {
-        let mut map = self.write_map();
-        let doomed: Vec<PathBuf> = Self::below(&map, path).map(|(k, _)| k.clone()).collect();
-        let existed = map.remove(path).is_some() || !doomed.is_empty();
-        for key in doomed {
-            map.remove(&key);
-        }
-        if let Some(parent) = path
-            .parent()
-            .filter(|p| existed && !p.as_os_str().is_empty())
-        {
-            if !map.contains_key(parent) && Self::below(&map, parent).next().is_none() {
-                map.insert(parent.to_path_buf(), MemoryEntry::Dir);
+        let root = self.read_map();
+        let dir = if names(path).next().is_none() {
+            &*root
+        } else {
+            match root.get(path) {
+                Some(Node::Dir(d)) => d,
+                _ => return Vec::new(),
             }
+        };
+        let mut names: Vec<&Box<[u8]>> = dir.entries.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| path.join(std::ffi::OsStr::from_bytes(n)))
+            .collect()
+    }
+
+    /// Remove `path` and everything below it. Its folder stays, as on disk.
+    pub fn remove_tree(&self, path: &Path) {
+        let mut root = self.write_map();
+        let Some(last) = names(path).last() else {
+            root.entries.clear();
+            return;
+        };
+        let parent = path.parent().unwrap_or(Path::new(""));
+        let dir = if names(parent).next().is_none() {
+            Some(&mut *root)
+        } else {
+            match root.get(parent) {
+                Some(Node::Dir(_)) => Some(root.dir_mut(parent)),
+                _ => None,
+            }
+        };
+        if let Some(dir) = dir {
+            dir.entries.remove(last);
         }
     }
 
-    /// All paths (files and recorded folders), sorted.
+    /// All paths (files and folders), sorted.
     pub fn paths(&self) -> Vec<PathBuf> {
-        self.read_map().keys().cloned().collect()
+        let mut out = Vec::new();
+        self.read_map().walk_files(&mut Vec::new(), &mut out, true);
+        out.sort();
+        out
     }
 
-    /// The number of entries.
+    /// The number of entries (files and folders).
     pub fn len(&self) -> usize {
-        self.read_map().len()
+        self.paths().len()
     }
 
     /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
-        self.read_map().is_empty()
+        self.read_map().entries.is_empty()
     }
 
-    /// Paths of the entries matching `pattern` (shell glob: `*`, `?`, `[..]`;
+    /// Paths of the files matching `pattern` (shell glob: `*`, `?`, `[..]`;
     /// `*` and `?` do not match `/` nor a leading `.`, like a file system
-    /// glob), sorted.
+    /// glob), sorted. Walks every file: for workers' globs, not hot paths.
     pub fn glob(&self, pattern: &glob::Pattern) -> Vec<PathBuf> {
         let options = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
             require_literal_leading_dot: true,
         };
-        self.read_map()
-            .keys()
-            .filter(|k| pattern.matches_path_with(k, options))
-            .cloned()
-            .collect()
+        let mut all = Vec::new();
+        self.read_map().walk_files(&mut Vec::new(), &mut all, false);
+        let mut out: Vec<PathBuf> = all
+            .into_iter()
+            .filter(|p| pattern.matches_path_with(p, options))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Whether `path` is a folder.
+    pub fn is_dir(&self, path: &Path) -> bool {
+        names(path).next().is_none() || matches!(self.read_map().get(path), Some(Node::Dir(_)))
     }
 }
 
