@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tierkreis_controller::executor::DefaultExecutor;
+use tierkreis_controller::executor::{
+    DefaultExecutor, Discovery, ExecutorConfig, ProcessExecutor, ProcessOptions, DEFAULT_CONFIG_FILE,
+};
 use tierkreis_controller::runtime;
 use tierkreis_controller::scheduler::{GraphInfo, Outcome};
 use tierkreis_core::{GraphData, Loc};
@@ -52,7 +54,7 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
     )?;
     let inputs = report(crate::inputs::read_inputs(&args.inputs), exit::USAGE)?;
     let missing = report(
-        graph.remaining_inputs(&inputs.keys().cloned().collect::<Vec<_>>()).map_err(anyhow::Error::from),
+        graph.remaining_inputs(inputs.keys().cloned().collect::<Vec<_>>()).map_err(anyhow::Error::from),
         exit::USAGE,
     )?;
     if !missing.is_empty() {
@@ -157,12 +159,24 @@ pub fn restart(args: RestartArgs) -> u8 {
 }
 
 fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> Result<u8, u8> {
-    let mut executor = DefaultExecutor::new();
+    let mut executor = executor(common)?;
+    let events = runtime::EventChannel::new();
+    let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
     let start = std::time::Instant::now();
     let mut last = None;
-    let outcome = runtime::run(storage.clone(), resume, &mut executor, &mut |p| last = Some(p));
+    let outcome = runtime::run_with_events(storage.clone(), resume, &mut executor, &mut |p| last = Some(p), events);
+    signals.close();
+    drop(executor);
     let outcome = match outcome {
         Ok(o) => o,
+        Err(runtime::RunError::Stopped { stopped }) => {
+            let id = storage.workflow_id();
+            eprintln!(
+                "interrupted: workflow {id} stopped ({stopped} running task(s) stopped, none marked failed); \
+                 continue it with `tkr resume {id}`"
+            );
+            return Err(exit::INTERRUPTED);
+        }
         Err(e) => {
             eprintln!("error: {:#}", anyhow::Error::from(e));
             return Err(exit::INTERNAL);
@@ -170,6 +184,9 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
     };
     let elapsed = start.elapsed();
     let id = storage.workflow_id();
+    // The process ends right after reporting: let the OS reclaim an in-memory
+    // store of millions of entries instead of freeing them one by one.
+    let storage = std::mem::ManuallyDrop::new(storage);
     match &outcome {
         Outcome::Finished => {
             if common.print_outputs {
@@ -198,3 +215,46 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
     }
 }
 
+/// The executor for `common`'s flags and the configuration file: builtins
+/// in-process, other workers as processes.
+fn executor(common: &Common) -> Result<DefaultExecutor, u8> {
+    let config = match &common.config {
+        Some(path) => report(ExecutorConfig::load(path).map_err(anyhow::Error::from), exit::USAGE)?,
+        None if std::path::Path::new(DEFAULT_CONFIG_FILE).is_file() => report(
+            ExecutorConfig::load(std::path::Path::new(DEFAULT_CONFIG_FILE)).map_err(anyhow::Error::from),
+            exit::USAGE,
+        )?,
+        None => ExecutorConfig::default(),
+    };
+    let defaults = ProcessOptions::default();
+    let options = ProcessOptions {
+        jobs: common
+            .jobs
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .or(config.jobs)
+            .unwrap_or(defaults.jobs),
+        task_timeout: common
+            .task_timeout
+            .or(config.timeout_secs)
+            .map(std::time::Duration::from_secs_f64),
+        grace: config.grace_secs.map_or(defaults.grace, std::time::Duration::from_secs_f64),
+    };
+    let discovery = Discovery::new(config, common.registries.clone());
+    Ok(DefaultExecutor::with_processes(ProcessExecutor::new(discovery, options)))
+}
+
+/// Turns SIGINT and SIGTERM into a stop request for the run; the returned
+/// handle ends the listening thread.
+fn stop_on_signals(stop: runtime::StopHandle) -> anyhow::Result<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot install the Ctrl-C handler")?;
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            tracing::info!(signal = sig, "stopping the run");
+            stop.stop();
+        }
+    });
+    Ok(handle)
+}

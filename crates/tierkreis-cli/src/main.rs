@@ -23,11 +23,19 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The workflow stalled, or the controller itself failed (storage, executor).
     pub const INTERNAL: u8 = 3;
+    /// Interrupted (Ctrl-C, SIGTERM): workers were stopped, the run can be resumed.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 const AFTER_HELP: &str = "\
 Exit status: 0 the workflow finished, 1 a node failed, 2 bad usage or input,
-3 the workflow stalled or the controller failed (e.g. storage).
+3 the workflow stalled or the controller failed (e.g. storage),
+130 interrupted by Ctrl-C or SIGTERM (workers stopped; `tkr resume` continues).
+
+Workers: builtins run in-process; a task W.f of another worker runs W found in
+--registry folders (W/main.sh, W/main.py, W/main), else `W`, `tkr-W` or `tkr_W`
+on PATH. ./tkr.toml (or --config) configures registries, kinds, commands,
+timeouts and routes; see the tierkreis-controller `executor` module docs.
 
 Checkpoints go to $TKR_DIR/<workflow id>/ (default ~/.tierkreis/checkpoints),
 in the layout of the Python tierkreis 2.1.1 package. RUST_LOG filters logs.";
@@ -82,6 +90,28 @@ struct Common {
     /// Print nothing but the result.
     #[arg(short, long)]
     quiet: bool,
+    /// A registry folder of workers (holding W/main.sh, W/main.py or W/main
+    /// for worker W); repeatable, searched in order before the config's.
+    #[arg(long = "registry", value_name = "DIR")]
+    registries: Vec<PathBuf>,
+    /// The executor configuration file (default: ./tkr.toml if it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// How many worker processes may run at once (default: the config's
+    /// `jobs`, else the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: Option<u64>,
+    /// Stop a task that runs longer than SECS seconds and fail it (a
+    /// worker's own configured timeout wins).
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    task_timeout: Option<f64>,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
 }
 
 #[derive(Debug, Args)]

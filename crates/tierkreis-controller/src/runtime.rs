@@ -3,7 +3,10 @@
 //! It writes a new workflow's inputs, hands the core's tasks to an
 //! [`Executor`], and feeds completions back until the workflow finishes, fails
 //! or stalls. Completions arrive on a channel, so waiting for tasks costs no
-//! polling and no walk of the checkpoint folder.
+//! polling and no walk of the checkpoint folder. The same channel carries a
+//! stop request ([`StopHandle`], e.g. from Ctrl-C): the runtime then asks the
+//! executor to stop its tasks and returns [`RunError::Stopped`] without
+//! marking anything failed, so the run can be resumed.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
@@ -26,16 +29,96 @@ pub struct Completion {
     pub result: Result<(), String>,
 }
 
-/// Runs tasks. Each launched task must eventually send exactly one
-/// [`Completion`] on `done` (possibly before `launch` returns).
+/// What the runtime loop waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A task ended.
+    Completion(Completion),
+    /// Stop the run: stop running tasks, mark nothing failed.
+    Stop,
+}
+
+/// Where executors report completions (a cloneable sender of [`Event`]s).
+#[derive(Debug, Clone)]
+pub struct Events {
+    tx: Sender<Event>,
+}
+
+impl Events {
+    /// Reports a task's end. Returns `false` when the run is over (nobody
+    /// listens any more); the completion is then dropped.
+    pub fn complete(&self, completion: Completion) -> bool {
+        self.tx.send(Event::Completion(completion)).is_ok()
+    }
+
+    /// A handle that stops the run this sender belongs to.
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+/// Stops a run from another thread (e.g. a signal handler thread).
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    tx: Sender<Event>,
+}
+
+impl StopHandle {
+    /// Asks the run to stop; does nothing if it is already over.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Event::Stop);
+    }
+}
+
+/// The channel of one run: create it first to get a [`StopHandle`], then pass
+/// it to [`run_with_events`].
+#[derive(Debug)]
+pub struct EventChannel {
+    events: Events,
+    rx: Receiver<Event>,
+}
+
+impl EventChannel {
+    /// A new, empty channel.
+    pub fn new() -> Self {
+        let (tx, rx) = channel();
+        Self {
+            events: Events { tx },
+            rx,
+        }
+    }
+
+    /// A handle that stops the run driven with this channel.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.events.stop_handle()
+    }
+}
+
+impl Default for EventChannel {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs tasks. Each launched task must eventually report exactly one
+/// [`Completion`] through `done` (possibly before `launch` returns), unless
+/// the executor is stopped first.
 pub trait Executor {
     /// Starts `task`, whose call args are written.
     fn launch(
         &mut self,
         task: &Launch,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Sender<Completion>,
+        done: &Events,
     ) -> Result<(), LaunchError>;
+
+    /// Stops every running task (without marking any failed) and returns how
+    /// many were stopped. Tasks that have not reported by now never will.
+    fn stop(&mut self) -> usize {
+        0
+    }
 }
 
 /// A task that could not be started at all.
@@ -68,10 +151,12 @@ pub enum RunError {
     StoredGraph {
         loc: Loc,
         #[source]
-        source: tierkreis_core::GraphError,
+        source: Box<tierkreis_core::GraphError>,
     },
     #[error("every executor hung up while {running} tasks were still running")]
     ExecutorsGone { running: u64 },
+    #[error("the run was stopped ({stopped} running task(s) stopped); it can be resumed")]
+    Stopped { stopped: usize },
 }
 
 /// Writes a new workflow into `storage`: metadata, inputs, the graph as the
@@ -127,8 +212,10 @@ pub fn stored_graph(storage: &dyn ControllerStorage) -> Result<Arc<GraphInfo>, R
     let loc = Loc::root().n(-1);
     let bytes = storage.read_output(&loc, BODY_PORT)?;
     let value = tierkreis_core::Value::from_bytes(&bytes);
-    let data = GraphData::from_value(&value)
-        .map_err(|source| RunError::StoredGraph { loc, source })?;
+    let data = GraphData::from_value(&value).map_err(|source| RunError::StoredGraph {
+        loc,
+        source: Box::new(source),
+    })?;
     Ok(GraphInfo::prepare(data)?)
 }
 
@@ -140,10 +227,30 @@ pub fn run(
     executor: &mut dyn Executor,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, RunError> {
+    run_with_events(storage, resume, executor, on_progress, EventChannel::new())
+}
+
+/// [`run`] on a channel created beforehand, so that a [`StopHandle`] taken
+/// from it can stop the run ([`RunError::Stopped`]; nothing is marked failed,
+/// and the workflow log records the stop).
+pub fn run_with_events(
+    storage: Arc<dyn ControllerStorage>,
+    resume: bool,
+    executor: &mut dyn Executor,
+    on_progress: &mut dyn FnMut(Progress),
+    events: EventChannel,
+) -> Result<Outcome, RunError> {
     let graph = stored_graph(storage.as_ref())?;
-    let (tx, rx) = channel::<Completion>();
     let mut sched = Scheduler::new(storage.as_ref(), graph, resume)?;
-    let outcome = drive(&mut sched, &storage, executor, &tx, &rx, on_progress)?;
+    let outcome = match drive(&mut sched, &storage, executor, &events, on_progress) {
+        Err(RunError::Stopped { stopped }) => {
+            storage.append_workflow_log(&format!(
+                "run stopped: {stopped} running task(s) stopped; resume to continue"
+            ))?;
+            return Err(RunError::Stopped { stopped });
+        }
+        other => other?,
+    };
     match &outcome {
         Outcome::Finished => {
             storage.write_workflow_completion_time()?;
@@ -169,13 +276,15 @@ fn drive(
     sched: &mut Scheduler<'_>,
     storage: &Arc<dyn ControllerStorage>,
     executor: &mut dyn Executor,
-    tx: &Sender<Completion>,
-    rx: &Receiver<Completion>,
+    events: &EventChannel,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, RunError> {
+    let stop = |executor: &mut dyn Executor| RunError::Stopped {
+        stopped: executor.stop(),
+    };
     loop {
         for task in sched.take_launches() {
-            if let Err(e) = executor.launch(&task, storage, tx) {
+            if let Err(e) = executor.launch(&task, storage, &events.events) {
                 let message = e.to_string();
                 tracing::warn!(loc = %task.loc, %message, "task could not start");
                 storage.write_node_errors(&task.loc, &message)?;
@@ -188,12 +297,23 @@ fn drive(
             Outcome::Running => {}
             other => return Ok(other),
         }
-        let first = rx.recv().map_err(|_| RunError::ExecutorsGone {
+        // The channel's own sender lives in `events`, so `recv` cannot fail
+        // while we hold it; executors that lose a task would hang here, which
+        // is what a stop request is for.
+        let first = events.rx.recv().map_err(|_| RunError::ExecutorsGone {
             running: sched.progress().running,
         })?;
-        apply(sched, first)?;
-        while let Ok(c) = rx.try_recv() {
-            apply(sched, c)?;
+        let mut stopped = false;
+        let mut next = Some(first);
+        while let Some(event) = next {
+            match event {
+                Event::Completion(c) => apply(sched, c)?,
+                Event::Stop => stopped = true,
+            }
+            next = events.rx.try_recv().ok();
+        }
+        if stopped {
+            return Err(stop(executor));
         }
     }
 }

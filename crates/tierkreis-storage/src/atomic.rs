@@ -22,6 +22,12 @@ use crate::error::StorageError;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// This process's id, asked of the kernel once (it is a system call each time).
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// A fresh temporary path next to `path`: `.<name>.tmp.<pid>.<counter>`.
 /// Unique within this process (counter) and across processes (pid).
 fn temp_path_for(path: &Path) -> PathBuf {
@@ -30,7 +36,7 @@ fn temp_path_for(path: &Path) -> PathBuf {
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".{name}.tmp.{}.{n}", std::process::id()))
+    path.with_file_name(format!(".{name}.tmp.{}.{n}", pid()))
 }
 
 /// Whether `name` is one of the temporary names made by this module; listings

@@ -444,15 +444,16 @@ pub trait ControllerStorage: Send + Sync {
 
     /// Write the workflow metadata (the reference's `write_metadata(Loc(""))`):
     /// id, version, user (`$LOGNAME`, `$USER`, `$LNAME` or `$USERNAME`, else
-    /// `"unknown"`), name, start time (now, ISO 8601 UTC) and an execution
-    /// count of 1.
+    /// the user database, else `"unknown"`), name, start time (now, naive ISO
+    /// 8601 like the reference's `datetime.now().isoformat()`) and an
+    /// execution count of 1.
     fn write_workflow_metadata(&self) -> Result<(), StorageError> {
         let meta = WorkflowMetaData {
             workflow_id: self.workflow_id().to_string(),
             tierkreis_version: TIERKREIS_VERSION.to_string(),
             user_id: user_id(),
             name: self.name().map(str::to_string),
-            start_time: Some(iso_utc(SystemTime::now())),
+            start_time: Some(iso_naive(SystemTime::now())),
             completion_time: None,
             execution_count: 1,
         };
@@ -471,9 +472,12 @@ pub trait ControllerStorage: Send + Sync {
         serde_json::from_slice(&bytes).map_err(|source| StorageError::BadMetadata { path, source })
     }
 
-    /// Add `completion_time` (now) to the workflow metadata, keeping the
-    /// other keys. Like the reference, content that is not a JSON object
-    /// (e.g. an empty marker) is replaced by `{"completion_time": ..}`.
+    /// Record the completion time like the reference does: the workflow
+    /// metadata plus `completion_time` (now, naive ISO 8601 like Python's
+    /// `datetime.now().isoformat()`), written to the root node's `-/_metadata`
+    /// (the reference writes it to `Loc()`, which is `-`); the workflow-level
+    /// `_metadata` keeps `completion_time: null`. Content that is not a JSON
+    /// object is replaced by `{"completion_time": ..}`.
     fn write_workflow_completion_time(&self) -> Result<(), StorageError> {
         let path = self.workflow_metadata_path();
         let bytes = self.read(&path)?;
@@ -488,13 +492,22 @@ pub trait ControllerStorage: Send + Sync {
         };
         data.insert(
             "completion_time".into(),
-            serde_json::Value::String(iso_utc(SystemTime::now())),
+            serde_json::Value::String(iso_naive(SystemTime::now())),
         );
+        let target = self.metadata_path(&Loc::root());
         let bytes = serde_json::to_vec(&data).map_err(|source| StorageError::BadMetadata {
-            path: path.clone(),
+            path: target.clone(),
             source,
         })?;
-        self.write(&path, &bytes)
+        self.write(&target, &bytes)
+    }
+
+    /// The workflow's completion time as recorded by
+    /// [`ControllerStorage::write_workflow_completion_time`], if it finished.
+    fn read_workflow_completion_time(&self) -> Option<String> {
+        let bytes = self.read(&self.metadata_path(&Loc::root())).ok()?;
+        let data: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).ok()?;
+        data.get("completion_time")?.as_str().map(str::to_string)
     }
 
     /// When the node was started (modification time of its `nodedef`).
@@ -722,7 +735,21 @@ fn user_id() -> String {
     ["LOGNAME", "USER", "LNAME", "USERNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .or_else(|| {
+            // Like Python's getpass.getuser(): the user database last.
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `t` as Python's naive `datetime.now().isoformat()`, in UTC (we do not
+/// read the time zone database): `YYYY-MM-DDTHH:MM:SS[.ffffff]`.
+pub fn iso_naive(t: SystemTime) -> String {
+    let s = iso_utc(t);
+    s.strip_suffix("+00:00").map(str::to_string).unwrap_or(s)
 }
 
 /// `t` as Python's `datetime.fromtimestamp(t, UTC).isoformat()`:
@@ -774,12 +801,22 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 // ===================================================================
 
 /// The checkpoint folder of one workflow on the local file system.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct FileControllerStorage {
     tkr_dir: PathBuf,
     workflow_id: Uuid,
     name: Option<String>,
     workflow_dir: PathBuf,
+    /// Folders this storage made or found, so that a write into a new node
+    /// folder costs one `mkdir` instead of a failed `open`, a `mkdir` and a
+    /// retry. Cleared on every delete.
+    known_dirs: std::sync::Mutex<rustc_hash::FxHashSet<PathBuf>>,
+}
+
+impl Clone for FileControllerStorage {
+    fn clone(&self) -> Self {
+        Self::new(self.tkr_dir.clone(), self.workflow_id, self.name.clone())
+    }
 }
 
 impl FileControllerStorage {
@@ -793,6 +830,47 @@ impl FileControllerStorage {
             workflow_id,
             name,
             workflow_dir,
+            known_dirs: Default::default(),
+        }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, rustc_hash::FxHashSet<PathBuf>> {
+        self.known_dirs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Makes sure the folder `dir` exists, creating missing ancestors
+    /// top-down, one `mkdir` each, and remembers it.
+    fn ensure_dir(&self, dir: &Path) -> Result<(), StorageError> {
+        if dir.as_os_str().is_empty() || self.known().contains(dir) {
+            return Ok(());
+        }
+        match fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = dir.parent() {
+                    self.ensure_dir(parent)?;
+                }
+                atomic::mkdir(dir)?;
+            }
+            Err(source) => {
+                return Err(StorageError::Io {
+                    op: "create directory",
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+        self.known().insert(dir.to_path_buf());
+        Ok(())
+    }
+
+    fn ensure_parent(&self, path: &Path) -> Result<(), StorageError> {
+        match path.parent() {
+            Some(parent) => self.ensure_dir(parent),
+            None => Ok(()),
         }
     }
 
@@ -823,19 +901,23 @@ impl ControllerStorage for FileControllerStorage {
         atomic::read(path)
     }
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        self.ensure_parent(path)?;
         atomic::write_atomic(path, bytes)
     }
     fn touch(&self, path: &Path) -> Result<(), StorageError> {
+        self.ensure_parent(path)?;
         atomic::touch(path)
     }
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        self.ensure_parent(path)?;
         atomic::append(path, bytes)
     }
     fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
+        self.ensure_parent(dst)?;
         atomic::link_or_copy(src, dst)
     }
     fn mkdir(&self, path: &Path) -> Result<(), StorageError> {
-        atomic::mkdir(path)
+        self.ensure_dir(path)
     }
     fn exists(&self, path: &Path) -> bool {
         path.exists()
@@ -873,6 +955,7 @@ impl ControllerStorage for FileControllerStorage {
         Ok(out)
     }
     fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
+        self.known().clear();
         match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -9,7 +9,7 @@ use tierkreis_core::graph::NodeKind;
 use tierkreis_core::{Loc, NodeDef, ValueRef, WorkerCallArgs};
 use tierkreis_storage::{
     ControllerStorage, ExecutorDebugData, FileControllerStorage, MemoryControllerStorage,
-    MemoryFiles, StorageError, WorkerStorage,
+    MemoryFiles, StorageError, WorkerStorage, WorkflowMetaData,
 };
 use uuid::Uuid;
 
@@ -282,11 +282,18 @@ fn metadata<S: ControllerStorage + ?Sized>(s: &S) {
     assert_eq!(meta.execution_count, 1);
     assert!(meta.start_time.is_some());
     assert_eq!(meta.completion_time, None);
+    assert!(!meta.start_time.as_deref().unwrap().contains('+'), "naive, like the reference");
+    assert_eq!(s.read_workflow_completion_time(), None);
     s.write_workflow_completion_time().unwrap();
-    let done = s.read_workflow_metadata().unwrap();
+    // Like the reference: the workflow _metadata keeps completion_time null,
+    // and -/_metadata holds the metadata with the completion time.
+    assert_eq!(s.read_workflow_metadata().unwrap().completion_time, None);
+    let done: WorkflowMetaData =
+        serde_json::from_slice(&s.read(&s.metadata_path(&Loc::root())).unwrap()).unwrap();
     assert!(done.completion_time.is_some());
     assert_eq!(done.start_time, meta.start_time);
     assert_eq!(done.workflow_id, meta.workflow_id);
+    assert_eq!(s.read_workflow_completion_time(), done.completion_time);
 
     let n = loc("-.N1");
     s.write_metadata(&n).unwrap();
@@ -302,7 +309,7 @@ fn completion_time_over_empty_marker<S: ControllerStorage + ?Sized>(s: &S) {
     s.mark_node_finished(&Loc::root()).unwrap();
     s.write_workflow_completion_time().unwrap();
     let raw: serde_json::Value =
-        serde_json::from_slice(&s.read(&s.workflow_metadata_path()).unwrap()).unwrap();
+        serde_json::from_slice(&s.read(&s.metadata_path(&Loc::root())).unwrap()).unwrap();
     assert!(raw["completion_time"].is_string());
 }
 

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests that drive the real `tkr` binary.
 #![allow(dead_code)]
 
+pub mod reference;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -28,7 +30,11 @@ pub fn input_args(case: &Path) -> Vec<String> {
         let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
         files.sort();
         for f in files {
-            let port = f.file_name().expect("file name").to_string_lossy().into_owned();
+            let port = f
+                .file_name()
+                .expect("file name")
+                .to_string_lossy()
+                .into_owned();
             args.push("-i".to_string());
             args.push(format!("{port}:{}", f.display()));
         }

@@ -1,21 +1,14 @@
-//! Executors: where the tasks the scheduler decides on actually run.
-//!
-//! [`BuiltinExecutor`] runs the reference's `builtins` worker inside the
-//! controller process (no spawn); [`DefaultExecutor`] routes each task to the
-//! executor for its worker.
+//! The reference's `builtins` worker, run inside the controller process
+//! (no spawn) through the same storage protocol a worker process would use.
 
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
 use tierkreis_storage::{ControllerStorage, ExecutorDebugData, StorageError};
 
 use crate::builtins;
-use crate::runtime::{Completion, Executor, LaunchError};
+use crate::runtime::{Completion, Events, Executor, LaunchError};
 use crate::scheduler::Launch;
-
-/// The worker name of the built-in tasks.
-pub const BUILTINS_WORKER: &str = "builtins";
 
 /// Runs built-in tasks in-process, synchronously, through the same storage
 /// protocol a worker process would use (inputs read, outputs written, `_done`).
@@ -87,54 +80,25 @@ impl Executor for BuiltinExecutor {
         &mut self,
         task: &Launch,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Sender<Completion>,
+        done: &Events,
     ) -> Result<(), LaunchError> {
         let result = match Self::run(task, storage.as_ref()) {
             Ok(r) => r,
             Err(e) => {
-                let message = format!("storage failed while running builtins.{}: {e}", task.function);
+                let message = format!(
+                    "storage failed while running builtins.{}: {e}",
+                    task.function
+                );
                 // Best effort: the node's error file may be writable even if an output was not.
                 let _ = storage.write_node_errors(&task.loc, &message);
                 let _ = storage.mark_node_error(&task.loc);
                 Err(message)
             }
         };
-        // The receiver lives as long as the run; a send error means the run is over.
-        let _ = done.send(Completion {
+        done.complete(Completion {
             loc: task.loc.clone(),
             result,
         });
         Ok(())
-    }
-}
-
-/// Routes each task to the executor for its worker.
-#[derive(Debug, Default)]
-pub struct DefaultExecutor {
-    builtins: BuiltinExecutor,
-}
-
-impl DefaultExecutor {
-    /// Builtins in-process; other workers are not known yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl Executor for DefaultExecutor {
-    fn launch(
-        &mut self,
-        task: &Launch,
-        storage: &Arc<dyn ControllerStorage>,
-        done: &Sender<Completion>,
-    ) -> Result<(), LaunchError> {
-        if task.worker == BUILTINS_WORKER {
-            return self.builtins.launch(task, storage, done);
-        }
-        Err(LaunchError::UnknownWorker {
-            loc: task.loc.clone(),
-            worker: task.worker.clone(),
-            function: task.function.clone(),
-        })
     }
 }

@@ -1,0 +1,377 @@
+//! Interop with the real Python reference (tierkreis 2.1.1): each side reads,
+//! resumes and finishes checkpoint folders the other one wrote.
+//!
+//! Trials are reported ignored when the reference environment is missing and
+//! `CI` is unset; with `CI` set they fail instead, saying what is missing.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use common::reference::*;
+use common::{expect_code, fixtures, input_args, run_uuid};
+use libtest_mimic::{Arguments, Failed, Trial};
+use tierkreis_core::Value;
+
+fn main() {
+    let args = Arguments::from_args();
+    let missing = availability().err();
+    let skip = missing.is_some() && std::env::var_os("CI").is_none();
+    let trials: Vec<(&str, fn())> = vec![
+        ("python_reads_our_outputs", python_reads_our_outputs),
+        (
+            "we_resume_a_run_the_python_controller_started::loop",
+            we_resume_python_loop,
+        ),
+        (
+            "we_resume_a_run_the_python_controller_started::map",
+            we_resume_python_map,
+        ),
+        (
+            "python_resumes_a_run_we_started",
+            python_resumes_a_run_we_started,
+        ),
+        (
+            "our_workflow_metadata_reads_like_the_references",
+            our_workflow_metadata_reads_like_the_references,
+        ),
+    ];
+    let trials = trials
+        .into_iter()
+        .map(|(name, body)| {
+            let missing = missing.clone();
+            Trial::test(name, move || {
+                if let Some(why) = missing {
+                    return Err(Failed::from(why));
+                }
+                std::panic::catch_unwind(body).map_err(|p| {
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panicked".to_string());
+                    Failed::from(msg)
+                })
+            })
+            .with_ignored_flag(skip)
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn case(name: &str) -> std::path::PathBuf {
+    fixtures().join("conformance").join(name)
+}
+
+/// `tkr run` of conformance `case` as workflow `id`, to completion.
+fn tkr_run_case(s: &Scratch, case: &Path, id: u128) {
+    let out = s
+        .tkr()
+        .args(["run", "-q", "--run-id", &id.to_string(), "-f"])
+        .arg(case.join("graph.json"))
+        .args(input_args(case))
+        .output()
+        .expect("run tkr");
+    expect_code(&out, 0);
+}
+
+/// `tkr ... -o --json` printed `{port: value}`.
+fn tkr_outputs(what: &str, cmd: &mut std::process::Command) -> Value {
+    let out = cmd.args(["-o", "--json", "-q"]).output().expect("run tkr");
+    json_lines(what, &out)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{what}: no output"))
+}
+
+fn python_reads_our_outputs() {
+    let s = Scratch::new();
+    let names = [
+        "typed_map",
+        "simple_map",
+        "loop_multiple_acc",
+        "typed_eval",
+        "factorial_5_bytes_input",
+        "simple_eagerifelse",
+    ];
+    let mut args = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let id = i as u128 + 1;
+        tkr_run_case(&s, &case(name), id);
+        let graph = s.copy_in(&case(name).join("graph.json"), &format!("{name}.json"));
+        args.push(format!("{id}:{}", graph.display()));
+    }
+    let mut cmd = s.python(std::iter::once("read".to_string()).chain(args));
+    let got = json_lines("python read_outputs", &cmd.output().expect("python"));
+    assert_eq!(got.len(), names.len());
+    for (name, got) in names.iter().zip(got) {
+        assert_eq!(
+            got,
+            expected_outputs(&case(name)),
+            "{name}: read_outputs in the reference"
+        );
+    }
+}
+
+/// Starts the reference controller on conformance `name`, SIGKILLs it once
+/// `kill_after` of its tasks have finished, lets its detached builtin
+/// workers finish, then resumes with `tkr resume` and checks the outputs and
+/// that nothing the reference finished was run again.
+fn we_resume_a_python_run(name: &str, kill_after: usize) {
+    let s = Scratch::new();
+    let case = case(name);
+    let graph = s.copy_in(&case.join("graph.json"), "graph.json");
+    let mut inputs = Vec::new();
+    for e in std::fs::read_dir(case.join("inputs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let port = e.file_name().to_string_lossy().into_owned();
+        let copy = s.copy_in(&e.path(), &format!("input-{port}"));
+        inputs.push(format!("{port}:{}", copy.display()));
+    }
+    let id = 21;
+    let wf = s.workflow(id);
+    let mut cmd = s.python([
+        "run".to_string(),
+        id.to_string(),
+        graph.display().to_string(),
+    ]);
+    cmd.args(&inputs);
+    let mut python = Group::spawn(cmd, s.path().join("python.stderr"));
+    wait_until(
+        &format!("{kill_after} tasks finished"),
+        Duration::from_secs(60),
+        &mut python,
+        || finished_tasks(&wf) >= kill_after,
+    );
+    python.kill();
+    s.wait_for_workers(Duration::from_secs(30));
+    assert!(
+        !wf.join("-/_done").exists(),
+        "the reference finished before it was killed"
+    );
+    let before = done_markers(&wf);
+
+    let got = tkr_outputs(
+        "tkr resume",
+        s.tkr().args(["resume", "--run-id", &id.to_string()]),
+    );
+    assert_eq!(
+        got,
+        expected_outputs(&case),
+        "{name}: outputs after resuming the reference's run"
+    );
+    let after = done_markers(&wf);
+    for (loc, t) in &before {
+        assert_eq!(
+            after.get(loc),
+            Some(t),
+            "{loc}, finished by the reference, was run again"
+        );
+    }
+    assert!(after.len() > before.len(), "the resume finished nothing");
+    // Every task finished.
+    let unfinished: Vec<String> = function_nodes(&wf)
+        .into_iter()
+        .filter(|(_, d)| !d)
+        .map(|(l, _)| l)
+        .collect();
+    assert!(
+        unfinished.is_empty(),
+        "tasks left unfinished: {unfinished:?}"
+    );
+}
+
+fn we_resume_python_loop() {
+    // simple_loop: 4 iterations of two tasks each.
+    we_resume_a_python_run("simple_loop", 3);
+}
+
+fn we_resume_python_map() {
+    // simple_map: an unfold, 21 elements of two tasks each, a fold.
+    we_resume_a_python_run("simple_map", 3);
+}
+
+/// A loop of `n` iterations that sleeps `delay` seconds in each (builtin
+/// `tkr_sleep`), counting up to `n` (as in lifecycle.rs).
+fn slow_loop_graph(n: i64, delay: f64) -> String {
+    let body = r#"{"nodes": [
+        {"type": "input", "name": "i", "inputs": {}, "outputs": {"i": [4]}},
+        {"type": "input", "name": "n", "inputs": {}, "outputs": {"n": [5]}},
+        {"type": "input", "name": "delay", "inputs": {}, "outputs": {"delay": [6]}},
+        {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [4]}},
+        {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "i"], "b": [3, "value"]}, "outputs": {"value": [5, 7]}},
+        {"type": "function", "function_name": "builtins.igt", "inputs": {"a": [1, "n"], "b": [4, "value"]}, "outputs": {"value": [7]}},
+        {"type": "function", "function_name": "builtins.tkr_sleep", "inputs": {"delay_seconds": [2, "delay"]}, "outputs": {"value": [7]}},
+        {"type": "output", "inputs": {"i": [4, "value"], "should_continue": [5, "value"], "slept": [6, "value"]}, "outputs": {}}
+      ], "fixed_inputs": {}, "graph_inputs": ["i", "n", "delay"], "graph_output_idx": 7,
+      "named_nodes": {}, "node_metadata": {}}"#;
+    format!(
+        r#"{{"nodes": [
+        {{"type": "const", "value": 0, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {n}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {delay:?}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "loop", "body": [3, "value"], "inputs": {{"i": [0, "value"], "n": [1, "value"], "delay": [2, "value"]}},
+          "continue_port": "should_continue", "name": "counter", "outputs": {{"i": [5]}}}},
+        {{"type": "output", "inputs": {{"value": [4, "i"]}}, "outputs": {{}}}}
+      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5,
+      "named_nodes": {{"counter": 4}}, "node_metadata": {{}}}}"#
+    )
+}
+
+/// Our controller runs builtins in-process, so SIGKILL ends the tasks it had
+/// started too; the reference's resume never re-launches a started task (its
+/// builtins are detached processes that outlive the controller), so it would
+/// wait for them for ever. The trial first checks the reference sees exactly
+/// those tasks as in flight, then marks them not started the way the
+/// reference's `restart_task` does (deleting `nodedef`; `restart_task` itself
+/// cannot be used on an unfinished run: it reads the `nodedef` of every
+/// downstream node), and lets `resume_graph` finish the run.
+fn python_resumes_a_run_we_started() {
+    let s = Scratch::new();
+    let graph = s.write("slow.json", &slow_loop_graph(5, 0.2));
+    let want = tkr_outputs(
+        "tkr run in memory",
+        s.tkr()
+            .args(["run", "--storage", "memory", "-f"])
+            .arg(&graph),
+    );
+    let id = 31;
+    let wf = s.workflow(id);
+    let mut cmd = s.tkr();
+    cmd.args(["run", "-q", "--run-id", &id.to_string(), "-f"])
+        .arg(&graph);
+    let mut ours = Group::spawn(cmd, s.path().join("tkr.stderr"));
+    wait_until(
+        "iteration 1 finished",
+        Duration::from_secs(60),
+        &mut ours,
+        || wf.join("-.N4.L1/_done").exists(),
+    );
+    ours.kill();
+    assert!(
+        !wf.join("-/_done").exists(),
+        "our run finished before it was killed"
+    );
+    let in_flight: BTreeSet<String> = function_nodes(&wf)
+        .into_iter()
+        .filter(|(_, done)| !done)
+        .map(|(l, _)| l)
+        .collect();
+
+    let walk = json_lines(
+        "python walk_node",
+        &s.python(["walk", &id.to_string()])
+            .output()
+            .expect("python"),
+    );
+    let started: BTreeSet<String> = walk[0]
+        .as_map()
+        .and_then(|m| m.get("started"))
+        .and_then(Value::as_list)
+        .expect("started")
+        .iter()
+        .map(|v| v.as_str().expect("loc").to_string())
+        .collect();
+    assert_eq!(
+        started, in_flight,
+        "tasks the reference sees as running vs. tasks we left unfinished"
+    );
+
+    for loc in &in_flight {
+        std::fs::remove_file(wf.join(loc).join("nodedef")).expect("un-start task");
+    }
+    let before = done_markers(&wf);
+    let out = s
+        .python(["resume", &id.to_string(), "40"])
+        .output()
+        .expect("python");
+    let got = json_lines("python resume_graph", &out);
+    assert_eq!(
+        got,
+        vec![want.clone()],
+        "outputs after the reference resumed our run"
+    );
+    let after = done_markers(&wf);
+    for (loc, t) in &before {
+        assert_eq!(
+            after.get(loc),
+            Some(t),
+            "{loc}, finished by us, was run again by the reference"
+        );
+    }
+    // And we read the run the reference finished.
+    let again = tkr_outputs(
+        "tkr resume",
+        s.tkr().args(["resume", "--run-id", &id.to_string()]),
+    );
+    assert_eq!(again, want);
+    assert_eq!(
+        done_markers(&wf),
+        after,
+        "tkr resume of a finished run changed it"
+    );
+}
+
+/// The workflow metadata files as a reference reader sees them, for the
+/// same case run by the reference and by us.
+fn our_workflow_metadata_reads_like_the_references() {
+    let s = Scratch::new();
+    let case = case("simple_eval");
+    let graph = s.copy_in(&case.join("graph.json"), "graph.json");
+    let out = s
+        .python(["run", "1", &graph.display().to_string()])
+        .output()
+        .expect("python");
+    json_lines("python run_graph", &out);
+    // The reference runs with an empty environment (`env -i` in run.sh).
+    let mut ours = s.tkr();
+    for var in ["LOGNAME", "USER", "LNAME", "USERNAME"] {
+        ours.env_remove(var);
+    }
+    let out = ours
+        .args(["run", "-q", "--run-id", "2", "-f"])
+        .arg(case.join("graph.json"))
+        .output()
+        .expect("tkr");
+    expect_code(&out, 0);
+    let shapes = json_lines(
+        "python metadata",
+        &s.python(["metadata", "1"]).output().expect("python"),
+    )
+    .into_iter()
+    .chain(json_lines(
+        "python metadata",
+        &s.python(["metadata", "2"]).output().expect("python"),
+    ))
+    .collect::<Vec<_>>();
+    let (reference, ours) = (&shapes[0], &shapes[1]);
+    let mut differences = Vec::new();
+    for (file, want) in reference.as_map().expect("reference shape") {
+        let got = ours.as_map().and_then(|m| m.get(file));
+        match (want.as_map(), got.and_then(Value::as_map)) {
+            (Some(want), Some(got)) => {
+                for (field, w) in want {
+                    let g = got.get(field);
+                    if g != Some(w) {
+                        differences
+                            .push(format!("{file} {field}: ours {g:?}, the reference's {w:?}"));
+                    }
+                }
+            }
+            _ if got == Some(want) => {}
+            _ => differences.push(format!("{file}: ours {got:?}, the reference's {want:?}")),
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "workflow metadata as the reference reads it differs (ours: workflow {}):\n{}",
+        run_uuid(2),
+        differences.join("\n")
+    );
+}

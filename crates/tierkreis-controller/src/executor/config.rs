@@ -1,0 +1,336 @@
+//! The executor configuration file (`tkr.toml`): where workers live and how
+//! to start them. The format is documented in the [`crate::executor`] module.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// How a worker process is started and how it reports back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkerKind {
+    /// A shell script (`main.sh`, run with `bash`) given the reference's
+    /// environment variables; exit 0 marks the task done.
+    Shell,
+    /// A Python worker run with `uv run main.py` in its folder.
+    Uv,
+    /// A Python worker run with the configured interpreter in its folder.
+    Python,
+    /// An executable given the call-args path (like the reference's worker CLI).
+    Binary,
+    /// An executable reading the first input on stdin and writing the first
+    /// output on stdout; exit 0 marks the task done.
+    Stdio,
+}
+
+impl WorkerKind {
+    /// The name used in the configuration file and in debug data.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkerKind::Shell => "shell",
+            WorkerKind::Uv => "uv",
+            WorkerKind::Python => "python",
+            WorkerKind::Binary => "binary",
+            WorkerKind::Stdio => "stdio",
+        }
+    }
+
+    /// Whether the executor marks the task done when the process exits with 0
+    /// (the reference's shell and stdin/stdout executors do); other kinds must
+    /// mark done themselves.
+    pub fn done_on_success(self) -> bool {
+        matches!(self, WorkerKind::Shell | WorkerKind::Stdio)
+    }
+}
+
+/// Settings for one worker (`[workers.NAME]`) or one route (`[[routes]]`).
+/// Unset fields fall back to the next less specific level.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Force a kind instead of discovering it.
+    pub kind: Option<WorkerKind>,
+    /// The program and its first arguments; replaces discovery.
+    pub command: Option<Vec<String>>,
+    /// The Python interpreter for kind `python`.
+    pub python: Option<String>,
+    /// Stop the task after this many seconds.
+    pub timeout_secs: Option<f64>,
+    /// Extra environment variables for the process.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// A `[[routes]]` entry: settings for every task whose `worker.function`
+/// matches the glob `task`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// A glob on `worker.function`, e.g. `heavy.*` or `*.simulate`.
+    pub task: String,
+    pub kind: Option<WorkerKind>,
+    pub command: Option<Vec<String>>,
+    pub python: Option<String>,
+    pub timeout_secs: Option<f64>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+impl RouteConfig {
+    /// The route's settings, without its pattern.
+    pub fn settings(&self) -> WorkerConfig {
+        WorkerConfig {
+            kind: self.kind,
+            command: self.command.clone(),
+            python: self.python.clone(),
+            timeout_secs: self.timeout_secs,
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// Registry folders holding one folder per worker, searched in order;
+    /// relative paths are relative to the configuration file.
+    #[serde(default)]
+    pub registries: Vec<PathBuf>,
+    /// The default Python interpreter (default `python3`).
+    pub python: Option<String>,
+    /// How many worker processes may run at once (default: the number of cores).
+    pub jobs: Option<usize>,
+    /// The default per-task timeout in seconds (none by default).
+    pub timeout_secs: Option<f64>,
+    /// Seconds between SIGTERM and SIGKILL when stopping a task (default 5).
+    pub grace_secs: Option<f64>,
+    /// Per-worker settings.
+    #[serde(default)]
+    pub workers: BTreeMap<String, WorkerConfig>,
+    /// Per-task settings by glob; the first match wins over `workers`.
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the executor configuration {}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the executor configuration {} is not valid", .path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("route {index} of {}: {pattern:?} is not a valid glob", .path.display())]
+    BadRoute {
+        path: PathBuf,
+        index: usize,
+        pattern: String,
+        #[source]
+        source: glob::PatternError,
+    },
+    #[error("{field} in {} is {value}; it must be a finite number of seconds >= 0", .path.display())]
+    BadSeconds {
+        path: PathBuf,
+        field: String,
+        value: f64,
+    },
+    #[error("{field} in {} is an empty command", .path.display())]
+    EmptyCommand { path: PathBuf, field: String },
+}
+
+/// The configuration file read from the current directory when no `--config`
+/// is given.
+pub const DEFAULT_CONFIG_FILE: &str = "tkr.toml";
+
+impl ExecutorConfig {
+    /// Reads and checks the file at `path`; relative registries become
+    /// relative to the file's folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        Self::parse(&text, path, base)
+    }
+
+    /// Parses `text` (named `path` in errors); relative registries are joined
+    /// to `base`.
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Self, ConfigError> {
+        let mut config: ExecutorConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
+        for r in &mut config.registries {
+            if r.is_relative() {
+                *r = base.join(&*r);
+            }
+        }
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let seconds = |field: String, v: Option<f64>| match v {
+            Some(value) if !(value.is_finite() && value >= 0.0) => Err(ConfigError::BadSeconds {
+                path: path.to_path_buf(),
+                field,
+                value,
+            }),
+            _ => Ok(()),
+        };
+        let command = |field: String, c: &Option<Vec<String>>| match c {
+            Some(c) if c.is_empty() => Err(ConfigError::EmptyCommand {
+                path: path.to_path_buf(),
+                field,
+            }),
+            _ => Ok(()),
+        };
+        seconds("timeout_secs".into(), self.timeout_secs)?;
+        seconds("grace_secs".into(), self.grace_secs)?;
+        for (name, w) in &self.workers {
+            seconds(format!("workers.{name}.timeout_secs"), w.timeout_secs)?;
+            command(format!("workers.{name}.command"), &w.command)?;
+        }
+        for (index, r) in self.routes.iter().enumerate() {
+            seconds(format!("routes[{index}].timeout_secs"), r.timeout_secs)?;
+            command(format!("routes[{index}].command"), &r.command)?;
+            glob::Pattern::new(&r.task).map_err(|source| ConfigError::BadRoute {
+                path: path.to_path_buf(),
+                index,
+                pattern: r.task.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The settings for task `worker.function`: the first matching route,
+    /// then `[workers.<worker>]`, field by field (`env` merged, the route's
+    /// entries winning).
+    pub fn settings_for(&self, worker: &str, function: &str) -> WorkerConfig {
+        let task = format!("{worker}.{function}");
+        let base = self.workers.get(worker).cloned().unwrap_or_default();
+        let route = self.routes.iter().find(|r| {
+            glob::Pattern::new(&r.task)
+                .map(|p| p.matches(&task))
+                .unwrap_or(false)
+        });
+        match route {
+            None => base,
+            Some(r) => {
+                let r = r.settings();
+                let mut env = base.env;
+                env.extend(r.env);
+                WorkerConfig {
+                    kind: r.kind.or(base.kind),
+                    command: r.command.or(base.command),
+                    python: r.python.or(base.python),
+                    timeout_secs: r.timeout_secs.or(base.timeout_secs),
+                    env,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+registries = ["workers", "/abs/reg"]
+python = "python3.12"
+jobs = 3
+timeout_secs = 60
+grace_secs = 0.5
+
+[workers.hello]
+kind = "uv"
+timeout_secs = 10
+env = { A = "1", B = "2" }
+
+[workers.tool]
+command = ["/opt/tool", "--fast"]
+
+[[routes]]
+task = "hello.slow_*"
+timeout_secs = 600
+env = { B = "route" }
+
+[[routes]]
+task = "*.stdio"
+kind = "stdio"
+"#;
+
+    fn example() -> ExecutorConfig {
+        ExecutorConfig::parse(EXAMPLE, Path::new("/cfg/tkr.toml"), Path::new("/cfg")).unwrap()
+    }
+
+    #[test]
+    fn parses_every_field_and_resolves_relative_registries() {
+        let c = example();
+        assert_eq!(
+            c.registries,
+            vec![PathBuf::from("/cfg/workers"), PathBuf::from("/abs/reg")]
+        );
+        assert_eq!(c.python.as_deref(), Some("python3.12"));
+        assert_eq!(c.jobs, Some(3));
+        assert_eq!(c.timeout_secs, Some(60.0));
+        assert_eq!(c.grace_secs, Some(0.5));
+        assert_eq!(c.workers["hello"].kind, Some(WorkerKind::Uv));
+        assert_eq!(
+            c.workers["tool"].command.as_deref(),
+            Some(&["/opt/tool".to_string(), "--fast".to_string()][..])
+        );
+        assert_eq!(c.routes.len(), 2);
+    }
+
+    #[test]
+    fn routes_override_worker_settings_field_by_field() {
+        let c = example();
+        let s = c.settings_for("hello", "slow_add");
+        assert_eq!(s.kind, Some(WorkerKind::Uv));
+        assert_eq!(s.timeout_secs, Some(600.0));
+        assert_eq!(s.env["A"], "1");
+        assert_eq!(s.env["B"], "route");
+        let s = c.settings_for("hello", "fast");
+        assert_eq!(s.timeout_secs, Some(10.0));
+        assert_eq!(s.env["B"], "2");
+        assert_eq!(
+            c.settings_for("other", "stdio").kind,
+            Some(WorkerKind::Stdio)
+        );
+        assert_eq!(c.settings_for("other", "x"), WorkerConfig::default());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_field() {
+        let p = Path::new("/cfg/tkr.toml");
+        let e = ExecutorConfig::parse("jobs = \"many\"", p, Path::new("/")).unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        assert!(e.to_string().contains("/cfg/tkr.toml"));
+        let e = ExecutorConfig::parse("bogus = 1", p, Path::new("/")).unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        let e =
+            ExecutorConfig::parse("[workers.w]\nkind = \"docker\"", p, Path::new("/")).unwrap_err();
+        assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
+        let e =
+            ExecutorConfig::parse("[workers.w]\ntimeout_secs = -1", p, Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("workers.w.timeout_secs"), "{e}");
+        let e = ExecutorConfig::parse("[workers.w]\ncommand = []", p, Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("workers.w.command"), "{e}");
+        let e = ExecutorConfig::parse("[[routes]]\ntask = \"a[\"", p, Path::new("/")).unwrap_err();
+        assert!(matches!(e, ConfigError::BadRoute { index: 0, .. }), "{e}");
+    }
+}

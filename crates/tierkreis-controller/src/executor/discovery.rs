@@ -1,0 +1,400 @@
+//! Worker discovery: turns the worker name of a task (`W` in `W.f`) into the
+//! command that runs it, from the configuration, the registry folders and
+//! `PATH`; when nothing fits, the error names every place searched.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::config::{ExecutorConfig, WorkerKind};
+
+/// How to start one task's process (before the task's own paths are added).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchPlan {
+    pub kind: WorkerKind,
+    /// The program: a path, or a name looked up on `PATH` when spawning.
+    pub program: OsString,
+    /// Arguments before the call-args path (which kinds other than `stdio` get last).
+    pub args: Vec<OsString>,
+    /// The working directory; `None` keeps the controller's.
+    pub cwd: Option<PathBuf>,
+    /// Extra environment from the configuration.
+    pub env: BTreeMap<String, String>,
+    /// The configured per-task timeout, if any.
+    pub timeout: Option<Duration>,
+}
+
+/// No way to run a worker was found.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("{}", not_found_message(.worker, .kind, .searched))]
+    NotFound {
+        worker: String,
+        kind: Option<WorkerKind>,
+        searched: Vec<String>,
+    },
+    #[error("worker {worker:?} is configured as kind \"uv\" ({}), but `uv` is not on PATH", .dir.display())]
+    UvMissing { worker: String, dir: PathBuf },
+}
+
+fn not_found_message(worker: &str, kind: &Option<WorkerKind>, searched: &[String]) -> String {
+    let mut m = format!("no worker {worker:?} found");
+    if let Some(k) = kind {
+        let _ = write!(m, " of kind {:?}", k.name());
+    }
+    m.push_str("; searched:");
+    for s in searched {
+        let _ = write!(m, "\n  - {s}");
+    }
+    m.push_str(
+        "\n(add a registry with --registry DIR or `registries` in tkr.toml, \
+         or set [workers.NAME] command)",
+    );
+    m
+}
+
+/// Finds workers; see the module documentation of [`crate::executor`] for
+/// the search order.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    config: ExecutorConfig,
+    registries: Vec<PathBuf>,
+    path: Option<OsString>,
+}
+
+impl Discovery {
+    /// Discovery with `registries` searched first, then the configuration's,
+    /// and the process's `PATH`.
+    pub fn new(config: ExecutorConfig, registries: Vec<PathBuf>) -> Self {
+        let mut all = registries;
+        all.extend(config.registries.iter().cloned());
+        // Absolute, so commands work from a worker's own folder and read well in logs.
+        for r in &mut all {
+            if let Ok(abs) = std::path::absolute(&*r) {
+                *r = abs;
+            }
+        }
+        Self {
+            config,
+            registries: all,
+            path: std::env::var_os("PATH"),
+        }
+    }
+
+    /// Uses `path` instead of the process's `PATH` (for tests and embedding).
+    pub fn with_path(mut self, path: Option<OsString>) -> Self {
+        self.path = path;
+        self
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.config
+    }
+
+    /// How to run task `worker.function`.
+    pub fn resolve(&self, worker: &str, function: &str) -> Result<LaunchPlan, DiscoveryError> {
+        let settings = self.config.settings_for(worker, function);
+        let timeout = settings.timeout_secs.map(Duration::from_secs_f64);
+        let python = settings
+            .python
+            .clone()
+            .or_else(|| self.config.python.clone())
+            .unwrap_or_else(|| "python3".to_string());
+        let plan = |kind, program: OsString, args: Vec<OsString>, cwd| LaunchPlan {
+            kind,
+            program,
+            args,
+            cwd,
+            env: settings.env.clone(),
+            timeout,
+        };
+        if let Some([program, args @ ..]) = settings.command.as_deref() {
+            return Ok(plan(
+                settings.kind.unwrap_or(WorkerKind::Binary),
+                program.into(),
+                args.iter().map(OsString::from).collect(),
+                None,
+            ));
+        }
+        let kind = settings.kind;
+        let mut searched = Vec::new();
+        for registry in &self.registries {
+            let dir = registry.join(worker);
+            let sh = dir.join("main.sh");
+            let py = dir.join("main.py");
+            let bins = [dir.join("main"), dir.join(worker)];
+            let want = |k: WorkerKind| kind.is_none() || kind == Some(k);
+            if want(WorkerKind::Shell) || kind == Some(WorkerKind::Stdio) {
+                searched.push(sh.display().to_string());
+                if sh.is_file() {
+                    let k = kind.unwrap_or(WorkerKind::Shell);
+                    return Ok(plan(k, "bash".into(), vec![sh.into()], None));
+                }
+            }
+            if want(WorkerKind::Python) || want(WorkerKind::Uv) {
+                searched.push(py.display().to_string());
+                if py.is_file() {
+                    let has_project = dir.join("pyproject.toml").is_file();
+                    let uv = self.which("uv");
+                    let k = match kind {
+                        Some(k) => k,
+                        None if has_project && uv.is_some() => WorkerKind::Uv,
+                        None => WorkerKind::Python,
+                    };
+                    if k == WorkerKind::Uv {
+                        let Some(uv) = uv else {
+                            return Err(DiscoveryError::UvMissing {
+                                worker: worker.to_string(),
+                                dir,
+                            });
+                        };
+                        let args = vec!["run".into(), "main.py".into()];
+                        return Ok(plan(k, uv.into(), args, Some(dir)));
+                    }
+                    return Ok(plan(k, python.into(), vec!["main.py".into()], Some(dir)));
+                }
+            }
+            if want(WorkerKind::Binary) || kind == Some(WorkerKind::Stdio) {
+                for b in bins {
+                    searched.push(format!("{} (executable)", b.display()));
+                    if is_executable(&b) {
+                        let k = kind.unwrap_or(WorkerKind::Binary);
+                        return Ok(plan(k, b.into(), Vec::new(), None));
+                    }
+                }
+            }
+        }
+        if self.registries.is_empty() {
+            searched.push("no registry folders (none given)".to_string());
+        }
+        if matches!(kind, None | Some(WorkerKind::Binary | WorkerKind::Stdio)) {
+            let names = path_names(worker);
+            for name in &names {
+                if let Some(found) = self.which(name) {
+                    let k = kind.unwrap_or(WorkerKind::Binary);
+                    return Ok(plan(k, found.into(), Vec::new(), None));
+                }
+            }
+            let dirs = self
+                .path
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            searched.push(format!(
+                "executables named {} on PATH ({dirs})",
+                names.join(", ")
+            ));
+        }
+        Err(DiscoveryError::NotFound {
+            worker: worker.to_string(),
+            kind,
+            searched,
+        })
+    }
+
+    /// The first executable file `name` in the `PATH` directories.
+    fn which(&self, name: &str) -> Option<PathBuf> {
+        let path = self.path.as_ref()?;
+        std::env::split_paths(path)
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(|d| d.join(name))
+            .find(|p| is_executable(p))
+    }
+}
+
+/// The names a worker `w` may have on `PATH`: `w`, `tkr-w`, `tkr_w`, and the
+/// same with `_` written as `-` (the reference's `tkr-` naming), without repeats.
+fn path_names(worker: &str) -> Vec<String> {
+    let dashed = worker.replace('_', "-");
+    let mut names = Vec::new();
+    for n in [
+        worker.to_string(),
+        format!("tkr-{worker}"),
+        format!("tkr_{worker}"),
+        dashed.clone(),
+        format!("tkr-{dashed}"),
+    ] {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    names
+}
+
+fn is_executable(p: &Path) -> bool {
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn exe(path: &Path) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    fn discovery(regs: &[&Path], path: &Path, config: ExecutorConfig) -> Discovery {
+        Discovery::new(config, regs.iter().map(|p| p.to_path_buf()).collect())
+            .with_path(Some(path.as_os_str().to_owned()))
+    }
+
+    #[test]
+    fn finds_each_registry_layout_in_order() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        let bin = t.path().join("bin");
+        fs::create_dir_all(&bin).unwrap();
+        fs::create_dir_all(reg.join("sh")).unwrap();
+        fs::write(reg.join("sh/main.sh"), "exit 0").unwrap();
+        fs::create_dir_all(reg.join("py")).unwrap();
+        fs::write(reg.join("py/main.py"), "").unwrap();
+        exe(&reg.join("b1/main"));
+        exe(&reg.join("b2/b2"));
+        let d = discovery(&[&reg], &bin, ExecutorConfig::default());
+
+        let p = d.resolve("sh", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Shell);
+        assert_eq!(p.program, "bash");
+        assert_eq!(p.args, vec![OsString::from(reg.join("sh/main.sh"))]);
+
+        let p = d.resolve("py", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Python);
+        assert_eq!(p.program, "python3");
+        assert_eq!(p.cwd.as_deref(), Some(reg.join("py").as_path()));
+
+        assert_eq!(d.resolve("b1", "f").unwrap().program, reg.join("b1/main"));
+        assert_eq!(d.resolve("b2", "f").unwrap().program, reg.join("b2/b2"));
+    }
+
+    #[test]
+    fn python_with_pyproject_uses_uv_only_when_uv_is_on_path() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        let bin = t.path().join("bin");
+        fs::create_dir_all(reg.join("py")).unwrap();
+        fs::write(reg.join("py/main.py"), "").unwrap();
+        fs::write(reg.join("py/pyproject.toml"), "").unwrap();
+        fs::create_dir_all(&bin).unwrap();
+        let config = ExecutorConfig {
+            python: Some("python3.11".into()),
+            ..Default::default()
+        };
+        let d = discovery(&[&reg], &bin, config.clone());
+        let p = d.resolve("py", "f").unwrap();
+        assert_eq!(
+            (p.kind, p.program),
+            (WorkerKind::Python, "python3.11".into())
+        );
+        exe(&bin.join("uv"));
+        let d = discovery(&[&reg], &bin, config);
+        let p = d.resolve("py", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Uv);
+        assert_eq!(p.program, bin.join("uv"));
+        assert_eq!(p.args, vec![OsString::from("run"), "main.py".into()]);
+    }
+
+    #[test]
+    fn path_names_include_tkr_prefixes_and_dashes() {
+        assert_eq!(
+            path_names("my_worker"),
+            vec![
+                "my_worker",
+                "tkr-my_worker",
+                "tkr_my_worker",
+                "my-worker",
+                "tkr-my-worker"
+            ]
+        );
+        let t = tempfile::tempdir().unwrap();
+        exe(&t.path().join("tkr-my-worker"));
+        let d = discovery(&[], t.path(), ExecutorConfig::default());
+        let p = d.resolve("my_worker", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Binary);
+        assert_eq!(p.program, t.path().join("tkr-my-worker"));
+    }
+
+    #[test]
+    fn a_non_executable_file_on_path_is_skipped() {
+        let t = tempfile::tempdir().unwrap();
+        fs::write(t.path().join("w"), "").unwrap();
+        let d = discovery(&[], t.path(), ExecutorConfig::default());
+        assert!(d.resolve("w", "f").is_err());
+    }
+
+    #[test]
+    fn not_found_names_every_place_searched() {
+        let t = tempfile::tempdir().unwrap();
+        let r1 = t.path().join("r1");
+        let r2 = t.path().join("r2");
+        let d = discovery(&[&r1, &r2], t.path(), ExecutorConfig::default());
+        let e = d.resolve("ghost", "f").unwrap_err().to_string();
+        for p in [
+            r1.join("ghost/main.sh"),
+            r1.join("ghost/main.py"),
+            r1.join("ghost/main"),
+            r1.join("ghost/ghost"),
+            r2.join("ghost/main.sh"),
+            r2.join("ghost/ghost"),
+        ] {
+            assert!(e.contains(&p.display().to_string()), "{e}");
+        }
+        assert!(e.contains("tkr-ghost") && e.contains("tkr_ghost"), "{e}");
+        assert!(e.contains(&t.path().display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn configured_command_and_kind_win() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        fs::create_dir_all(reg.join("w")).unwrap();
+        fs::write(reg.join("w/main.sh"), "").unwrap();
+        fs::write(reg.join("w/main.py"), "").unwrap();
+        let text = r#"
+[workers.w]
+kind = "python"
+timeout_secs = 2.5
+[workers.c]
+command = ["/bin/tool", "--x"]
+[[routes]]
+task = "w.echo"
+kind = "stdio"
+"#;
+        let config = ExecutorConfig::parse(text, Path::new("tkr.toml"), t.path()).unwrap();
+        let d = discovery(&[&reg], t.path(), config);
+        let p = d.resolve("w", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Python);
+        assert_eq!(p.timeout, Some(Duration::from_millis(2500)));
+        let p = d.resolve("w", "echo").unwrap();
+        assert_eq!(p.kind, WorkerKind::Stdio);
+        assert_eq!(p.program, "bash");
+        let p = d.resolve("c", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Binary);
+        assert_eq!(p.program, "/bin/tool");
+        assert_eq!(p.args, vec![OsString::from("--x")]);
+    }
+
+    #[test]
+    fn forced_uv_without_uv_is_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        fs::create_dir_all(reg.join("w")).unwrap();
+        fs::write(reg.join("w/main.py"), "").unwrap();
+        let config =
+            ExecutorConfig::parse("[workers.w]\nkind = \"uv\"", Path::new("x"), t.path()).unwrap();
+        let d = discovery(&[&reg], t.path(), config);
+        assert!(matches!(
+            d.resolve("w", "f"),
+            Err(DiscoveryError::UvMissing { .. })
+        ));
+    }
+}

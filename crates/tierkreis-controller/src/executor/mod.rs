@@ -1,0 +1,190 @@
+//! Executors: where the tasks the scheduler decides on actually run.
+//!
+//! - [`BuiltinExecutor`]: the reference's `builtins` worker, in-process.
+//! - [`ProcessExecutor`]: external workers as processes (kinds `shell`, `uv`,
+//!   `python`, `binary`, `stdio`), found by [`Discovery`], with a concurrency
+//!   limit, timeouts, log capture and stopping.
+//! - [`InProcessExecutor`]: Rust closures registered per worker name.
+//! - [`RouterExecutor`]: routes tasks by worker name or by glob on
+//!   `worker.function`; [`DefaultExecutor`] is builtins plus, optionally,
+//!   worker processes.
+//!
+//! # Finding a worker
+//!
+//! For a task `W.f`, the first of these that exists is used:
+//!
+//! 1. a `command` configured for the task (first matching `[[routes]]`
+//!    entry, else `[workers.W]`);
+//! 2. in each registry folder (`--registry DIR` in order, then the
+//!    configuration's `registries`): `W/main.sh` (kind `shell`, run with
+//!    `bash`), `W/main.py` (kind `uv` — `uv run main.py` — when
+//!    `W/pyproject.toml` exists and `uv` is on `PATH`, else kind `python`
+//!    with the configured interpreter, default `python3`; both run in `W/`),
+//!    an executable `W/main` or `W/W` (kind `binary`);
+//! 3. an executable named `W`, `tkr-W` or `tkr_W` on `PATH`, also with `_`
+//!    written as `-` (kind `binary`).
+//!
+//! A configured `kind` restricts the search to what fits that kind (`stdio`
+//! accepts `main.sh`, executables in the registry and on `PATH`). When
+//! nothing fits, the error lists every place searched.
+//!
+//! # How each kind runs
+//!
+//! Every process starts in a process group of its own, with the
+//! controller's environment plus the reference shell executor's variables
+//! (absolute paths): `checkpoints_directory`, `function_name`, `done_path`,
+//! `error_path`, `output_dir`, `logs_path`, `output_<port>_file`,
+//! `input_<port>_file`, `worker_call_args_file`, and `TKR_DIR` (the
+//! checkpoint folder), then the configured `env`. Except for `stdio`, the
+//! last argument is the call-args path relative to `TKR_DIR`, as the
+//! reference's worker CLI expects. `stdio` gets the first input file on
+//! stdin and its stdout becomes the first output.
+//!
+//! stdout and stderr are appended to the node's `logs` and to the
+//! workflow's `logs` (lines prefixed with `[<loc>]`). When the process
+//! ends, only that node's markers are read: `_done` means success; `_error`
+//! (written by the worker) means failure with the text in `logs`. `shell`
+//! and `stdio` tasks that exit with 0 are marked done by the executor, like
+//! the reference; other kinds must mark done themselves. Any other end
+//! (non-zero status, a signal, exit 0 without markers, a timeout) appends a
+//! message with the status or signal and the last lines of stderr to the
+//! node's `logs` and creates `_error`. `debug/executors/<loc>` records the
+//! kind, the command line and the added environment.
+//!
+//! Stopping (Ctrl-C, `--task-timeout`) sends SIGTERM to the task's group,
+//! waits the grace period, then sends SIGKILL. A stopped run marks nothing
+//! failed, so `tkr resume` runs the stopped tasks again.
+//!
+//! # Configuration file
+//!
+//! `tkr` reads `tkr.toml` in the current folder, or the file given with
+//! `--config`. Every key is optional; unknown keys are errors.
+//!
+//! ```toml
+//! # Registry folders, searched after --registry ones; relative to this file.
+//! registries = ["workers", "/opt/tierkreis/workers"]
+//! python = "python3"    # interpreter for kind "python"
+//! jobs = 4              # processes at once (default: number of cores; --jobs)
+//! timeout_secs = 3600   # default per-task timeout (--task-timeout wins over it)
+//! grace_secs = 5        # SIGTERM .. SIGKILL delay when stopping a task
+//!
+//! [workers.my_worker]   # settings for every task of worker `my_worker`
+//! kind = "uv"           # "shell" | "uv" | "python" | "binary" | "stdio"
+//! python = "python3.12"
+//! timeout_secs = 60     # wins over --task-timeout
+//! env = { OMP_NUM_THREADS = "1" }
+//!
+//! [workers.tool]
+//! command = ["/opt/tool/bin/tool", "--quiet"]  # no discovery; kind defaults to "binary"
+//!
+//! [[routes]]            # by glob on `worker.function`; the first match wins
+//! task = "my_worker.slow_*"
+//! timeout_secs = 7200   # fields as in [workers.NAME], overriding them
+//! ```
+
+mod builtin;
+pub mod config;
+pub mod discovery;
+pub mod inprocess;
+pub mod process;
+pub mod router;
+
+use std::sync::Arc;
+
+pub use builtin::BuiltinExecutor;
+pub use config::{ConfigError, ExecutorConfig, WorkerConfig, WorkerKind, DEFAULT_CONFIG_FILE};
+pub use discovery::{Discovery, DiscoveryError, LaunchPlan};
+pub use inprocess::{InProcessExecutor, WorkerFn};
+pub use process::{ProcessExecutor, ProcessOptions};
+pub use router::{Route, RouterExecutor};
+
+use tierkreis_storage::ControllerStorage;
+
+use crate::runtime::{Events, Executor, LaunchError};
+use crate::scheduler::Launch;
+
+/// The worker name of the built-in tasks.
+pub const BUILTINS_WORKER: &str = "builtins";
+
+/// Builtins in-process; other workers as processes when configured.
+#[derive(Debug)]
+pub struct DefaultExecutor {
+    router: RouterExecutor,
+}
+
+impl Default for DefaultExecutor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DefaultExecutor {
+    /// Builtins only: tasks of other workers fail to launch.
+    pub fn new() -> Self {
+        Self {
+            router: RouterExecutor::new().route(
+                Route::Worker(BUILTINS_WORKER.to_string()),
+                Box::new(BuiltinExecutor),
+            ),
+        }
+    }
+
+    /// Builtins in-process, every other worker through `processes`.
+    pub fn with_processes(processes: ProcessExecutor) -> Self {
+        Self {
+            router: Self::new().router.fallback(Box::new(processes)),
+        }
+    }
+}
+
+impl Executor for DefaultExecutor {
+    fn launch(
+        &mut self,
+        task: &Launch,
+        storage: &Arc<dyn ControllerStorage>,
+        done: &Events,
+    ) -> Result<(), LaunchError> {
+        self.router.launch(task, storage, done)
+    }
+
+    fn stop(&mut self) -> usize {
+        self.router.stop()
+    }
+}
+
+/// Graphs and runs shared by the executors' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use indexmap::IndexMap;
+    use tierkreis_core::{GraphData, Loc};
+    use tierkreis_storage::ControllerStorage;
+
+    use crate::runtime::{self, Executor, RunError};
+    use crate::scheduler::Outcome;
+
+    /// `task(x = value)` returned as `value`.
+    pub fn one_task_graph(task: &str, value: &str) -> GraphData {
+        let json = format!(
+            r#"{{"nodes": [
+            {{"type": "const", "value": {value}, "inputs": {{}}, "outputs": {{"value": [1]}}}},
+            {{"type": "function", "function_name": "{task}", "inputs": {{"x": [0, "value"]}}, "outputs": {{"value": [2]}}}},
+            {{"type": "output", "inputs": {{"value": [1, "value"]}}, "outputs": {{}}}}
+          ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {{}}, "node_metadata": {{}}}}"#
+        );
+        GraphData::from_json(json.as_bytes()).expect("test graph")
+    }
+
+    /// Starts and runs `graph`; returns the outcome and, if finished, the output `value`.
+    pub fn run(
+        storage: Arc<dyn ControllerStorage>,
+        graph: &GraphData,
+        executor: &mut dyn Executor,
+    ) -> Result<(Outcome, Option<Vec<u8>>), RunError> {
+        runtime::start_workflow(storage.as_ref(), graph, &IndexMap::new())?;
+        let outcome = runtime::run(storage.clone(), false, executor, &mut |_| {})?;
+        let value = storage.read_output(&Loc::root(), "value").ok();
+        Ok((outcome, value))
+    }
+}

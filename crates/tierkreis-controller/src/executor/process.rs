@@ -1,0 +1,821 @@
+//! Worker processes: one spawn helper, a concurrency limit, per-task
+//! timeouts, log capture, and stopping (SIGTERM to the task's process group,
+//! a grace period, then SIGKILL).
+//!
+//! Each started process gets a supervisor thread that blocks on its exit (no
+//! polling), then reads the markers of that node only (`_done`, `_error`),
+//! writes the error text and `_error` when the process failed without saying
+//! so, reports the [`Completion`], and starts the next queued task.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tierkreis_core::{Loc, WorkerCallArgs};
+use tierkreis_storage::{ControllerStorage, ExecutorDebugData, TKR_DIR_KEY};
+
+use super::config::WorkerKind;
+use super::discovery::{Discovery, LaunchPlan};
+use crate::runtime::{Completion, Events, Executor, LaunchError};
+use crate::scheduler::Launch;
+
+/// How many lines of a failed task's stderr go into its error text.
+pub const STDERR_TAIL_LINES: usize = 20;
+
+/// Limits for worker processes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessOptions {
+    /// Processes running at once; more tasks wait in a queue.
+    pub jobs: usize,
+    /// The timeout of tasks without their own configured timeout.
+    pub task_timeout: Option<Duration>,
+    /// Time between SIGTERM and SIGKILL when stopping a task.
+    pub grace: Duration,
+}
+
+impl Default for ProcessOptions {
+    /// As many jobs as cores, no timeout, 5 seconds of grace.
+    fn default() -> Self {
+        Self {
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            task_timeout: None,
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Runs tasks of external workers as processes (see [`crate::executor`]).
+#[derive(Debug)]
+pub struct ProcessExecutor {
+    discovery: Discovery,
+    pool: Arc<Pool>,
+}
+
+#[derive(Debug)]
+struct Pool {
+    options: ProcessOptions,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Running tasks and their process group ids.
+    running: HashMap<Loc, Pid>,
+    /// Tasks waiting for a free slot.
+    queue: VecDeque<Job>,
+    /// Set once by [`ProcessExecutor::stop`]: nothing is started or reported any more.
+    stopping: bool,
+}
+
+/// A task ready to spawn.
+struct Job {
+    loc: Loc,
+    worker: String,
+    kind: WorkerKind,
+    spec: Spec,
+    timeout: Option<Duration>,
+    storage: Arc<dyn ControllerStorage>,
+    events: Events,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("loc", &self.loc)
+            .field("worker", &self.worker)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything needed to spawn one process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    pub cwd: Option<PathBuf>,
+    /// Variables added to the controller's environment.
+    pub env: BTreeMap<String, String>,
+    /// A file given as stdin (else stdin is empty).
+    pub stdin: Option<PathBuf>,
+    /// A file that receives stdout (else stdout is captured into the logs).
+    pub stdout: Option<PathBuf>,
+}
+
+impl Spec {
+    /// The command as a shell line, for debug data and messages.
+    pub fn command_line(&self) -> String {
+        let mut line = String::new();
+        if let Some(cwd) = &self.cwd {
+            let _ = write!(line, "cd {} && ", quote(cwd.as_os_str()));
+        }
+        line.push_str(&quote(&self.program));
+        for a in &self.args {
+            line.push(' ');
+            line.push_str(&quote(a));
+        }
+        if let Some(p) = &self.stdin {
+            let _ = write!(line, " < {}", quote(p.as_os_str()));
+        }
+        if let Some(p) = &self.stdout {
+            let _ = write!(line, " > {}", quote(p.as_os_str()));
+        }
+        line
+    }
+
+    /// The one spawn helper: working directory, environment, stdio, and a
+    /// process group of its own (so stopping reaches its children too and a
+    /// Ctrl-C at the terminal reaches only the controller).
+    pub fn spawn(&self) -> std::io::Result<Child> {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args)
+            .envs(&self.env)
+            .process_group(0)
+            .stderr(Stdio::piped());
+        if let Some(cwd) = &self.cwd {
+            c.current_dir(cwd);
+        }
+        match &self.stdin {
+            Some(p) => c.stdin(std::fs::File::open(p)?),
+            None => c.stdin(Stdio::null()),
+        };
+        match &self.stdout {
+            Some(p) => c.stdout(std::fs::File::create(p)?),
+            None => c.stdout(Stdio::piped()),
+        };
+        c.spawn()
+    }
+}
+
+fn quote(s: &std::ffi::OsStr) -> String {
+    let s = s.to_string_lossy();
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.into_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The environment a worker process gets (on top of the controller's): the
+/// reference shell executor's variables, with absolute paths, plus
+/// `TKR_DIR` and `worker_call_args_file`.
+pub fn worker_env(
+    tkr_dir: &Path,
+    call_args: &WorkerCallArgs,
+    call_args_path: &Path,
+    workflow_logs: &Path,
+) -> BTreeMap<String, String> {
+    let abs = |p: &Path| tkr_dir.join(p).to_string_lossy().into_owned();
+    let mut env = BTreeMap::new();
+    env.insert(
+        "checkpoints_directory".into(),
+        tkr_dir.to_string_lossy().into_owned(),
+    );
+    // The reference joins the function name to the checkpoint folder too.
+    env.insert(
+        "function_name".into(),
+        abs(Path::new(&call_args.function_name)),
+    );
+    env.insert("done_path".into(), abs(&call_args.done_path));
+    env.insert("error_path".into(), abs(&call_args.error_path));
+    env.insert("output_dir".into(), abs(&call_args.output_dir));
+    let logs = match &call_args.logs_path {
+        Some(p) => abs(p),
+        None => workflow_logs.to_string_lossy().into_owned(),
+    };
+    env.insert("logs_path".into(), logs);
+    for (port, p) in &call_args.outputs {
+        env.insert(format!("output_{port}_file"), abs(p));
+    }
+    for (port, p) in &call_args.inputs {
+        env.insert(format!("input_{port}_file"), abs(p));
+    }
+    env.insert("worker_call_args_file".into(), abs(call_args_path));
+    env.insert(TKR_DIR_KEY.into(), tkr_dir.to_string_lossy().into_owned());
+    env
+}
+
+impl ProcessExecutor {
+    /// An executor finding workers with `discovery`.
+    pub fn new(discovery: Discovery, options: ProcessOptions) -> Self {
+        let options = ProcessOptions {
+            jobs: options.jobs.max(1),
+            ..options
+        };
+        Self {
+            discovery,
+            pool: Arc::new(Pool {
+                options,
+                state: Mutex::new(State::default()),
+                changed: Condvar::new(),
+            }),
+        }
+    }
+
+    /// How many processes run now.
+    pub fn running(&self) -> usize {
+        self.pool.lock().running.len()
+    }
+
+    fn job(
+        &self,
+        task: &Launch,
+        storage: &Arc<dyn ControllerStorage>,
+        events: &Events,
+    ) -> Result<Job, String> {
+        let plan = self
+            .discovery
+            .resolve(&task.worker, &task.function)
+            .map_err(|e| e.to_string())?;
+        if !storage.workflow_dir().is_dir() {
+            return Err(format!(
+                "worker processes need checkpoints on disk, and the workflow folder {} is not one \
+                 (in-memory storage?)",
+                storage.workflow_dir().display()
+            ));
+        }
+        let tkr_dir = std::path::absolute(storage.tkr_dir())
+            .map_err(|e| format!("cannot make {} absolute: {e}", storage.tkr_dir().display()))?;
+        let call_args = storage
+            .read_worker_call_args(&task.loc)
+            .map_err(|e| format!("cannot read the call args: {e}"))?;
+        let spec = build_spec(
+            &plan,
+            &tkr_dir,
+            &call_args,
+            &task.call_args_path,
+            storage.as_ref(),
+        )?;
+        storage
+            .write_executor_data(
+                &task.loc,
+                &ExecutorDebugData {
+                    executor: format!("tierkreis-rs:{}", plan.kind.name()),
+                    launch_command: spec.command_line(),
+                    job_id: None,
+                    env: spec.env.clone(),
+                    packages: Vec::new(),
+                },
+            )
+            .map_err(|e| format!("cannot write debug data: {e}"))?;
+        Ok(Job {
+            loc: task.loc.clone(),
+            worker: task.worker.clone(),
+            kind: plan.kind,
+            spec,
+            timeout: plan.timeout.or(self.pool.options.task_timeout),
+            storage: storage.clone(),
+            events: events.clone(),
+        })
+    }
+}
+
+fn build_spec(
+    plan: &LaunchPlan,
+    tkr_dir: &Path,
+    call_args: &WorkerCallArgs,
+    call_args_path: &Path,
+    storage: &dyn ControllerStorage,
+) -> Result<Spec, String> {
+    let mut env = worker_env(tkr_dir, call_args, call_args_path, &storage.logs_path());
+    env.extend(plan.env.clone());
+    let mut args = plan.args.clone();
+    let (mut stdin, mut stdout) = (None, None);
+    if plan.kind == WorkerKind::Stdio {
+        let input = call_args.inputs.values().next().ok_or_else(|| {
+            "a stdio worker needs an input to give on stdin, and the task has none".to_string()
+        })?;
+        let output = call_args.outputs.values().next().ok_or_else(|| {
+            "a stdio worker needs an output for its stdout, and the task has none".to_string()
+        })?;
+        stdin = Some(tkr_dir.join(input));
+        stdout = Some(tkr_dir.join(output));
+    } else {
+        // Relative to TKR_DIR, like the reference's executors.
+        args.push(call_args_path.as_os_str().to_owned());
+    }
+    Ok(Spec {
+        program: plan.program.clone(),
+        args,
+        cwd: plan.cwd.clone(),
+        env,
+        stdin,
+        stdout,
+    })
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panicking supervisor must not stop the others; the state stays usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Spawns `job` (the caller holds the lock and checked the limit).
+    fn start(self: &Arc<Self>, state: &mut State, job: Job) -> Result<(), Box<(Job, String)>> {
+        let mut child = match job.spec.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let m = format!("cannot run `{}`: {e}", job.spec.command_line());
+                return Err(Box::new((job, m)));
+            }
+        };
+        let Ok(raw) = i32::try_from(child.id()) else {
+            let _ = child.kill();
+            let m = format!("process id {} is out of range", child.id());
+            return Err(Box::new((job, m)));
+        };
+        let pgid = Pid::from_raw(raw);
+        state.running.insert(job.loc.clone(), pgid);
+        tracing::debug!(loc = %job.loc, pid = raw, command = %job.spec.command_line(), "started");
+        let node_log = job.storage.worker_logs_path(&job.loc);
+        let readers = [
+            child.stdout.take().map(|s| pump(s, &job, &node_log, 0)),
+            child
+                .stderr
+                .take()
+                .map(|s| pump(s, &job, &node_log, STDERR_TAIL_LINES)),
+        ];
+        let pool = self.clone();
+        std::thread::spawn(move || pool.supervise(job, child, pgid, readers));
+        Ok(())
+    }
+
+    /// Waits for the process of `job`, concludes, reports, starts queued jobs.
+    fn supervise(
+        self: Arc<Self>,
+        job: Job,
+        child: Child,
+        pgid: Pid,
+        readers: [Option<JoinHandle<VecDeque<String>>>; 2],
+    ) {
+        let (status, timed_out) = wait(child, job.timeout, pgid, self.options.grace);
+        // Whatever the task left behind in its group ends with it.
+        let _ = killpg(pgid, Signal::SIGKILL);
+        let [out, err] = readers;
+        if let Some(h) = out {
+            let _ = h.join();
+        }
+        let tail = err.and_then(|h| h.join().ok()).unwrap_or_default();
+        let stopping = self.lock().stopping;
+        let result = if stopping {
+            None
+        } else {
+            Some(conclude(&job, status, timed_out, &tail))
+        };
+        let mut state = self.lock();
+        state.running.remove(&job.loc);
+        self.changed.notify_all();
+        while !state.stopping && state.running.len() < self.options.jobs {
+            let Some(next) = state.queue.pop_front() else {
+                break;
+            };
+            if let Err(failed) = self.start(&mut state, next) {
+                let (next, message) = *failed;
+                fail(&next, &message);
+                next.events.complete(Completion {
+                    loc: next.loc.clone(),
+                    result: Err(message),
+                });
+            }
+        }
+        drop(state);
+        if let Some(result) = result {
+            job.events.complete(Completion {
+                loc: job.loc,
+                result,
+            });
+        }
+    }
+
+    /// Stops every process: SIGTERM, the grace period, then SIGKILL.
+    fn stop_all(&self) -> usize {
+        let mut state = self.lock();
+        state.stopping = true;
+        state.queue.clear();
+        let n = state.running.len();
+        for pgid in state.running.values() {
+            let _ = killpg(*pgid, Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + self.options.grace;
+        while !state.running.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .map(|(s, _)| s)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        for pgid in state.running.values() {
+            let _ = killpg(*pgid, Signal::SIGKILL);
+        }
+        // SIGKILL cannot be ignored; the wait is bounded only against a
+        // process that escaped its group but holds the log pipes open.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !state.running.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(left = state.running.len(), "worker processes did not end");
+                break;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .map(|(s, _)| s)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        n
+    }
+}
+
+/// Waits for `child`, stopping its group after `timeout`. Returns the exit
+/// status and whether the timeout struck.
+fn wait(
+    mut child: Child,
+    timeout: Option<Duration>,
+    pgid: Pid,
+    grace: Duration,
+) -> (std::io::Result<ExitStatus>, bool) {
+    let Some(timeout) = timeout else {
+        return (child.wait(), false);
+    };
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let gone = || std::io::Error::other("the process waiter ended without a status");
+    match rx.recv_timeout(timeout) {
+        Ok(status) => (status, false),
+        Err(RecvTimeoutError::Disconnected) => (Err(gone()), false),
+        Err(RecvTimeoutError::Timeout) => {
+            let _ = killpg(pgid, Signal::SIGTERM);
+            let status = match rx.recv_timeout(grace) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = killpg(pgid, Signal::SIGKILL);
+                    rx.recv().unwrap_or_else(|_| Err(gone()))
+                }
+            };
+            (status, true)
+        }
+    }
+}
+
+/// Copies a process stream, line by line, to the node's log file and to the
+/// workflow log (prefixed with the location); returns the last `keep` lines.
+fn pump(
+    stream: impl Read + Send + 'static,
+    job: &Job,
+    node_log: &Path,
+    keep: usize,
+) -> JoinHandle<VecDeque<String>> {
+    let storage = job.storage.clone();
+    let node_log = node_log.to_path_buf();
+    let workflow_log = storage.logs_path();
+    let prefix = format!("[{}] ", job.loc);
+    std::thread::spawn(move || {
+        let mut tail = VecDeque::new();
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        let mut warned = false;
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            let mut prefixed = prefix.clone().into_bytes();
+            prefixed.extend_from_slice(&line);
+            let r = storage
+                .append(&node_log, &line)
+                .and_then(|()| storage.append(&workflow_log, &prefixed));
+            if let Err(e) = r {
+                if !warned {
+                    tracing::warn!(log = %node_log.display(), error = %e, "cannot write worker output");
+                    warned = true;
+                }
+            }
+            if keep > 0 {
+                if tail.len() == keep {
+                    tail.pop_front();
+                }
+                tail.push_back(String::from_utf8_lossy(&line).trim_end().to_string());
+            }
+        }
+        tail
+    })
+}
+
+/// Decides how a finished process's task ended, writing the error text and
+/// `_error` when the process did not.
+fn conclude(
+    job: &Job,
+    status: std::io::Result<ExitStatus>,
+    timed_out: bool,
+    tail: &VecDeque<String>,
+) -> Result<(), String> {
+    let storage = job.storage.as_ref();
+    let loc = &job.loc;
+    let who = format!("worker {:?} ({} at {loc})", job.worker, job.kind.name());
+    if storage.is_node_finished(loc) {
+        return Ok(());
+    }
+    let summary = if timed_out {
+        let secs = job.timeout.map_or(0.0, |t| t.as_secs_f64());
+        format!("{who} timed out after {secs}s and was stopped")
+    } else if storage.node_has_error(loc) {
+        return Err(storage
+            .read_errors(loc)
+            .unwrap_or_else(|e| format!("{who} failed (its error text is unreadable: {e})")));
+    } else {
+        match status {
+            Err(e) => format!("{who}: waiting for the process failed: {e}"),
+            Ok(s) if s.success() => {
+                if job.kind.done_on_success() {
+                    return match storage.mark_node_finished(loc) {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            let m = format!("{who} succeeded but its _done cannot be written: {e}");
+                            fail(job, &m);
+                            Err(m)
+                        }
+                    };
+                }
+                format!("{who} exited without marking done or error")
+            }
+            Ok(s) => match (s.code(), s.signal()) {
+                (Some(code), _) => format!("{who} exited with status {code}"),
+                (None, Some(sig)) => {
+                    let name = Signal::try_from(sig).map_or("unknown", |s| s.as_str());
+                    format!("{who} was killed by signal {sig} ({name})")
+                }
+                (None, None) => format!("{who} ended with {s}"),
+            },
+        }
+    };
+    let mut message = summary;
+    if !tail.is_empty() {
+        message.push_str("\nlast lines of stderr:\n");
+        for l in tail {
+            message.push_str(l);
+            message.push('\n');
+        }
+    }
+    fail(job, &message);
+    Err(message)
+}
+
+/// Appends `message` to the node's log (keeping what the worker wrote) and
+/// creates `_error`.
+fn fail(job: &Job, message: &str) {
+    let storage = job.storage.as_ref();
+    let mut text = message.trim_end().to_string();
+    text.push('\n');
+    let r = storage
+        .append(&storage.worker_logs_path(&job.loc), text.as_bytes())
+        .and_then(|()| storage.mark_node_error(&job.loc));
+    if let Err(e) = r {
+        tracing::error!(loc = %job.loc, error = %e, "cannot record a task's failure");
+    }
+}
+
+impl Executor for ProcessExecutor {
+    fn launch(
+        &mut self,
+        task: &Launch,
+        storage: &Arc<dyn ControllerStorage>,
+        done: &Events,
+    ) -> Result<(), LaunchError> {
+        let spawn_error = |message: String| LaunchError::Spawn {
+            loc: task.loc.clone(),
+            worker: task.worker.clone(),
+            message,
+        };
+        let job = self.job(task, storage, done).map_err(spawn_error)?;
+        let mut state = self.pool.lock();
+        if state.stopping {
+            return Err(spawn_error("the executor is stopping".to_string()));
+        }
+        if state.running.len() < self.pool.options.jobs {
+            self.pool
+                .start(&mut state, job)
+                .map_err(|failed| spawn_error(failed.1))?;
+        } else {
+            state.queue.push_back(job);
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) -> usize {
+        self.pool.stop_all()
+    }
+}
+
+impl Drop for ProcessExecutor {
+    /// No worker outlives its executor.
+    fn drop(&mut self) {
+        let busy = {
+            let s = self.pool.lock();
+            !s.running.is_empty() || !s.queue.is_empty()
+        };
+        if busy {
+            self.pool.stop_all();
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    use crate::executor::test_support::{one_task_graph, run};
+    use crate::executor::ExecutorConfig;
+    use crate::runtime::{EventChannel, RunError};
+    use std::os::unix::fs::PermissionsExt;
+    use tierkreis_core::Loc;
+    use tierkreis_storage::{FileControllerStorage, MemoryControllerStorage, MemoryFiles};
+
+    fn executor(reg: &Path, grace: Duration) -> ProcessExecutor {
+        let discovery = Discovery::new(ExecutorConfig::default(), vec![reg.to_path_buf()]);
+        ProcessExecutor::new(
+            discovery,
+            ProcessOptions {
+                jobs: 2,
+                task_timeout: None,
+                grace,
+            },
+        )
+    }
+
+    fn shell_worker(reg: &Path, name: &str, body: &str) {
+        let p = reg.join(name).join("main.sh");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn memory_storage_cannot_run_processes() {
+        let t = tempfile::tempdir().unwrap();
+        shell_worker(t.path(), "w", "exit 0");
+        let st = MemoryControllerStorage::new(MemoryFiles::new(), uuid::Uuid::new_v4(), None);
+        let mut e = executor(t.path(), Duration::from_secs(1));
+        let (outcome, _) = run(Arc::new(st.clone()), &one_task_graph("w.f", "1"), &mut e).unwrap();
+        assert!(matches!(outcome, crate::scheduler::Outcome::Failed(_)));
+        let text = st.read_errors(&Loc::root().n(1)).unwrap();
+        assert!(text.contains("need checkpoints on disk"), "{text}");
+    }
+
+    #[test]
+    fn stop_terminates_the_group_and_marks_nothing() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        let flag = t.path().join("started");
+        // Ignores SIGTERM: only the SIGKILL after the grace period ends it.
+        shell_worker(
+            &reg,
+            "w",
+            &format!(
+                "trap '' TERM\ntouch {}\nwhile :; do sleep 0.05; done\n",
+                flag.display()
+            ),
+        );
+        let st: Arc<dyn ControllerStorage> = Arc::new(FileControllerStorage::new(
+            t.path().join("ck"),
+            uuid::Uuid::new_v4(),
+            None,
+        ));
+        runtime_start(&st);
+        let mut e = executor(&reg, Duration::from_millis(200));
+        let events = EventChannel::new();
+        let stop = events.stop_handle();
+        let waiter = std::thread::spawn(move || {
+            while !flag.exists() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            stop.stop();
+        });
+        let r = crate::runtime::run_with_events(st.clone(), false, &mut e, &mut |_| {}, events);
+        waiter.join().unwrap();
+        assert!(matches!(r, Err(RunError::Stopped { stopped: 1 })), "{r:?}");
+        assert_eq!(e.running(), 0);
+        let loc = Loc::root().n(1);
+        assert!(!st.node_has_error(&loc) && !st.is_node_finished(&loc));
+        let log = String::from_utf8(st.read(&st.logs_path()).unwrap()).unwrap();
+        assert!(
+            log.contains("run stopped: 1 running task(s) stopped"),
+            "{log}"
+        );
+    }
+
+    fn runtime_start(st: &Arc<dyn ControllerStorage>) {
+        crate::runtime::start_workflow(
+            st.as_ref(),
+            &one_task_graph("w.f", "1"),
+            &Default::default(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn quoting_and_command_line() {
+        let spec = Spec {
+            program: "bash".into(),
+            args: vec!["/a b/main.sh".into(), "x/y".into(), "it's".into()],
+            cwd: Some("/w".into()),
+            env: BTreeMap::new(),
+            stdin: Some("/in".into()),
+            stdout: None,
+        };
+        assert_eq!(
+            spec.command_line(),
+            r"cd /w && bash '/a b/main.sh' x/y 'it'\''s' < /in"
+        );
+    }
+
+    #[test]
+    fn env_has_the_reference_shell_variables_with_absolute_paths() {
+        let args = WorkerCallArgs {
+            function_name: "f".into(),
+            inputs: [("a".to_string(), PathBuf::from("wf/-.N0/outputs/value"))]
+                .into_iter()
+                .collect(),
+            outputs: [("value".to_string(), PathBuf::from("wf/-.N1/outputs/value"))]
+                .into_iter()
+                .collect(),
+            output_dir: "wf/-.N1/outputs".into(),
+            done_path: "wf/-.N1/_done".into(),
+            error_path: "wf/-.N1/logs".into(),
+            logs_path: Some("wf/logs".into()),
+        };
+        let env = worker_env(
+            Path::new("/tkr"),
+            &args,
+            Path::new("wf/-.N1/definition"),
+            Path::new("/unused"),
+        );
+        let expect = [
+            ("checkpoints_directory", "/tkr"),
+            ("function_name", "/tkr/f"),
+            ("done_path", "/tkr/wf/-.N1/_done"),
+            ("error_path", "/tkr/wf/-.N1/logs"),
+            ("output_dir", "/tkr/wf/-.N1/outputs"),
+            ("logs_path", "/tkr/wf/logs"),
+            ("output_value_file", "/tkr/wf/-.N1/outputs/value"),
+            ("input_a_file", "/tkr/wf/-.N0/outputs/value"),
+            ("worker_call_args_file", "/tkr/wf/-.N1/definition"),
+            ("TKR_DIR", "/tkr"),
+        ];
+        for (k, v) in expect {
+            assert_eq!(env.get(k).map(String::as_str), Some(v), "{k}");
+        }
+        assert_eq!(env.len(), expect.len());
+    }
+
+    #[test]
+    fn spawn_puts_the_child_in_its_own_process_group_with_cwd_env_and_stdio() {
+        let t = tempfile::tempdir().unwrap();
+        let out = t.path().join("out");
+        let input = t.path().join("in");
+        std::fs::write(&input, "from stdin").unwrap();
+        // Field 5 of /proc/PID/stat is the process group id.
+        let script = r#"read -r _ _ _ _ pgrp _ < /proc/$$/stat; echo "$pgrp $$ $X $(pwd)"; cat"#;
+        let spec = Spec {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            cwd: Some(t.path().to_path_buf()),
+            env: [("X".to_string(), "x1".to_string())].into_iter().collect(),
+            stdin: Some(input),
+            stdout: Some(out.clone()),
+        };
+        let mut child = spec.spawn().unwrap();
+        assert!(child.wait().unwrap().success());
+        let text = std::fs::read_to_string(&out).unwrap();
+        let pid = child.id().to_string();
+        let cwd = std::fs::canonicalize(t.path()).unwrap();
+        assert_eq!(
+            text,
+            format!("{pid} {pid} x1 {}\nfrom stdin", cwd.display())
+        );
+    }
+}
