@@ -1,0 +1,77 @@
+//! Benchmarks for the `tkr` controller: graph generators for the benchmark
+//! workloads, an end-to-end runner that times the `tkr` binary as a child
+//! process (and checks its answer), the durable-storage floor, and a runner
+//! for the Python reference controller on the same graphs.
+
+pub mod child;
+pub mod floor;
+pub mod graphs;
+pub mod reference;
+pub mod runner;
+
+use std::path::PathBuf;
+
+pub use graphs::Workload;
+
+/// Where checkpoints go during a run (passed to `tkr --storage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageMode {
+    Memory,
+    File,
+}
+
+impl StorageMode {
+    /// The name `tkr --storage` and `python/ref_bench.py` take.
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            StorageMode::Memory => "memory",
+            StorageMode::File => "file",
+        }
+    }
+}
+
+/// Everything that can go wrong while benchmarking, with the file, program
+/// or workload it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("cannot wait for {program} (pid {pid}): {source}")]
+    Wait {
+        program: String,
+        pid: u32,
+        source: std::io::Error,
+    },
+    #[error("{program} failed ({status}) on {workload} n={n}; stderr ends:\n{stderr}")]
+    ChildFailed {
+        program: String,
+        workload: &'static str,
+        n: u64,
+        status: String,
+        stderr: String,
+    },
+    #[error("{program} printed no usable result for {workload} n={n} ({reason}); last stdout line: {line:?}")]
+    BadOutput {
+        program: String,
+        workload: &'static str,
+        n: u64,
+        reason: String,
+        line: String,
+    },
+    #[error("{program} computed a wrong {workload} n={n}: expected {expected}, got {found}")]
+    WrongResult {
+        program: String,
+        workload: &'static str,
+        n: u64,
+        expected: String,
+        found: String,
+    },
+}
