@@ -60,14 +60,11 @@ impl Dir {
     fn dir_mut(&mut self, path: &Path) -> &mut Dir {
         let mut dir = self;
         for name in names(path) {
-            let node = dir
-                .entries
-                .entry(name.into())
-                .or_insert_with(|| Node::Dir(Dir::default()));
-            if let Node::File { .. } = node {
-                *node = Node::Dir(Dir::default());
+            // Look up before inserting: `entry` would allocate the key each time.
+            if !matches!(dir.entries.get(name), Some(Node::Dir(_))) {
+                dir.entries.insert(name.into(), Node::Dir(Dir::default()));
             }
-            let Node::Dir(d) = node else {
+            let Some(Node::Dir(d)) = dir.entries.get_mut(name) else {
                 unreachable!("just made a folder")
             };
             dir = d;
