@@ -122,6 +122,13 @@ pub trait ControllerStorage: Send + Sync {
     /// Create the empty file `path`, or update its modification time keeping
     /// its content; creates parent folders.
     fn touch(&self, path: &Path) -> Result<(), StorageError>;
+    /// Touch the `_metadata` of a scope when one of its nodes starts or
+    /// finishes, like the reference. Only its existence is part of the
+    /// layout, so an implementation may create it once and skip later
+    /// touches (the file storage does: that saves four system calls a node).
+    fn touch_scope_metadata(&self, path: &Path) -> Result<(), StorageError> {
+        self.touch(path)
+    }
     /// Append `bytes` to the file at `path` (created with its parents if
     /// missing). For logs: not atomic, a crash may cut the last line.
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError>;
@@ -245,7 +252,7 @@ pub trait ControllerStorage: Send + Sync {
     /// (the workflow `_metadata` for the root) so watchers see progress.
     fn mark_node_finished(&self, loc: &Loc) -> Result<(), StorageError> {
         self.touch(&self.done_path(loc))?;
-        self.touch(&self.parent_metadata_path(loc))
+        self.touch_scope_metadata(&self.parent_metadata_path(loc))
     }
 
     /// Mark the node failed (`_error`).
@@ -301,7 +308,7 @@ pub trait ControllerStorage: Send + Sync {
         })?;
         self.write(&path, &bytes)?;
         self.mkdir(&self.outputs_dir(loc))?;
-        self.touch(&self.parent_metadata_path(loc))?;
+        self.touch_scope_metadata(&self.parent_metadata_path(loc))?;
         Ok(node.join("definition"))
     }
 
@@ -807,9 +814,9 @@ pub struct FileControllerStorage {
     workflow_id: Uuid,
     name: Option<String>,
     workflow_dir: PathBuf,
-    /// Folders this storage made or found, so that a write into a new node
-    /// folder costs one `mkdir` instead of a failed `open`, a `mkdir` and a
-    /// retry. Cleared on every delete.
+    /// Folders (and scope `_metadata` files) this storage made or found, so
+    /// that a write into a new node folder costs one `mkdir` instead of a
+    /// failed `open`, a `mkdir` and a retry. Cleared on every delete.
     known_dirs: std::sync::Mutex<rustc_hash::FxHashSet<PathBuf>>,
 }
 
@@ -907,6 +914,14 @@ impl ControllerStorage for FileControllerStorage {
     fn touch(&self, path: &Path) -> Result<(), StorageError> {
         self.ensure_parent(path)?;
         atomic::touch(path)
+    }
+    fn touch_scope_metadata(&self, path: &Path) -> Result<(), StorageError> {
+        if self.known().contains(path) {
+            return Ok(());
+        }
+        self.touch(path)?;
+        self.known().insert(path.to_path_buf());
+        Ok(())
     }
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
         self.ensure_parent(path)?;
