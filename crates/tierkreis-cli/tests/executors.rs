@@ -428,6 +428,9 @@ echo '"finished"' > "$output_value_file"
     let wf = e.wf(id);
     assert!(!wf.join("-.N1/_error").exists() && !wf.join("-.N1/_done").exists());
     assert!(!wf.join("-/_error").exists());
+    // The interrupted task is marked not started, so that any controller
+    // (the reference's too) runs it again on resume.
+    assert!(!wf.join("-.N1/nodedef").exists());
 
     let out = tkr(&e.ck)
         .current_dir(&e.root)

@@ -313,9 +313,27 @@ fn drive(
             next = events.rx.try_recv().ok();
         }
         if stopped {
-            return Err(stop(executor));
+            let err = stop(executor);
+            unstart_interrupted(sched, storage.as_ref())?;
+            return Err(err);
         }
     }
+}
+
+/// After a stop, marks the tasks that were running and left no marker as not
+/// started (their `nodedef` removed, as the reference's `restart_task` does), so
+/// that any controller, ours or the reference's, runs them again on resume.
+/// The reference's resume waits forever for a started task without markers.
+fn unstart_interrupted(
+    sched: &Scheduler<'_>,
+    storage: &dyn ControllerStorage,
+) -> Result<(), RunError> {
+    for loc in sched.running_tasks() {
+        if !storage.is_node_finished(loc) && !storage.node_has_error(loc) {
+            storage.delete_path(&storage.nodedef_path(loc))?;
+        }
+    }
+    Ok(())
 }
 
 fn apply(sched: &mut Scheduler<'_>, c: Completion) -> Result<(), RunError> {

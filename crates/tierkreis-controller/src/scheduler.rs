@@ -264,6 +264,11 @@ impl<'s> Scheduler<'s> {
         std::mem::take(&mut self.launches)
     }
 
+    /// The tasks launched and not yet reported finished or failed.
+    pub fn running_tasks(&self) -> impl Iterator<Item = &Loc> {
+        self.running.keys()
+    }
+
     /// Progress counters.
     pub fn progress(&self) -> Progress {
         Progress {
