@@ -553,10 +553,10 @@ impl<'s> Scheduler<'s> {
         self.progress.started += 1;
         // On resume, a started nested node is re-entered: its checkpoint stays.
         let already_started = restored && self.storage.is_node_started(&loc);
-        if !already_started {
-            let path = self.storage.nodedef_path(&loc);
-            self.storage.write(&path, &graph.nodedefs[n])?;
-        }
+        // Written again on resume too: a controller killed while writing it
+        // in place (the reference does) may have left it cut short.
+        let path = self.storage.nodedef_path(&loc);
+        self.storage.write(&path, &graph.nodedefs[n])?;
         let ins: Vec<(PortId, Loc, PortId)> = node
             .inputs
             .iter()
@@ -655,7 +655,7 @@ impl<'s> Scheduler<'s> {
                 } else {
                     later_iteration_links(node, &loc.l(iter - 1), &body)
                 };
-                self.start_iteration(&iter_loc, node, &iter_links, !iter_restored)?;
+                self.start_iteration(&iter_loc, node, &iter_links)?;
                 self.new_scope(
                     iter_loc,
                     body,
@@ -720,10 +720,8 @@ impl<'s> Scheduler<'s> {
                     }
                     push_fixed(&mut links, &body.data);
                     self.link_all(&el.n(-1), &links)?;
-                    if !el_restored {
-                        let path = self.storage.nodedef_path(&el);
-                        self.storage.write(&path, &elem_def)?;
-                    }
+                    let path = self.storage.nodedef_path(&el);
+                    self.storage.write(&path, &elem_def)?;
                     scopes_to_make.push((el, el_restored));
                 }
                 self.scope_mut(s).nodes[n].sub = Sub::Map {
@@ -773,24 +771,22 @@ impl<'s> Scheduler<'s> {
         Ok(())
     }
 
-    /// Links a loop iteration's inputs, then (with `write_def`) writes its
-    /// virtual eval node: a node counts as started only once its inputs are in place.
+    /// Links a loop iteration's inputs, then writes its virtual eval node: a
+    /// node counts as started only once its inputs are in place. On resume
+    /// both are done again (idempotent, and repairs a cut-short nodedef).
     fn start_iteration(
         &self,
         iter_loc: &Loc,
         loop_node: &NodeDef,
         links: &[(PortId, Loc, PortId)],
-        write_def: bool,
     ) -> Result<(), SchedulerError> {
         self.link_all(&iter_loc.n(-1), links)?;
-        if write_def {
-            let inputs: IndexMap<PortId, ValueRef> = links
-                .iter()
-                .map(|(k, _, _)| (k.clone(), ValueRef::new(-1, k.clone())))
-                .collect();
-            self.storage
-                .write_node_def(iter_loc, &virtual_eval(inputs, loop_node))?;
-        }
+        let inputs: IndexMap<PortId, ValueRef> = links
+            .iter()
+            .map(|(k, _, _)| (k.clone(), ValueRef::new(-1, k.clone())))
+            .collect();
+        self.storage
+            .write_node_def(iter_loc, &virtual_eval(inputs, loop_node))?;
         Ok(())
     }
 
@@ -903,7 +899,7 @@ impl<'s> Scheduler<'s> {
         let links = later_iteration_links(&loop_node, iter_loc, &body);
         let next = iter + 1;
         let next_loc = loop_loc.l(next);
-        self.start_iteration(&next_loc, &loop_node, &links, true)?;
+        self.start_iteration(&next_loc, &loop_node, &links)?;
         self.new_scope(
             next_loc,
             body,
