@@ -6,6 +6,35 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::hpc::{HpcConfig, JobConfig};
+
+/// Where a worker's tasks run: on this machine, or as batch jobs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// Processes on this machine (the default).
+    #[default]
+    Local,
+    /// SLURM jobs (`sbatch`).
+    Slurm,
+    /// PBS jobs (`qsub`).
+    Pbs,
+    /// Fujitsu PJM jobs (`pjsub`).
+    Pjsub,
+}
+
+impl ExecutorKind {
+    /// The name used in the configuration file.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExecutorKind::Local => "local",
+            ExecutorKind::Slurm => "slurm",
+            ExecutorKind::Pbs => "pbs",
+            ExecutorKind::Pjsub => "pjsub",
+        }
+    }
+}
+
 /// How a worker process is started and how it reports back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,6 +89,10 @@ pub struct WorkerConfig {
     /// Extra environment variables for the process.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Where the tasks run (default `local`).
+    pub executor: Option<ExecutorKind>,
+    /// The batch job's specification, for executors other than `local`.
+    pub job: Option<JobConfig>,
 }
 
 /// A `[[routes]]` entry: settings for every task whose `worker.function`
@@ -75,6 +108,8 @@ pub struct RouteConfig {
     pub timeout_secs: Option<f64>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    pub executor: Option<ExecutorKind>,
+    pub job: Option<JobConfig>,
 }
 
 impl RouteConfig {
@@ -86,6 +121,8 @@ impl RouteConfig {
             python: self.python.clone(),
             timeout_secs: self.timeout_secs,
             env: self.env.clone(),
+            executor: self.executor,
+            job: self.job.clone(),
         }
     }
 }
@@ -112,6 +149,9 @@ pub struct ExecutorConfig {
     /// Per-task settings by glob; the first match wins over `workers`.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Settings of the batch-job executors (`[hpc]`).
+    #[serde(default)]
+    pub hpc: HpcConfig,
 }
 
 /// Why the configuration could not be loaded.
@@ -197,6 +237,7 @@ impl ExecutorConfig {
         };
         seconds("timeout_secs".into(), self.timeout_secs)?;
         seconds("grace_secs".into(), self.grace_secs)?;
+        seconds("hpc.poll_secs".into(), self.hpc.poll_secs)?;
         for (name, w) in &self.workers {
             seconds(format!("workers.{name}.timeout_secs"), w.timeout_secs)?;
             command(format!("workers.{name}.command"), &w.command)?;
@@ -212,6 +253,13 @@ impl ExecutorConfig {
             })?;
         }
         Ok(())
+    }
+
+    /// Whether any worker or route runs its tasks as batch jobs.
+    pub fn uses_batch_jobs(&self) -> bool {
+        let hpc = |e: Option<ExecutorKind>| e.is_some_and(|e| e != ExecutorKind::Local);
+        self.workers.values().any(|w| hpc(w.executor))
+            || self.routes.iter().any(|r| hpc(r.executor))
     }
 
     /// The settings for task `worker.function`: the first matching route,
@@ -237,6 +285,8 @@ impl ExecutorConfig {
                     python: r.python.or(base.python),
                     timeout_secs: r.timeout_secs.or(base.timeout_secs),
                     env,
+                    executor: r.executor.or(base.executor),
+                    job: JobConfig::merge(base.job, r.job),
                 }
             }
         }

@@ -5,9 +5,11 @@
 //!   `python`, `binary`, `stdio`), found by [`Discovery`], with a concurrency
 //!   limit, timeouts, log capture and stopping.
 //! - [`InProcessExecutor`]: Rust closures registered per worker name.
+//! - [`HpcExecutor`]: tasks as SLURM, PBS or PJSUB batch jobs ([`hpc`]);
+//!   [`LocalOrBatchExecutor`] picks it or the processes per task.
 //! - [`RouterExecutor`]: routes tasks by worker name or by glob on
 //!   `worker.function`; [`DefaultExecutor`] is builtins plus, optionally,
-//!   worker processes.
+//!   worker processes and batch jobs.
 //!
 //! # Finding a worker
 //!
@@ -81,10 +83,54 @@
 //! task = "my_worker.slow_*"
 //! timeout_secs = 7200   # fields as in [workers.NAME], overriding them
 //! ```
+//!
+//! # Batch jobs
+//!
+//! `executor = "slurm" | "pbs" | "pjsub"` in `[workers.NAME]` or a
+//! `[[routes]]` entry runs those tasks as batch jobs (default `"local"`);
+//! the job is described by `[workers.NAME.job]` / `[routes.job]` (merged
+//! field by field, the route winning). The job runs the command discovery
+//! finds, with the same environment; see [`hpc`] for tracking and resuming.
+//!
+//! ```toml
+//! [hpc]
+//! poll_secs = 5             # one batched status query per poll
+//! cancel_on_stop = true     # scancel/qdel/pjdel the run's jobs on Ctrl-C
+//!
+//! [workers.sim]
+//! executor = "slurm"
+//!
+//! [workers.sim.job]
+//! job_name = "sim"          # default tkr-<worker>.<function>
+//! walltime = "02:00:00"     # default: timeout_secs, else 01:00:00
+//! nodes = 1
+//! cores_per_node = 8        # default 1
+//! memory_gb = 16            # default: the scheduler's
+//! gpus_per_node = 1
+//! gres = ["tmp:10G"]        # SLURM only
+//! queue = "compute"         # partition / queue / resource group
+//! account = "proj42"
+//! mail = "me@example.org"
+//! mpi = { proc = 16, max_proc_per_node = 8, launcher = "srun" }
+//! modules = ["gcc/12"]
+//! setup = ["source ~/venv/bin/activate"]
+//! environment = { OMP_NUM_THREADS = "8" }
+//! container = { image = "/img/sim.sif", engine = "apptainer" }
+//! extra_scheduler_args = { "--qos" = "high", "--exclusive" = "" }
+//! output_path = "/scratch/sim.out"   # default <node>/job.out
+//! error_path = "/scratch/sim.err"    # default <node>/job.err
+//!
+//! [[routes]]
+//! task = "sim.big_*"
+//! executor = "slurm"
+//! [routes.job]
+//! nodes = 4
+//! ```
 
 mod builtin;
 pub mod config;
 pub mod discovery;
+pub mod hpc;
 pub mod inprocess;
 pub mod process;
 pub mod router;
@@ -92,8 +138,11 @@ pub mod router;
 use std::sync::Arc;
 
 pub use builtin::BuiltinExecutor;
-pub use config::{ConfigError, ExecutorConfig, WorkerConfig, WorkerKind, DEFAULT_CONFIG_FILE};
+pub use config::{
+    ConfigError, ExecutorConfig, ExecutorKind, WorkerConfig, WorkerKind, DEFAULT_CONFIG_FILE,
+};
 pub use discovery::{Discovery, DiscoveryError, LaunchPlan};
+pub use hpc::{HpcExecutor, HpcOptions, LocalOrBatchExecutor};
 pub use inprocess::{InProcessExecutor, WorkerFn};
 pub use process::{ProcessExecutor, ProcessOptions};
 pub use router::{Route, RouterExecutor};
@@ -129,10 +178,16 @@ impl DefaultExecutor {
         }
     }
 
-    /// Builtins in-process, every other worker through `processes`.
+    /// Builtins in-process, every other worker through `processes`, or as
+    /// batch jobs when its configuration says so (see [`hpc`]).
     pub fn with_processes(processes: ProcessExecutor) -> Self {
+        let rest: Box<dyn Executor> = if processes.discovery().config().uses_batch_jobs() {
+            Box::new(LocalOrBatchExecutor::new(processes))
+        } else {
+            Box::new(processes)
+        };
         Self {
-            router: Self::new().router.fallback(Box::new(processes)),
+            router: Self::new().router.fallback(rest),
         }
     }
 }

@@ -158,7 +158,8 @@ impl Spec {
     }
 }
 
-fn quote(s: &std::ffi::OsStr) -> String {
+/// `s` quoted for a POSIX shell (bare when it needs no quotes).
+pub(crate) fn quote(s: &std::ffi::OsStr) -> String {
     let s = s.to_string_lossy();
     if !s.is_empty()
         && s.chars()
@@ -226,6 +227,11 @@ impl ProcessExecutor {
         }
     }
 
+    /// How workers are found.
+    pub fn discovery(&self) -> &Discovery {
+        &self.discovery
+    }
+
     /// How many processes run now.
     pub fn running(&self) -> usize {
         self.pool.lock().running.len()
@@ -284,7 +290,9 @@ impl ProcessExecutor {
     }
 }
 
-fn build_spec(
+/// The process of one task: the plan's command with the task's call-args
+/// path, the worker environment, and stdio files for kind `stdio`.
+pub(crate) fn build_spec(
     plan: &LaunchPlan,
     tkr_dir: &Path,
     call_args: &WorkerCallArgs,

@@ -1,0 +1,516 @@
+//! `tkr` against a real SLURM (`bash ../shared/slurm/start.sh`): tasks run as
+//! batch jobs, a killed controller's jobs are followed by `tkr resume`
+//! instead of being submitted again, and a cancelled job fails its node.
+//!
+//! Trials are reported ignored when `sinfo` does not answer and `CI` is
+//! unset; with `CI` set they fail instead, saying what is missing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{expect_code, tkr};
+use libtest_mimic::{Arguments, Failed, Trial};
+use tierkreis_core::Loc;
+use tierkreis_storage::{ControllerStorage, FileControllerStorage};
+
+fn main() {
+    let args = Arguments::from_args();
+    let missing = availability().err();
+    let skip = missing.is_some() && std::env::var_os("CI").is_none();
+    let trials: Vec<(&str, fn())> = vec![
+        (
+            "a_map_of_rust_and_python_tasks_runs_as_jobs_and_resumes_without_resubmitting",
+            map_as_jobs_killed_and_resumed,
+        ),
+        (
+            "a_job_cancelled_with_scancel_fails_its_node",
+            cancelled_job_fails_its_node,
+        ),
+    ];
+    let trials = trials
+        .into_iter()
+        .map(|(name, body)| {
+            let missing = missing.clone();
+            Trial::test(name, move || {
+                if let Some(why) = missing {
+                    return Err(Failed::from(why));
+                }
+                std::panic::catch_unwind(body).map_err(|p| {
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panicked".to_string());
+                    Failed::from(msg)
+                })
+            })
+            .with_ignored_flag(skip)
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+/// `Ok` when a SLURM controller answers `sinfo`, else why not.
+fn availability() -> Result<(), String> {
+    let out = Command::new("timeout")
+        .args(["10", "sinfo", "-h"])
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "SLURM does not answer (`sinfo -h`: {}; {}): run `bash ../shared/slurm/start.sh`",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "SLURM is not installed (`sinfo`: {e}): run `bash ../shared/slurm/start.sh`"
+        )),
+    }
+}
+
+/// `target/debug` (or wherever `tkr` was built).
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_tkr"))
+        .parent()
+        .expect("tkr has a folder")
+        .to_path_buf()
+}
+
+/// The Rust hello world worker next to `tkr`, built if missing.
+fn hello_worker() -> PathBuf {
+    let exe = bin_dir().join("tkr-hello-world-worker");
+    if !exe.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "hello_world_worker"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(st.success(), "cargo build -p hello_world_worker failed");
+    }
+    assert!(exe.exists(), "{} is missing", exe.display());
+    exe
+}
+
+fn script(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// A stdlib-only Python worker: `pyshout.shout(text) -> TEXT!`; it prints
+/// the SLURM job id it runs in (to the node's log).
+const PYSHOUT: &str = r#"import json, os, sys
+from pathlib import Path
+tkr = Path(os.environ["TKR_DIR"])
+args = json.loads((tkr / sys.argv[1]).read_text())
+print("SLURM_JOB_ID=" + os.environ.get("SLURM_JOB_ID", "none"))
+text = json.loads((tkr / args["inputs"]["text"]).read_text())
+(tkr / args["outputs"]["value"]).write_text(json.dumps(text.upper() + "!"))
+(tkr / args["done_path"]).touch()
+"#;
+
+/// A scratch folder under `/tmp` (jobs run on this host and see it), with
+/// an `sbatch` on `bin/` that logs each call before running the real one.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("tkr-slurm-")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        let real = which("sbatch");
+        script(
+            &dir.path().join("bin/sbatch"),
+            &format!(
+                "#!/bin/sh\necho \"$@\" >> {}\nexec {} \"$@\"\n",
+                dir.path().join("sbatch.log").display(),
+                real.display()
+            ),
+        );
+        script(&dir.path().join("reg/pyshout/main.py"), PYSHOUT);
+        Scratch { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn ck(&self) -> PathBuf {
+        self.path().join("ck")
+    }
+
+    fn tkr(&self) -> Command {
+        let mut c = tkr(&self.ck());
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![self.path().join("bin")];
+        dirs.extend(std::env::split_paths(&path));
+        c.env("PATH", std::env::join_paths(dirs).expect("PATH"))
+            .current_dir(self.path());
+        c
+    }
+
+    fn sbatch_calls(&self) -> usize {
+        std::fs::read_to_string(self.path().join("sbatch.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    fn storage(&self, id: u128) -> FileControllerStorage {
+        FileControllerStorage::new(self.ck(), uuid::Uuid::from_u128(id), None)
+    }
+}
+
+fn which(program: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{program} is not on PATH"))
+}
+
+/// The job ids recorded in `debug/executors/<loc>`, by location.
+fn recorded_jobs(st: &FileControllerStorage) -> BTreeMap<String, String> {
+    let dir = st.debug_path().join("executors");
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(loc) = name.parse::<Loc>() else {
+            continue;
+        };
+        if let Some(id) = st.read_executor_data(&loc).ok().and_then(|d| d.job_id) {
+            out.insert(name, id);
+        }
+    }
+    out
+}
+
+/// `squeue`'s states of `ids` (finished jobs stay listed for `MinJobAge`).
+fn squeue(ids: &[&String]) -> BTreeMap<String, String> {
+    let list: Vec<&str> = ids.iter().map(|s| s.as_str()).collect();
+    let out = Command::new("squeue")
+        .args(["-h", "-t", "all", "-o", "%i %T", "-j", &list.join(",")])
+        .output()
+        .expect("squeue");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (id, state) = l.trim().split_once(' ')?;
+            Some((id.to_string(), state.to_string()))
+        })
+        .collect()
+}
+
+fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn json_str(s: &str) -> String {
+    format!("\"{s}\"")
+}
+
+/// A map of `task(element, extra)` over `elements`: nodes `first..first+4`
+/// (the list, unfold, the extra constant, the body, the map, the fold); the
+/// fold is node `first + 5`.
+fn map_nodes(
+    task: &str,
+    element_port: &str,
+    extra: Option<(&str, &str)>,
+    elements: &[String],
+    first: usize,
+    out: usize,
+) -> Vec<String> {
+    let list = elements.join(", ");
+    let mut body_inputs = vec![format!(
+        r#"{{"type": "input", "name": "{element_port}", "inputs": {{}}, "outputs": {{"{element_port}": [2]}}}}"#
+    )];
+    let mut fn_inputs = vec![format!(r#""{element_port}": [0, "{element_port}"]"#)];
+    let mut graph_inputs = vec![json_str(element_port)];
+    if let Some((port, _)) = extra {
+        body_inputs.push(format!(
+            r#"{{"type": "input", "name": "{port}", "inputs": {{}}, "outputs": {{"{port}": [2]}}}}"#
+        ));
+        fn_inputs.push(format!(r#""{port}": [1, "{port}"]"#));
+        graph_inputs.push(json_str(port));
+    } else {
+        // Keep the node numbering: a constant nobody reads.
+        body_inputs.push(
+            r#"{"type": "const", "value": 0, "inputs": {}, "outputs": {"value": []}}"#.to_string(),
+        );
+    }
+    let body = format!(
+        r#"{{"nodes": [{}, {{"type": "function", "function_name": "{task}", "inputs": {{{}}}, "outputs": {{"value": [3]}}}}, {{"type": "output", "inputs": {{"out": [2, "value"]}}, "outputs": {{}}}}], "fixed_inputs": {{}}, "graph_inputs": [{}], "graph_output_idx": 3, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
+        body_inputs.join(", "),
+        fn_inputs.join(", "),
+        graph_inputs.join(", ")
+    );
+    let (l, u, x, b, m, f) = (first, first + 1, first + 2, first + 3, first + 4, first + 5);
+    let mut map_inputs = format!(r#""{element_port}": [{u}, "*"]"#);
+    if let Some((port, _)) = extra {
+        map_inputs.push_str(&format!(r#", "{port}": [{x}, "value"]"#));
+    }
+    let extra_value = extra.map_or("0".to_string(), |(_, v)| json_str(v));
+    vec![
+        format!(
+            r#"{{"type": "const", "value": [{list}], "inputs": {{}}, "outputs": {{"value": [{u}]}}}}"#
+        ),
+        format!(
+            r#"{{"type": "function", "function_name": "builtins.unfold_values", "inputs": {{"value": [{l}, "value"]}}, "outputs": {{"*": [{m}]}}}}"#
+        ),
+        format!(
+            r#"{{"type": "const", "value": {extra_value}, "inputs": {{}}, "outputs": {{"value": [{m}]}}}}"#
+        ),
+        format!(
+            r#"{{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [{m}]}}}}"#
+        ),
+        format!(
+            r#"{{"type": "map", "body": [{b}, "value"], "inputs": {{{map_inputs}}}, "outputs": {{"*": [{f}]}}}}"#
+        ),
+        format!(
+            r#"{{"type": "function", "function_name": "builtins.fold_values", "inputs": {{"values_glob": [{m}, "*"]}}, "outputs": {{"value": [{out}]}}}}"#
+        ),
+    ]
+}
+
+fn subjects() -> Vec<String> {
+    (0..20).map(|i| format!("s{i}")).collect()
+}
+
+fn words() -> Vec<String> {
+    ["one", "two", "three", "four", "five"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// 20 `hello_world_worker.greet` tasks and 5 `pyshout.shout` tasks.
+fn graph() -> String {
+    let quoted = |v: Vec<String>| v.iter().map(|s| json_str(s)).collect::<Vec<_>>();
+    let mut nodes = map_nodes(
+        "hello_world_worker.greet",
+        "subject",
+        Some(("greeting", "hello ")),
+        &quoted(subjects()),
+        0,
+        12,
+    );
+    nodes.extend(map_nodes(
+        "pyshout.shout",
+        "text",
+        None,
+        &quoted(words()),
+        6,
+        12,
+    ));
+    nodes.push(
+        r#"{"type": "output", "inputs": {"greetings": [5, "value"], "shouts": [11, "value"]}, "outputs": {}}"#
+            .to_string(),
+    );
+    format!(
+        r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 12, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
+        nodes.join(",\n")
+    )
+}
+
+fn config(s: &Scratch, hello: &Path, setup: &str) -> PathBuf {
+    let text = format!(
+        r#"registries = ["reg"]
+
+[hpc]
+poll_secs = 0.3
+
+[workers.hello_world_worker]
+executor = "slurm"
+command = ["{}"]
+
+[workers.hello_world_worker.job]
+queue = "debug"
+walltime = "00:05:00"
+setup = ["{setup}"]
+
+[workers.pyshout]
+executor = "slurm"
+
+[workers.pyshout.job]
+job_name = "tkr-pyshout"
+setup = ["{setup}"]
+"#,
+        hello.display()
+    );
+    let p = s.path().join("tkr.toml");
+    std::fs::write(&p, text).expect("write config");
+    p
+}
+
+fn map_as_jobs_killed_and_resumed() {
+    let hello = hello_worker();
+    let s = Scratch::new();
+    let cfg = config(&s, &hello, "sleep 1");
+    let g = s.path().join("graph.json");
+    std::fs::write(&g, graph()).expect("write graph");
+    let id = 9001;
+    let st = s.storage(id);
+
+    let mut child = s
+        .tkr()
+        .args(["run", "-q", "--run-id", &id.to_string(), "-f"])
+        .arg(&g)
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tkr");
+    wait_until("25 recorded job ids", Duration::from_secs(60), || {
+        recorded_jobs(&st).len() == 25
+    });
+    child.kill().expect("SIGKILL tkr");
+    let _ = child.wait();
+    let before = recorded_jobs(&st);
+    assert_eq!(s.sbatch_calls(), 25);
+    let ids: Vec<&String> = before.values().collect();
+    let states = squeue(&ids);
+    assert_eq!(states.len(), 25, "every job is known to SLURM: {states:?}");
+    // Lose one job that has not started while no controller watches.
+    let (lost_loc, lost_id) = before
+        .iter()
+        .rev()
+        .find(|(_, id)| states.get(*id).is_some_and(|s| s == "PENDING"))
+        .map(|(l, id)| (l.clone(), id.clone()))
+        .expect("a pending job (each job takes over a second, two at a time)");
+    let st_cancel = Command::new("scancel")
+        .arg(&lost_id)
+        .status()
+        .expect("scancel");
+    assert!(st_cancel.success());
+
+    let out = s
+        .tkr()
+        .args(["resume", "-q", "--run-id", &id.to_string(), "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("tkr resume");
+    expect_code(&out, 0);
+    // Only the lost job was submitted again.
+    assert_eq!(s.sbatch_calls(), 26);
+    let after = recorded_jobs(&st);
+    assert_eq!(after.len(), 25);
+    for (loc, job) in &before {
+        if *loc == lost_loc {
+            assert_ne!(&after[loc], job, "{loc} was not resubmitted");
+        } else {
+            assert_eq!(&after[loc], job, "{loc} was resubmitted");
+        }
+    }
+    let ids: Vec<&String> = after.values().collect();
+    let states = squeue(&ids);
+    assert_eq!(states.len(), 25, "{states:?}");
+    assert!(states.values().all(|s| s == "COMPLETED"), "{states:?}");
+
+    let root = Loc::root();
+    let greetings =
+        String::from_utf8(st.read_output(&root, "greetings").expect("greetings")).expect("utf-8");
+    let want: Vec<String> = subjects()
+        .iter()
+        .map(|s| json_str(&format!("hello {s}")))
+        .collect();
+    assert_eq!(
+        greetings.split_whitespace().collect::<String>(),
+        format!("[{}]", want.join(",")).replace(' ', "")
+    );
+    let shouts =
+        String::from_utf8(st.read_output(&root, "shouts").expect("shouts")).expect("utf-8");
+    let want: Vec<String> = words()
+        .iter()
+        .map(|w| json_str(&format!("{}!", w.to_uppercase())))
+        .collect();
+    assert_eq!(
+        shouts.split_whitespace().collect::<String>(),
+        format!("[{}]", want.join(","))
+    );
+    // The Python tasks ran inside the recorded jobs.
+    let py: Vec<(&String, &String)> = after
+        .iter()
+        .filter(|(l, _)| l.starts_with("-.N10."))
+        .collect();
+    assert_eq!(py.len(), 5, "{after:?}");
+    for (loc, job) in py {
+        let loc: Loc = loc.parse().expect("loc");
+        let log = std::fs::read_to_string(st.worker_logs_path(&loc)).expect("node log");
+        assert!(log.contains(&format!("SLURM_JOB_ID={job}")), "{loc}: {log}");
+    }
+}
+
+fn cancelled_job_fails_its_node() {
+    let hello = hello_worker();
+    let s = Scratch::new();
+    let cfg = config(&s, &hello, "sleep 120");
+    let g = s.path().join("graph.json");
+    std::fs::write(
+        &g,
+        r#"{"nodes": [
+            {"type": "const", "value": "loud", "inputs": {}, "outputs": {"value": [1]}},
+            {"type": "function", "function_name": "pyshout.shout", "inputs": {"text": [0, "value"]}, "outputs": {"value": [2]}},
+            {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#,
+    )
+    .expect("write graph");
+    let id = 9002;
+    let st = s.storage(id);
+    let child = s
+        .tkr()
+        .args(["run", "--run-id", &id.to_string(), "-f"])
+        .arg(&g)
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tkr");
+    let mut job = String::new();
+    wait_until(
+        "the job id",
+        Duration::from_secs(30),
+        || match recorded_jobs(&st).into_values().next() {
+            Some(j) => {
+                job = j;
+                true
+            }
+            None => false,
+        },
+    );
+    wait_until("the job to run", Duration::from_secs(30), || {
+        squeue(&[&job]).get(&job).is_some_and(|s| s == "RUNNING")
+    });
+    let st_cancel = Command::new("scancel").arg(&job).status().expect("scancel");
+    assert!(st_cancel.success());
+    let out = child.wait_with_output().expect("wait tkr");
+    expect_code(&out, 1);
+    let loc = Loc::root().n(1);
+    assert!(st.node_has_error(&loc));
+    let text = st.read_errors(&loc).expect("errors");
+    assert!(
+        text.contains(&format!(
+            "worker \"pyshout\" (python at -.N1) (batch job {job} on slurm) was cancelled"
+        )),
+        "{text}"
+    );
+    // SLURM's own words from the job's error file.
+    assert!(text.contains("CANCELLED"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("was cancelled"), "{err}");
+}
