@@ -4,8 +4,13 @@
 //! command lives in its own module.
 
 mod cmd_run;
+mod cmd_serve;
+mod init;
 mod inputs;
+mod inspect;
 mod output;
+mod progress;
+mod pygraph;
 mod target;
 
 use std::path::PathBuf;
@@ -53,7 +58,8 @@ enum Command {
     #[command(after_help = "Examples:
   tkr run -f graph.json -i value:input.json -o
   tkr run -f graph.json -i inputs.json --run-id 7 --json -o
-  tkr run -f graph.json -i inputs.json --storage memory -o")]
+  tkr run -f graph.json -i inputs.json --storage memory -o
+  tkr run -g graphs/main.py:workflow -i inputs.json -o")]
     Run(RunArgs),
     /// Continue an interrupted run from its checkpoint folder.
     #[command(after_help = "Examples:
@@ -66,6 +72,18 @@ enum Command {
   tkr restart -o 1c0a9d2e -.N3.M2.N1
 Options go before RUN and LOC (a location starts with a dash).")]
     Restart(RestartArgs),
+    #[command(flatten)]
+    Inspect(inspect::Command),
+    /// Create a new project (a Rust worker, a graph, inputs) that `tkr run` runs.
+    #[command(after_help = "Example:
+  tkr init hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
+    Init(init::InitArgs),
+    /// Serve a live web view of the workflows (JSON API and page).
+    #[command(after_help = "Examples:
+  tkr serve                      # http://127.0.0.1:8000/
+  tkr serve --port 0 --checkpoints ./ck
+  tkr serve --host 0.0.0.0 --port 8080   # reachable from other machines")]
+    Serve(cmd_serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -117,8 +135,26 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 #[derive(Debug, Args)]
 struct RunArgs {
     /// The workflow graph, as JSON written by the Python builder.
-    #[arg(short = 'f', long = "graph", value_name = "GRAPH.json")]
-    graph: PathBuf,
+    #[arg(
+        short = 'f',
+        long = "graph",
+        value_name = "GRAPH.json",
+        required_unless_present = "graph_location"
+    )]
+    graph: Option<PathBuf>,
+    /// The workflow graph from Python: FILE.py:NAME or module:NAME (a
+    /// GraphData, a Graph, or a function returning one), loaded with the
+    /// reference's loader by a Python that has `tierkreis`.
+    #[arg(
+        short = 'g',
+        long = "graph-location",
+        value_name = "FILE.py:NAME",
+        conflicts_with = "graph"
+    )]
+    graph_location: Option<String>,
+    /// The Python interpreter for -g (default: $TKR_PYTHON, else python3).
+    #[arg(long, value_name = "PYTHON")]
+    python: Option<PathBuf>,
     /// An input: PORT:FILE (the file's raw bytes are the value), or a JSON
     /// object file whose entries are the inputs. Repeatable.
     #[arg(short = 'i', long = "input", value_name = "PORT:FILE|INPUTS.json")]
@@ -173,6 +209,9 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd_run::run(a),
         Command::Resume(a) => cmd_run::resume(a),
         Command::Restart(a) => cmd_run::restart(a),
+        Command::Inspect(c) => inspect::run(c),
+        Command::Init(a) => init::run(a),
+        Command::Serve(a) => cmd_serve::serve(a),
     };
     ExitCode::from(code)
 }

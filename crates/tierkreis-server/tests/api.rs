@@ -1,0 +1,568 @@
+//! The JSON API and event stream of the real server on a loopback port, over
+//! real checkpoint folders: finished, failed, running and interrupted runs,
+//! a map of 1,000 elements, restarts, and malformed URLs (400, never a read
+//! outside the workflow folder).
+//!
+//! `harness = false`: this binary also stands in for `tkr resume`, which the
+//! server starts after a restart.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::{json, Value};
+use tierkreis_controller::scheduler::Outcome;
+use uuid::Uuid;
+
+fn main() {
+    act_as_tkr_resume();
+    let args = Arguments::from_args();
+    let tests = vec![
+        Trial::test("finished_run_list_graph_values", finished_run),
+        Trial::test("failed_run_errors_and_restart", failed_run),
+        Trial::test("running_run_status_events_and_conflict", running_run),
+        Trial::test("map_of_1000_elements_is_paged_and_counted", big_map),
+        Trial::test("failed_map_element_is_found_by_status", failed_map),
+        Trial::test("malformed_urls_are_400_with_a_message", path_safety),
+        Trial::test("the_page_is_served", page),
+        Trial::test("runs_written_by_the_python_reference", python_runs),
+    ];
+    libtest_mimic::run(&args, tests).exit();
+}
+
+fn wf(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn find<'a>(list: &'a Value, key: &str, id: &str) -> &'a Value {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .find(|v| v[key] == json!(id))
+        .unwrap_or_else(|| panic!("no {key}={id} in {list}"))
+}
+
+fn typed_map_input() -> Vec<u8> {
+    std::fs::read(fixtures().join("conformance/typed_map_simple/inputs/value")).expect("input")
+}
+
+fn finished_run() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    let out = run_graph(
+        tmp.path(),
+        wf(1),
+        &map_graph(),
+        &[("value", typed_map_input())],
+    );
+    assert_eq!(out, Outcome::Finished);
+    let srv = start_server(tmp.path());
+    let id = wf(1).to_string();
+
+    let list = get(srv.addr, "/api/workflows").json();
+    let w = find(&list, "id", &id);
+    assert_eq!(w["status"], "finished");
+    assert_eq!(w["id_int"], "1");
+    assert_eq!(w["name"], "test 1");
+    assert!(
+        w["start_time"].is_string() && w["end_time"].is_string(),
+        "{w}"
+    );
+
+    // The root scope: every node of the graph, finished, edges with values.
+    let g = get(srv.addr, &format!("/api/workflows/{id}/nodes/-")).json();
+    assert_eq!(g["scope_type"], "eval");
+    let nodes = g["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 6);
+    assert!(nodes.iter().all(|n| n["status"] == "Finished"), "{g}");
+    let map = find(&g["nodes"], "id", "-.N3");
+    assert_eq!(
+        (map["node_type"].as_str(), map["expandable"].as_bool()),
+        (Some("map"), Some(true))
+    );
+    assert_eq!(
+        find(&g["nodes"], "id", "-.N2")["function_name"],
+        "builtins.unfold_values"
+    );
+    let expected = std::fs::read(fixtures().join("conformance/typed_map_simple/expected/value"))?;
+    let into_output = g["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find(|e| e["to_node"] == "-.N5")
+        .expect("edge into the output");
+    assert_eq!(into_output["from_node"], "-.N4");
+    assert_eq!(
+        into_output["value"],
+        json!(tierkreis_server::view::render(
+            &expected,
+            tierkreis_server::view::SHORT_LEN
+        ))
+    );
+
+    // The map scope, paged.
+    let m = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3?offset=3&limit=5"),
+    )
+    .json();
+    let input: Vec<i64> = serde_json::from_slice(&typed_map_input())?;
+    assert_eq!(m["scope_type"], "map");
+    assert_eq!(m["total"], json!(input.len()));
+    assert_eq!(m["counts"]["finished"], json!(input.len()));
+    let ids: Vec<&str> = m["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["-.N3.M3", "-.N3.M4", "-.N3.M5", "-.N3.M6", "-.N3.M7"]);
+
+    // One task's inputs and outputs: element 2 times the const 2.
+    let info = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/info"),
+    )
+    .json();
+    assert_eq!(info["function_name"], "builtins.itimes");
+    assert_eq!(
+        find(&info["inputs"], "port", "b")["value"],
+        json!(input[2].to_string())
+    );
+    assert_eq!(find(&info["inputs"], "port", "a")["value"], "2");
+    assert_eq!(
+        find(&info["outputs"], "port", "value")["value"],
+        json!((input[2] * 2).to_string())
+    );
+    assert_eq!(info["error"], Value::Null);
+    assert_eq!(info["restartable"], false);
+    let b = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/inputs/b"),
+    );
+    assert_eq!((b.status, b.json()), (200, json!(input[2])));
+    let out = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-/outputs/value"),
+    );
+    assert_eq!(out.status, 200);
+    assert_eq!(out.json(), serde_json::from_slice::<Value>(&expected)?);
+    let outs = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/outputs"),
+    )
+    .json();
+    assert_eq!(outs["value"], json!((input[2] * 2).to_string()));
+    let none = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/errors"),
+    );
+    assert_eq!(none.status, 404, "{}", none.text());
+    let logs = get(srv.addr, &format!("/api/workflows/{id}/logs"));
+    assert_eq!(logs.status, 200);
+    assert!(logs.text().contains("started"), "{}", logs.text());
+    // A function node has no graph.
+    let r = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2"));
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .expect("msg")
+            .contains("function node"),
+        "{}",
+        r.text()
+    );
+    Ok(())
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+fn failed_run() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    assert!(matches!(
+        run_graph(tmp.path(), wf(5), DIV_BY_ZERO, &[]),
+        Outcome::Failed(_)
+    ));
+    let srv = start_server(tmp.path());
+    let id = wf(5).to_string();
+    let w = get(srv.addr, &format!("/api/workflows/{id}")).json();
+    assert_eq!(w["status"], "failed");
+    assert_eq!(w["errors"], json!(["-.N2"]));
+    assert!(w["end_time"].is_string());
+
+    let g = get(srv.addr, &format!("/api/workflows/{id}/nodes/-")).json();
+    assert_eq!(find(&g["nodes"], "id", "-.N2")["status"], "Error");
+    assert_eq!(find(&g["nodes"], "id", "-.N0")["status"], "Finished");
+    assert_eq!(g["counts"]["error"], 1);
+    // The builtin's message (as the reference writes it, see builtins.json).
+    let msg = "integer division or modulo by zero";
+    let errors = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2/errors"));
+    assert_eq!((errors.status, errors.text().as_str()), (200, msg));
+    assert_eq!(
+        get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2/logs")).text(),
+        msg
+    );
+    let info = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2/info")).json();
+    assert_eq!(
+        (info["error"].as_str(), info["restartable"].as_bool()),
+        (Some(msg), Some(true))
+    );
+    assert_eq!(find(&info["inputs"], "port", "b")["value"], "0");
+
+    // Only tasks restart; a node that never started is not found.
+    let r = post(srv.addr, &format!("/api/workflows/{id}/nodes/-.N0/restart"));
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = post(srv.addr, &format!("/api/workflows/{id}/nodes/-.N7/restart"));
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // Restart the failed task: invalidated, then resumed by `tkr resume`
+    // (this binary), which runs it again; it fails again the same way.
+    let wf_dir = tmp.path().join(&id);
+    let before = mtime(&wf_dir.join("-.N2/_error")).expect("_error");
+    std::thread::sleep(Duration::from_millis(20));
+    let r = post(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2/restart"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["loc"], "-.N2");
+    assert!(
+        body["invalidated"]
+            .as_array()
+            .expect("list")
+            .contains(&json!("-.N3")),
+        "{body}"
+    );
+    assert!(body["resume_pid"].as_u64().expect("pid") > 0);
+    wait_until(
+        "the restarted task to fail again",
+        Duration::from_secs(30),
+        || {
+            mtime(&wf_dir.join("-.N2/_error")).is_some_and(|t| t > before)
+                && wf_dir.join("-/_error").exists()
+        },
+    );
+    wait_until(
+        "the resumed controller to exit",
+        Duration::from_secs(30),
+        || get(srv.addr, &format!("/api/workflows/{id}")).json()["status"] == "failed",
+    );
+    Ok(())
+}
+
+fn running_run() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    let srv = start_server(tmp.path());
+    let id = wf(9).to_string();
+    let mut list_events = Sse::open(srv.addr, "/api/events");
+    assert_eq!(list_events.next_event().0, "hello");
+    let run = spawn_graph(tmp.path(), wf(9), slow_loop_graph(25, 0.12), vec![]);
+    // The new workflow folder is announced.
+    assert_eq!(list_events.next_event().0, "workflows");
+    let wf_dir = tmp.path().join(&id);
+    wait_until("the loop to start", Duration::from_secs(30), || {
+        wf_dir.join("-.N4.L0/nodedef").exists()
+    });
+    let w = get(srv.addr, &format!("/api/workflows/{id}")).json();
+    assert_eq!(w["status"], "running", "{w}");
+    assert_eq!(w["end_time"], Value::Null);
+
+    // Live: iterations of the loop finish, pushed as they do.
+    let mut ev = Sse::open(srv.addr, &format!("/api/workflows/{id}/events?scope=-.N4"));
+    let (name, data) = ev.next_event();
+    assert_eq!(
+        (name.as_str(), data.as_str()),
+        ("hello", r#"{"scope":"-.N4"}"#)
+    );
+    let mut finished_iteration = None;
+    while finished_iteration.is_none() {
+        let (name, data) = ev.next_event();
+        if name != "nodes" {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&data)?;
+        finished_iteration = v["nodes"].as_array().expect("nodes").iter().find_map(|n| {
+            let loc = n["id"].as_str()?;
+            (loc.starts_with("-.N4.L") && n["status"] == "Finished").then(|| loc.to_string())
+        });
+    }
+    let it = finished_iteration.expect("an iteration");
+    assert!(
+        wf_dir.join(&it).join("_done").exists(),
+        "{it} reported finished without _done"
+    );
+    let g = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N4")).json();
+    assert_eq!(g["scope_type"], "loop");
+    assert!(find(&g["nodes"], "id", &it)["status"] == "Finished");
+
+    // No restart while the controller runs.
+    let r = post(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N4.L0.N4/restart"),
+    );
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.json()["error"].as_str().expect("msg").contains("running"));
+
+    // The end of the run reaches the root's watchers as a workflow event.
+    let mut root = Sse::open(srv.addr, &format!("/api/workflows/{id}/events?scope=-"));
+    assert_eq!(root.next_event().0, "hello");
+    assert_eq!(run.join().expect("run thread"), Outcome::Finished);
+    loop {
+        let (name, data) = root.next_event();
+        if name == "workflow" && serde_json::from_str::<Value>(&data)?["status"] == "finished" {
+            break;
+        }
+    }
+
+    // A run whose controller went away unfinished is interrupted.
+    let other = wf(10);
+    let storage = tierkreis_server::workflows::storage(tmp.path(), other);
+    let lock = tierkreis_storage::WorkflowLock::acquire(&tmp.path().join(other.to_string()))?;
+    tierkreis_controller::runtime::start_workflow(
+        &storage,
+        &tierkreis_core::GraphData::from_json(DIV_BY_ZERO.as_bytes())?,
+        &Default::default(),
+    )?;
+    assert_eq!(
+        get(srv.addr, &format!("/api/workflows/{other}")).json()["status"],
+        "running"
+    );
+    drop(lock);
+    assert_eq!(
+        get(srv.addr, &format!("/api/workflows/{other}")).json()["status"],
+        "interrupted"
+    );
+    Ok(())
+}
+
+fn big_map() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    let out = run_graph(
+        tmp.path(),
+        wf(2),
+        &map_graph(),
+        &[("value", int_list(0..1000))],
+    );
+    assert_eq!(out, Outcome::Finished);
+    let srv = start_server(tmp.path());
+    let id = wf(2).to_string();
+    let m = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N3")).json();
+    assert_eq!(m["total"], 1000);
+    assert_eq!(m["counts"]["finished"], 1000);
+    assert_eq!(
+        m["nodes"].as_array().expect("nodes").len(),
+        tierkreis_server::view::DEFAULT_PAGE
+    );
+    let m = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3?offset=900&limit=500"),
+    )
+    .json();
+    let nodes = m["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 100);
+    // Numeric order: M900 .. M999, not string order.
+    assert_eq!(
+        (nodes[0]["id"].as_str(), nodes[99]["id"].as_str()),
+        (Some("-.N3.M900"), Some("-.N3.M999"))
+    );
+    let e = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3?status=Error"),
+    )
+    .json();
+    assert_eq!(
+        (&e["nodes"], &e["matching"], &e["total"]),
+        (&json!([]), &json!(0), &json!(1000))
+    );
+    Ok(())
+}
+
+fn failed_map() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    let out = run_graph(
+        tmp.path(),
+        wf(3),
+        &divide_map_graph(),
+        &[("value", int_list([1, 2, 0, 4]))],
+    );
+    assert!(matches!(out, Outcome::Failed(_)), "{out:?}");
+    let srv = start_server(tmp.path());
+    let id = wf(3).to_string();
+    let root = get(srv.addr, &format!("/api/workflows/{id}/nodes/-")).json();
+    assert_eq!(find(&root["nodes"], "id", "-.N3")["status"], "Error");
+    let m = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3?status=error"),
+    )
+    .json();
+    assert_eq!(
+        (&m["counts"]["error"], &m["matching"], &m["total"]),
+        (&json!(1), &json!(1), &json!(4))
+    );
+    let ids: Vec<&str> = m["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, ["-.N3.M2"]);
+    let el = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N3.M2")).json();
+    assert_eq!(find(&el["nodes"], "id", "-.N3.M2.N2")["status"], "Error");
+    let err = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/errors"),
+    );
+    assert_eq!(err.text(), "integer division or modulo by zero");
+    Ok(())
+}
+
+fn path_safety() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    assert!(matches!(
+        run_graph(tmp.path(), wf(4), DIV_BY_ZERO, &[]),
+        Outcome::Failed(_)
+    ));
+    // A secret beside the checkpoint folder that no URL may reach.
+    let ck = tmp.path().join("ck");
+    std::fs::rename(tmp.path().join(wf(4).to_string()), {
+        std::fs::create_dir(&ck)?;
+        ck.join(wf(4).to_string())
+    })?;
+    std::fs::write(tmp.path().join("secret"), "do not serve")?;
+    let srv = start_server(&ck);
+    let id = wf(4).to_string();
+    let cases: &[(&str, &str)] = &[
+        ("/api/workflows/not-a-uuid", "not a workflow id"),
+        (
+            "/api/workflows/..%2F..%2Fsecret/nodes/-",
+            "not a workflow id",
+        ),
+        (
+            "/api/workflows/{id}/nodes/..%2F..%2Fsecret",
+            "invalid location",
+        ),
+        ("/api/workflows/{id}/nodes/..", "invalid location"),
+        ("/api/workflows/{id}/nodes/N2", "invalid location"),
+        ("/api/workflows/{id}/nodes/-.N-5/info", "invalid location"),
+        (
+            "/api/workflows/{id}/nodes/-.N2%2F..%2F..%2F..%2Fsecret/logs",
+            "invalid location",
+        ),
+        ("/api/workflows/{id}/nodes/-.N02/errors", "invalid location"),
+        ("/api/workflows/{id}/nodes/-.N2/outputs/..", "bad port name"),
+        (
+            "/api/workflows/{id}/nodes/-.N2/outputs/%2E%2E",
+            "bad port name",
+        ),
+        (
+            "/api/workflows/{id}/nodes/-.N2/outputs/..%2F..%2F..%2Fsecret",
+            "bad port name",
+        ),
+        (
+            "/api/workflows/{id}/nodes/-.N2/inputs/a%2F..%2F..",
+            "bad port name",
+        ),
+        ("/api/workflows/{id}/nodes/-.N2/inputs/%00", "bad port name"),
+        ("/api/workflows/{id}/nodes/-?offset=-1", "offset"),
+        ("/api/workflows/{id}/nodes/-?status=bogus", "status"),
+        (
+            "/api/workflows/{id}/events?scope=..%2Fsecret",
+            "invalid location",
+        ),
+    ];
+    for (path, needle) in cases {
+        let path = path.replace("{id}", &id);
+        let r = get(srv.addr, &path);
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert!(
+            r.content_type.starts_with("application/json"),
+            "{path}: {}",
+            r.content_type
+        );
+        let msg = r.json()["error"]
+            .as_str()
+            .expect("error message")
+            .to_string();
+        assert!(msg.contains(needle), "{path}: {msg}");
+        assert!(!r.text().contains("do not serve"));
+    }
+    let r = post(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N2%2F..%2F-.N0/restart"),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Unknown workflows and values are 404, also as JSON.
+    let r = get(srv.addr, &format!("/api/workflows/{}/nodes/-", wf(77)));
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"]
+        .as_str()
+        .expect("msg")
+        .contains("no workflow"));
+    let r = get(
+        srv.addr,
+        &format!("/api/workflows/{id}/nodes/-.N2/outputs/nope"),
+    );
+    assert_eq!(r.status, 404);
+    Ok(())
+}
+
+fn page() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    let srv = start_server(tmp.path());
+    let r = get(srv.addr, "/");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.content_type.starts_with("text/html"),
+        "{}",
+        r.content_type
+    );
+    assert_eq!(r.text(), tierkreis_server::routes::INDEX_HTML);
+    assert_eq!(get(srv.addr, "/api/workflows").json(), json!([]));
+    Ok(())
+}
+
+/// Checkpoint folders written by the Python reference (recorded once; see
+/// crates/tierkreis-cli/tests/data/python-2.1.1/README.md) are served too.
+fn python_runs() -> Result<(), Failed> {
+    let recorded = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tierkreis-cli/tests/data/python-2.1.1/checkpoints");
+    let tmp = tempfile::tempdir()?;
+    let copy = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&recorded)
+        .arg(tmp.path().join("ck"))
+        .status()?;
+    assert!(copy.success());
+    let srv = start_server(&tmp.path().join("ck"));
+    let list = get(srv.addr, "/api/workflows").json();
+    let loop_id = wf(1).to_string();
+    let failed_id = wf(3).to_string();
+    assert_eq!(find(&list, "id", &loop_id)["status"], "finished");
+    assert_eq!(find(&list, "id", &failed_id)["status"], "failed");
+    // The named loop's scope: its iterations, all finished.
+    let root = get(srv.addr, &format!("/api/workflows/{loop_id}/nodes/-")).json();
+    let lp = root["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["node_type"] == json!("loop"))
+        .unwrap_or_else(|| panic!("no loop node in {root}"));
+    assert_eq!(lp["status"], "Finished");
+    let iters = get(srv.addr, &format!("/api/workflows/{loop_id}/nodes/-.N2")).json();
+    assert_eq!(iters["total"], json!(4), "{iters}");
+    let out = get(
+        srv.addr,
+        &format!("/api/workflows/{loop_id}/nodes/-/outputs/value"),
+    );
+    assert_eq!(out.text().trim(), "10");
+    // The failed external worker's node and its error text.
+    let errs = get(
+        srv.addr,
+        &format!("/api/workflows/{failed_id}/nodes/-.N3/info"),
+    )
+    .json();
+    assert_eq!(errs["status"], "Error", "{errs}");
+    Ok(())
+}

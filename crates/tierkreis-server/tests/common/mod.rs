@@ -1,0 +1,321 @@
+//! Shared by the server's integration tests: real checkpoint folders made by
+//! running graphs with the controller library (finished, failed, running),
+//! the real server on a loopback port, a tiny HTTP/SSE client over
+//! `TcpStream`, and the test binary standing in for `tkr resume` (the server
+//! restarts tasks by running `<tkr_exe> resume --checkpoints DIR -q ID`).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
+use tierkreis_controller::executor::DefaultExecutor;
+use tierkreis_controller::runtime;
+use tierkreis_controller::scheduler::Outcome;
+use tierkreis_core::GraphData;
+use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
+use uuid::Uuid;
+
+pub mod cdp;
+
+/// The fixtures recorded from the reference.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fixtures")
+}
+
+/// If this process was started as `<exe> resume --checkpoints DIR -q ID`
+/// (by the server, after a restart), resume that workflow and exit.
+pub fn act_as_tkr_resume() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) != Some("resume") {
+        return;
+    }
+    let dir = args
+        .iter()
+        .position(|a| a == "--checkpoints")
+        .and_then(|i| args.get(i + 1))
+        .expect("--checkpoints DIR");
+    let id = Uuid::parse_str(args.last().expect("id")).expect("a workflow id");
+    let storage = FileControllerStorage::new(dir, id, None);
+    let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
+    let outcome = drive(Arc::new(storage), true);
+    std::process::exit(match outcome {
+        Outcome::Finished => 0,
+        _ => 1,
+    });
+}
+
+fn drive(storage: Arc<dyn ControllerStorage>, resume: bool) -> Outcome {
+    let mut executor = DefaultExecutor::new();
+    runtime::run(storage, resume, &mut executor, &mut |_| {}).expect("the run")
+}
+
+/// Runs `graph` as workflow `id` in `tkr_dir` with builtins, holding the
+/// controller lock like `tkr run`.
+pub fn run_graph(tkr_dir: &Path, id: Uuid, graph: &str, inputs: &[(&str, Vec<u8>)]) -> Outcome {
+    let graph = GraphData::from_json(graph.as_bytes()).expect("graph");
+    let storage = FileControllerStorage::new(tkr_dir, id, Some(format!("test {}", id.as_u128())));
+    let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
+    let inputs: IndexMap<String, Vec<u8>> = inputs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    runtime::start_workflow(&storage, &graph, &inputs).expect("start");
+    drive(Arc::new(storage), false)
+}
+
+/// [`run_graph`] on a thread of its own.
+pub fn spawn_graph(
+    tkr_dir: &Path,
+    id: Uuid,
+    graph: String,
+    inputs: Vec<(&'static str, Vec<u8>)>,
+) -> std::thread::JoinHandle<Outcome> {
+    let dir = tkr_dir.to_path_buf();
+    std::thread::spawn(move || run_graph(&dir, id, &graph, &inputs))
+}
+
+/// `1 / 0` with the builtin `idivide`: fails at `-.N2`.
+pub const DIV_BY_ZERO: &str = r#"{"nodes": [
+  {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+  {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
+  {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+  {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
+
+/// A loop of `n` iterations sleeping `delay` seconds each (builtin
+/// `tkr_sleep`), counting up to `n`; the loop is `-.N4`.
+pub fn slow_loop_graph(n: i64, delay: f64) -> String {
+    let body = r#"{"nodes": [
+        {"type": "input", "name": "i", "inputs": {}, "outputs": {"i": [4]}},
+        {"type": "input", "name": "n", "inputs": {}, "outputs": {"n": [5]}},
+        {"type": "input", "name": "delay", "inputs": {}, "outputs": {"delay": [6]}},
+        {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [4]}},
+        {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "i"], "b": [3, "value"]}, "outputs": {"value": [5, 7]}},
+        {"type": "function", "function_name": "builtins.igt", "inputs": {"a": [1, "n"], "b": [4, "value"]}, "outputs": {"value": [7]}},
+        {"type": "function", "function_name": "builtins.tkr_sleep", "inputs": {"delay_seconds": [2, "delay"]}, "outputs": {"value": [7]}},
+        {"type": "output", "inputs": {"i": [4, "value"], "should_continue": [5, "value"], "slept": [6, "value"]}, "outputs": {}}
+      ], "fixed_inputs": {}, "graph_inputs": ["i", "n", "delay"], "graph_output_idx": 7,
+      "named_nodes": {}, "node_metadata": {}}"#;
+    format!(
+        r#"{{"nodes": [
+        {{"type": "const", "value": 0, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {n}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {delay:?}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
+        {{"type": "loop", "body": [3, "value"], "inputs": {{"i": [0, "value"], "n": [1, "value"], "delay": [2, "value"]}},
+          "continue_port": "should_continue", "name": "counter", "outputs": {{"i": [5]}}}},
+        {{"type": "output", "inputs": {{"value": [4, "i"]}}, "outputs": {{}}}}
+      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5,
+      "named_nodes": {{"counter": 4}}, "node_metadata": {{}}}}"#
+    )
+}
+
+/// The reference's `typed_map_simple` graph (map `-.N3` doubling each
+/// element of the input `value`).
+pub fn map_graph() -> String {
+    std::fs::read_to_string(fixtures().join("conformance/typed_map_simple/graph.json"))
+        .expect("fixture graph")
+}
+
+/// The same map dividing 12 by each element: an element `0` fails its
+/// `-.N3.M<i>.N2` (`builtins.idivide`).
+pub fn divide_map_graph() -> String {
+    let g = map_graph();
+    assert!(
+        g.contains(r#""value":2,"inputs""#),
+        "the fixture's const changed"
+    );
+    g.replace("builtins.itimes", "builtins.idivide")
+        .replace(r#""value":2,"inputs""#, r#""value":12,"inputs""#)
+}
+
+/// A JSON list of integers as input bytes.
+pub fn int_list(xs: impl IntoIterator<Item = i64>) -> Vec<u8> {
+    let items: Vec<String> = xs.into_iter().map(|x| x.to_string()).collect();
+    format!("[{}]", items.join(", ")).into_bytes()
+}
+
+/// Polls `f` every 20 ms until it holds, panicking after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running server on a loopback port; its runtime lives on a thread.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub tkr_dir: PathBuf,
+}
+
+/// Starts the real server on `127.0.0.1:0` over `tkr_dir`, with this test
+/// binary as the `tkr` it runs for `resume`.
+pub fn start_server(tkr_dir: &Path) -> TestServer {
+    let config = tierkreis_server::ServerConfig {
+        tkr_dir: tkr_dir.to_path_buf(),
+        tkr_exe: std::env::current_exe().expect("current exe"),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let server =
+                tierkreis_server::Server::bind("127.0.0.1:0".parse().expect("addr"), config)
+                    .await
+                    .expect("bind");
+            tx.send(server.local_addr().expect("addr"))
+                .expect("send addr");
+            server.run(std::future::pending()).await.expect("serve");
+        });
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server started");
+    TestServer {
+        addr,
+        tkr_dir: tkr_dir.to_path_buf(),
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; the path is sent exactly
+/// as given (no normalisation of `..`).
+pub fn request(addr: SocketAddr, method: &str, path: &str) -> Resp {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    if header("transfer-encoding").eq_ignore_ascii_case("chunked") {
+        body = dechunk(&body);
+    }
+    Resp {
+        status,
+        content_type: header("content-type"),
+        body,
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[eol + 2 + size + 2..];
+    }
+}
+
+pub fn get(addr: SocketAddr, path: &str) -> Resp {
+    request(addr, "GET", path)
+}
+
+pub fn post(addr: SocketAddr, path: &str) -> Resp {
+    request(addr, "POST", path)
+}
+
+/// A server-sent event stream being read.
+pub struct Sse {
+    reader: BufReader<TcpStream>,
+}
+
+impl Sse {
+    /// Opens `path` and reads past the response head.
+    pub fn open(addr: SocketAddr, path: &str) -> Sse {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .expect("send");
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).expect("head");
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        Sse { reader }
+    }
+
+    /// The next event as (name, data); chunk-size lines are skipped.
+    pub fn next_event(&mut self) -> (String, String) {
+        let (mut name, mut data) = (String::new(), String::new());
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.reader.read_line(&mut line).expect("event stream");
+            assert!(n > 0, "event stream closed");
+            let l = line.trim_end_matches(['\r', '\n']);
+            if let Some(v) = l.strip_prefix("event:") {
+                name = v.trim().to_string();
+            } else if let Some(v) = l.strip_prefix("data:") {
+                data.push_str(v.trim_start());
+            } else if l.is_empty() && !name.is_empty() {
+                return (name, data);
+            }
+        }
+    }
+}
