@@ -6,12 +6,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tierkreis_controller::executor::{
-    DefaultExecutor, Discovery, ExecutorConfig, ProcessExecutor, ProcessOptions, DEFAULT_CONFIG_FILE,
+    DefaultExecutor, Discovery, ExecutorConfig, ProcessExecutor, ProcessOptions,
+    DEFAULT_CONFIG_FILE,
 };
 use tierkreis_controller::runtime;
 use tierkreis_controller::scheduler::{GraphInfo, Outcome};
 use tierkreis_core::{GraphData, Loc};
-use tierkreis_storage::{ControllerStorage, FileControllerStorage, MemoryControllerStorage, WorkflowLock};
+use tierkreis_storage::{
+    ControllerStorage, FileControllerStorage, MemoryControllerStorage, WorkflowLock,
+};
 use uuid::Uuid;
 
 use crate::output;
@@ -22,7 +25,9 @@ pub fn tkr_dir(common: &Common) -> PathBuf {
     if let Some(d) = &common.checkpoints {
         return d.clone();
     }
-    tierkreis_storage::FileWorkerStorage::from_env().tkr_dir().to_path_buf()
+    tierkreis_storage::FileWorkerStorage::from_env()
+        .tkr_dir()
+        .to_path_buf()
 }
 
 /// Runs `f`, printing an error chain and mapping it to the usage exit code.
@@ -40,21 +45,43 @@ pub fn run(args: RunArgs) -> u8 {
 }
 
 fn run_inner(args: RunArgs) -> Result<u8, u8> {
-    let bytes = report(
-        std::fs::read(&args.graph).with_context(|| format!("cannot read the graph file {}", args.graph.display())),
-        exit::USAGE,
-    )?;
+    let (bytes, source) = match (&args.graph, &args.graph_location) {
+        (Some(path), _) => (
+            report(
+                std::fs::read(path)
+                    .with_context(|| format!("cannot read the graph file {}", path.display())),
+                exit::USAGE,
+            )?,
+            path.display().to_string(),
+        ),
+        (None, Some(location)) => {
+            let python = crate::pygraph::interpreter(args.python.as_deref());
+            (
+                report(crate::pygraph::load(location, &python), exit::USAGE)?,
+                location.clone(),
+            )
+        }
+        (None, None) => {
+            eprintln!("error: give the graph with -f GRAPH.json or -g FILE.py:NAME");
+            return Err(exit::USAGE);
+        }
+    };
     let graph = report(
-        GraphData::from_json(&bytes).with_context(|| format!("the graph file {} is not a valid graph", args.graph.display())),
+        GraphData::from_json(&bytes)
+            .with_context(|| format!("the graph {source} is not a valid graph")),
         exit::USAGE,
     )?;
     report(
-        GraphInfo::prepare(graph.clone()).map(|_| ()).with_context(|| format!("the graph in {} is invalid", args.graph.display())),
+        GraphInfo::prepare(graph.clone())
+            .map(|_| ())
+            .with_context(|| format!("the graph in {source} is invalid")),
         exit::USAGE,
     )?;
     let inputs = report(crate::inputs::read_inputs(&args.inputs), exit::USAGE)?;
     let missing = report(
-        graph.remaining_inputs(inputs.keys().cloned().collect::<Vec<_>>()).map_err(anyhow::Error::from),
+        graph
+            .remaining_inputs(inputs.keys().cloned().collect::<Vec<_>>())
+            .map_err(anyhow::Error::from),
         exit::USAGE,
     )?;
     if !missing.is_empty() {
@@ -71,7 +98,11 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
         (None, None) => Uuid::new_v4(),
     };
     let storage: Arc<dyn ControllerStorage> = match args.storage {
-        StorageKind::Memory => Arc::new(MemoryControllerStorage::new(tierkreis_storage::MemoryFiles::new(), id, args.name.clone())),
+        StorageKind::Memory => Arc::new(MemoryControllerStorage::new(
+            tierkreis_storage::MemoryFiles::new(),
+            id,
+            args.name.clone(),
+        )),
         StorageKind::File => {
             let dir = tkr_dir(&args.common);
             let s = FileControllerStorage::new(dir, id, args.name.clone());
@@ -98,12 +129,17 @@ fn lock(storage: &dyn ControllerStorage, kind: StorageKind) -> Result<Option<Wor
         return Ok(None);
     }
     report(
-        WorkflowLock::acquire(storage.workflow_dir()).map(Some).map_err(anyhow::Error::from),
+        WorkflowLock::acquire(storage.workflow_dir())
+            .map(Some)
+            .map_err(anyhow::Error::from),
         exit::USAGE,
     )
 }
 
-fn open_existing(common: &Common, target: &crate::target::RunTarget) -> Result<Arc<dyn ControllerStorage>, u8> {
+fn open_existing(
+    common: &Common,
+    target: &crate::target::RunTarget,
+) -> Result<Arc<dyn ControllerStorage>, u8> {
     let dir = tkr_dir(common);
     let id = report(target.resolve(&dir), exit::USAGE)?;
     let s = FileControllerStorage::new(dir, id, None);
@@ -135,11 +171,15 @@ pub fn restart(args: RestartArgs) -> u8 {
                 return Err(exit::USAGE);
             }
         };
-        let target = crate::target::RunTarget { run, run_id: args.run_id };
+        let target = crate::target::RunTarget {
+            run,
+            run_id: args.run_id,
+        };
         let storage = open_existing(&args.common, &target)?;
         let _lock = lock(storage.as_ref(), StorageKind::File)?;
         let loc: Loc = report(
-            loc.parse().with_context(|| format!("{loc:?} is not a location")),
+            loc.parse()
+                .with_context(|| format!("{loc:?} is not a location")),
             exit::USAGE,
         )?;
         let invalidated = report(
@@ -149,7 +189,10 @@ pub fn restart(args: RestartArgs) -> u8 {
             exit::USAGE,
         )?;
         if !args.common.quiet && !args.common.json {
-            eprintln!("restarting {loc}: {} dependent node(s) invalidated", invalidated.len());
+            eprintln!(
+                "restarting {loc}: {} dependent node(s) invalidated",
+                invalidated.len()
+            );
         }
         drive(storage, true, &args.common)
     };
@@ -164,7 +207,18 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
     let start = std::time::Instant::now();
     let mut last = None;
-    let outcome = runtime::run_with_events(storage.clone(), resume, &mut executor, &mut |p| last = Some(p), events);
+    let mut reporter = crate::progress::Reporter::new(common.quiet || common.json);
+    let outcome = runtime::run_with_events(
+        storage.clone(),
+        resume,
+        &mut executor,
+        &mut |p| {
+            last = Some(p);
+            reporter.update(p);
+        },
+        events,
+    );
+    reporter.finish();
     signals.close();
     drop(executor);
     let outcome = match outcome {
@@ -197,7 +251,11 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
             }
             if !common.quiet && !common.json {
                 let p = last.unwrap_or_default();
-                eprintln!("workflow {id} finished: {} nodes in {:.3}s", p.finished, elapsed.as_secs_f64());
+                eprintln!(
+                    "workflow {id} finished: {} nodes in {:.3}s",
+                    p.finished,
+                    elapsed.as_secs_f64()
+                );
             }
             Ok(exit::OK)
         }
@@ -219,9 +277,13 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
 /// in-process, other workers as processes.
 fn executor(common: &Common) -> Result<DefaultExecutor, u8> {
     let config = match &common.config {
-        Some(path) => report(ExecutorConfig::load(path).map_err(anyhow::Error::from), exit::USAGE)?,
+        Some(path) => report(
+            ExecutorConfig::load(path).map_err(anyhow::Error::from),
+            exit::USAGE,
+        )?,
         None if std::path::Path::new(DEFAULT_CONFIG_FILE).is_file() => report(
-            ExecutorConfig::load(std::path::Path::new(DEFAULT_CONFIG_FILE)).map_err(anyhow::Error::from),
+            ExecutorConfig::load(std::path::Path::new(DEFAULT_CONFIG_FILE))
+                .map_err(anyhow::Error::from),
             exit::USAGE,
         )?,
         None => ExecutorConfig::default(),
@@ -237,18 +299,22 @@ fn executor(common: &Common) -> Result<DefaultExecutor, u8> {
             .task_timeout
             .or(config.timeout_secs)
             .map(std::time::Duration::from_secs_f64),
-        grace: config.grace_secs.map_or(defaults.grace, std::time::Duration::from_secs_f64),
+        grace: config
+            .grace_secs
+            .map_or(defaults.grace, std::time::Duration::from_secs_f64),
     };
     let discovery = Discovery::new(config, common.registries.clone());
-    Ok(DefaultExecutor::with_processes(ProcessExecutor::new(discovery, options)))
+    Ok(DefaultExecutor::with_processes(ProcessExecutor::new(
+        discovery, options,
+    )))
 }
 
 /// Turns SIGINT and SIGTERM into a stop request for the run; the returned
 /// handle ends the listening thread.
 fn stop_on_signals(stop: runtime::StopHandle) -> anyhow::Result<signal_hook::iterator::Handle> {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals =
-        signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("cannot install the Ctrl-C handler")?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .context("cannot install the Ctrl-C handler")?;
     let handle = signals.handle();
     std::thread::spawn(move || {
         for sig in signals.forever() {

@@ -16,8 +16,9 @@ pub fn read_inputs(args: &[String]) -> anyhow::Result<IndexMap<String, Vec<u8>>>
             if port.is_empty() {
                 bail!("input {arg:?}: the port name before ':' is empty");
             }
-            let bytes = std::fs::read(file)
-                .with_context(|| format!("cannot read the file {file:?} for input port {port:?}"))?;
+            let bytes = std::fs::read(file).with_context(|| {
+                format!("cannot read the file {file:?} for input port {port:?}")
+            })?;
             inputs.insert(port.to_string(), bytes);
         } else {
             for (port, value) in read_object(Path::new(arg))? {
@@ -58,7 +59,10 @@ mod tests {
             .expect("reads");
         assert_eq!(got["r"], b"\xff\x00raw".to_vec());
         assert_eq!(got["a"], b"3".to_vec());
-        assert_eq!(Value::from_bytes(&got["b"]), Value::List(vec![Value::Float(1.0), Value::from("x")]));
+        assert_eq!(
+            Value::from_bytes(&got["b"]),
+            Value::List(vec![Value::Float(1.0), Value::from("x")])
+        );
     }
 
     #[test]
@@ -67,6 +71,9 @@ mod tests {
         let obj = dir.path().join("inputs.json");
         std::fs::write(&obj, b"[1]").expect("write");
         let err = read_inputs(&[obj.display().to_string()]).expect_err("not an object");
-        assert!(format!("{err:#}").contains("must hold a JSON object"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("must hold a JSON object"),
+            "{err:#}"
+        );
     }
 }

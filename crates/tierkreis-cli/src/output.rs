@@ -9,14 +9,20 @@ use tierkreis_storage::ControllerStorage;
 pub fn print_outputs(storage: &dyn ControllerStorage, json: bool) -> anyhow::Result<()> {
     let root = Loc::root();
     let mut values = IndexMap::new();
-    for port in storage.read_output_ports(&root).context("cannot list the workflow's outputs")? {
+    for port in storage
+        .read_output_ports(&root)
+        .context("cannot list the workflow's outputs")?
+    {
         let bytes = storage
             .read_output(&root, &port)
             .with_context(|| format!("cannot read output {port:?}"))?;
         values.insert(port, Value::from_bytes(&bytes));
     }
     if json {
-        println!("{}", tierkreis_core::json::to_string_compact(&Value::Map(values)));
+        println!(
+            "{}",
+            tierkreis_core::json::to_string_compact(&Value::Map(values))
+        );
     } else {
         for (port, v) in values {
             println!("{port}: {}", tierkreis_core::json::to_string_compact(&v));
@@ -41,16 +47,25 @@ pub fn print_failures(storage: &dyn ControllerStorage, locs: &[Loc], json: bool)
             let mut m = IndexMap::new();
             m.insert("loc".to_string(), Value::from(loc.to_string()));
             m.insert("function".to_string(), Value::from(function));
-            m.insert("error".to_string(), Value::from(message.trim_end().to_string()));
+            m.insert(
+                "error".to_string(),
+                Value::from(message.trim_end().to_string()),
+            );
             items.push(Value::Map(m));
         } else {
-            eprintln!("error: node {loc} ({function}) failed: {}", message.trim_end());
+            eprintln!(
+                "error: node {loc} ({function}) failed: {}",
+                message.trim_end()
+            );
         }
     }
     if json {
         let mut m = IndexMap::new();
         m.insert("status".to_string(), Value::from("failed"));
         m.insert("errors".to_string(), Value::List(items));
-        println!("{}", tierkreis_core::json::to_string_compact(&Value::Map(m)));
+        println!(
+            "{}",
+            tierkreis_core::json::to_string_compact(&Value::Map(m))
+        );
     }
 }

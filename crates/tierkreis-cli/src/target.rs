@@ -1,4 +1,5 @@
-//! Which workflow a command is about: a UUID, a unique UUID prefix, or
+//! Which workflow a command is about: a UUID, a workflow name (from its
+//! metadata; the newest run of that name), a unique UUID prefix, or
 //! `--run-id N` (the UUID whose integer value is N, as the reference does).
 
 use std::path::Path;
@@ -10,7 +11,7 @@ use uuid::Uuid;
 /// A workflow named on the command line.
 #[derive(Debug, Args)]
 pub struct RunTarget {
-    /// The workflow id (a UUID or a unique prefix of one).
+    /// The workflow: a UUID, a unique prefix of one, or a workflow name.
     #[arg(value_name = "RUN", required_unless_present = "run_id")]
     pub run: Option<String>,
     /// The workflow whose id is the UUID with integer value N.
@@ -31,45 +32,124 @@ pub fn resolve(run: Option<&str>, run_id: Option<u128>, tkr_dir: &Path) -> anyho
         return Ok(Uuid::from_u128(n));
     }
     let Some(run) = run else {
-        bail!("name a workflow: a UUID, a unique prefix, or --run-id N");
+        bail!("name a workflow: a UUID, a unique prefix, a name, or --run-id N");
     };
     if let Ok(id) = Uuid::parse_str(run) {
         return Ok(id);
     }
     let entries = std::fs::read_dir(tkr_dir)
         .with_context(|| format!("cannot list the checkpoint folder {}", tkr_dir.display()))?;
-    let mut matches = Vec::new();
-    let mut all = Vec::new();
+    let mut ids = Vec::new();
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if let Ok(id) = Uuid::parse_str(&name) {
-            if name.starts_with(run) {
-                matches.push(id);
-            }
-            all.push(name);
+        if let Ok(id) = Uuid::parse_str(&entry.file_name().to_string_lossy()) {
+            ids.push(id);
         }
     }
+    ids.sort();
+    // Names first: a name is what people type, and may look like a prefix.
+    let named: Vec<(Uuid, Option<String>)> = ids
+        .iter()
+        .map(|id| (*id, workflow_name(tkr_dir, *id)))
+        .collect();
+    let mut by_name: Vec<(String, Uuid)> = named
+        .iter()
+        .filter(|(_, n)| n.as_deref() == Some(run))
+        .map(|(id, _)| (start_time(tkr_dir, *id), *id))
+        .collect();
+    if !by_name.is_empty() {
+        by_name.sort();
+        let (_, newest) = by_name[by_name.len() - 1];
+        if by_name.len() > 1 {
+            eprintln!(
+                "note: {} workflows are named {run:?}; using the newest, {newest} (give an id to choose another)",
+                by_name.len()
+            );
+        }
+        return Ok(newest);
+    }
+    let matches: Vec<Uuid> = ids
+        .iter()
+        .filter(|id| id.to_string().starts_with(run))
+        .copied()
+        .collect();
     match matches.as_slice() {
         [one] => Ok(*one),
         [] => {
-            all.sort();
-            let near: Vec<&String> = all.iter().filter(|n| n.starts_with(&run[..1.min(run.len())])).take(5).collect();
+            let near = closest(run, &named);
             if near.is_empty() {
-                bail!("no workflow {run:?} in {}", tkr_dir.display())
+                bail!(
+                    "no workflow {run:?} in {} (it holds no workflows)",
+                    tkr_dir.display()
+                )
             }
             bail!(
-                "no workflow {run:?} in {}; similar ids: {}",
+                "no workflow {run:?} in {}; closest: {} (`tkr ls` lists them all)",
                 tkr_dir.display(),
-                near.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                near.join(", ")
             )
         }
         many => bail!(
             "{run:?} matches {} workflows in {}: {}",
             many.len(),
             tkr_dir.display(),
-            many.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
+}
+
+/// The workflow's name from its `_metadata`, if any.
+fn workflow_name(tkr_dir: &Path, id: Uuid) -> Option<String> {
+    let bytes = std::fs::read(tkr_dir.join(id.to_string()).join("_metadata")).ok()?;
+    let v = tierkreis_core::json::parse(&bytes).ok()?;
+    v.as_map()?.get("name")?.as_str().map(str::to_string)
+}
+
+/// The workflow's start time from its `_metadata` (naive ISO, sorts as text).
+fn start_time(tkr_dir: &Path, id: Uuid) -> String {
+    let read = || {
+        let bytes = std::fs::read(tkr_dir.join(id.to_string()).join("_metadata")).ok()?;
+        let v = tierkreis_core::json::parse(&bytes).ok()?;
+        v.as_map()?.get("start_time")?.as_str().map(str::to_string)
+    };
+    read().unwrap_or_default()
+}
+
+/// Up to 5 ids or names nearest to `run` (edit distance on names, on the
+/// prefix of the same length for ids), nearest first.
+fn closest(run: &str, named: &[(Uuid, Option<String>)]) -> Vec<String> {
+    let mut scored: Vec<(usize, String)> = Vec::new();
+    for (id, name) in named {
+        let id = id.to_string();
+        let prefix: String = id.chars().take(run.chars().count()).collect();
+        let mut best = (edit_distance(run, &prefix), id.clone());
+        if let Some(n) = name {
+            let d = edit_distance(run, n);
+            if d < best.0 {
+                best = (d, format!("{n} ({id})"));
+            }
+        }
+        scored.push(best);
+    }
+    scored.sort();
+    scored.into_iter().take(5).map(|(_, s)| s).collect()
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -86,7 +166,10 @@ mod tests {
     #[test]
     fn unique_prefix_resolves_and_ambiguous_prefix_is_an_error() {
         let dir = tempfile::tempdir().expect("tempdir");
-        for id in ["abcd0000-0000-0000-0000-000000000001", "abce0000-0000-0000-0000-000000000002"] {
+        for id in [
+            "abcd0000-0000-0000-0000-000000000001",
+            "abce0000-0000-0000-0000-000000000002",
+        ] {
             std::fs::create_dir(dir.path().join(id)).expect("mkdir");
         }
         let id = resolve(Some("abcd"), None, dir.path()).expect("unique");
@@ -95,5 +178,38 @@ mod tests {
         assert!(err.to_string().contains("matches 2 workflows"), "{err}");
         let err = resolve(Some("ffff"), None, dir.path()).expect_err("missing");
         assert!(err.to_string().contains("no workflow \"ffff\""), "{err}");
+    }
+
+    #[test]
+    fn names_resolve_to_the_newest_run_and_misses_list_the_closest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |id: &str, name: &str, start: &str| {
+            std::fs::create_dir(dir.path().join(id)).expect("mkdir");
+            let meta = format!(r#"{{"name": "{name}", "start_time": "{start}"}}"#);
+            std::fs::write(dir.path().join(id).join("_metadata"), meta).expect("write");
+        };
+        write(
+            "abcd0000-0000-0000-0000-000000000001",
+            "factorial",
+            "2026-01-01T10:00:00",
+        );
+        write(
+            "abce0000-0000-0000-0000-000000000002",
+            "factorial",
+            "2026-01-02T10:00:00",
+        );
+        write(
+            "0bce0000-0000-0000-0000-000000000003",
+            "gcd",
+            "2026-01-03T10:00:00",
+        );
+        let id = resolve(Some("factorial"), None, dir.path()).expect("by name");
+        assert_eq!(id.to_string(), "abce0000-0000-0000-0000-000000000002");
+        let id = resolve(Some("gcd"), None, dir.path()).expect("by name");
+        assert_eq!(id.to_string(), "0bce0000-0000-0000-0000-000000000003");
+        let err = resolve(Some("factorail"), None, dir.path()).expect_err("typo");
+        let msg = err.to_string();
+        assert!(msg.contains("closest: factorial (abc"), "{msg}");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

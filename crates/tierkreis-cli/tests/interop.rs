@@ -37,6 +37,10 @@ fn main() {
             "our_workflow_metadata_reads_like_the_references",
             our_workflow_metadata_reads_like_the_references,
         ),
+        (
+            "tkr_run_loads_a_python_graph_with_g",
+            tkr_run_loads_a_python_graph_with_g,
+        ),
     ];
     let trials = trials
         .into_iter()
@@ -63,6 +67,44 @@ fn main() {
 
 fn case(name: &str) -> std::path::PathBuf {
     fixtures().join("conformance").join(name)
+}
+
+/// `tkr run -g FILE.py:NAME` with the reference's Python as the loader: the
+/// graph object in a Python file runs like its JSON.
+fn tkr_run_loads_a_python_graph_with_g() {
+    let s = Scratch::new();
+    let c = case("typed_map");
+    let json = s.copy_in(&c.join("graph.json"), "graph.json");
+    let py = s.write(
+        "graphs.py",
+        &format!(
+            "import json\nfrom tierkreis.controller.data.graph import GraphData\n\n\ndef workflow():\n    return GraphData(**json.load(open({:?})))\n",
+            json.display().to_string()
+        ),
+    );
+    let wrapper = s.write(
+        "python.sh",
+        &format!(
+            "#!/bin/sh\nexec bash {} -- /opt/tk/bin/python \"$@\"\n",
+            run_sh().display()
+        ),
+    );
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let got = tkr_outputs(
+        "tkr run -g",
+        s.tkr()
+            .current_dir(s.path())
+            .args(["run", "--storage", "memory", "--python"])
+            .arg(&wrapper)
+            .arg("-g")
+            .arg(format!("{}:workflow", py.display()))
+            .args(input_args(&c)),
+    );
+    assert_eq!(got, expected_outputs(&c));
 }
 
 /// `tkr run` of conformance `case` as workflow `id`, to completion.

@@ -76,27 +76,43 @@ fn a_failing_node_fails_the_workflow_and_names_node_function_and_message() {
         ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
     );
     let ck = tmp.path().join("ck");
-    let out = tkr(&ck).args(["run", "--run-id", "5", "-f"]).arg(&graph).output().expect("run");
+    let out = tkr(&ck)
+        .args(["run", "--run-id", "5", "-f"])
+        .arg(&graph)
+        .output()
+        .expect("run");
     expect_code(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("-.N2"), "{stderr}");
     assert!(stderr.contains("builtins.idivide"), "{stderr}");
-    assert!(stderr.contains("integer division or modulo by zero"), "{stderr}");
+    assert!(
+        stderr.contains("integer division or modulo by zero"),
+        "{stderr}"
+    );
     let wf = ck.join(run_uuid(5));
     assert!(wf.join("-.N2/_error").exists());
     assert_eq!(
         std::fs::read_to_string(wf.join("-.N2/logs")).expect("error text"),
         "integer division or modulo by zero"
     );
-    assert_eq!(std::fs::read_to_string(wf.join("-/_error")).expect("root errors"), "-.N2");
+    assert_eq!(
+        std::fs::read_to_string(wf.join("-/_error")).expect("root errors"),
+        "-.N2"
+    );
     assert!(!wf.join("-/_done").exists());
 
     // --json gives the same facts to scripts.
-    let out = tkr(&ck).args(["resume", "--run-id", "5", "--json"]).output().expect("resume");
+    let out = tkr(&ck)
+        .args(["resume", "--run-id", "5", "--json"])
+        .output()
+        .expect("resume");
     expect_code(&out, 1);
     let v = tierkreis_core::json::parse(&out.stdout).expect("json");
     let text = tierkreis_core::json::to_string_compact(&v);
-    assert!(text.contains(r#""loc": "-.N2""#) && text.contains("integer division"), "{text}");
+    assert!(
+        text.contains(r#""loc": "-.N2""#) && text.contains("integer division"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -115,14 +131,23 @@ fn sigkill_mid_run_then_resume_gives_the_outputs_without_rerunning_finished_node
     wait_for(&wf.join("-.N4.L2/_done"), Duration::from_secs(60));
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
-    assert!(!wf.join("-/_done").exists(), "the run finished before it was killed");
+    assert!(
+        !wf.join("-/_done").exists(),
+        "the run finished before it was killed"
+    );
     let before = done_markers(&wf);
     assert!(before.contains_key("-.N4.L0.N4"), "{before:?}");
 
-    let out = tkr(&ck).args(["resume", "--run-id", "9", "-o", "--json"]).output().expect("resume");
+    let out = tkr(&ck)
+        .args(["resume", "--run-id", "9", "-o", "--json"])
+        .output()
+        .expect("resume");
     expect_code(&out, 0);
     let v = tierkreis_core::json::parse(&out.stdout).expect("json");
-    assert_eq!(v, Value::Map([("value".to_string(), Value::int(8))].into_iter().collect()));
+    assert_eq!(
+        v,
+        Value::Map([("value".to_string(), Value::int(8))].into_iter().collect())
+    );
     let after = done_markers(&wf);
     for (loc, t) in &before {
         assert_eq!(after.get(loc), Some(t), "{loc} was run again");
@@ -130,7 +155,10 @@ fn sigkill_mid_run_then_resume_gives_the_outputs_without_rerunning_finished_node
     assert!(after.len() > before.len());
     // The named loop is recorded for tracing, and every iteration ran once.
     let debug = std::fs::read_to_string(wf.join("debug/nodes")).expect("debug/nodes");
-    assert!(debug.contains("counter") && debug.contains("-.N4"), "{debug}");
+    assert!(
+        debug.contains("counter") && debug.contains("-.N4"),
+        "{debug}"
+    );
     assert!(wf.join("-.N4.L7/_done").exists() && !wf.join("-.N4.L8").exists());
 }
 
@@ -148,7 +176,10 @@ fn a_second_controller_on_the_same_workflow_is_refused() {
         .expect("spawn");
     let wf = ck.join(run_uuid(3));
     wait_for(&wf.join("-.N4.L0/nodedef"), Duration::from_secs(60));
-    let out = tkr(&ck).args(["resume", "--run-id", "3"]).output().expect("resume");
+    let out = tkr(&ck)
+        .args(["resume", "--run-id", "3"])
+        .output()
+        .expect("resume");
     child.kill().expect("kill");
     child.wait().expect("reap");
     expect_code(&out, 2);
@@ -176,16 +207,36 @@ fn restart_reruns_exactly_the_task_and_what_depends_on_it() {
         .expect("restart");
     expect_code(&out, 0);
     let after = done_markers(&wf);
-    let rerun: Vec<&String> = before.keys().filter(|k| after.get(*k) != before.get(*k)).collect();
+    let rerun: Vec<&String> = before
+        .keys()
+        .filter(|k| after.get(*k) != before.get(*k))
+        .collect();
     // The task, its element's output node, the element, the map, the fold and
     // the top-level output and scope; nothing in the other elements.
-    for must in ["-.N3.M2.N2", "-.N3.M2.N3", "-.N3.M2", "-.N3", "-.N4", "-.N5", "-"] {
-        assert!(rerun.iter().any(|k| k.as_str() == must), "{must} not re-run; re-run: {rerun:?}");
+    for must in [
+        "-.N3.M2.N2",
+        "-.N3.M2.N3",
+        "-.N3.M2",
+        "-.N3",
+        "-.N4",
+        "-.N5",
+        "-",
+    ] {
+        assert!(
+            rerun.iter().any(|k| k.as_str() == must),
+            "{must} not re-run; re-run: {rerun:?}"
+        );
     }
     for k in &rerun {
-        assert!(!k.starts_with("-.N3.M0") && !k.starts_with("-.N3.M1.") && k.as_str() != "-.N2", "{k} re-run needlessly");
+        assert!(
+            !k.starts_with("-.N3.M0") && !k.starts_with("-.N3.M1.") && k.as_str() != "-.N2",
+            "{k} re-run needlessly"
+        );
     }
     let v = tierkreis_core::json::parse(&out.stdout).expect("json");
     let want = Value::from_bytes(&std::fs::read(case.join("expected/value")).expect("expected"));
-    assert_eq!(v, Value::Map([("value".to_string(), want)].into_iter().collect()));
+    assert_eq!(
+        v,
+        Value::Map([("value".to_string(), want)].into_iter().collect())
+    );
 }

@@ -131,9 +131,19 @@ type ScopeId = usize;
 #[derive(Debug, Clone, Copy)]
 enum Owner {
     Root,
-    Eval { scope: ScopeId, node: NodeIndex },
-    LoopIter { scope: ScopeId, node: NodeIndex, iter: u64 },
-    MapElem { scope: ScopeId, node: NodeIndex },
+    Eval {
+        scope: ScopeId,
+        node: NodeIndex,
+    },
+    LoopIter {
+        scope: ScopeId,
+        node: NodeIndex,
+        iter: u64,
+    },
+    MapElem {
+        scope: ScopeId,
+        node: NodeIndex,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -485,11 +495,7 @@ impl<'s> Scheduler<'s> {
 
     /// Links each (port <- location, port) into `dst`'s outputs. A missing
     /// source is tolerated like the reference does (a task may have a default).
-    fn link_all(
-        &self,
-        dst: &Loc,
-        links: &[(PortId, Loc, PortId)],
-    ) -> Result<(), SchedulerError> {
+    fn link_all(&self, dst: &Loc, links: &[(PortId, Loc, PortId)]) -> Result<(), SchedulerError> {
         for (port, src, src_port) in links {
             match self.storage.link_outputs(dst, port, src, src_port) {
                 Ok(()) => {}
@@ -572,9 +578,9 @@ impl<'s> Scheduler<'s> {
                     None => (String::new(), function_name.clone()),
                 };
                 let outputs: Vec<PortId> = node.outputs.keys().cloned().collect();
-                let call_args_path =
-                    self.storage
-                        .write_worker_call_args(&loc, &function, &ins, &outputs)?;
+                let call_args_path = self
+                    .storage
+                    .write_worker_call_args(&loc, &function, &ins, &outputs)?;
                 self.running.insert(loc.clone(), (s, n));
                 self.launches.push(Launch {
                     loc,
@@ -621,9 +627,16 @@ impl<'s> Scheduler<'s> {
                 push_fixed(&mut links, &body.data);
                 self.link_all(&loc.n(-1), &links)?;
                 self.scope_mut(s).nodes[n].sub = Sub::Eval;
-                self.new_scope(loc, body, Owner::Eval { scope: s, node: n }, already_started)?;
+                self.new_scope(
+                    loc,
+                    body,
+                    Owner::Eval { scope: s, node: n },
+                    already_started,
+                )?;
             }
-            NodeKind::Loop { body: bref, name, .. } => {
+            NodeKind::Loop {
+                body: bref, name, ..
+            } => {
                 let body = match self.body_graph(s, bref) {
                     Ok(b) => b,
                     Err(msg) => return self.fail_node(s, n, msg),
@@ -635,7 +648,8 @@ impl<'s> Scheduler<'s> {
                 let mut iter = 0;
                 self.link_all(&inner, &links)?;
                 if already_started {
-                    iter = u64::try_from(self.storage.latest_loop_iteration(&loc).peek_index()).unwrap_or(0);
+                    iter = u64::try_from(self.storage.latest_loop_iteration(&loc).peek_index())
+                        .unwrap_or(0);
                 } else if let Some(name) = name {
                     self.storage.write_debug_data(name, &loc)?;
                 }
@@ -672,8 +686,7 @@ impl<'s> Scheduler<'s> {
                     Ok(b) => b,
                     Err(msg) => return self.fail_node(s, n, msg),
                 };
-                let Some((_, star_src, _)) = ins.iter().find(|(_, _, p)| p == "*").cloned()
-                else {
+                let Some((_, star_src, _)) = ins.iter().find(|(_, _, p)| p == "*").cloned() else {
                     return self.fail_node(
                         s,
                         n,
@@ -741,7 +754,11 @@ impl<'s> Scheduler<'s> {
                     )?;
                 }
             }
-            NodeKind::IfElse { pred, if_true, if_false } => {
+            NodeKind::IfElse {
+                pred,
+                if_true,
+                if_false,
+            } => {
                 let pv = match self.read_value(s, pred) {
                     Ok(v) => v,
                     Err(msg) => return self.fail_node(s, n, msg),
@@ -759,7 +776,11 @@ impl<'s> Scheduler<'s> {
                     self.work.push_back(Work::Demand(s, b));
                 }
             }
-            NodeKind::EagerIfElse { pred, if_true, if_false } => {
+            NodeKind::EagerIfElse {
+                pred,
+                if_true,
+                if_false,
+            } => {
                 let pv = match self.read_value(s, pred) {
                     Ok(v) => v,
                     Err(msg) => return self.fail_node(s, n, msg),
@@ -971,7 +992,11 @@ mod tests {
         MemoryControllerStorage::new(MemoryFiles::new(), uuid::Uuid::from_u128(1), None)
     }
 
-    fn setup(storage: &MemoryControllerStorage, graph: &str, inputs: &[(&str, &str)]) -> Arc<GraphInfo> {
+    fn setup(
+        storage: &MemoryControllerStorage,
+        graph: &str,
+        inputs: &[(&str, &str)],
+    ) -> Arc<GraphInfo> {
         let g = GraphData::from_json(graph.as_bytes()).expect("graph");
         let inputs = inputs
             .iter()
@@ -984,14 +1009,17 @@ mod tests {
     /// Completes a launched task the way a worker would: outputs, then `_done`.
     fn complete(s: &mut Scheduler<'_>, st: &dyn ControllerStorage, l: &Launch, value: &str) {
         for port in &l.outputs {
-            st.write_output(&l.loc, port, value.as_bytes()).expect("write");
+            st.write_output(&l.loc, port, value.as_bytes())
+                .expect("write");
         }
         st.mark_node_finished(&l.loc).expect("done");
         s.task_finished(&l.loc).expect("finished");
     }
 
     fn func(name: &str, inputs: &str, consumers: &str) -> String {
-        format!(r#"{{"type": "function", "function_name": "{name}", "inputs": {inputs}, "outputs": {{"value": {consumers}}}}}"#)
+        format!(
+            r#"{{"type": "function", "function_name": "{name}", "inputs": {inputs}, "outputs": {{"value": {consumers}}}}}"#
+        )
     }
 
     fn graph(nodes: &[String], output_idx: usize, inputs: &str) -> String {
@@ -1001,14 +1029,16 @@ mod tests {
         )
     }
 
-    const CONST_1: &str = r#"{"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}}"#;
+    const CONST_1: &str =
+        r#"{"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}}"#;
 
     #[test]
     fn a_task_is_launched_once_its_inputs_exist_and_its_output_finishes_the_run() {
         let st = storage();
         let g = graph(
             &[
-                r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#.to_string(),
+                r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#
+                    .to_string(),
                 func("w.double", r#"{"a": [0, "x"]}"#, "[2]"),
                 r#"{"type": "output", "inputs": {"out": [1, "value"]}, "outputs": {}}"#.to_string(),
             ],
@@ -1022,8 +1052,15 @@ mod tests {
         let l = &launches[0];
         assert_eq!((l.worker.as_str(), l.function.as_str()), ("w", "double"));
         assert_eq!(l.loc.as_str(), "-.N1");
-        assert_eq!(l.inputs, vec![("a".to_string(), Loc::root().n(0), "x".to_string())]);
-        assert_eq!(st.read_output(&Loc::root().n(0), "x").expect("input linked"), b"21");
+        assert_eq!(
+            l.inputs,
+            vec![("a".to_string(), Loc::root().n(0), "x".to_string())]
+        );
+        assert_eq!(
+            st.read_output(&Loc::root().n(0), "x")
+                .expect("input linked"),
+            b"21"
+        );
         assert_eq!(s.outcome(), Outcome::Running);
         complete(&mut s, &st, l, "42");
         assert_eq!(s.outcome(), Outcome::Finished);
@@ -1052,8 +1089,14 @@ mod tests {
         assert_eq!(names, ["no"]);
         complete(&mut s, &st, &launches[0], "\"b\"");
         assert_eq!(s.outcome(), Outcome::Finished);
-        assert!(!st.is_node_started(&Loc::root().n(1)), "the other branch never starts");
-        assert_eq!(st.read_output(&Loc::root(), "value").expect("out"), b"\"b\"");
+        assert!(
+            !st.is_node_started(&Loc::root().n(1)),
+            "the other branch never starts"
+        );
+        assert_eq!(
+            st.read_output(&Loc::root(), "value").expect("out"),
+            b"\"b\""
+        );
     }
 
     #[test]
@@ -1112,9 +1155,11 @@ mod tests {
         let st = storage();
         let body = graph(
             &[
-                r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#.to_string(),
+                r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#
+                    .to_string(),
                 func("w.sq", r#"{"a": [0, "x"]}"#, "[2]"),
-                r#"{"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}"#.to_string(),
+                r#"{"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}"#
+                    .to_string(),
             ],
             2,
             r#"["x"]"#,
@@ -1134,7 +1179,8 @@ mod tests {
         let unfold = s.take_launches();
         assert_eq!(unfold.len(), 1);
         for i in 0..3 {
-            st.write_output(&unfold[0].loc, &i.to_string(), i.to_string().as_bytes()).expect("w");
+            st.write_output(&unfold[0].loc, &i.to_string(), i.to_string().as_bytes())
+                .expect("w");
         }
         st.mark_node_finished(&unfold[0].loc).expect("done");
         s.task_finished(&unfold[0].loc).expect("finished");
@@ -1142,13 +1188,18 @@ mod tests {
         let locs: Vec<&str> = elems.iter().map(|l| l.loc.as_str()).collect();
         assert_eq!(locs, ["-.N2.M0.N1", "-.N2.M1.N1", "-.N2.M2.N1"]);
         for l in &elems {
-            let x = st.read_output(&l.inputs[0].1, &l.inputs[0].2).expect("element input");
+            let x = st
+                .read_output(&l.inputs[0].1, &l.inputs[0].2)
+                .expect("element input");
             let x: i64 = String::from_utf8(x).expect("utf8").parse().expect("int");
             complete(&mut s, &st, l, &(x * x).to_string());
         }
         assert_eq!(s.outcome(), Outcome::Finished);
         let map = Loc::root().n(2);
-        assert_eq!(st.read_output_ports(&map).expect("ports"), ["value-0", "value-1", "value-2"]);
+        assert_eq!(
+            st.read_output_ports(&map).expect("ports"),
+            ["value-0", "value-1", "value-2"]
+        );
         assert_eq!(st.read_output(&map, "value-2").expect("v"), b"4");
     }
 
@@ -1183,7 +1234,12 @@ mod tests {
             assert_eq!(step[0].loc, Loc::root().n(2).l(iter).n(1));
             complete(&mut s, &st, &step[0], &(iter + 1).to_string());
             let more = s.take_launches();
-            complete(&mut s, &st, &more[0], if iter < 2 { "true" } else { "false" });
+            complete(
+                &mut s,
+                &st,
+                &more[0],
+                if iter < 2 { "true" } else { "false" },
+            );
         }
         assert_eq!(s.outcome(), Outcome::Finished);
         assert_eq!(st.read_output(&Loc::root(), "value").expect("out"), b"3");
@@ -1198,7 +1254,8 @@ mod tests {
                 CONST_1.to_string(),
                 func("w.a", r#"{"x": [0, "value"]}"#, "[2]"),
                 func("w.b", r#"{"x": [1, "value"]}"#, "[3]"),
-                r#"{"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}"#.to_string(),
+                r#"{"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}"#
+                    .to_string(),
             ],
             3,
             "[]",
@@ -1235,6 +1292,9 @@ mod tests {
         let s = Scheduler::new(&st, info, false).expect("new");
         assert_eq!(s.outcome(), Outcome::Failed(vec![Loc::root().n(1)]));
         let text = st.read_errors(&Loc::root().n(1)).expect("error text");
-        assert!(text.contains("-.N0") && text.contains("not a graph"), "{text}");
+        assert!(
+            text.contains("-.N0") && text.contains("not a graph"),
+            "{text}"
+        );
     }
 }

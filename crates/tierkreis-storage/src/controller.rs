@@ -513,7 +513,8 @@ pub trait ControllerStorage: Send + Sync {
     /// [`ControllerStorage::write_workflow_completion_time`], if it finished.
     fn read_workflow_completion_time(&self) -> Option<String> {
         let bytes = self.read(&self.metadata_path(&Loc::root())).ok()?;
-        let data: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).ok()?;
+        let data: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&bytes).ok()?;
         data.get("completion_time")?.as_str().map(str::to_string)
     }
 
@@ -1081,7 +1082,11 @@ impl ControllerStorage for MemoryControllerStorage {
         Ok(())
     }
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        let mut data = self.files.read(path).map(|b| b.to_vec()).unwrap_or_default();
+        let mut data = self
+            .files
+            .read(path)
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
         data.extend_from_slice(bytes);
         self.files.write(path, Arc::from(data));
         Ok(())

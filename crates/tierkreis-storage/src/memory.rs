@@ -23,7 +23,10 @@ struct Dir {
 
 #[derive(Debug)]
 enum Node {
-    File { data: Arc<[u8]>, modified: SystemTime },
+    File {
+        data: Arc<[u8]>,
+        modified: SystemTime,
+    },
     Dir(Dir),
 }
 
@@ -186,7 +189,8 @@ impl MemoryFiles {
             _ => return false,
         };
         if let Some((dir, name)) = root.parent_mut(dst) {
-            dir.entries.insert(name.into(), Node::File { data, modified });
+            dir.entries
+                .insert(name.into(), Node::File { data, modified });
         }
         true
     }

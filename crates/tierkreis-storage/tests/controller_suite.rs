@@ -282,7 +282,10 @@ fn metadata<S: ControllerStorage + ?Sized>(s: &S) {
     assert_eq!(meta.execution_count, 1);
     assert!(meta.start_time.is_some());
     assert_eq!(meta.completion_time, None);
-    assert!(!meta.start_time.as_deref().unwrap().contains('+'), "naive, like the reference");
+    assert!(
+        !meta.start_time.as_deref().unwrap().contains('+'),
+        "naive, like the reference"
+    );
     assert_eq!(s.read_workflow_completion_time(), None);
     s.write_workflow_completion_time().unwrap();
     // Like the reference: the workflow _metadata keeps completion_time null,

@@ -13,7 +13,11 @@ use std::time::{Duration, Instant, SystemTime};
 use tierkreis_core::Value;
 
 /// Runs a command inside the reference environment.
-pub const RUN_SH: &str = "/work/shared/reference/run.sh";
+/// `run.sh` of the reference environment, in `../shared` beside the
+/// repository (where CI and the developers have it).
+pub fn run_sh() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/run.sh")
+}
 
 /// The reference environment's root: `$TKR_REF` (as `run.sh` reads it), else
 /// `/opt/tierkreis-ref`.
@@ -27,13 +31,14 @@ pub fn availability() -> Result<(), String> {
     let ready = reference_root().join(".ready");
     if !ready.exists() {
         return Err(format!(
-            "the reference environment is missing ({} does not exist): run `bash /work/shared/reference/setup.sh`",
+            "the reference environment is missing ({} does not exist): run `bash ../shared/reference/setup.sh`",
             ready.display()
         ));
     }
-    if !Path::new(RUN_SH).exists() {
+    if !run_sh().exists() {
         return Err(format!(
-            "the reference environment is missing ({RUN_SH} does not exist)"
+            "the reference environment is missing ({} does not exist)",
+            run_sh().display()
         ));
     }
     Ok(())
@@ -239,7 +244,7 @@ impl Scratch {
         S: AsRef<std::ffi::OsStr>,
     {
         let mut c = Command::new("bash");
-        c.arg(RUN_SH)
+        c.arg(run_sh())
             .args(["--", "python"])
             .arg(self.path().join("driver.py"))
             .arg(self.tkr_dir())

@@ -1,0 +1,208 @@
+//! What a workflow folder says about its run as a whole: name, status (from
+//! the markers and the controller lock), start and end times, node and
+//! failure counts. Shared by `tkr ls`, `show`, `clean` and the resolution of
+//! workflow names.
+
+use std::fs::{File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use tierkreis_storage::lock::LOCK_FILE;
+use tierkreis_storage::{ControllerStorage, FileControllerStorage};
+use uuid::Uuid;
+
+use super::render;
+
+/// How a workflow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A live controller holds its `.controller.lock`.
+    Running,
+    /// `-/_done` exists.
+    Finished,
+    /// `-/_error` exists.
+    Failed,
+    /// None of the above: stopped (crash, Ctrl-C, or a reference run whose
+    /// controller gave up); `tkr resume` continues it.
+    Interrupted,
+}
+
+impl Status {
+    /// The word used in every output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Finished => "finished",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// Whether a live process holds the workflow's controller lock. Folders
+/// without a lock file (e.g. written by the reference) are never locked.
+pub fn is_locked(workflow_dir: &Path) -> bool {
+    let Ok(file) = File::open(workflow_dir.join(LOCK_FILE)) else {
+        return false;
+    };
+    matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock))
+}
+
+/// The status of the workflow stored in `storage`.
+pub fn status(storage: &dyn ControllerStorage) -> Status {
+    let root = tierkreis_core::Loc::root();
+    if is_locked(storage.workflow_dir()) {
+        Status::Running
+    } else if storage.node_has_error(&root) {
+        Status::Failed
+    } else if storage.is_node_finished(&root) {
+        Status::Finished
+    } else {
+        Status::Interrupted
+    }
+}
+
+/// One workflow folder, summarised.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub id: Uuid,
+    pub dir: PathBuf,
+    pub name: Option<String>,
+    pub status: Status,
+    /// Naive ISO 8601, from the metadata, else the folder's mtime (UTC).
+    pub start_time: String,
+    /// Naive ISO 8601 completion time, when finished.
+    pub end_time: Option<String>,
+    /// Seconds the run took (finished), or has been running so far; `None`
+    /// when not known (interrupted, failed).
+    pub duration: Option<f64>,
+    /// Folders with a `nodedef`: nodes started.
+    pub nodes: usize,
+    /// Folders with an `_error` marker, the root excluded.
+    pub failures: usize,
+    /// For sorting: seconds of the start time.
+    sort_key: f64,
+}
+
+/// Summarises the workflow folder `dir` (named by `id`).
+pub fn summarise(tkr_dir: &Path, id: Uuid) -> Summary {
+    let storage = FileControllerStorage::new(tkr_dir, id, None);
+    let dir = storage.workflow_dir().to_path_buf();
+    let meta = storage.read_workflow_metadata().ok();
+    let name = meta.as_ref().and_then(|m| m.name.clone());
+    let status = status(&storage);
+    let folder_time = std::fs::metadata(&dir).and_then(|m| m.modified()).ok();
+    let start_time = meta
+        .as_ref()
+        .and_then(|m| m.start_time.clone())
+        .or_else(|| folder_time.map(tierkreis_storage::controller::iso_naive))
+        .unwrap_or_default();
+    let end_time = storage.read_workflow_completion_time();
+    let start_secs = render::parse_naive_iso(&start_time);
+    let duration = match (&end_time, status) {
+        (Some(end), _) => match (start_secs, render::parse_naive_iso(end)) {
+            (Some(s), Some(e)) if e >= s => Some(((e - s) * 1e6).round() / 1e6),
+            _ => None,
+        },
+        // The workflow `_metadata` is written when the run starts and only
+        // touched again when it finishes, so its mtime is the start instant.
+        (None, Status::Running) => std::fs::metadata(storage.workflow_metadata_path())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .map(|d| d.as_secs_f64()),
+        (None, _) => None,
+    };
+    let (nodes, failures) = count_nodes(&dir);
+    Summary {
+        id,
+        dir,
+        name,
+        status,
+        start_time,
+        end_time,
+        duration,
+        nodes,
+        failures,
+        sort_key: start_secs.unwrap_or(0.0),
+    }
+}
+
+/// (folders with `nodedef`, non-root folders with `_error`).
+fn count_nodes(dir: &Path) -> (usize, usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return (0, 0);
+    };
+    let mut nodes = 0;
+    let mut failures = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with('-') {
+            continue;
+        }
+        let p = e.path();
+        if p.join("nodedef").exists() {
+            nodes += 1;
+        }
+        if name != "-" && p.join("_error").exists() {
+            failures += 1;
+        }
+    }
+    (nodes, failures)
+}
+
+/// The ids of every workflow folder (named by a UUID) in `tkr_dir`.
+pub fn ids(tkr_dir: &Path) -> std::io::Result<Vec<Uuid>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(tkr_dir)? {
+        let e = e?;
+        if let Ok(id) = Uuid::parse_str(&e.file_name().to_string_lossy()) {
+            if e.path().is_dir() {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every workflow in `tkr_dir`, newest first (by start time, then id).
+pub fn list(tkr_dir: &Path) -> std::io::Result<Vec<Summary>> {
+    let mut all: Vec<Summary> = ids(tkr_dir)?
+        .into_iter()
+        .map(|id| summarise(tkr_dir, id))
+        .collect();
+    all.sort_by(|a, b| {
+        b.sort_key
+            .total_cmp(&a.sort_key)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tierkreis_core::Loc;
+
+    #[test]
+    fn status_follows_markers_and_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let id = Uuid::from_u128(1);
+        let st = FileControllerStorage::new(dir.path(), id, Some("n".into()));
+        st.write_workflow_metadata().expect("metadata");
+        assert_eq!(status(&st), Status::Interrupted);
+        let lock = tierkreis_storage::WorkflowLock::acquire(st.workflow_dir()).expect("lock");
+        assert!(is_locked(st.workflow_dir()));
+        assert_eq!(status(&st), Status::Running);
+        drop(lock);
+        assert!(!is_locked(st.workflow_dir()));
+        st.mark_node_finished(&Loc::root()).expect("done");
+        assert_eq!(status(&st), Status::Finished);
+        st.mark_node_error(&Loc::root()).expect("error");
+        assert_eq!(status(&st), Status::Failed);
+        let s = summarise(dir.path(), id);
+        assert_eq!(s.name.as_deref(), Some("n"));
+        assert_eq!(s.failures, 0, "the root's _error is not a node failure");
+    }
+}
