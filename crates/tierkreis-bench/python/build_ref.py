@@ -1,9 +1,9 @@
 """Builds the benchmark graphs with the reference's own Python builder.
 
 Usage (inside the reference environment, script under /tmp):
-    python build_ref.py map|loop N   -> prints GraphData.model_dump_json()
-tests/data/reference_*_5.json were made with `map 5` and `loop 5`; the crate's
-tests check that the Rust generators produce the same JSON.
+    python build_ref.py map|loop|worker N   -> prints GraphData.model_dump_json()
+tests/data/reference_*_5.json were made with `map 5`, `loop 5` and `worker 5`;
+the crate's tests check that the Rust generators produce the same JSON.
 """
 
 import json, sys
@@ -15,6 +15,28 @@ from typing import NamedTuple
 def map_square_sum(n: int):
     body = Graph(TKR[int], TKR[int])
     sq = body.task(itimes(a=body.inputs, b=body.inputs))
+    wf = body.finish_with_outputs(sq)
+    g = Graph(outputs_type=TKR[int])
+    r = g.task(tkr_range(start=g.const(0), stop=g.const(n)))
+    m = g.map(wf, r)
+    s = g.task(sum_list(values=m))
+    return g.finish_with_outputs(s).data
+
+class square(NamedTuple):
+    """The stub `tkr-numerics-worker --stubs-path` writes for its `square`."""
+    x: TKR[int]
+
+    @staticmethod
+    def out() -> type[TKR[int]]:
+        return TKR[int]
+
+    @property
+    def namespace(self) -> str:
+        return "numerics_worker"
+
+def map_worker(n: int):
+    body = Graph(TKR[int], TKR[int])
+    sq = body.task(square(x=body.inputs))
     wf = body.finish_with_outputs(sq)
     g = Graph(outputs_type=TKR[int])
     r = g.task(tkr_range(start=g.const(0), stop=g.const(n)))
@@ -39,5 +61,5 @@ def loop_count(n: int):
     return g.finish_with_outputs(out.counter).data
 
 which, n = sys.argv[1], int(sys.argv[2])
-gd = map_square_sum(n) if which == "map" else loop_count(n)
+gd = {"map": map_square_sum, "loop": loop_count, "worker": map_worker}[which](n)
 print(gd.model_dump_json())

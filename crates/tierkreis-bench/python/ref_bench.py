@@ -1,7 +1,9 @@
 """Times the reference Python controller on a graph file, the way its CLI runs.
 
-Usage: python ref_bench.py GRAPH.json file|memory
-Needs TKR_DIR (the checkpoint folder). Prints one JSON line:
+Usage: python ref_bench.py GRAPH.json file|memory [BIN_DIR]
+BIN_DIR (optional) is put first on PATH, where ShellExecutor (no registry)
+finds external workers as `tkr-<worker>`, the reference's way of running a
+binary worker. Needs TKR_DIR (the checkpoint folder). Prints one JSON line:
 {"seconds": <run_graph wall time>, "outputs": {"value": <parsed output>}}.
 """
 
@@ -26,6 +28,8 @@ from tierkreis.controller.storage.in_memory import ControllerInMemoryStorage
 
 def main() -> None:
     graph_path, mode = sys.argv[1], sys.argv[2]
+    if len(sys.argv) > 3:
+        os.environ["PATH"] = sys.argv[3] + os.pathsep + os.environ.get("PATH", "")
     tkr_dir = Path(os.environ["TKR_DIR"]).resolve()
     logging.getLogger("tierkreis").setLevel(logging.WARNING)
     with open(graph_path) as fh:

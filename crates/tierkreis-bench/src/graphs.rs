@@ -18,7 +18,19 @@ pub enum Workload {
     MapSquareSum,
     /// A loop that adds 1 to a counter until it reaches `n`.
     LoopCount,
+    /// `sum_list(map(x -> numerics_worker.square(x), tkr_range(0, n)))`:
+    /// map_square_sum with each element's square computed by an external
+    /// worker process ([`WORKER_BINARY`]).
+    MapWorker,
 }
+
+/// The worker `map_worker` calls once per element.
+pub const WORKER_TASK: &str = "numerics_worker.square";
+
+/// The executable `tkr` (and the reference) find for [`WORKER_TASK`] on
+/// `PATH` (`tkr-W` with `_` written as `-`), built by
+/// `cargo build --release -p numerics_worker`.
+pub const WORKER_BINARY: &str = "tkr-numerics-worker";
 
 impl Workload {
     /// A short name, used in file names and tables.
@@ -26,6 +38,7 @@ impl Workload {
         match self {
             Workload::MapSquareSum => "map_square_sum",
             Workload::LoopCount => "loop_count",
+            Workload::MapWorker => "map_worker",
         }
     }
 
@@ -34,16 +47,33 @@ impl Workload {
         match self {
             Workload::MapSquareSum => map_square_sum(n),
             Workload::LoopCount => loop_count(n),
+            Workload::MapWorker => map_worker(n),
         }
     }
 
     /// The expected `value` output for size `n`.
     pub fn expected(self, n: u64) -> u128 {
         match self {
-            Workload::MapSquareSum => sum_of_squares_below(n),
+            Workload::MapSquareSum | Workload::MapWorker => sum_of_squares_below(n),
             Workload::LoopCount => loop_count_result(n),
         }
     }
+
+    /// The external worker executable the workload needs on `PATH`, if any
+    /// (the others use builtins only).
+    pub fn worker_binary(self) -> Option<&'static str> {
+        match self {
+            Workload::MapWorker => Some(WORKER_BINARY),
+            Workload::MapSquareSum | Workload::LoopCount => None,
+        }
+    }
+
+    /// Every workload, for `tkr-bench graphs`.
+    pub const ALL: [Workload; 3] = [
+        Workload::MapSquareSum,
+        Workload::LoopCount,
+        Workload::MapWorker,
+    ];
 }
 
 /// `0² + 1² + ... + (n-1)²`, in closed form: `(n-1) n (2n-1) / 6`.
@@ -154,10 +184,30 @@ pub(crate) fn square_body() -> GraphData {
     b.output(&[("value", out)])
 }
 
+/// The map body of `map_worker`: `value -> numerics_worker.square(x = value)`.
+pub(crate) fn worker_square_body() -> GraphData {
+    let mut b = Builder::default();
+    let x = b.input("value");
+    let sq = b.func(WORKER_TASK, &[("x", x)], false);
+    let out = b.port(sq, "value");
+    b.output(&[("value", out)])
+}
+
 /// `sum_list(map(square_body, tkr_range(0, n)))`, laid out as the Python
 /// builder's `g.map(workflow, g.task(tkr_range(...)))` does: the body const,
 /// then a hidden `unfold_values`, the `map` node, a hidden `fold_values`.
 pub fn map_square_sum(n: u64) -> GraphData {
+    map_sum(n, square_body())
+}
+
+/// [`map_square_sum`] with the body [`worker_square_body`]: each element is
+/// squared by a `numerics_worker` process.
+pub fn map_worker(n: u64) -> GraphData {
+    map_sum(n, worker_square_body())
+}
+
+/// `sum_list(map(body, tkr_range(0, n)))`.
+fn map_sum(n: u64, body: GraphData) -> GraphData {
     let mut b = Builder::default();
     let start = b.int(0);
     let stop = b.int(n);
@@ -166,7 +216,7 @@ pub fn map_square_sum(n: u64) -> GraphData {
         &[("start", start), ("stop", stop)],
         false,
     );
-    let body = b.constant(ConstValue::Graph(Box::new(square_body())));
+    let body = b.constant(ConstValue::Graph(Box::new(body)));
     let range_out = b.port(range, "value");
     let unfold = b.func("builtins.unfold_values", &[("value", range_out)], true);
     let each = b.port(unfold, "*");
@@ -245,10 +295,42 @@ mod tests {
         assert_eq!(back, g);
     }
 
+    /// `tests/data/reference_map_worker_5.json` is `python/build_ref.py
+    /// worker 5`: the reference builder with a `numerics_worker.square` stub.
+    #[test]
+    fn map_worker_graph_equals_reference_builder_output() {
+        let g = map_worker(5);
+        assert_eq!(g.to_value(), reference("reference_map_worker_5.json"));
+        let back = GraphData::from_json(&g.to_json()).expect("parses");
+        back.validate().expect("valid");
+        assert_eq!(back, g);
+    }
+
+    /// The body is one task of the external worker, on the element.
+    #[test]
+    fn map_worker_body_calls_the_worker_once() {
+        let body = worker_square_body();
+        body.validate().expect("valid body");
+        let tasks: Vec<&str> = body
+            .nodes
+            .iter()
+            .filter_map(|node| match &node.kind {
+                NodeKind::Function { function_name } => Some(function_name.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tasks, [WORKER_TASK]);
+        assert_eq!(Workload::MapWorker.worker_binary(), Some(WORKER_BINARY));
+        assert_eq!(Workload::MapWorker.expected(20), 2470);
+        let text = String::from_utf8(map_worker(7).to_json()).expect("utf-8");
+        assert!(text.contains("\"numerics_worker.square\""), "{text}");
+        assert!(!text.contains("builtins.itimes"), "{text}");
+    }
+
     #[test]
     fn large_graphs_validate_and_carry_n() {
         for n in [0, 1, 100_000, u64::MAX] {
-            for w in [Workload::MapSquareSum, Workload::LoopCount] {
+            for w in Workload::ALL {
                 let g = GraphData::from_json(&w.graph(n).to_json()).expect("parses");
                 g.validate().expect("valid");
                 let text = String::from_utf8(g.to_json()).expect("utf-8");

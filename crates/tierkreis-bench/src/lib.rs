@@ -1,13 +1,15 @@
 //! Benchmarks for the `tkr` controller: graph generators for the benchmark
 //! workloads, an end-to-end runner that times the `tkr` binary as a child
-//! process (and checks its answer), the durable-storage floor, and a runner
-//! for the Python reference controller on the same graphs.
+//! process (and checks its answer), the durable-storage floor, the
+//! process-spawn floor of a worker binary, and a runner for the Python
+//! reference controller on the same graphs.
 
 pub mod child;
 pub mod floor;
 pub mod graphs;
 pub mod reference;
 pub mod runner;
+pub mod spawn;
 
 use std::path::PathBuf;
 
@@ -65,6 +67,22 @@ pub enum BenchError {
         n: u64,
         reason: String,
         line: String,
+    },
+    #[error("worker binary {} not found: {hint}", path.display())]
+    MissingWorker { path: PathBuf, hint: &'static str },
+    #[error("{worker} failed ({status}) on the spawn-floor call {index}; stderr ends:\n{stderr}")]
+    WorkerFailed {
+        worker: String,
+        index: u64,
+        status: String,
+        stderr: String,
+    },
+    #[error("{worker} wrote {found:?} for the spawn-floor call {index}, expected {expected}")]
+    WorkerWrongOutput {
+        worker: String,
+        index: u64,
+        expected: String,
+        found: String,
     },
     #[error("{program} computed a wrong {workload} n={n}: expected {expected}, got {found}")]
     WrongResult {

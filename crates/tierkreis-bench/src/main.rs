@@ -1,6 +1,6 @@
 //! `tkr-bench`: writes the benchmark graphs, times the `tkr` binary end to
-//! end, measures the durable-storage floor and times the Python reference,
-//! printing markdown table rows for BENCHMARKS.md.
+//! end, measures the durable-storage and process-spawn floors and times the
+//! Python reference, printing markdown table rows for BENCHMARKS.md.
 
 use std::path::PathBuf;
 
@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use tierkreis_bench::floor::{durable_floor, per_unit_us, small_file_create};
 use tierkreis_bench::reference::ReferenceBench;
-use tierkreis_bench::runner::{RunStats, TkrBench};
+use tierkreis_bench::runner::{worker_next_to, RunStats, TkrBench};
+use tierkreis_bench::spawn::{overhead_per_task_us, spawn_floor, SpawnReport};
 use tierkreis_bench::{StorageMode, Workload};
 
 #[derive(Debug, Parser)]
@@ -24,6 +25,10 @@ enum WorkloadArg {
     Map,
     /// a loop incrementing a counter N times
     Loop,
+    /// map_square_sum with each square computed by a numerics_worker
+    /// process (tkr-numerics-worker)
+    #[value(name = "map_worker", alias = "map-worker")]
+    MapWorker,
 }
 
 impl From<WorkloadArg> for Workload {
@@ -31,6 +36,7 @@ impl From<WorkloadArg> for Workload {
         match w {
             WorkloadArg::Map => Workload::MapSquareSum,
             WorkloadArg::Loop => Workload::LoopCount,
+            WorkloadArg::MapWorker => Workload::MapWorker,
         }
     }
 }
@@ -52,8 +58,8 @@ impl From<StorageArg> for StorageMode {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Write the benchmark graphs as JSON: map_square_sum_<N>.json and
-    /// loop_count_<N>.json.
+    /// Write the benchmark graphs as JSON: map_square_sum_<N>.json,
+    /// loop_count_<N>.json and map_worker_<N>.json.
     Graphs {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -80,6 +86,36 @@ enum Cmd {
         /// Where the temporary graph and checkpoint folders go.
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
+        /// The worker binary of map_worker (default: tkr-numerics-worker
+        /// next to the tkr binary); put on tkr's PATH.
+        #[arg(long, value_name = "PATH")]
+        worker: Option<PathBuf>,
+        /// tkr --jobs (default: tkr's own, the number of cores).
+        #[arg(long)]
+        jobs: Option<u64>,
+    },
+    /// The process-spawn floor of map_worker: run the worker binary N times
+    /// directly on prepared call arguments (`square(x = i)`), `jobs` at a
+    /// time, each waited for; optionally also time tkr on map_worker(N) in
+    /// the same folder and report its overhead per task.
+    Spawn {
+        /// The worker binary (tkr-numerics-worker).
+        #[arg(long, value_name = "PATH")]
+        worker: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        n: u64,
+        /// Processes at once, one measurement each.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        jobs: Vec<usize>,
+        /// Where the temporary TKR_DIR goes (default: the system temp folder).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Also time `tkr run` on map_worker(N) with file storage.
+        #[arg(long, value_name = "PATH")]
+        tkr: Option<PathBuf>,
+        /// Runs of tkr (with --tkr).
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
     },
     /// The durable-storage floor: create exactly the reference's per-element
     /// files, folders and hard links for a map of N elements, with plain
@@ -108,9 +144,14 @@ enum Cmd {
         /// The reference's Python inside that environment.
         #[arg(long, default_value = "/opt/tk/bin/python")]
         python: String,
-        /// Scratch folder; must be visible inside the reference root.
+        /// Scratch folder; /tmp is visible inside the reference root, any
+        /// other folder is bound there (run.sh --bind).
         #[arg(long, default_value = "/tmp")]
         work_dir: PathBuf,
+        /// The worker binary of map_worker (default: tkr-numerics-worker
+        /// next to tkr-bench).
+        #[arg(long, value_name = "PATH")]
+        worker: Option<PathBuf>,
     },
 }
 
@@ -125,13 +166,23 @@ fn main() -> anyhow::Result<()> {
             repeat,
             count_entries,
             work_dir,
+            worker,
+            jobs,
         } => {
+            let workload: Workload = workload.into();
+            let worker = match (worker, workload.worker_binary()) {
+                (Some(w), _) => Some(w),
+                (None, Some(name)) => Some(worker_next_to(&tkr, name)?),
+                (None, None) => None,
+            };
             let bench = TkrBench {
                 tkr,
-                workload: workload.into(),
+                workload,
                 storage: storage.into(),
                 repeat,
                 count_entries,
+                worker,
+                jobs,
             };
             let scratch = work_dir.unwrap_or_else(std::env::temp_dir);
             println!("{}", RunStats::markdown_header());
@@ -144,6 +195,14 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Floor { n, dir, files } => floor(n, dir, files),
+        Cmd::Spawn {
+            worker,
+            n,
+            jobs,
+            dir,
+            tkr,
+            repeat,
+        } => spawn(&worker, n, &jobs, dir, tkr, repeat),
         Cmd::Reference {
             n,
             storage,
@@ -151,12 +210,29 @@ fn main() -> anyhow::Result<()> {
             run_sh,
             python,
             work_dir,
+            worker,
         } => {
+            let workload: Workload = workload.into();
+            let worker = match (worker, workload.worker_binary()) {
+                (Some(w), _) => Some(w),
+                (None, Some(name)) => {
+                    let me = std::env::current_exe().context("cannot find tkr-bench itself")?;
+                    Some(worker_next_to(&me, name)?)
+                }
+                (None, None) => None,
+            };
+            if worker.is_some() && matches!(storage, StorageArg::Memory) {
+                anyhow::bail!(
+                    "{} needs --storage file: the reference's in-memory executor runs builtins only",
+                    workload.name()
+                );
+            }
             let bench = ReferenceBench {
                 run_sh,
                 python,
-                workload: workload.into(),
+                workload,
                 storage: storage.into(),
+                worker,
             };
             println!("| reference | workload | storage | N | process s | run_graph s | µs / element | peak RSS MiB |");
             println!("|---|---|---|---:|---:|---:|---:|---:|");
@@ -183,7 +259,7 @@ fn main() -> anyhow::Result<()> {
 fn graphs(out: &std::path::Path, ns: &[u64]) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for &n in ns {
-        for w in [Workload::MapSquareSum, Workload::LoopCount] {
+        for w in Workload::ALL {
             let path = out.join(format!("{}_{n}.json", w.name()));
             std::fs::write(&path, w.graph(n).to_json())
                 .with_context(|| format!("cannot write {}", path.display()))?;
@@ -218,5 +294,66 @@ fn floor(n: u64, dir: Option<PathBuf>, files: u64) -> anyhow::Result<()> {
         d.as_secs_f64(),
         per_unit_us(d, files)
     );
+    Ok(())
+}
+
+fn spawn(
+    worker: &std::path::Path,
+    n: u64,
+    jobs: &[usize],
+    dir: Option<PathBuf>,
+    tkr: Option<PathBuf>,
+    repeat: u32,
+) -> anyhow::Result<()> {
+    let parent = dir.unwrap_or_else(std::env::temp_dir);
+    let scratch = tempfile::Builder::new()
+        .prefix("tkr-bench-spawn-")
+        .tempdir_in(&parent)
+        .with_context(|| format!("cannot make a folder in {}", parent.display()))?;
+    let tkr_dir = scratch.path().join("tkr_dir");
+    println!("| spawn floor | N | processes at once | seconds | µs / spawn |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut floors: Vec<SpawnReport> = Vec::new();
+    for &j in jobs {
+        let r = spawn_floor(worker, &tkr_dir, n, j)
+            .with_context(|| format!("spawn floor with {j} at once failed"))?;
+        println!(
+            "| {} | {n} | {j} | {:.3} | {:.1} |",
+            worker.display(),
+            r.elapsed.as_secs_f64(),
+            r.us_per_spawn()
+        );
+        floors.push(r);
+    }
+    let Some(tkr) = tkr else {
+        return Ok(());
+    };
+    let bench = TkrBench {
+        worker: Some(worker.to_path_buf()),
+        tkr,
+        workload: Workload::MapWorker,
+        storage: StorageMode::File,
+        repeat,
+        count_entries: false,
+        jobs: None,
+    };
+    let stats = bench
+        .run(n, scratch.path())
+        .with_context(|| format!("tkr on map_worker n={n} failed"))?;
+    println!();
+    println!("{}", RunStats::markdown_header());
+    println!("{}", stats.markdown_row());
+    println!();
+    println!("| tkr median s | floor | floor s | tkr overhead µs / task |");
+    println!("|---:|---|---:|---:|");
+    for f in &floors {
+        println!(
+            "| {:.3} | {} at once | {:.3} | {:.1} |",
+            stats.median().as_secs_f64(),
+            f.jobs,
+            f.elapsed.as_secs_f64(),
+            overhead_per_task_us(stats.median(), f.elapsed, n)
+        );
+    }
     Ok(())
 }

@@ -22,6 +22,11 @@ pub struct ReferenceBench {
     pub python: String,
     pub workload: Workload,
     pub storage: StorageMode,
+    /// The workload's worker binary (see [`Workload::worker_binary`]). It is
+    /// copied into the scratch folder, which the reference root sees, and
+    /// that copy's folder is put first on the controller's `PATH`, where the
+    /// reference's `ShellExecutor` (no registry) finds `tkr-<worker>`.
+    pub worker: Option<PathBuf>,
 }
 
 /// One reference run.
@@ -38,8 +43,9 @@ pub struct ReferenceRun {
 }
 
 impl ReferenceBench {
-    /// Runs size `n` once in a fresh folder under `scratch`, which must be
-    /// visible inside the reference root (`/tmp` is).
+    /// Runs size `n` once in a fresh folder under `scratch`. `/tmp` is
+    /// visible inside the reference root; any other folder is bound there
+    /// at the same path (`run.sh --bind`).
     pub fn run(&self, n: u64, scratch: &Path) -> Result<ReferenceRun, BenchError> {
         let io = |p: &Path, source| BenchError::Io {
             path: p.to_path_buf(),
@@ -56,14 +62,25 @@ impl ReferenceBench {
         let ck = dir.path().join("checkpoints");
         std::fs::create_dir(&ck).map_err(|e| io(&ck, e))?;
         let mut cmd = Command::new("bash");
-        cmd.arg(&self.run_sh)
-            .arg("--")
+        cmd.arg(&self.run_sh);
+        if !scratch.starts_with("/tmp") {
+            // run.sh shows only /tmp and the folders it is asked to bind.
+            cmd.arg("--bind").arg(scratch);
+        }
+        cmd.arg("--")
             .arg(&self.python)
             .arg(&script)
             .arg(&graph)
             .arg(self.storage.as_arg())
             .current_dir(dir.path())
             .env("TKR_DIR", &ck);
+        if let (Some(worker), Some(name)) = (&self.worker, self.workload.worker_binary()) {
+            let bin = dir.path().join("bin");
+            std::fs::create_dir(&bin).map_err(|e| io(&bin, e))?;
+            let copy = bin.join(name);
+            std::fs::copy(worker, &copy).map_err(|e| io(worker, e))?;
+            cmd.arg(&bin);
+        }
         let run = run_measured(&mut cmd, dir.path())?;
         let program = "reference controller".to_owned();
         check_run(&run, &program, self.workload, n)?;

@@ -79,6 +79,13 @@ pub struct TkrBench {
     pub repeat: u32,
     /// Count the checkpoint entries after the first run (file storage).
     pub count_entries: bool,
+    /// The workload's worker binary (see [`Workload::worker_binary`]): a
+    /// link to it, under its expected name, goes in a folder put first on
+    /// the child's `PATH`, where `tkr` finds it.
+    pub worker: Option<PathBuf>,
+    /// `tkr --jobs` (processes at once); `None` keeps tkr's default (the
+    /// number of cores).
+    pub jobs: Option<u64>,
 }
 
 impl TkrBench {
@@ -88,6 +95,10 @@ impl TkrBench {
             .prefix("tkr-bench-")
             .tempdir_in(scratch)
             .map_err(|source| io_err(scratch, source))?;
+        let worker_dir = match (&self.worker, self.workload.worker_binary()) {
+            (Some(worker), Some(name)) => Some(link_worker(worker, name, dir.path())?),
+            _ => None,
+        };
         let graph_path = dir.path().join("graph.json");
         std::fs::write(&graph_path, self.workload.graph(n).to_json())
             .map_err(|source| io_err(&graph_path, source))?;
@@ -111,6 +122,12 @@ impl TkrBench {
                 .arg(&ck)
                 .args(["-o", "--json", "-q"])
                 .env("TKR_DIR", &ck);
+            if let Some(jobs) = self.jobs {
+                cmd.arg("--jobs").arg(jobs.to_string());
+            }
+            if let Some(bin) = &worker_dir {
+                cmd.env("PATH", path_with_first(bin));
+            }
             let run = run_measured(&mut cmd, dir.path())?;
             let program = self.tkr.display().to_string();
             check_run(&run, &program, self.workload, n)?;
@@ -128,6 +145,44 @@ impl TkrBench {
         // kept until all repeats are done; `dir` is removed on drop.
         Ok(stats)
     }
+}
+
+/// Makes `scratch/bin/<name>`, a link to `worker`, and returns `scratch/bin`.
+fn link_worker(worker: &Path, name: &str, scratch: &Path) -> Result<PathBuf, BenchError> {
+    let bin = scratch.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|source| io_err(&bin, source))?;
+    let target = std::path::absolute(worker).map_err(|source| io_err(worker, source))?;
+    let link = bin.join(name);
+    std::os::unix::fs::symlink(&target, &link).map_err(|source| io_err(&link, source))?;
+    Ok(bin)
+}
+
+/// This process's `PATH` with `dir` in front (for the child).
+pub fn path_with_first(dir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![dir.to_path_buf()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    // Joining fails only on a folder name holding ':'; then the folder alone.
+    std::env::join_paths(&dirs).unwrap_or_else(|_| dir.as_os_str().to_owned())
+}
+
+/// Where the worker binary `name` is expected: the folder of the `tkr`
+/// binary (`cargo build --release -p tierkreis-cli -p numerics_worker` puts
+/// both in `target/release`). Fails with a hint when it is not there.
+pub fn worker_next_to(tkr: &Path, name: &str) -> Result<PathBuf, BenchError> {
+    let dir = tkr
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let bin = dir.join(name);
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    Err(BenchError::MissingWorker {
+        path: bin,
+        hint: "build it with `cargo build --release -p numerics_worker`",
+    })
 }
 
 fn io_err(p: &Path, source: std::io::Error) -> BenchError {
@@ -235,6 +290,30 @@ mod tests {
             Duration::from_millis(2500)
         );
         assert_eq!(median(&[]), Duration::ZERO);
+    }
+
+    #[test]
+    fn worker_dir_comes_first_on_path() {
+        let p = path_with_first(Path::new("/opt/tkr-bench-workers"));
+        let dirs: Vec<PathBuf> = std::env::split_paths(&p).collect();
+        assert_eq!(dirs[0], Path::new("/opt/tkr-bench-workers"));
+        if let Some(old) = std::env::var_os("PATH") {
+            assert_eq!(dirs.len(), std::env::split_paths(&old).count() + 1);
+        }
+    }
+
+    #[test]
+    fn worker_is_looked_up_beside_tkr() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tkr = dir.path().join("tkr");
+        let err = worker_next_to(&tkr, "tkr-numerics-worker").expect_err("absent");
+        assert!(err.to_string().contains("numerics_worker"), "{err}");
+        let bin = dir.path().join("tkr-numerics-worker");
+        std::fs::write(&bin, b"").expect("write");
+        assert_eq!(
+            worker_next_to(&tkr, "tkr-numerics-worker").expect("found"),
+            bin
+        );
     }
 
     #[test]

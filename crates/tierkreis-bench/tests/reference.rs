@@ -31,6 +31,7 @@ fn reference_runs_a_small_loop_in_memory() -> Result<(), Failed> {
         python: "/opt/tk/bin/python".to_owned(),
         workload: Workload::LoopCount,
         storage: StorageMode::Memory,
+        worker: None,
     };
     let run = bench
         .run(3, Path::new("/tmp"))

@@ -34,6 +34,8 @@ touch "$TKR_DIR/x"; echo '{"value":2470}'"#,
         storage: StorageMode::File,
         repeat: 3,
         count_entries: true,
+        worker: None,
+        jobs: None,
     };
     let stats = bench.run(20, dir.path()).expect("runs");
     assert_eq!(stats.walls.len(), 3);

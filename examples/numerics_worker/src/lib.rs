@@ -1,7 +1,9 @@
 //! An example Tierkreis worker in Rust, `numerics_worker`, showing each kind
 //! of task the SDK supports: big integers (`fibonacci`), several named
 //! outputs and an optional input (`stats`), lists (`primes_below`) and a
-//! primitive task over a dynamic set of input ports (`sum_inputs`).
+//! primitive task over a dynamic set of input ports (`sum_inputs`). `square`
+//! is the trivial task `tkr-bench`'s `map_worker` workload calls once per
+//! element, to measure the cost of a worker process.
 
 use num_bigint::BigInt;
 use schemars::JsonSchema;
@@ -45,6 +47,18 @@ pub fn fibonacci(i: FibonacciIn) -> Result<tierkreis_worker::BigInt, NumericsErr
         a = std::mem::replace(&mut b, next);
     }
     Ok(a.into())
+}
+
+/// The inputs of `square`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SquareIn {
+    pub x: tierkreis_worker::BigInt,
+}
+
+/// `x * x`, of any size: next to no work, so a `square` task costs what
+/// starting the worker process and its file I/O cost.
+pub fn square(i: SquareIn) -> Result<tierkreis_worker::BigInt, std::convert::Infallible> {
+    Ok((&i.x.0 * &i.x.0).into())
 }
 
 /// The inputs of `stats`.
@@ -158,7 +172,8 @@ pub fn worker() -> Worker {
     w.task("fibonacci", fibonacci)
         .task_multi("stats", stats)
         .task("primes_below", primes_below)
-        .primitive_task("sum_inputs", sum_inputs);
+        .primitive_task("sum_inputs", sum_inputs)
+        .task("square", square);
     w
 }
 
@@ -176,6 +191,15 @@ mod tests {
         // F(100), beyond 64 bits.
         assert_eq!(f(100).to_string(), "354224848179261915075");
         assert!(fibonacci(FibonacciIn { n: -1 }).is_err());
+    }
+
+    #[test]
+    fn squares() {
+        let sq = |x: BigInt| square(SquareIn { x: x.into() }).unwrap().0;
+        assert_eq!(sq(BigInt::from(0)), BigInt::from(0));
+        assert_eq!(sq(BigInt::from(-7)), BigInt::from(49));
+        // Beyond 64 bits: (2^40)^2 = 2^80.
+        assert_eq!(sq(BigInt::from(1u64 << 40)), BigInt::from(2).pow(80));
     }
 
     #[test]

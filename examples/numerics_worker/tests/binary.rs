@@ -1,7 +1,7 @@
 //! Runs the `tkr-numerics-worker` binary for real on a temporary `TKR_DIR`
 //! with hand-written call arguments (relative paths, as the controller
-//! writes them): big integers, several outputs, an optional input left out,
-//! a primitive task, a failing task, and the stubs.
+//! writes them): a trivial `square`, big integers, several outputs, an
+//! optional input left out, a primitive task, a failing task, and the stubs.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -67,6 +67,16 @@ fn fibonacci_beyond_64_bits() {
     assert!(out.status.success(), "{out:?}");
     // F(100) = 354224848179261915075, written as a plain JSON integer.
     assert_eq!(node.output_text("value"), "354224848179261915075");
+    assert!(node.path("_done").exists());
+}
+
+#[test]
+fn square_reads_and_writes_an_int() {
+    let node = Node::new("square", &["x"], &["value"]);
+    node.input("x", b"-12");
+    let out = node.run();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(node.output_text("value"), "144");
     assert!(node.path("_done").exists());
 }
 

@@ -45,3 +45,14 @@ class primes_below(NamedTuple):
     @property
     def namespace(self) -> str:
         return "numerics_worker" 
+
+class square(NamedTuple):
+    x: TKR[int]
+
+    @staticmethod
+    def out() -> type[TKR[int]]:
+        return TKR[int]
+
+    @property
+    def namespace(self) -> str:
+        return "numerics_worker" 
