@@ -854,6 +854,13 @@ impl FileControllerStorage {
         if dir.as_os_str().is_empty() || self.known().contains(dir) {
             return Ok(());
         }
+        // An unknown parent is made first (top-down), so that a new nested
+        // folder costs one mkdir each instead of a failed one and a retry.
+        if let Some(parent) = dir.parent() {
+            if !parent.as_os_str().is_empty() && !self.known().contains(parent) {
+                self.ensure_dir(parent)?;
+            }
+        }
         match fs::create_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
