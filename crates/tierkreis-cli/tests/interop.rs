@@ -41,6 +41,14 @@ fn main() {
             "tkr_run_loads_a_python_graph_with_g",
             tkr_run_loads_a_python_graph_with_g,
         ),
+        (
+            "python_tierkreis_worker_runs_under_tkr::plain_interpreter",
+            python_worker_plain_interpreter,
+        ),
+        (
+            "python_tierkreis_worker_runs_under_tkr::uv",
+            python_worker_uv,
+        ),
     ];
     let trials = trials
         .into_iter()
@@ -415,5 +423,165 @@ fn our_workflow_metadata_reads_like_the_references() {
         "workflow metadata as the reference reads it differs (ours: workflow {}):\n{}",
         run_uuid(2),
         differences.join("\n")
+    );
+}
+
+/// The reference's hello-world worker, written with the Python `tierkreis`
+/// package.
+const HELLO_WORKER_PY: &str = r#"from sys import argv
+
+from tierkreis import Worker
+
+worker = Worker("hello_world_worker")
+
+
+@worker.task()
+def greet(greeting: str, subject: str) -> str:
+    return greeting + subject
+
+
+if __name__ == "__main__":
+    worker.app(argv)
+"#;
+
+/// `hello_world_worker.greet` on a constant greeting (node 0) and the graph
+/// input `subject` (node 1); the task is node 2, its `value` the output.
+const HELLO_GRAPH: &str = r#"{"nodes": [
+  {"type": "const", "value": "Hello ", "inputs": {}, "outputs": {"value": [2]}},
+  {"type": "input", "name": "subject", "inputs": {}, "outputs": {"subject": [2]}},
+  {"type": "function", "function_name": "hello_world_worker.greet",
+   "inputs": {"greeting": [0, "value"], "subject": [1, "subject"]}, "outputs": {"value": [3]}},
+  {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": ["subject"], "graph_output_idx": 3,
+   "named_nodes": {}, "node_metadata": {}}"#;
+
+/// Writes an executable script `name` into the scratch folder.
+fn executable(s: &Scratch, name: &str, text: &str) -> std::path::PathBuf {
+    let path = s.write(name, text);
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    path
+}
+
+/// A registry folder in the scratch holding `hello_world_worker/main.py`
+/// (and `pyproject.toml` when given); returns the registry.
+fn hello_registry(s: &Scratch, pyproject: Option<&str>) -> std::path::PathBuf {
+    let reg = s.path().join("registry");
+    let dir = reg.join("hello_world_worker");
+    std::fs::create_dir_all(&dir).expect("registry folder");
+    std::fs::write(dir.join("main.py"), HELLO_WORKER_PY).expect("main.py");
+    if let Some(text) = pyproject {
+        std::fs::write(dir.join("pyproject.toml"), text).expect("pyproject.toml");
+    }
+    reg
+}
+
+/// Runs [`HELLO_GRAPH`] with `tkr run OPTIONS` (`cmd` is `tkr`) as workflow 1
+/// and checks what the Python worker did: the output is `greeting +
+/// subject`, the task's node is done, and its log has the worker's own
+/// "running" line; returns the node's debug record of how it was started.
+fn run_hello(s: &Scratch, mut cmd: std::process::Command, options: &[&std::ffi::OsStr]) -> String {
+    let graph = s.write("hello.json", HELLO_GRAPH);
+    let inputs = s.write("inputs.json", r#"{"subject": "world"}"#);
+    let got = tkr_outputs(
+        "tkr run hello_world_worker.greet",
+        cmd.current_dir(s.path())
+            .args(["run", "--run-id", "1"])
+            .args(options)
+            .arg("-f")
+            .arg(&graph)
+            .arg("-i")
+            .arg(&inputs),
+    );
+    let expected = Value::Map(
+        [(
+            "value".to_string(),
+            Value::from("Hello ".to_string() + "world"),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let wf = s.workflow(1);
+    let logs = std::fs::read_to_string(wf.join("-.N2/logs")).unwrap_or_default();
+    assert_eq!(got, expected, "node logs:\n{logs}");
+    assert!(
+        wf.join("-.N2/_done").is_file(),
+        "no -.N2/_done; logs:\n{logs}"
+    );
+    assert!(!wf.join("-.N2/_error").exists(), "{logs}");
+    assert!(
+        logs.contains("running: greet in hello_world_worker"),
+        "the Python worker did not log its run:\n{logs}"
+    );
+    std::fs::read_to_string(wf.join("debug/executors/-.N2")).unwrap_or_default()
+}
+
+/// A `tierkreis` worker in a registry folder, without `pyproject.toml`, runs
+/// with the interpreter configured in `tkr.toml` (the reference's Python,
+/// through a wrapper).
+fn python_worker_plain_interpreter() {
+    let s = Scratch::new();
+    let reg = hello_registry(&s, None);
+    let wrapper = executable(
+        &s,
+        "python.sh",
+        &format!(
+            "#!/bin/sh\nexec bash {} -- /opt/tk/bin/python \"$@\"\n",
+            run_sh().display()
+        ),
+    );
+    let config = s.write(
+        "tkr.toml",
+        &format!(
+            "[workers.hello_world_worker]\npython = {:?}\n",
+            wrapper.display().to_string()
+        ),
+    );
+    let options = [
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--registry".as_ref(),
+        reg.as_os_str(),
+    ];
+    let debug = run_hello(&s, s.tkr(), &options);
+    assert!(
+        debug.contains("\"tierkreis-rs:python\""),
+        "not run as kind python:\n{debug}"
+    );
+}
+
+/// The same worker with a `pyproject.toml` runs with `uv run main.py` when
+/// `uv` is on `PATH`. The `uv` found is a shim for the reference's uv, told
+/// to use the reference's environment (which has `tierkreis`) as the
+/// project's, offline and without syncing it.
+fn python_worker_uv() {
+    let s = Scratch::new();
+    let reg = hello_registry(
+        &s,
+        Some("[project]\nname = \"hello-world-worker\"\nversion = \"0.1.0\"\nrequires-python = \">=3.12\"\ndependencies = []\n"),
+    );
+    let bin = s.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    executable(
+        &s,
+        "bin/uv",
+        &format!(
+            "#!/bin/sh\nexec bash {} -- /usr/bin/env UV_OFFLINE=1 UV_NO_SYNC=1 \
+             UV_PROJECT_ENVIRONMENT=/opt/tk UV_CACHE_DIR={} /opt/tk/bin/uv \"$@\"\n",
+            run_sh().display(),
+            s.path().join("uv-cache").display()
+        ),
+    );
+    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let mut cmd = s.tkr();
+    cmd.env("PATH", path);
+    // No `python` is configured; the debug record below says uv ran it.
+    let debug = run_hello(&s, cmd, &["--registry".as_ref(), reg.as_os_str()]);
+    assert!(
+        debug.contains("\"tierkreis-rs:uv\""),
+        "not run as kind uv:\n{debug}"
     );
 }
