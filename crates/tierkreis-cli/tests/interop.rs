@@ -12,14 +12,10 @@ use std::time::Duration;
 
 use common::reference::*;
 use common::{expect_code, fixtures, input_args, run_uuid, slow_loop_graph};
-use libtest_mimic::{Arguments, Failed, Trial};
 use tierkreis_core::Value;
 
 fn main() {
-    let args = Arguments::from_args();
-    let missing = availability().err();
-    let skip = missing.is_some() && std::env::var_os("CI").is_none();
-    let trials: Vec<(&str, fn())> = vec![
+    let trials: Vec<(&'static str, fn())> = vec![
         ("python_reads_our_outputs", python_reads_our_outputs),
         (
             "we_resume_a_run_the_python_controller_started::loop",
@@ -50,27 +46,7 @@ fn main() {
             python_worker_uv,
         ),
     ];
-    let trials = trials
-        .into_iter()
-        .map(|(name, body)| {
-            let missing = missing.clone();
-            Trial::test(name, move || {
-                if let Some(why) = missing {
-                    return Err(Failed::from(why));
-                }
-                std::panic::catch_unwind(body).map_err(|p| {
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panicked".to_string());
-                    Failed::from(msg)
-                })
-            })
-            .with_ignored_flag(skip)
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
+    common::run_trials_needing(availability().err(), trials);
 }
 
 fn case(name: &str) -> std::path::PathBuf {

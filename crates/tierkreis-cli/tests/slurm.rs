@@ -14,15 +14,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{expect_code, tkr};
-use libtest_mimic::{Arguments, Failed, Trial};
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 
 fn main() {
-    let args = Arguments::from_args();
-    let missing = availability().err();
-    let skip = missing.is_some() && std::env::var_os("CI").is_none();
-    let trials: Vec<(&str, fn())> = vec![
+    let trials: Vec<(&'static str, fn())> = vec![
         (
             "a_map_of_rust_and_python_tasks_runs_as_jobs_and_resumes_without_resubmitting",
             map_as_jobs_killed_and_resumed,
@@ -32,27 +28,7 @@ fn main() {
             cancelled_job_fails_its_node,
         ),
     ];
-    let trials = trials
-        .into_iter()
-        .map(|(name, body)| {
-            let missing = missing.clone();
-            Trial::test(name, move || {
-                if let Some(why) = missing {
-                    return Err(Failed::from(why));
-                }
-                std::panic::catch_unwind(body).map_err(|p| {
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panicked".to_string());
-                    Failed::from(msg)
-                })
-            })
-            .with_ignored_flag(skip)
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
+    common::run_trials_needing(availability().err(), trials);
 }
 
 /// `Ok` when a SLURM controller answers `sinfo`, else why not.

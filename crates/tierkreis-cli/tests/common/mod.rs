@@ -88,3 +88,34 @@ pub fn slow_loop_graph(n: i64, delay: f64) -> String {
       "named_nodes": {{"counter": 4}}, "node_metadata": {{}}}}"#
     )
 }
+
+/// Runs `trials` with libtest-mimic as tests that need something from
+/// outside (the reference environment, SLURM): when `missing` says it is
+/// absent, each trial is reported ignored (skipped), or failed under CI
+/// (`CI` set), where `.ci/run` installs it. A panicking trial fails.
+pub fn run_trials_needing(missing: Option<String>, trials: Vec<(&'static str, fn())>) -> ! {
+    use libtest_mimic::{Arguments, Failed, Trial};
+    let args = Arguments::from_args();
+    let skip = missing.is_some() && std::env::var_os("CI").is_none();
+    let trials = trials
+        .into_iter()
+        .map(|(name, body)| {
+            let missing = missing.clone();
+            Trial::test(name, move || {
+                if let Some(why) = missing {
+                    return Err(Failed::from(why));
+                }
+                std::panic::catch_unwind(body).map_err(|p| {
+                    let msg = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panicked".to_string());
+                    Failed::from(msg)
+                })
+            })
+            .with_ignored_flag(skip)
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit()
+}
