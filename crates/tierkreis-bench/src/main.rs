@@ -139,7 +139,7 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "map")]
         workload: WorkloadArg,
         /// The reference environment's runner.
-        #[arg(long, default_value = "/work/shared/reference/run.sh")]
+        #[arg(long, default_value = "../shared/reference/run.sh")]
         run_sh: PathBuf,
         /// The reference's Python inside that environment.
         #[arg(long, default_value = "/opt/tk/bin/python")]
