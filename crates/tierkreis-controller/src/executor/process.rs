@@ -409,6 +409,28 @@ impl Pool {
         }
     }
 
+    /// Waits up to `limit` for every running process to be reaped; returns
+    /// the state either way (callers check `running`).
+    fn wait_idle<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        limit: Duration,
+    ) -> MutexGuard<'a, State> {
+        let deadline = Instant::now() + limit;
+        while !state.running.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .map(|(s, _)| s)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        state
+    }
+
     /// Stops every process: SIGTERM, the grace period, then SIGKILL.
     fn stop_all(&self) -> usize {
         let mut state = self.lock();
@@ -418,35 +440,15 @@ impl Pool {
         for pgid in state.running.values() {
             let _ = killpg(*pgid, Signal::SIGTERM);
         }
-        let deadline = Instant::now() + self.options.grace;
-        while !state.running.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            state = self
-                .changed
-                .wait_timeout(state, left)
-                .map(|(s, _)| s)
-                .unwrap_or_else(|e| e.into_inner().0);
-        }
+        state = self.wait_idle(state, self.options.grace);
         for pgid in state.running.values() {
             let _ = killpg(*pgid, Signal::SIGKILL);
         }
         // SIGKILL cannot be ignored; the wait is bounded only against a
         // process that escaped its group but holds the log pipes open.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !state.running.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                tracing::warn!(left = state.running.len(), "worker processes did not end");
-                break;
-            }
-            state = self
-                .changed
-                .wait_timeout(state, left)
-                .map(|(s, _)| s)
-                .unwrap_or_else(|e| e.into_inner().0);
+        state = self.wait_idle(state, Duration::from_secs(10));
+        if !state.running.is_empty() {
+            tracing::warn!(left = state.running.len(), "worker processes did not end");
         }
         n
     }
