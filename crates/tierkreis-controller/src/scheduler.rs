@@ -39,6 +39,9 @@ pub struct GraphInfo {
     const_graphs: Vec<Option<Arc<GraphInfo>>>,
     /// Each node's `nodedef` file content, serialised once for every scope.
     nodedefs: Vec<Vec<u8>>,
+    /// For each node, the nodes of the same graph that must be done before
+    /// it can start (a lazy if-else needs only its predicate).
+    required: Vec<Vec<NodeIndex>>,
 }
 
 /// Why a graph can't be scheduled.
@@ -72,12 +75,26 @@ impl GraphInfo {
             });
         }
         let nodedefs = data.nodes.iter().map(NodeDef::to_json).collect();
+        let required = data
+            .nodes
+            .iter()
+            .map(|node| {
+                let refs: Vec<&ValueRef> = match &node.kind {
+                    NodeKind::IfElse { pred, .. } => vec![pred],
+                    _ => node.in_edges().map(|(_, r)| r).collect(),
+                };
+                refs.into_iter()
+                    .filter_map(|r| usize::try_from(r.node).ok())
+                    .collect()
+            })
+            .collect();
         Ok(Arc::new(GraphInfo {
             data,
             output_idx,
             consumers,
             const_graphs,
             nodedefs,
+            required,
         }))
     }
 
@@ -408,17 +425,6 @@ impl<'s> Scheduler<'s> {
         Ok(())
     }
 
-    /// The dependencies that must be done before node `n` can start.
-    fn required(node: &NodeDef) -> Vec<NodeIndex> {
-        let refs: Vec<&ValueRef> = match &node.kind {
-            NodeKind::IfElse { pred, .. } => vec![pred],
-            _ => node.in_edges().map(|(_, r)| r).collect(),
-        };
-        refs.into_iter()
-            .filter_map(|r| usize::try_from(r.node).ok())
-            .collect()
-    }
-
     fn demand(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
         let Some(scope) = self.scopes[s].as_ref() else {
             return Ok(());
@@ -428,7 +434,7 @@ impl<'s> Scheduler<'s> {
         }
         let graph = scope.graph.clone();
         let mut ready = true;
-        for dep in Self::required(graph.node(n)) {
+        for &dep in &graph.required[n] {
             match scope.nodes[dep].status {
                 Status::Done => {}
                 Status::Failed => return Ok(()),
@@ -457,9 +463,9 @@ impl<'s> Scheduler<'s> {
             let scope = self.scope(s);
             match (&scope.nodes[c].status, &scope.nodes[c].sub) {
                 (Status::Waiting, _) => {
-                    let all_done = Self::required(graph.node(c))
-                        .into_iter()
-                        .all(|d| scope.nodes[d].status == Status::Done);
+                    let all_done = graph.required[c]
+                        .iter()
+                        .all(|&d| scope.nodes[d].status == Status::Done);
                     if all_done {
                         self.start(s, c)?;
                     }
