@@ -213,6 +213,20 @@ impl Fake {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+
+    /// Waits until the fake job `id` runs. Acting on a job before its
+    /// background shell has written `R` would race with that write: a state
+    /// set earlier (`C`, `T`) would be overwritten and the job would look
+    /// running for ever.
+    fn wait_running(&self, id: &str) {
+        let n = id.split('.').next().unwrap();
+        let path = self.state.join(format!("{n}.state"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(&path).unwrap_or_default().trim() != "R" {
+            assert!(Instant::now() < deadline, "job {id} never ran");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// A shell worker `w` whose task copies input `x` to output `value`.
@@ -336,6 +350,7 @@ fn a_cancelled_job_fails_its_node_clearly() {
         (BatchSystem::Pjsub, "pjdel"),
     ] {
         let text = run_with(system, "sleep 30", "", move |f, id| {
+            f.wait_running(id);
             let st = std::process::Command::new(f.bin.join(cancel))
                 .arg(id)
                 .status()
@@ -351,6 +366,7 @@ fn a_cancelled_job_fails_its_node_clearly() {
 fn a_job_out_of_time_says_so_with_its_walltime() {
     for system in [BatchSystem::Slurm, BatchSystem::Pbs] {
         let text = run_with(system, "sleep 30", "walltime = \"00:00:09\"", |f, id| {
+            f.wait_running(id);
             let n = id.split('.').next().unwrap();
             std::fs::write(f.state.join(format!("{n}.state")), "T\n").unwrap();
             let pid = std::fs::read_to_string(f.state.join(format!("{n}.pid"))).unwrap();
