@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use tierkreis_bench::floor::{durable_floor, per_unit_us, small_file_create};
 use tierkreis_bench::reference::ReferenceBench;
-use tierkreis_bench::runner::{worker_next_to, RunStats, TkrBench};
+use tierkreis_bench::runner::{median, worker_next_to, RunStats, TkrBench};
 use tierkreis_bench::spawn::{overhead_per_task_us, spawn_floor, SpawnReport};
 use tierkreis_bench::{StorageMode, Workload};
 
@@ -130,6 +130,22 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         files: u64,
     },
+    /// tkr with file storage against the durable-storage floor, side by
+    /// side: rounds alternate one `tkr run` (map_square_sum(N)) and one
+    /// floor run in the same folder, so both see the same machine state;
+    /// prints every round and the ratio of the medians.
+    Durable {
+        /// The tkr binary.
+        #[arg(long, value_name = "PATH")]
+        tkr: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        n: u64,
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+        /// Where the checkpoint folders and floor trees go.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Time the Python reference controller on the same workload.
     Reference {
         #[arg(long, value_delimiter = ',', default_value = "200")]
@@ -195,6 +211,12 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Floor { n, dir, files } => floor(n, dir, files),
+        Cmd::Durable {
+            tkr,
+            n,
+            rounds,
+            dir,
+        } => durable(tkr, n, rounds, dir),
         Cmd::Spawn {
             worker,
             n,
@@ -293,6 +315,50 @@ fn floor(n: u64, dir: Option<PathBuf>, files: u64) -> anyhow::Result<()> {
         "| small file create (File::create + 2-byte write) | {files} | {:.3} | {:.2} per file | - |",
         d.as_secs_f64(),
         per_unit_us(d, files)
+    );
+    Ok(())
+}
+
+fn durable(tkr: PathBuf, n: u64, rounds: u32, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let parent = dir.unwrap_or_else(std::env::temp_dir);
+    let bench = TkrBench {
+        tkr,
+        workload: Workload::MapSquareSum,
+        storage: StorageMode::File,
+        repeat: 1,
+        count_entries: false,
+        worker: None,
+        jobs: None,
+    };
+    println!("| round | N | tkr s | floor s | tkr / floor |");
+    println!("|---:|---:|---:|---:|---:|");
+    let (mut tkr_walls, mut floor_walls) = (Vec::new(), Vec::new());
+    for round in 1..=rounds.max(1) {
+        let t = bench
+            .run(n, &parent)
+            .with_context(|| format!("tkr run n={n} failed"))?
+            .median();
+        let scratch = tempfile::Builder::new()
+            .prefix("tkr-bench-floor-")
+            .tempdir_in(&parent)
+            .with_context(|| format!("cannot make a folder in {}", parent.display()))?;
+        let f = durable_floor(&scratch.path().join("tree"), n)?.elapsed;
+        drop(scratch);
+        println!(
+            "| {round} | {n} | {:.3} | {:.3} | {:.2} |",
+            t.as_secs_f64(),
+            f.as_secs_f64(),
+            t.as_secs_f64() / f.as_secs_f64()
+        );
+        tkr_walls.push(t);
+        floor_walls.push(f);
+    }
+    let (t, f) = (median(&tkr_walls), median(&floor_walls));
+    println!(
+        "| median | {n} | {:.3} | {:.3} | {:.2} |",
+        t.as_secs_f64(),
+        f.as_secs_f64(),
+        t.as_secs_f64() / f.as_secs_f64()
     );
     Ok(())
 }

@@ -105,6 +105,44 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// Write `bytes` to `path`, which a marker written afterwards vouches for
+/// (a node's outputs before its `_done`, call arguments before the task is
+/// launched, an executor's record before the task can finish).
+///
+/// A new file is created exclusively (`O_EXCL`) and written in place, with
+/// no temporary file: until the marker exists no reader takes it as
+/// complete, and a crash before the marker means the writer runs again. If
+/// `path` already exists (a re-run after a crash, a restart), it is replaced
+/// as [`write_atomic`] does: a file that is hard-linked elsewhere (an output
+/// whose consumers share it) is never changed in place. A failed write
+/// removes the new file. Parent folders are created as needed.
+pub fn write_fresh(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let created = with_parent_retry(path, || {
+        OpenOptions::new().write(true).create_new(true).open(path)
+    })?;
+    let mut file = match created {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return write_atomic(path, bytes),
+        Err(source) => {
+            return Err(StorageError::Io {
+                op: "create",
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    if let Err(source) = file.write_all(bytes) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(StorageError::Io {
+            op: "write",
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    Ok(())
+}
+
 /// Append `bytes` to the file at `path`, creating it (and its parents) if
 /// missing. Used for logs, where a cut last line is acceptable.
 pub fn append(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
@@ -324,6 +362,25 @@ mod tests {
         link_or_copy(&a, &b).unwrap();
         write_atomic(&a, b"new").unwrap();
         assert_eq!(fs::read(&b).unwrap(), b"old");
+    }
+
+    #[test]
+    fn write_fresh_creates_in_place_then_replaces_without_changing_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("n/outputs/value");
+        write_fresh(&a, b"first").unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"first");
+        let b = dir.path().join("m/outputs/value");
+        link_or_copy(&a, &b).unwrap();
+        // A re-run writes the output again: the consumer's link keeps the
+        // value it was given, and no temporary file is left behind.
+        write_fresh(&a, b"second, longer").unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"second, longer");
+        assert_eq!(fs::read(&b).unwrap(), b"first");
+        assert_eq!(
+            names(&dir.path().join("n/outputs")),
+            vec!["value".to_string()]
+        );
     }
 
     #[test]

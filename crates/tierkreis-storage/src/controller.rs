@@ -34,6 +34,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -119,6 +120,16 @@ pub trait ControllerStorage: Send + Sync {
     fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError>;
     /// Write `bytes` to `path` atomically, creating parent folders.
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError>;
+    /// Write `bytes` to `path`, a file that a marker written afterwards
+    /// vouches for: a node's outputs (its `_done`), call arguments (the
+    /// launch), an executor's record. A new file may be written in place,
+    /// with no temporary file, since no reader takes it as complete before
+    /// the marker; an existing one must be replaced as by
+    /// [`ControllerStorage::write`], never changed in place (it may be
+    /// hard-linked as another node's value).
+    fn write_fresh(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        self.write(path, bytes)
+    }
     /// Create the empty file `path`, or update its modification time keeping
     /// its content; creates parent folders.
     fn touch(&self, path: &Path) -> Result<(), StorageError>;
@@ -306,7 +317,7 @@ pub trait ControllerStorage: Send + Sync {
             path: path.clone(),
             source,
         })?;
-        self.write(&path, &bytes)?;
+        self.write_fresh(&path, &bytes)?;
         self.mkdir(&self.outputs_dir(loc))?;
         self.touch_scope_metadata(&self.parent_metadata_path(loc))?;
         Ok(node.join("definition"))
@@ -340,9 +351,11 @@ pub trait ControllerStorage: Send + Sync {
         )
     }
 
-    /// Write output `port` of the node at `loc`.
+    /// Write output `port` of the node at `loc`. The node's `_done`, written
+    /// after all its outputs, is what makes them complete
+    /// ([`ControllerStorage::write_fresh`]).
     fn write_output(&self, loc: &Loc, port: &str, value: &[u8]) -> Result<(), StorageError> {
-        self.write(&self.output_path(loc, port), value)
+        self.write_fresh(&self.output_path(loc, port), value)
     }
 
     /// Read output `port` of the node at `loc`.
@@ -580,13 +593,15 @@ pub trait ControllerStorage: Send + Sync {
     }
 
     /// Write what the executor recorded when launching the task at `loc`.
+    /// A crash while writing it leaves at worst an empty record, which
+    /// readers take as no record: as if the crash came just before.
     fn write_executor_data(&self, loc: &Loc, data: &ExecutorDebugData) -> Result<(), StorageError> {
         let path = self.executor_data_path(loc);
         let bytes = serde_json::to_vec(data).map_err(|source| StorageError::BadDebugData {
             path: path.clone(),
             source,
         })?;
-        self.write(&path, &bytes)
+        self.write_fresh(&path, &bytes)
     }
 
     /// Read what the executor recorded when launching the task at `loc`.
@@ -817,8 +832,10 @@ pub struct FileControllerStorage {
     workflow_dir: PathBuf,
     /// Folders (and scope `_metadata` files) this storage made or found, so
     /// that a write into a new node folder costs one `mkdir` instead of a
-    /// failed `open`, a `mkdir` and a retry. Cleared on every delete.
-    known_dirs: std::sync::Mutex<rustc_hash::FxHashSet<PathBuf>>,
+    /// failed `open`, a `mkdir` and a retry. Cleared on every delete. Keyed
+    /// by the path's bytes: hashing a `Path` walks its components, which
+    /// cost more than the rest of a lookup.
+    known_dirs: std::sync::Mutex<rustc_hash::FxHashSet<Box<[u8]>>>,
 }
 
 impl Clone for FileControllerStorage {
@@ -842,7 +859,7 @@ impl FileControllerStorage {
         }
     }
 
-    fn known(&self) -> std::sync::MutexGuard<'_, rustc_hash::FxHashSet<PathBuf>> {
+    fn known(&self) -> std::sync::MutexGuard<'_, rustc_hash::FxHashSet<Box<[u8]>>> {
         self.known_dirs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -851,13 +868,15 @@ impl FileControllerStorage {
     /// Makes sure the folder `dir` exists, creating missing ancestors
     /// top-down, one `mkdir` each, and remembers it.
     fn ensure_dir(&self, dir: &Path) -> Result<(), StorageError> {
-        if dir.as_os_str().is_empty() || self.known().contains(dir) {
+        if dir.as_os_str().is_empty() || self.known().contains(dir.as_os_str().as_bytes()) {
             return Ok(());
         }
         // An unknown parent is made first (top-down), so that a new nested
         // folder costs one mkdir each instead of a failed one and a retry.
         if let Some(parent) = dir.parent() {
-            if !parent.as_os_str().is_empty() && !self.known().contains(parent) {
+            if !parent.as_os_str().is_empty()
+                && !self.known().contains(parent.as_os_str().as_bytes())
+            {
                 self.ensure_dir(parent)?;
             }
         }
@@ -878,7 +897,7 @@ impl FileControllerStorage {
                 })
             }
         }
-        self.known().insert(dir.to_path_buf());
+        self.known().insert(dir.as_os_str().as_bytes().into());
         Ok(())
     }
 
@@ -919,16 +938,20 @@ impl ControllerStorage for FileControllerStorage {
         self.ensure_parent(path)?;
         atomic::write_atomic(path, bytes)
     }
+    fn write_fresh(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        self.ensure_parent(path)?;
+        atomic::write_fresh(path, bytes)
+    }
     fn touch(&self, path: &Path) -> Result<(), StorageError> {
         self.ensure_parent(path)?;
         atomic::touch(path)
     }
     fn touch_scope_metadata(&self, path: &Path) -> Result<(), StorageError> {
-        if self.known().contains(path) {
+        if self.known().contains(path.as_os_str().as_bytes()) {
             return Ok(());
         }
         self.touch(path)?;
-        self.known().insert(path.to_path_buf());
+        self.known().insert(path.as_os_str().as_bytes().into());
         Ok(())
     }
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
