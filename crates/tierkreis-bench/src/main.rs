@@ -249,6 +249,14 @@ fn main() -> anyhow::Result<()> {
                     workload.name()
                 );
             }
+            // The reference runs in a scratch folder: a relative path to
+            // run.sh must not be taken from there.
+            let run_sh = std::fs::canonicalize(&run_sh).with_context(|| {
+                format!(
+                    "no reference runner at {} (run from the repository root, or give --run-sh)",
+                    run_sh.display()
+                )
+            })?;
             let bench = ReferenceBench {
                 run_sh,
                 python,
