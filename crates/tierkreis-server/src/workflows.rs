@@ -9,15 +9,13 @@
 //! activity in the last [`REFERENCE_ACTIVE_SECS`] seconds.
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tierkreis_core::Loc;
 use tierkreis_storage::controller::iso_utc;
-use tierkreis_storage::lock::LOCK_FILE;
-use tierkreis_storage::{ControllerStorage, FileControllerStorage};
+use tierkreis_storage::{lock_state, ControllerStorage, FileControllerStorage, LockState};
 use uuid::Uuid;
 
 /// A run without a lock file (the reference's) counts as running while its
@@ -128,11 +126,10 @@ pub fn status(s: &FileControllerStorage) -> WorkflowStatus {
     if s.is_node_finished(&root) {
         return WorkflowStatus::Finished;
     }
-    let lock = s.workflow_dir().join(LOCK_FILE);
-    match lock_is_held(&lock) {
-        Some(true) => return WorkflowStatus::Running,
-        Some(false) => {}
-        None => {
+    match lock_state(s.workflow_dir()) {
+        LockState::Held { .. } => return WorkflowStatus::Running,
+        LockState::Free => {}
+        LockState::Absent => {
             // No lock file: a run of the reference.
             if !s.node_has_error(&root) && recently_active(s) {
                 return WorkflowStatus::Running;
@@ -143,42 +140,6 @@ pub fn status(s: &FileControllerStorage) -> WorkflowStatus {
         WorkflowStatus::Failed
     } else {
         WorkflowStatus::Interrupted
-    }
-}
-
-/// Whether the lock file at `path` is held by some process: `None` if there
-/// is no lock file.
-pub fn lock_is_held(path: &Path) -> Option<bool> {
-    let meta = fs::metadata(path).ok()?;
-    let Ok(locks) = fs::read_to_string("/proc/locks") else {
-        // Not Linux: fall back to trying the lock (and releasing it at once).
-        return Some(try_lock_held(path));
-    };
-    // Compare inodes only: overlay file systems report the underlying
-    // device in /proc/locks, not the one `stat` gives.
-    let ino = meta.ino().to_string();
-    Some(locks.lines().any(|line| {
-        // "1: FLOCK  ADVISORY  WRITE 1234 fe:00:10027875 0 EOF"
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        fields.get(1) == Some(&"FLOCK")
-            && fields
-                .get(5)
-                .and_then(|id| id.rsplit(':').next())
-                .is_some_and(|i| i == ino)
-    }))
-}
-
-fn try_lock_held(path: &Path) -> bool {
-    match fs::File::open(path) {
-        Ok(f) => match f.try_lock_shared() {
-            Ok(()) => {
-                let _ = f.unlock();
-                false
-            }
-            Err(fs::TryLockError::WouldBlock) => true,
-            Err(fs::TryLockError::Error(_)) => false,
-        },
-        Err(_) => false,
     }
 }
 
@@ -200,19 +161,4 @@ fn recently_active(s: &FileControllerStorage) -> bool {
             .and_then(|t| now.duration_since(t).ok().or(Some(Duration::ZERO)))
             .is_some_and(|age| age < Duration::from_secs(REFERENCE_ACTIVE_SECS))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_held_lock_is_seen_and_a_released_one_is_not() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        assert_eq!(lock_is_held(&dir.path().join(LOCK_FILE)), None);
-        let lock = tierkreis_storage::WorkflowLock::acquire(dir.path()).expect("lock");
-        assert_eq!(lock_is_held(&dir.path().join(LOCK_FILE)), Some(true));
-        drop(lock);
-        assert_eq!(lock_is_held(&dir.path().join(LOCK_FILE)), Some(false));
-    }
 }

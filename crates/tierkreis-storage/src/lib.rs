@@ -27,6 +27,6 @@ pub use controller::{
     WorkflowMetaData, TIERKREIS_VERSION,
 };
 pub use error::StorageError;
-pub use lock::{LockError, WorkflowLock};
+pub use lock::{lock_state, LockError, LockState, WorkflowLock};
 pub use memory::MemoryFiles;
 pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};

@@ -3,12 +3,10 @@
 //! failure counts. Shared by `tkr ls`, `show`, `clean` and the resolution of
 //! workflow names.
 
-use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use tierkreis_storage::lock::LOCK_FILE;
-use tierkreis_storage::{ControllerStorage, FileControllerStorage};
+use tierkreis_storage::{lock_state, ControllerStorage, FileControllerStorage, LockState};
 use uuid::Uuid;
 
 use super::render;
@@ -42,10 +40,7 @@ impl Status {
 /// Whether a live process holds the workflow's controller lock. Folders
 /// without a lock file (e.g. written by the reference) are never locked.
 pub fn is_locked(workflow_dir: &Path) -> bool {
-    let Ok(file) = File::open(workflow_dir.join(LOCK_FILE)) else {
-        return false;
-    };
-    matches!(file.try_lock_shared(), Err(TryLockError::WouldBlock))
+    matches!(lock_state(workflow_dir), LockState::Held { .. })
 }
 
 /// The status of the workflow stored in `storage`.
