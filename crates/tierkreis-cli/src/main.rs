@@ -5,6 +5,7 @@
 
 mod cmd_run;
 mod cmd_serve;
+mod cmd_stop;
 mod init;
 mod inputs;
 mod inspect;
@@ -72,6 +73,9 @@ enum Command {
   tkr restart -o 1c0a9d2e -.N3.M2.N1
 Options go before RUN and LOC (a location starts with a dash).")]
     Restart(RestartArgs),
+    /// Stop the controller running a workflow, as Ctrl-C would; `tkr resume` continues it.
+    #[command(after_help = cmd_stop::HELP)]
+    Stop(cmd_stop::StopArgs),
     #[command(flatten)]
     Inspect(inspect::Command),
     /// Create a new project (a Rust worker, a graph, inputs) that `tkr run` runs.
@@ -209,6 +213,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd_run::run(a),
         Command::Resume(a) => cmd_run::resume(a),
         Command::Restart(a) => cmd_run::restart(a),
+        Command::Stop(a) => cmd_stop::run(&a),
         Command::Inspect(c) => inspect::run(c),
         Command::Init(a) => init::run(a),
         Command::Serve(a) => cmd_serve::serve(a),

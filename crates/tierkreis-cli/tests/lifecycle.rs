@@ -212,3 +212,61 @@ fn restart_reruns_exactly_the_task_and_what_depends_on_it() {
         Value::Map([("value".to_string(), want)].into_iter().collect())
     );
 }
+
+/// `tkr stop` from another process stops the controller as Ctrl-C does: it
+/// exits 130, the run is interrupted (not failed), a second stop says it is
+/// not running, and `tkr resume` finishes it.
+#[test]
+fn tkr_stop_stops_the_controller_and_resume_finishes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let graph = write(tmp.path(), "loop.json", &slow_loop_graph(12, 0.1));
+    let ck = tmp.path().join("ck");
+    let child = tkr(&ck)
+        .args(["run", "--run-id", "4", "-q", "-f"])
+        .arg(&graph)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let wf = ck.join(run_uuid(4));
+    wait_for(&wf.join("-.N4.L1/_done"), Duration::from_secs(60));
+    let out = tkr(&ck)
+        .args(["stop", "--run-id", "4", "--json"])
+        .output()
+        .expect("stop");
+    expect_code(&out, 0);
+    let v = tierkreis_core::json::parse(&out.stdout).expect("json");
+    let field = |k: &str| match &v {
+        Value::Map(m) => m.get(k).cloned(),
+        _ => None,
+    };
+    assert_eq!(field("state"), Some(Value::from("stopped")), "{v:?}");
+    assert_eq!(field("pid"), Some(Value::int(i64::from(pid))), "{v:?}");
+    let run = child.wait_with_output().expect("reap");
+    expect_code(&run, 130);
+    assert!(!wf.join("-/_done").exists() && !wf.join("-/_error").exists());
+
+    let again = tkr(&ck)
+        .args(["stop", "--run-id", "4"])
+        .output()
+        .expect("stop again");
+    expect_code(&again, 1);
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(said.contains("is not running (interrupted)"), "{said}");
+
+    let out = tkr(&ck)
+        .args(["resume", "--run-id", "4", "-o", "--json"])
+        .output()
+        .expect("resume");
+    expect_code(&out, 0);
+    let v = tierkreis_core::json::parse(&out.stdout).expect("json");
+    assert_eq!(
+        v,
+        Value::Map(
+            [("value".to_string(), Value::int(12))]
+                .into_iter()
+                .collect()
+        )
+    );
+}

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{expect_code, tkr};
+use common::reference::run_sh;
+use common::{expect_code, run_uuid, tkr};
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 
@@ -27,8 +28,15 @@ fn main() {
             "a_job_cancelled_with_scancel_fails_its_node",
             cancelled_job_fails_its_node,
         ),
+        (
+            "tkr_stop_cancels_the_runs_jobs",
+            tkr_stop_cancels_the_runs_jobs,
+        ),
     ];
-    common::run_trials_needing(availability().err(), trials);
+    let missing = availability()
+        .and_then(|()| common::reference::availability())
+        .err();
+    common::run_trials_needing(missing, trials);
 }
 
 /// `Ok` when a SLURM controller answers `sinfo`, else why not.
@@ -80,17 +88,35 @@ fn script(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-/// A stdlib-only Python worker: `pyshout.shout(text) -> TEXT!`; it prints
-/// the SLURM job id it runs in (to the node's log).
-const PYSHOUT: &str = r#"import json, os, sys
-from pathlib import Path
-tkr = Path(os.environ["TKR_DIR"])
-args = json.loads((tkr / sys.argv[1]).read_text())
-print("SLURM_JOB_ID=" + os.environ.get("SLURM_JOB_ID", "none"))
-text = json.loads((tkr / args["inputs"]["text"]).read_text())
-(tkr / args["outputs"]["value"]).write_text(json.dumps(text.upper() + "!"))
-(tkr / args["done_path"]).touch()
+/// A worker written with the reference's Python `tierkreis` package:
+/// `pyshout.shout(text) -> TEXT!`. It runs with the reference's Python
+/// through [`python_wrapper`].
+const PYSHOUT: &str = r#"from sys import argv
+
+from tierkreis import Worker
+
+worker = Worker("pyshout")
+
+
+@worker.task()
+def shout(text: str) -> str:
+    return text.upper() + "!"
+
+
+if __name__ == "__main__":
+    worker.app(argv)
 "#;
+
+/// The interpreter `tkr.toml` gives `pyshout`: it prints the SLURM job id it
+/// runs in (to the node's log), then runs the reference's Python inside the
+/// reference environment (`run.sh` passes `TKR_DIR` and keeps the working
+/// folder, which is under `/tmp`).
+fn python_wrapper() -> String {
+    format!(
+        "#!/bin/sh\necho \"SLURM_JOB_ID=${{SLURM_JOB_ID:-none}}\"\nexec bash {} -- /opt/tk/bin/python \"$@\"\n",
+        run_sh().display()
+    )
+}
 
 /// A scratch folder under `/tmp` (jobs run on this host and see it), with
 /// an `sbatch` on `bin/` that logs each call before running the real one.
@@ -114,6 +140,7 @@ impl Scratch {
             ),
         );
         script(&dir.path().join("reg/pyshout/main.py"), PYSHOUT);
+        script(&dir.path().join("python.sh"), &python_wrapper());
         Scratch { dir }
     }
 
@@ -320,12 +347,14 @@ setup = ["{setup}"]
 
 [workers.pyshout]
 executor = "slurm"
+python = "{python}"
 
 [workers.pyshout.job]
 job_name = "tkr-pyshout"
 setup = ["{setup}"]
 "#,
-        hello.display()
+        hello.display(),
+        python = s.path().join("python.sh").display()
     );
     let p = s.path().join("tkr.toml");
     std::fs::write(&p, text).expect("write config");
@@ -489,4 +518,73 @@ fn cancelled_job_fails_its_node() {
     assert!(text.contains("CANCELLED"), "{text}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("was cancelled"), "{err}");
+}
+
+/// `tkr stop` from another process: the controller cancels its running job
+/// (`[hpc] cancel_on_stop` is on by default), exits 130, and leaves a run
+/// that is interrupted, not failed.
+fn tkr_stop_cancels_the_runs_jobs() {
+    let hello = hello_worker();
+    let s = Scratch::new();
+    let cfg = config(&s, &hello, "sleep 120");
+    let g = s.path().join("graph.json");
+    std::fs::write(
+        &g,
+        r#"{"nodes": [
+            {"type": "const", "value": "world", "inputs": {}, "outputs": {"value": [2]}},
+            {"type": "const", "value": "hello ", "inputs": {}, "outputs": {"value": [2]}},
+            {"type": "function", "function_name": "hello_world_worker.greet", "inputs": {"subject": [0, "value"], "greeting": [1, "value"]}, "outputs": {"value": [3]}},
+            {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
+    )
+    .expect("write graph");
+    let id = 9003;
+    let st = s.storage(id);
+    let child = s
+        .tkr()
+        .args(["run", "-q", "--run-id", &id.to_string(), "-f"])
+        .arg(&g)
+        .arg("--config")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tkr");
+    let mut job = String::new();
+    wait_until(
+        "the job id",
+        Duration::from_secs(30),
+        || match recorded_jobs(&st).into_values().next() {
+            Some(j) => {
+                job = j;
+                true
+            }
+            None => false,
+        },
+    );
+    wait_until("the job to run", Duration::from_secs(30), || {
+        squeue(&[&job]).get(&job).is_some_and(|s| s == "RUNNING")
+    });
+    let out = s
+        .tkr()
+        .args(["stop", &run_uuid(id), "--json"])
+        .output()
+        .expect("tkr stop");
+    expect_code(&out, 0);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("\"state\": \"stopped\""), "{said}");
+    let run = child.wait_with_output().expect("wait tkr");
+    expect_code(&run, 130);
+    wait_until(
+        "SLURM to record the cancellation",
+        Duration::from_secs(30),
+        || squeue(&[&job]).get(&job).is_some_and(|s| s == "CANCELLED"),
+    );
+    let loc = Loc::root().n(2);
+    assert!(!st.node_has_error(&loc), "{:?}", st.read_errors(&loc));
+    assert!(!st.node_has_error(&Loc::root()));
+    let out = s.tkr().args(["ls", "--json"]).output().expect("tkr ls");
+    expect_code(&out, 0);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("\"status\": \"interrupted\""), "{listed}");
 }
