@@ -232,7 +232,7 @@ fn we_resume_python_map() {
 /// downstream node), and lets `resume_graph` finish the run.
 fn python_resumes_a_run_we_started() {
     let s = Scratch::new();
-    let graph = s.write("slow.json", &slow_loop_graph(5, 0.2));
+    let graph = s.write("slow.json", &slow_loop_graph(5, 1.0));
     let want = tkr_outputs(
         "tkr run in memory",
         s.tkr()
@@ -245,12 +245,19 @@ fn python_resumes_a_run_we_started() {
     cmd.args(["run", "-q", "--run-id", &id.to_string(), "-f"])
         .arg(&graph);
     let mut ours = Group::spawn(cmd, s.path().join("tkr.stderr"));
+    // Killed while iteration 2 sleeps: its other nodes take microseconds,
+    // the sleep a second. Killed at a random point instead (say right after
+    // iteration 1), the controller may be between an input node's nodedef
+    // and its `_done`, and the reference's walk never finishes a started
+    // input node (`walk_node`: `case "input"` returns nothing to do), for
+    // its own runs as for ours; `tkr resume` does.
     wait_until(
-        "iteration 1 finished",
+        "iteration 2's sleep started",
         Duration::from_secs(60),
         &mut ours,
-        || wf.join("-.N4.L1/_done").exists(),
+        || wf.join("-.N4.L2.N6/nodedef").exists(),
     );
+    std::thread::sleep(Duration::from_millis(100));
     ours.kill();
     assert!(
         !wf.join("-/_done").exists(),
@@ -261,6 +268,10 @@ fn python_resumes_a_run_we_started() {
         .filter(|(_, done)| !done)
         .map(|(l, _)| l)
         .collect();
+    assert!(
+        in_flight.contains("-.N4.L2.N6"),
+        "the sleep of iteration 2 was not in flight: {in_flight:?}"
+    );
 
     let walk = json_lines(
         "python walk_node",
