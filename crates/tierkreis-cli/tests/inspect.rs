@@ -609,9 +609,27 @@ fn clean_removes_reference_runs() {
 #[test]
 fn every_command_has_help_with_examples() {
     let d = tempfile::tempdir().expect("tempdir");
-    for cmd in ["ls", "show", "logs", "outputs", "errors", "trace", "clean"] {
+    // Every command `tkr --help` lists, not a list kept by hand.
+    let top = stdout(&tkr_in(d.path(), &["--help"], 0));
+    let commands: Vec<&str> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    for expected in [
+        "run", "resume", "restart", "stop", "ls", "show", "clean", "serve",
+    ] {
+        assert!(
+            commands.contains(&expected),
+            "{expected} missing from:\n{top}"
+        );
+    }
+    for cmd in commands {
         let out = stdout(&tkr_in(d.path(), &[cmd, "--help"], 0));
-        assert!(out.contains("Examples:"), "tkr {cmd} --help:\n{out}");
+        assert!(out.contains("Example"), "tkr {cmd} --help:\n{out}");
         assert!(
             out.contains(&format!("tkr {cmd}")),
             "tkr {cmd} --help:\n{out}"
