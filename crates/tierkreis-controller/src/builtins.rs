@@ -17,6 +17,7 @@ mod pyops;
 mod tasks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use tierkreis_core::json::{JsonError, JsonErrorKind};
@@ -284,7 +285,8 @@ impl BuiltinCall<'_> {
 ///   (`value-0`, `value-1`, ...), orders them by the number `N` and returns
 ///   the list as output `value`.
 ///
-/// `tkr_sleep` blocks the calling thread for the requested time.
+/// `run` never blocks: `tkr_sleep` checks its input and returns `true` at
+/// once; the executor waits [`delay`] first, off the scheduler's thread.
 pub fn run(
     function: &str,
     inputs: &IndexMap<String, Arc<[u8]>>,
@@ -321,6 +323,18 @@ pub fn run(
             Ok((port.clone(), v.to_bytes()))
         })
         .collect()
+}
+
+/// How long the built-in task `function` waits before it returns: the
+/// length of a `tkr_sleep` whose input is valid, `None` for every other task
+/// (and for a bad length, which [`run`] reports at once).
+pub fn delay(function: &str, inputs: &IndexMap<String, Arc<[u8]>>) -> Option<Duration> {
+    if strip(function) != "tkr_sleep" {
+        return None;
+    }
+    let spec = SPECS.iter().find(|s| s.name == "tkr_sleep")?;
+    let args = load_args(spec, inputs).ok()?;
+    tasks::sleep_duration(args.first()?).ok()
 }
 
 fn python_error(function: &str, e: PyErr) -> BuiltinError {
@@ -580,6 +594,24 @@ mod tests {
             run("nope", &inputs(&[]), &ports(&["value"])).map_err(|e| e.to_string()),
             Err("builtins: function name\nnope not found".to_string())
         );
+    }
+
+    #[test]
+    fn only_a_valid_tkr_sleep_has_a_delay_and_run_does_not_wait() {
+        let ins = |v: &str| inputs(&[("delay_seconds", v)]);
+        assert_eq!(
+            delay("builtins.tkr_sleep", &ins("2.5")),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(delay("tkr_sleep", &ins("3")), Some(Duration::from_secs(3)));
+        assert_eq!(delay("tkr_sleep", &ins("-1")), None);
+        assert_eq!(delay("tkr_sleep", &ins("\"x\"")), None);
+        assert_eq!(delay("iadd", &ins("3")), None);
+        // An hour's sleep returns at once: waiting is the executor's job.
+        let out = run("tkr_sleep", &ins("3600"), &ports(&["value"])).expect("sleep");
+        assert_eq!(out, vec![("value".to_string(), b"true".to_vec())]);
+        let err = run("tkr_sleep", &ins("-1"), &ports(&["value"])).map_err(|e| e.to_string());
+        assert_eq!(err, Err("sleep length must be non-negative".to_string()));
     }
 
     #[test]

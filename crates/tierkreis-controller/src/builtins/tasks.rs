@@ -172,7 +172,8 @@ pub(super) fn call(name: &str, args: Vec<Value>) -> PyResult<Vec<Value>> {
         "tkr_range" => one(Value::List(pyops::range(&a, &b, &arg(2))?)),
         "rand_int" => one(rand_int(&a, &b)?),
         "tkr_sleep" => {
-            sleep(&a)?;
+            // The wait itself is the executor's (see `builtins::delay`).
+            sleep_duration(&a)?;
             one(Value::Bool(true))
         }
         "tkr_encode" => match a {
@@ -319,8 +320,9 @@ fn random_below(width: &BigInt) -> BigInt {
     }
 }
 
-/// `time.sleep(seconds)`.
-fn sleep(v: &Value) -> PyResult<()> {
+/// The length of `time.sleep(seconds)`, with the errors Python gives for a
+/// bad one; nothing waits here.
+pub(super) fn sleep_duration(v: &Value) -> PyResult<Duration> {
     let seconds = match v {
         Value::Float(f) => *f,
         Value::Int(_) | Value::Bool(_) => to_float(v).unwrap_or(f64::INFINITY),
@@ -333,12 +335,10 @@ fn sleep(v: &Value) -> PyResult<()> {
         return Err(PyErr::value_error("sleep length must be non-negative"));
     }
     // Python's limit is the platform time_t (about 9.2e18 seconds).
-    let duration = Duration::try_from_secs_f64(seconds)
+    Duration::try_from_secs_f64(seconds)
         .ok()
         .filter(|_| seconds < 9.2e18)
-        .ok_or_else(|| PyErr::overflow("timestamp out of range for platform time_t"))?;
-    std::thread::sleep(duration);
-    Ok(())
+        .ok_or_else(|| PyErr::overflow("timestamp out of range for platform time_t"))
 }
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ impl DefaultExecutor {
         Self {
             router: RouterExecutor::new().route(
                 Route::Worker(BUILTINS_WORKER.to_string()),
-                Box::new(BuiltinExecutor),
+                Box::new(BuiltinExecutor::default()),
             ),
         }
     }

@@ -120,7 +120,10 @@ mod tests {
 
     fn router(st: &MemoryControllerStorage) -> RouterExecutor {
         RouterExecutor::new()
-            .route(Route::Worker("builtins".into()), Box::new(BuiltinExecutor))
+            .route(
+                Route::Worker("builtins".into()),
+                Box::new(BuiltinExecutor::default()),
+            )
             .route(Route::task("a.special_*").unwrap(), named(st, "by-glob"))
             .route(Route::Worker("a".into()), named(st, "by-name"))
             .fallback(named(st, "fallback"))
