@@ -460,28 +460,24 @@ fn map_as_jobs_killed_and_resumed() {
     }
 }
 
-fn cancelled_job_fails_its_node() {
-    let hello = hello_worker();
-    let s = Scratch::new();
-    let cfg = config(&s, &hello, "sleep 120");
+/// Starts `tkr run` of `graph` (one task, sent to SLURM) as workflow `id`
+/// and waits until its job runs; returns the controller (its output piped)
+/// and the job id.
+fn run_until_its_job_runs(
+    s: &Scratch,
+    cfg: &Path,
+    id: u128,
+    graph: &str,
+) -> (std::process::Child, String) {
     let g = s.path().join("graph.json");
-    std::fs::write(
-        &g,
-        r#"{"nodes": [
-            {"type": "const", "value": "loud", "inputs": {}, "outputs": {"value": [1]}},
-            {"type": "function", "function_name": "pyshout.shout", "inputs": {"text": [0, "value"]}, "outputs": {"value": [2]}},
-            {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
-        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#,
-    )
-    .expect("write graph");
-    let id = 9002;
+    std::fs::write(&g, graph).expect("write graph");
     let st = s.storage(id);
     let child = s
         .tkr()
         .args(["run", "--run-id", &id.to_string(), "-f"])
         .arg(&g)
         .arg("--config")
-        .arg(&cfg)
+        .arg(cfg)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -498,9 +494,29 @@ fn cancelled_job_fails_its_node() {
             None => false,
         },
     );
-    wait_until("the job to run", Duration::from_secs(30), || {
+    // The trials share a two-slot node: this job may queue behind the map's.
+    wait_until("the job to run", Duration::from_secs(180), || {
         squeue(&[&job]).get(&job).is_some_and(|s| s == "RUNNING")
     });
+    (child, job)
+}
+
+fn cancelled_job_fails_its_node() {
+    let hello = hello_worker();
+    let s = Scratch::new();
+    let cfg = config(&s, &hello, "sleep 120");
+    let id = 9002;
+    let st = s.storage(id);
+    let (child, job) = run_until_its_job_runs(
+        &s,
+        &cfg,
+        id,
+        r#"{"nodes": [
+            {"type": "const", "value": "loud", "inputs": {}, "outputs": {"value": [1]}},
+            {"type": "function", "function_name": "pyshout.shout", "inputs": {"text": [0, "value"]}, "outputs": {"value": [2]}},
+            {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#,
+    );
     let st_cancel = Command::new("scancel").arg(&job).status().expect("scancel");
     assert!(st_cancel.success());
     let out = child.wait_with_output().expect("wait tkr");
@@ -527,44 +543,19 @@ fn tkr_stop_cancels_the_runs_jobs() {
     let hello = hello_worker();
     let s = Scratch::new();
     let cfg = config(&s, &hello, "sleep 120");
-    let g = s.path().join("graph.json");
-    std::fs::write(
-        &g,
+    let id = 9003;
+    let st = s.storage(id);
+    let (child, job) = run_until_its_job_runs(
+        &s,
+        &cfg,
+        id,
         r#"{"nodes": [
             {"type": "const", "value": "world", "inputs": {}, "outputs": {"value": [2]}},
             {"type": "const", "value": "hello ", "inputs": {}, "outputs": {"value": [2]}},
             {"type": "function", "function_name": "hello_world_worker.greet", "inputs": {"subject": [0, "value"], "greeting": [1, "value"]}, "outputs": {"value": [3]}},
             {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
         ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
-    )
-    .expect("write graph");
-    let id = 9003;
-    let st = s.storage(id);
-    let child = s
-        .tkr()
-        .args(["run", "-q", "--run-id", &id.to_string(), "-f"])
-        .arg(&g)
-        .arg("--config")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn tkr");
-    let mut job = String::new();
-    wait_until(
-        "the job id",
-        Duration::from_secs(30),
-        || match recorded_jobs(&st).into_values().next() {
-            Some(j) => {
-                job = j;
-                true
-            }
-            None => false,
-        },
     );
-    wait_until("the job to run", Duration::from_secs(30), || {
-        squeue(&[&job]).get(&job).is_some_and(|s| s == "RUNNING")
-    });
     let out = s
         .tkr()
         .args(["stop", &run_uuid(id), "--json"])
