@@ -15,7 +15,7 @@ pub const LOCK_FILE: &str = ".controller.lock";
 /// Why the workflow lock was not taken.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another controller is running workflow {} (lock {} is held); wait for it or stop it first", dir.display(), path.display())]
+    #[error("another controller is running workflow {} (lock {} is held); wait for it or stop it first (`tkr stop`)", dir.display(), path.display())]
     Held { dir: PathBuf, path: PathBuf },
     #[error("cannot lock {}: {source}", path.display())]
     Io {

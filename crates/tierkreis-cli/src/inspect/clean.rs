@@ -9,7 +9,7 @@ use crate::exit;
 
 pub const HELP: &str = "\
 Prints each folder removed. A workflow whose controller is running (its
-.controller.lock is held) is refused; stop it first.
+.controller.lock is held) is refused; stop it first with `tkr stop RUN`.
 
 Examples:
   tkr clean 1c0a9d2e
@@ -75,9 +75,10 @@ pub fn run(a: &CleanArgs) -> anyhow::Result<u8> {
     }
     if w.status == Status::Running {
         eprintln!(
-            "error: workflow {} is running (its controller holds {}); stop it first",
+            "error: workflow {} is running (its controller holds {}); stop it first with `tkr stop {}`",
             describe(&w),
-            w.dir.join(tierkreis_storage::lock::LOCK_FILE).display()
+            w.dir.join(tierkreis_storage::lock::LOCK_FILE).display(),
+            w.id
         );
         return Ok(exit::FAILED);
     }
