@@ -565,10 +565,12 @@ impl<'s> Scheduler<'s> {
         self.progress.started += 1;
         // On resume, a started nested node is re-entered: its checkpoint stays.
         let already_started = restored && self.storage.is_node_started(&loc);
-        // Written again on resume too: a controller killed while writing it
-        // in place (the reference does) may have left it cut short.
+        // Created in place when new (it is one JSON object, so a copy cut
+        // short never parses as complete); written again on resume, by
+        // rename, since a controller killed while writing it (ours or the
+        // reference's) may have left it cut short.
         let path = self.storage.nodedef_path(&loc);
-        self.storage.write(&path, &graph.nodedefs[n])?;
+        self.storage.write_fresh(&path, &graph.nodedefs[n])?;
         let ins: Vec<(PortId, Loc, PortId)> = node
             .inputs
             .iter()
@@ -740,7 +742,7 @@ impl<'s> Scheduler<'s> {
                     push_fixed(&mut links, &body.data);
                     self.link_all(&el.n(-1), &links)?;
                     let path = self.storage.nodedef_path(&el);
-                    self.storage.write(&path, &elem_def)?;
+                    self.storage.write_fresh(&path, &elem_def)?;
                     scopes_to_make.push((el, el_restored));
                 }
                 self.scope_mut(s).nodes[n].sub = Sub::Map {

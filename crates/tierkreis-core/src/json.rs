@@ -46,6 +46,21 @@ pub struct JsonError {
     pub kind: JsonErrorKind,
 }
 
+impl JsonError {
+    /// Whether the text ended before its value did (an unclosed object,
+    /// list, string or escape): what a JSON file reads as while it is being
+    /// written, or after its writer died. Every text cut short from a
+    /// complete object gives such an error, as the object's closing `}` is
+    /// its last character.
+    pub fn ends_early(&self) -> bool {
+        matches!(
+            self.kind,
+            JsonErrorKind::Expected { found: None, .. }
+                | JsonErrorKind::InvalidEscape { found: None }
+        )
+    }
+}
+
 /// The kinds of problem [`parse`] reports.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonErrorKind {
@@ -90,6 +105,17 @@ fn describe_found(found: &Option<char>) -> String {
 pub fn parse(input: &[u8]) -> Result<Value, JsonError> {
     let text = match std::str::from_utf8(input) {
         Ok(t) => t,
+        // A character cut off by the end of the input: the text ends early.
+        Err(e) if e.error_len().is_none() => {
+            return Err(make_error(
+                input,
+                input.len(),
+                JsonErrorKind::Expected {
+                    expected: "the rest of a UTF-8 character",
+                    found: None,
+                },
+            ))
+        }
         Err(e) => {
             return Err(make_error(
                 input,
@@ -176,6 +202,25 @@ impl Parser<'_> {
         }
     }
 
+    /// Whether the rest of the input is the start of a literal, cut short.
+    fn at_cut_literal(&self) -> bool {
+        let rest = &self.bytes[self.pos..];
+        !rest.is_empty()
+            && ["null", "true", "false", "NaN", "Infinity", "-Infinity"]
+                .iter()
+                .any(|lit| lit.len() > rest.len() && lit.as_bytes().starts_with(rest))
+    }
+
+    fn cut_literal(&self) -> JsonError {
+        self.err_at(
+            self.bytes.len(),
+            JsonErrorKind::Expected {
+                expected: "the rest of a literal",
+                found: None,
+            },
+        )
+    }
+
     fn value(&mut self) -> Result<Value, JsonError> {
         match self.bytes.get(self.pos) {
             Some(b'{') => self.object(),
@@ -184,6 +229,8 @@ impl Parser<'_> {
             Some(b'-' | b'0'..=b'9') => {
                 if self.eat_literal("-Infinity") {
                     Ok(Value::Float(f64::NEG_INFINITY))
+                } else if self.at_cut_literal() {
+                    Err(self.cut_literal())
                 } else {
                     self.number()
                 }
@@ -193,6 +240,7 @@ impl Parser<'_> {
             Some(b'f') if self.eat_literal("false") => Ok(Value::Bool(false)),
             Some(b'N') if self.eat_literal("NaN") => Ok(Value::Float(f64::NAN)),
             Some(b'I') if self.eat_literal("Infinity") => Ok(Value::Float(f64::INFINITY)),
+            _ if self.at_cut_literal() => Err(self.cut_literal()),
             _ => Err(self.expected("a value")),
         }
     }
@@ -303,6 +351,18 @@ impl Parser<'_> {
         }
     }
 
+    /// A number cut off by the end of the input after its `.` or `e`.
+    const CUT_NUMBER: JsonErrorKind = JsonErrorKind::Expected {
+        expected: "the digits of a number",
+        found: None,
+    };
+
+    /// An escape cut off by the end of the input.
+    const CUT_ESCAPE: JsonErrorKind = JsonErrorKind::Expected {
+        expected: "the rest of a \\u escape",
+        found: None,
+    };
+
     /// Reads the escape after a backslash.
     fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
         let c = match self.bytes.get(self.pos) {
@@ -320,7 +380,11 @@ impl Parser<'_> {
                 let hi = self.hex4()?;
                 let code = if (0xD800..0xDC00).contains(&hi) {
                     // A high surrogate must be followed by an escaped low one.
-                    if self.bytes[self.pos..].starts_with(b"\\u") {
+                    let rest = &self.bytes[self.pos..];
+                    if rest.len() < 2 && b"\\u".starts_with(rest) {
+                        return Err(self.err_at(self.bytes.len(), Self::CUT_ESCAPE));
+                    }
+                    if rest.starts_with(b"\\u") {
                         let save = self.pos;
                         self.pos += 2;
                         let lo = self.hex4()?;
@@ -363,10 +427,14 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u16, JsonError> {
-        let digits = self
-            .bytes
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.err(JsonErrorKind::InvalidUnicodeEscape))?;
+        let Some(digits) = self.bytes.get(self.pos..self.pos + 4) else {
+            let rest = &self.bytes[self.pos..];
+            return Err(if rest.iter().all(u8::is_ascii_hexdigit) {
+                self.err_at(self.bytes.len(), Self::CUT_ESCAPE)
+            } else {
+                self.err(JsonErrorKind::InvalidUnicodeEscape)
+            });
+        };
         let mut v: u16 = 0;
         for &d in digits {
             let n = (d as char)
@@ -390,6 +458,11 @@ impl Parser<'_> {
             _ => return Err(self.expected("a digit")),
         }
         let mut is_float = false;
+        let end = self.bytes.len();
+        // A fraction or exponent with no digits yet, at the end: cut short.
+        if self.bytes.get(self.pos) == Some(&b'.') && self.pos + 1 == end {
+            return Err(self.err_at(end, Self::CUT_NUMBER));
+        }
         if self.bytes.get(self.pos) == Some(&b'.')
             && self.bytes.get(self.pos + 1).is_some_and(u8::is_ascii_digit)
         {
@@ -401,6 +474,9 @@ impl Parser<'_> {
             let mut q = self.pos + 1;
             if let Some(b'+' | b'-') = self.bytes.get(q) {
                 q += 1;
+            }
+            if q == end {
+                return Err(self.err_at(end, Self::CUT_NUMBER));
             }
             if self.bytes.get(q).is_some_and(u8::is_ascii_digit) {
                 is_float = true;
@@ -752,6 +828,43 @@ fn even_tie_neighbour(f: f64, digits: &str, exp: i32) -> Option<(String, i32)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Every text cut short from a complete object is an "ends early" error,
+    /// whatever it is cut in: a string, an escape, a surrogate pair, a UTF-8
+    /// character, a number or a literal. (Node definitions are written in
+    /// place and rely on this to never pass for complete.)
+    #[test]
+    fn every_cut_short_object_ends_early() {
+        let raw = r#"{"a": [1, -2.5e3, true, false, null, NaN, -Infinity, Infinity],
+            "s": "quote \" back \\ tab \t \u00e9 \ud83d\ude00 café 😀",
+            "o": {"nested": {}, "list": []}, "n": -0, "big": 123456789012345678901234567890}"#;
+        let compact = to_string_compact(&p(raw));
+        assert!(compact.contains(r"\ud83d\ude00"), "{compact}");
+        for text in [raw, compact.as_str()] {
+            let bytes = text.as_bytes();
+            assert!(parse(bytes).is_ok());
+            for cut in 0..bytes.len() {
+                let err = parse(&bytes[..cut]).expect_err("a cut-short text must not parse");
+                assert!(err.ends_early(), "cut at {cut} of {text:?}: {err}");
+            }
+        }
+        // Text that is wrong before its end is not taken for one cut short.
+        for bad in [
+            &b"{not json"[..],
+            br#"{"a": tru}"#,
+            br#"{"a": "\uZZ"#,
+            b"[1,]",
+            b"\xff{",
+            br#"["\ud83d"]"#,
+        ] {
+            let err = parse(bad).expect_err("invalid");
+            assert!(
+                !err.ends_early(),
+                "{:?}: {err}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 
     fn p(s: &str) -> Value {
         parse(s.as_bytes()).unwrap()

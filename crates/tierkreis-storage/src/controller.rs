@@ -27,9 +27,12 @@
 //! reference's abstract methods) and provides everything else on top of them,
 //! so the file and in-memory implementations behave the same.
 //!
-//! Atomicity: content files (outputs, node definitions, call arguments,
-//! metadata, error text, debug data) are written atomically; markers are
-//! created with a plain create.
+//! Atomicity: files nothing vouches for (node definitions, metadata, error
+//! text) are written to a temporary file and renamed; files a later marker
+//! vouches for (outputs, call arguments, executor records) are created in
+//! place when new ([`ControllerStorage::write_fresh`]); markers are created
+//! with a plain create. The file storage keeps a bounded copy of the values
+//! it wrote or linked, so reading them back needs no system call.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -41,13 +44,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use tierkreis_core::graph::NodeKind;
+use tierkreis_core::graph::{GraphError, NodeKind};
 use tierkreis_core::{Loc, NodeDef, PortId, Step, WorkerCallArgs};
 use uuid::Uuid;
 
 use crate::atomic;
 use crate::error::StorageError;
 use crate::memory::MemoryFiles;
+use crate::value_cache::ValueCache;
 use crate::worker::MemoryWorkerStorage;
 
 /// The version written in [`WorkflowMetaData::tierkreis_version`].
@@ -120,13 +124,14 @@ pub trait ControllerStorage: Send + Sync {
     fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError>;
     /// Write `bytes` to `path` atomically, creating parent folders.
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError>;
-    /// Write `bytes` to `path`, a file that a marker written afterwards
-    /// vouches for: a node's outputs (its `_done`), call arguments (the
-    /// launch), an executor's record. A new file may be written in place,
-    /// with no temporary file, since no reader takes it as complete before
-    /// the marker; an existing one must be replaced as by
-    /// [`ControllerStorage::write`], never changed in place (it may be
-    /// hard-linked as another node's value).
+    /// Write `bytes` to `path`, a file that is never taken as complete
+    /// while it may be cut short: a node's outputs and call arguments and an
+    /// executor's record (a marker written afterwards vouches for them), and
+    /// a node definition (one JSON object: a copy cut short does not parse).
+    /// A new file may be written in place, with no temporary file; an
+    /// existing one must be replaced as by [`ControllerStorage::write`],
+    /// never changed in place (it may be hard-linked as another node's
+    /// value).
     fn write_fresh(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
         self.write(path, bytes)
     }
@@ -230,16 +235,33 @@ pub trait ControllerStorage: Send + Sync {
     }
 
     /// Write the definition of the node at `loc`; this marks it started.
+    /// Written in place when new ([`ControllerStorage::write_fresh`]), as the
+    /// reference does: until it is whole it does not parse, and
+    /// [`ControllerStorage::read_node_def`] takes it as not there yet.
     fn write_node_def(&self, loc: &Loc, node: &NodeDef) -> Result<(), StorageError> {
-        self.write(&self.nodedef_path(loc), &node.to_json())
+        self.write_fresh(&self.nodedef_path(loc), &node.to_json())
     }
 
     /// Read the definition of the node at `loc`.
+    ///
+    /// The definition of a node that has not finished may be being written
+    /// in place, or cut short by a crashed controller (a resume writes it
+    /// again): if its text ends before its JSON value does, it is
+    /// [`StorageError::NotFound`], as if not written yet. Any other text
+    /// that does not parse is [`StorageError::BadNodeDef`].
     fn read_node_def(&self, loc: &Loc) -> Result<NodeDef, StorageError> {
-        let bytes = self.read(&self.nodedef_path(loc))?;
-        NodeDef::from_json(&bytes).map_err(|source| StorageError::BadNodeDef {
-            loc: loc.to_string(),
-            source: Box::new(source),
+        let path = self.nodedef_path(loc);
+        let bytes = self.read(&path)?;
+        NodeDef::from_json(&bytes).map_err(|source| {
+            let cut_short = matches!(&source, GraphError::Json(e) if e.ends_early());
+            if cut_short && !self.is_node_finished(loc) {
+                StorageError::NotFound { path }
+            } else {
+                StorageError::BadNodeDef {
+                    loc: loc.to_string(),
+                    source: Box::new(source),
+                }
+            }
         })
     }
 
@@ -836,7 +858,17 @@ pub struct FileControllerStorage {
     /// by the path's bytes: hashing a `Path` walks its components, which
     /// cost more than the rest of a lookup.
     known_dirs: std::sync::Mutex<rustc_hash::FxHashSet<Box<[u8]>>>,
+    /// The outputs this storage wrote or linked, so reading them back (a
+    /// builtin's inputs, the values a map folds) needs no system call.
+    /// Only this storage writes them while it holds the workflow: workers
+    /// write their own outputs, which are never in here. Cleared on every
+    /// delete.
+    values: std::sync::Mutex<ValueCache>,
 }
+
+/// The most bytes of values (keys and bookkeeping included) a
+/// [`FileControllerStorage`] keeps in memory to read back.
+const VALUE_CACHE_BUDGET: usize = 64 << 20;
 
 impl Clone for FileControllerStorage {
     fn clone(&self) -> Self {
@@ -856,6 +888,24 @@ impl FileControllerStorage {
             name,
             workflow_dir,
             known_dirs: Default::default(),
+            values: std::sync::Mutex::new(ValueCache::new(VALUE_CACHE_BUDGET)),
+        }
+    }
+
+    fn values(&self) -> std::sync::MutexGuard<'_, ValueCache> {
+        self.values
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The key of `path` in the value cache: its bytes below the workflow
+    /// folder (the whole path if it is elsewhere).
+    fn value_key<'p>(&self, path: &'p Path) -> &'p [u8] {
+        let bytes = path.as_os_str().as_bytes();
+        let dir = self.workflow_dir.as_os_str().as_bytes();
+        match bytes.strip_prefix(dir) {
+            Some(rest) if rest.first() == Some(&b'/') => &rest[1..],
+            _ => bytes,
         }
     }
 
@@ -932,15 +982,27 @@ impl ControllerStorage for FileControllerStorage {
     }
 
     fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError> {
+        if let Some(value) = self.values().get(self.value_key(path)) {
+            return Ok(value.to_vec());
+        }
         atomic::read(path)
     }
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        self.values().remove(self.value_key(path));
         self.ensure_parent(path)?;
         atomic::write_atomic(path, bytes)
     }
     fn write_fresh(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        self.values().remove(self.value_key(path));
         self.ensure_parent(path)?;
         atomic::write_fresh(path, bytes)
+    }
+    fn write_output(&self, loc: &Loc, port: &str, value: &[u8]) -> Result<(), StorageError> {
+        let path = self.output_path(loc, port);
+        self.write_fresh(&path, value)?;
+        self.values()
+            .insert(self.value_key(&path), Arc::from(value));
+        Ok(())
     }
     fn touch(&self, path: &Path) -> Result<(), StorageError> {
         self.ensure_parent(path)?;
@@ -955,12 +1017,16 @@ impl ControllerStorage for FileControllerStorage {
         Ok(())
     }
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+        self.values().remove(self.value_key(path));
         self.ensure_parent(path)?;
         atomic::append(path, bytes)
     }
     fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
+        self.values().remove(self.value_key(dst));
         self.ensure_parent(dst)?;
-        atomic::link_or_copy(src, dst)
+        atomic::link_or_copy(src, dst)?;
+        self.values().link(self.value_key(src), self.value_key(dst));
+        Ok(())
     }
     fn mkdir(&self, path: &Path) -> Result<(), StorageError> {
         self.ensure_dir(path)
@@ -1002,6 +1068,7 @@ impl ControllerStorage for FileControllerStorage {
     }
     fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
         self.known().clear();
+        self.values().clear();
         match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -20,6 +20,7 @@ pub mod controller;
 pub mod error;
 pub mod lock;
 pub mod memory;
+mod value_cache;
 pub mod worker;
 
 pub use controller::{

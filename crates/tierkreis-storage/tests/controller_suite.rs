@@ -114,6 +114,30 @@ fn bad_nodedef_is_reported<S: ControllerStorage + ?Sized>(s: &S) {
     }
 }
 
+/// A node definition cut short (being written in place, or left by a killed
+/// controller) reads as not written yet while its node is unfinished, and
+/// as bad once the node claims to be finished; writing it again mends it.
+fn cut_short_nodedef_is_not_there_yet<S: ControllerStorage + ?Sized>(s: &S) {
+    let n2 = loc("-.N2");
+    let def = function("builtins.iadd", &[("value", &[4])]);
+    let whole = def.to_json();
+    for cut in [1, whole.len() / 2, whole.len() - 1] {
+        s.write(&s.nodedef_path(&n2), &whole[..cut]).unwrap();
+        assert!(s.is_node_started(&n2));
+        let err = s.read_node_def(&n2).unwrap_err();
+        assert!(err.is_not_found(), "cut at {cut}: {err:?}");
+    }
+    s.write_node_def(&n2, &def).unwrap();
+    assert_eq!(s.read_node_def(&n2).unwrap(), def);
+    s.write(&s.nodedef_path(&n2), &whole[..whole.len() - 1])
+        .unwrap();
+    s.mark_node_finished(&n2).unwrap();
+    match s.read_node_def(&n2).unwrap_err() {
+        StorageError::BadNodeDef { loc, .. } => assert_eq!(loc, "-.N2"),
+        other => panic!("expected BadNodeDef, got {other:?}"),
+    }
+}
+
 fn outputs_and_links<S: ControllerStorage + ?Sized>(s: &S) {
     let a = loc("-.N0");
     let b = loc("-.N1");
@@ -537,6 +561,7 @@ macro_rules! cases {
 cases!(
     nodes_start_and_finish,
     bad_nodedef_is_reported,
+    cut_short_nodedef_is_not_there_yet,
     outputs_and_links,
     workflow_inputs,
     errors,

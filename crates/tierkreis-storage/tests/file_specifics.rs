@@ -42,6 +42,51 @@ fn link_outputs_shares_the_inode() {
     assert_eq!(a.nlink(), 2);
 }
 
+/// The file storage keeps a copy of the values it wrote or linked to read
+/// them back without a system call; whatever it is asked, it answers as the
+/// disk does (a fresh storage on the same folder has no copies).
+#[test]
+fn values_read_back_are_what_the_disk_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = Uuid::new_v4();
+    let s = FileControllerStorage::new(dir.path(), id, None);
+    let disk = || FileControllerStorage::new(dir.path(), id, None);
+    let (a, b, c) = (loc("-.N0"), loc("-.N1.N-1"), loc("-.N2"));
+    let same = |l: &Loc, port: &str| {
+        let (cached, on_disk) = (s.read_output(l, port), disk().read_output(l, port));
+        match (cached, on_disk) {
+            (Ok(x), Ok(y)) => assert_eq!(x, y, "{l} {port}"),
+            (Err(x), Err(y)) => assert!(x.is_not_found() && y.is_not_found(), "{x:?} {y:?}"),
+            (x, y) => panic!("{l} {port}: storage says {x:?}, disk says {y:?}"),
+        }
+    };
+    s.write_output(&a, "value", b"1").unwrap();
+    s.link_outputs(&b, "x", &a, "value").unwrap();
+    same(&a, "value");
+    same(&b, "x");
+    // Written again (a re-run): the link keeps the old value, as on disk.
+    s.write_output(&a, "value", b"22").unwrap();
+    same(&a, "value");
+    same(&b, "x");
+    assert_eq!(s.read_output(&b, "x").unwrap(), b"1");
+    // Replaced by another path's value, by a plain write, by a link from a
+    // file written by someone else (a worker).
+    s.link_outputs(&b, "x", &a, "value").unwrap();
+    same(&b, "x");
+    s.write(&s.output_path(&b, "x"), b"333").unwrap();
+    same(&b, "x");
+    FileWorkerStorage::new(dir.path())
+        .write_output(&s.output_path(&c, "value"), b"worker")
+        .unwrap();
+    s.link_outputs(&b, "x", &c, "value").unwrap();
+    same(&b, "x");
+    assert_eq!(s.read_output(&b, "x").unwrap(), b"worker");
+    // Deleted.
+    s.delete(&a).unwrap();
+    same(&a, "value");
+    same(&b, "x");
+}
+
 #[test]
 fn memory_link_outputs_shares_the_bytes() {
     let s = MemoryControllerStorage::new(MemoryFiles::new(), Uuid::new_v4(), None);
