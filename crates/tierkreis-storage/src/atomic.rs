@@ -45,6 +45,15 @@ pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp.")
 }
 
+/// What a write or link at a path found there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    /// Nothing: the file is new.
+    Created,
+    /// A file, now replaced (or, for a link, already the same file).
+    Replaced,
+}
+
 /// Create the parent folder of `path` (and its parents).
 fn create_parent(path: &Path) -> Result<(), StorageError> {
     match path.parent() {
@@ -116,13 +125,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
 /// as [`write_atomic`] does: a file that is hard-linked elsewhere (an output
 /// whose consumers share it) is never changed in place. A failed write
 /// removes the new file. Parent folders are created as needed.
-pub fn write_fresh(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+pub fn write_fresh(path: &Path, bytes: &[u8]) -> Result<Placed, StorageError> {
     let created = with_parent_retry(path, || {
         OpenOptions::new().write(true).create_new(true).open(path)
     })?;
     let mut file = match created {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return write_atomic(path, bytes),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return write_atomic(path, bytes).map(|()| Placed::Replaced)
+        }
         Err(source) => {
             return Err(StorageError::Io {
                 op: "create",
@@ -140,7 +151,7 @@ pub fn write_fresh(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
             source,
         });
     }
-    Ok(())
+    Ok(Placed::Created)
 }
 
 /// Append `bytes` to the file at `path`, creating it (and its parents) if
@@ -212,7 +223,9 @@ fn link_unsupported(e: &io::Error) -> bool {
 ///   rename).
 /// - If the file system refuses hard links (`EXDEV`, `EPERM`, `EMLINK`,
 ///   `ENOTSUP`), `src` is copied to a temporary file and renamed to `dst`.
-pub fn link_or_copy(src: &Path, dst: &Path) -> Result<(), StorageError> {
+///
+/// Says whether `dst` was there before.
+pub fn link_or_copy(src: &Path, dst: &Path) -> Result<Placed, StorageError> {
     let linked = match fs::hard_link(src, dst) {
         // Either `src` or the parent of `dst` is missing: create the parent
         // and retry once; a second "not found" means `src` is missing.
@@ -223,12 +236,15 @@ pub fn link_or_copy(src: &Path, dst: &Path) -> Result<(), StorageError> {
         other => other,
     };
     match linked {
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(Placed::Created),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StorageError::NotFound {
             path: src.to_path_buf(),
         }),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => replace_with_link(src, dst),
-        Err(e) if link_unsupported(&e) => copy_atomic(src, dst),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            replace_with_link(src, dst).map(|()| Placed::Replaced)
+        }
+        // A copy may have replaced a file that was there.
+        Err(e) if link_unsupported(&e) => copy_atomic(src, dst).map(|()| Placed::Replaced),
         Err(source) => Err(StorageError::Io {
             op: "hard link to",
             path: dst.to_path_buf(),
@@ -368,13 +384,17 @@ mod tests {
     fn write_fresh_creates_in_place_then_replaces_without_changing_links() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("n/outputs/value");
-        write_fresh(&a, b"first").unwrap();
+        assert_eq!(write_fresh(&a, b"first").unwrap(), Placed::Created);
         assert_eq!(fs::read(&a).unwrap(), b"first");
         let b = dir.path().join("m/outputs/value");
-        link_or_copy(&a, &b).unwrap();
+        assert_eq!(link_or_copy(&a, &b).unwrap(), Placed::Created);
+        assert_eq!(link_or_copy(&a, &b).unwrap(), Placed::Replaced);
         // A re-run writes the output again: the consumer's link keeps the
         // value it was given, and no temporary file is left behind.
-        write_fresh(&a, b"second, longer").unwrap();
+        assert_eq!(
+            write_fresh(&a, b"second, longer").unwrap(),
+            Placed::Replaced
+        );
         assert_eq!(fs::read(&a).unwrap(), b"second, longer");
         assert_eq!(fs::read(&b).unwrap(), b"first");
         assert_eq!(

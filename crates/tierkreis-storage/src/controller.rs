@@ -34,6 +34,7 @@
 //! with a plain create. The file storage keeps a bounded copy of the values
 //! it wrote or linked, so reading them back needs no system call.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
@@ -855,8 +856,9 @@ pub struct FileControllerStorage {
     /// Folders (and scope `_metadata` files) this storage made or found, so
     /// that a write into a new node folder costs one `mkdir` instead of a
     /// failed `open`, a `mkdir` and a retry. Cleared on every delete. Keyed
-    /// by the path's bytes: hashing a `Path` walks its components, which
-    /// cost more than the rest of a lookup.
+    /// by the path's bytes below the workflow folder ([`Self::rel_key`]):
+    /// hashing a `Path` walks its components, which cost more than the rest
+    /// of a lookup, and a map of 100,000 elements makes a million folders.
     known_dirs: std::sync::Mutex<rustc_hash::FxHashSet<Box<[u8]>>>,
     /// The outputs this storage wrote or linked, so reading them back (a
     /// builtin's inputs, the values a map folds) needs no system call.
@@ -898,14 +900,18 @@ impl FileControllerStorage {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The key of `path` in the value cache: its bytes below the workflow
-    /// folder (the whole path if it is elsewhere).
-    fn value_key<'p>(&self, path: &'p Path) -> &'p [u8] {
+    /// The key of `path` in the sets of known folders and values: its bytes
+    /// below the workflow folder, which never start with `/`. A path
+    /// elsewhere (the workflow folder itself, its parents) is keyed by its
+    /// whole bytes after a NUL byte, which no path holds, so the two kinds
+    /// never meet (with a relative `tkr_dir`, a parent named `debug` would
+    /// otherwise pass for the workflow's `debug` folder).
+    fn rel_key<'p>(&self, path: &'p Path) -> Cow<'p, [u8]> {
         let bytes = path.as_os_str().as_bytes();
         let dir = self.workflow_dir.as_os_str().as_bytes();
         match bytes.strip_prefix(dir) {
-            Some(rest) if rest.first() == Some(&b'/') => &rest[1..],
-            _ => bytes,
+            Some([b'/', rest @ ..]) if !rest.is_empty() => Cow::Borrowed(rest),
+            _ => Cow::Owned([&[0u8][..], bytes].concat()),
         }
     }
 
@@ -918,15 +924,13 @@ impl FileControllerStorage {
     /// Makes sure the folder `dir` exists, creating missing ancestors
     /// top-down, one `mkdir` each, and remembers it.
     fn ensure_dir(&self, dir: &Path) -> Result<(), StorageError> {
-        if dir.as_os_str().is_empty() || self.known().contains(dir.as_os_str().as_bytes()) {
+        if dir.as_os_str().is_empty() || self.known().contains(&*self.rel_key(dir)) {
             return Ok(());
         }
         // An unknown parent is made first (top-down), so that a new nested
         // folder costs one mkdir each instead of a failed one and a retry.
         if let Some(parent) = dir.parent() {
-            if !parent.as_os_str().is_empty()
-                && !self.known().contains(parent.as_os_str().as_bytes())
-            {
+            if !parent.as_os_str().is_empty() && !self.known().contains(&*self.rel_key(parent)) {
                 self.ensure_dir(parent)?;
             }
         }
@@ -947,7 +951,7 @@ impl FileControllerStorage {
                 })
             }
         }
-        self.known().insert(dir.as_os_str().as_bytes().into());
+        self.known().insert((*self.rel_key(dir)).into());
         Ok(())
     }
 
@@ -982,26 +986,28 @@ impl ControllerStorage for FileControllerStorage {
     }
 
     fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError> {
-        if let Some(value) = self.values().get(self.value_key(path)) {
+        if let Some(value) = self.values().get(&self.rel_key(path)) {
             return Ok(value.to_vec());
         }
         atomic::read(path)
     }
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        self.values().remove(self.value_key(path));
+        self.values().remove(&self.rel_key(path));
         self.ensure_parent(path)?;
         atomic::write_atomic(path, bytes)
     }
     fn write_fresh(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        self.values().remove(self.value_key(path));
         self.ensure_parent(path)?;
-        atomic::write_fresh(path, bytes)
+        // Only a file that was there can have a copy in memory.
+        if atomic::write_fresh(path, bytes)? == atomic::Placed::Replaced {
+            self.values().remove(&self.rel_key(path));
+        }
+        Ok(())
     }
     fn write_output(&self, loc: &Loc, port: &str, value: &[u8]) -> Result<(), StorageError> {
         let path = self.output_path(loc, port);
         self.write_fresh(&path, value)?;
-        self.values()
-            .insert(self.value_key(&path), Arc::from(value));
+        self.values().insert(&self.rel_key(&path), Arc::from(value));
         Ok(())
     }
     fn touch(&self, path: &Path) -> Result<(), StorageError> {
@@ -1009,23 +1015,31 @@ impl ControllerStorage for FileControllerStorage {
         atomic::touch(path)
     }
     fn touch_scope_metadata(&self, path: &Path) -> Result<(), StorageError> {
-        if self.known().contains(path.as_os_str().as_bytes()) {
+        if self.known().contains(&*self.rel_key(path)) {
             return Ok(());
         }
         self.touch(path)?;
-        self.known().insert(path.as_os_str().as_bytes().into());
+        self.known().insert((*self.rel_key(path)).into());
         Ok(())
     }
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        self.values().remove(self.value_key(path));
+        self.values().remove(&self.rel_key(path));
         self.ensure_parent(path)?;
         atomic::append(path, bytes)
     }
     fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
-        self.values().remove(self.value_key(dst));
         self.ensure_parent(dst)?;
-        atomic::link_or_copy(src, dst)?;
-        self.values().link(self.value_key(src), self.value_key(dst));
+        let placed = atomic::link_or_copy(src, dst);
+        let mut values = self.values();
+        match placed {
+            Ok(atomic::Placed::Created) => values.link_new(&self.rel_key(src), &self.rel_key(dst)),
+            Ok(atomic::Placed::Replaced) => values.link(&self.rel_key(src), &self.rel_key(dst)),
+            // A failed replacement may have left either file there.
+            Err(e) => {
+                values.remove(&self.rel_key(dst));
+                return Err(e);
+            }
+        }
         Ok(())
     }
     fn mkdir(&self, path: &Path) -> Result<(), StorageError> {

@@ -4,17 +4,19 @@
 //!
 //! The file is always written first; the cache only ever holds what the file
 //! holds. Entries are keyed by the path's bytes relative to the workflow
-//! folder, share their bytes between hard links (as the files do), and are
-//! dropped oldest first once their total size passes the budget, after
-//! which a read simply goes to the file.
+//! folder and share their bytes between hard links (as the files do): a
+//! value's bytes count once however many paths hold it. Entries are dropped
+//! oldest first once the total passes the budget, after which a read simply
+//! goes to the file.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-/// Bytes counted for an entry besides its key and value: the map slot, the
-/// key's allocation, the shared value's header and its place in the queue.
+/// Bytes counted for an entry besides its key (its value's bytes are
+/// counted once per value): the map slot, the key's allocation, the shared
+/// value's header and the entry's place in the queue.
 const ENTRY_OVERHEAD: usize = 96;
 
 /// Values by path, oldest dropped first past a budget in bytes.
@@ -26,6 +28,8 @@ pub(crate) struct ValueCache {
     /// since) is stale and skipped.
     order: VecDeque<(Arc<[u8]>, u64)>,
     inserted: u64,
+    /// How many entries hold each value, by the address of its bytes.
+    holders: FxHashMap<usize, usize>,
     bytes: usize,
     budget: usize,
 }
@@ -33,6 +37,7 @@ pub(crate) struct ValueCache {
 #[derive(Debug)]
 struct Entry {
     value: Arc<[u8]>,
+    /// The key's share of the bytes (the value is counted in `holders`).
     cost: usize,
     /// Which insertion made this entry (its slot in `order`).
     seq: u64,
@@ -45,6 +50,7 @@ impl ValueCache {
             entries: FxHashMap::default(),
             order: VecDeque::new(),
             inserted: 0,
+            holders: FxHashMap::default(),
             bytes: 0,
             budget,
         }
@@ -57,17 +63,19 @@ impl ValueCache {
 
     /// Hold `value` as the content of `key`, replacing what was held.
     pub(crate) fn insert(&mut self, key: &[u8], value: Arc<[u8]>) {
-        let cost = key.len() + value.len() + ENTRY_OVERHEAD;
-        if cost > self.budget {
+        let cost = key.len() + ENTRY_OVERHEAD;
+        if cost + value.len() > self.budget {
             self.remove(key);
             return;
         }
         let key: Arc<[u8]> = Arc::from(key);
         self.inserted += 1;
         let seq = self.inserted;
+        self.hold(&value);
         let entry = Entry { value, cost, seq };
         if let Some(old) = self.entries.insert(Arc::clone(&key), entry) {
             self.bytes -= old.cost;
+            self.release(&old.value);
         }
         self.bytes += cost;
         self.order.push_back((key, seq));
@@ -83,10 +91,19 @@ impl ValueCache {
         }
     }
 
+    /// Like [`ValueCache::link`] for a `dst` that did not exist (so is not
+    /// held): nothing to forget if `src` is not held.
+    pub(crate) fn link_new(&mut self, src: &[u8], dst: &[u8]) {
+        if let Some(value) = self.get(src) {
+            self.insert(dst, value);
+        }
+    }
+
     /// Forget `key`.
     pub(crate) fn remove(&mut self, key: &[u8]) {
         if let Some(old) = self.entries.remove(key) {
             self.bytes -= old.cost;
+            self.release(&old.value);
         }
     }
 
@@ -94,7 +111,29 @@ impl ValueCache {
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();
+        self.holders.clear();
         self.bytes = 0;
+    }
+
+    /// One more entry holds `value`: count its bytes if it is the first.
+    fn hold(&mut self, value: &Arc<[u8]>) {
+        let n = self.holders.entry(address(value)).or_insert(0);
+        if *n == 0 {
+            self.bytes += value.len();
+        }
+        *n += 1;
+    }
+
+    /// One entry less holds `value`: uncount its bytes if it was the last.
+    fn release(&mut self, value: &Arc<[u8]>) {
+        let addr = address(value);
+        if let Some(n) = self.holders.get_mut(&addr) {
+            *n -= 1;
+            if *n == 0 {
+                self.holders.remove(&addr);
+                self.bytes -= value.len();
+            }
+        }
     }
 
     /// Whether queue slot `(key, seq)` is still its entry's.
@@ -124,6 +163,12 @@ impl ValueCache {
     fn bytes(&self) -> usize {
         self.bytes
     }
+}
+
+/// Where `value`'s bytes live: the identity of a shared value (an address
+/// is not reused while an entry holds the value).
+fn address(value: &Arc<[u8]>) -> usize {
+    Arc::as_ptr(value).cast::<u8>() as usize
 }
 
 #[cfg(test)]
@@ -156,6 +201,7 @@ mod tests {
         let mut c = ValueCache::new(1 << 20);
         c.insert(b"k", v("1"));
         let one = c.bytes();
+        assert_eq!(one, 1 + 1 + ENTRY_OVERHEAD);
         c.insert(b"k", v("22"));
         assert_eq!(c.bytes(), one + 1);
         assert_eq!(&*c.get(b"k").unwrap(), b"22");
@@ -165,8 +211,28 @@ mod tests {
     }
 
     #[test]
+    fn a_linked_value_counts_once() {
+        let mut c = ValueCache::new(1 << 20);
+        let big = Arc::from(vec![7u8; 1000]);
+        c.insert(b"a", big);
+        for k in ["b", "c", "d"] {
+            c.link(b"a", k.as_bytes());
+        }
+        assert_eq!(c.bytes(), 1000 + 4 * (1 + ENTRY_OVERHEAD));
+        // The bytes stay counted while any path holds them.
+        for k in ["a", "b", "c"] {
+            c.remove(k.as_bytes());
+        }
+        assert_eq!(c.bytes(), 1000 + 1 + ENTRY_OVERHEAD);
+        c.insert(b"d", v("x"));
+        // Its last holder took another value: only that one is counted.
+        assert_eq!(c.bytes(), 1 + 1 + ENTRY_OVERHEAD);
+        assert_eq!(c.holders.len(), 1);
+    }
+
+    #[test]
     fn oldest_entries_go_first_past_the_budget() {
-        let cost = 2 + 1 + ENTRY_OVERHEAD;
+        let cost = 2 + 1 + ENTRY_OVERHEAD; // each value is its own
         let mut c = ValueCache::new(3 * cost);
         for k in ["k0", "k1", "k2", "k3", "k4"] {
             c.insert(k.as_bytes(), v("x"));
