@@ -168,7 +168,7 @@ pub trait ControllerStorage: Send + Sync {
 
     /// The folder of the node at `loc`: `<workflow_dir>/<loc>`.
     fn node_dir(&self, loc: &Loc) -> PathBuf {
-        self.workflow_dir().join(loc.as_str())
+        path_under(self.workflow_dir(), &[loc.as_str()])
     }
     /// The workflow log file.
     fn logs_path(&self) -> PathBuf {
@@ -180,15 +180,15 @@ pub trait ControllerStorage: Send + Sync {
     }
     /// `<loc>/nodedef`.
     fn nodedef_path(&self, loc: &Loc) -> PathBuf {
-        self.node_dir(loc).join("nodedef")
+        path_under(self.workflow_dir(), &[loc.as_str(), "nodedef"])
     }
     /// `<loc>/definition`: the worker call arguments.
     fn call_args_path(&self, loc: &Loc) -> PathBuf {
-        self.node_dir(loc).join("definition")
+        path_under(self.workflow_dir(), &[loc.as_str(), "definition"])
     }
     /// `<loc>/_metadata`.
     fn metadata_path(&self, loc: &Loc) -> PathBuf {
-        self.node_dir(loc).join("_metadata")
+        path_under(self.workflow_dir(), &[loc.as_str(), "_metadata"])
     }
     /// The workflow-level `_metadata` (the reference's `Loc("")`).
     fn workflow_metadata_path(&self) -> PathBuf {
@@ -196,27 +196,27 @@ pub trait ControllerStorage: Send + Sync {
     }
     /// `<loc>/outputs`.
     fn outputs_dir(&self, loc: &Loc) -> PathBuf {
-        self.node_dir(loc).join("outputs")
+        path_under(self.workflow_dir(), &[loc.as_str(), "outputs"])
     }
     /// `<loc>/outputs/<port>`.
     fn output_path(&self, loc: &Loc, port: &str) -> PathBuf {
-        self.outputs_dir(loc).join(port)
+        path_under(self.workflow_dir(), &[loc.as_str(), "outputs", port])
     }
     /// `<loc>/_done`.
     fn done_path(&self, loc: &Loc) -> PathBuf {
-        self.node_dir(loc).join("_done")
+        path_under(self.workflow_dir(), &[loc.as_str(), "_done"])
     }
     /// `<loc>/_error`.
     fn error_path(&self, loc: &Loc) -> PathBuf {
-        self.node_dir(loc).join("_error")
+        path_under(self.workflow_dir(), &[loc.as_str(), "_error"])
     }
     /// `<loc>/logs`: a function node's error text.
     fn worker_logs_path(&self, loc: &Loc) -> PathBuf {
-        self.node_dir(loc).join("logs")
+        path_under(self.workflow_dir(), &[loc.as_str(), "logs"])
     }
     /// `debug/executors/<loc>`.
     fn executor_data_path(&self, loc: &Loc) -> PathBuf {
-        self.debug_path().join("executors").join(loc.as_str())
+        path_under(self.workflow_dir(), &["debug", "executors", loc.as_str()])
     }
     /// `debug/nodes`.
     fn node_debug_path(&self) -> PathBuf {
@@ -225,7 +225,7 @@ pub trait ControllerStorage: Send + Sync {
     /// `.N-1/outputs/<port>`: a workflow input (the reference's
     /// `Loc("").N(-1)`, which is not a node location).
     fn workflow_input_path(&self, port: &str) -> PathBuf {
-        self.workflow_dir().join(".N-1").join("outputs").join(port)
+        path_under(self.workflow_dir(), &[".N-1", "outputs", port])
     }
 
     // ----- node state -----
@@ -734,6 +734,19 @@ pub trait ControllerStorage: Send + Sync {
 
 /// The recursion of [`ControllerStorage::dependents`]; `found` doubles as the
 /// visited set so shared consumers are explored once.
+/// `base/part/...` built in one allocation (`join` allocates and then
+/// grows a new path for each part; paths are built for every file a run
+/// writes).
+fn path_under(base: &Path, parts: &[&str]) -> PathBuf {
+    let len = base.as_os_str().len() + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    let mut path = PathBuf::with_capacity(len);
+    path.push(base);
+    for part in parts {
+        path.push(part);
+    }
+    path
+}
+
 fn collect_dependents<S: ControllerStorage + ?Sized>(
     storage: &S,
     loc: &Loc,
