@@ -33,7 +33,7 @@ pub fn tkr_dir(common: &Common) -> PathBuf {
 /// Runs `f`, printing an error chain and mapping it to the usage exit code.
 fn report<T>(r: anyhow::Result<T>, code: u8) -> Result<T, u8> {
     r.map_err(|e| {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", crate::output::error_text(&e));
         code
     })
 }
@@ -232,7 +232,10 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
             return Err(exit::INTERRUPTED);
         }
         Err(e) => {
-            eprintln!("error: {:#}", anyhow::Error::from(e));
+            eprintln!(
+                "error: {}",
+                crate::output::error_text(&anyhow::Error::from(e))
+            );
             return Err(exit::INTERNAL);
         }
     };
@@ -245,7 +248,7 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
         Outcome::Finished => {
             if common.print_outputs {
                 if let Err(e) = output::print_outputs(storage.as_ref(), common.json) {
-                    eprintln!("error: {e:#}");
+                    eprintln!("error: {}", crate::output::error_text(&e));
                     return Err(exit::INTERNAL);
                 }
             }

@@ -50,7 +50,7 @@ pub fn run(a: &StopArgs) -> u8 {
     let id = match a.target.resolve(&dir) {
         Ok(id) => id,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::output::error_text(&e));
             return exit::USAGE;
         }
     };

@@ -2,10 +2,13 @@
 //! controller, other workers, a visualiser) must never see a half-written
 //! value, and a node's outputs are shared by hard links instead of copies.
 //!
-//! Content files are written to a hidden temporary file in the same folder
-//! (`.<name>.tmp.<pid>.<counter>`) and renamed over the target, which is
-//! atomic on POSIX file systems. There is no `fsync`: this protects against
-//! concurrent readers and crashed processes, not against power loss.
+//! [`write_atomic`] writes to a hidden temporary file in the same folder
+//! (`.<name>.tmp.<pid>.<counter>`) and renames it over the target, which is
+//! atomic on POSIX file systems. [`write_fresh`] creates a new file in place
+//! (for files never taken as complete while they may be cut short) and
+//! replaces an existing one as [`write_atomic`] does. There is no `fsync`:
+//! this protects against concurrent readers and crashed processes, not
+//! against power loss.
 //!
 //! To keep the number of system calls low, parent folders are only created
 //! when an operation fails with "not found", then the operation is retried

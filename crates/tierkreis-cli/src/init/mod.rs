@@ -163,7 +163,7 @@ pub fn run(args: InitArgs) -> u8 {
     match init(&args) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::output::error_text(&e));
             exit::USAGE
         }
     }

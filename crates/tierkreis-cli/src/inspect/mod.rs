@@ -78,7 +78,7 @@ pub fn run(c: Command) -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::output::error_text(&e));
             exit::USAGE
         }
     }
