@@ -10,16 +10,25 @@
 //! this protects against concurrent readers and crashed processes, not
 //! against power loss.
 //!
+//! Every operation takes a [`Base`]: an open folder that paths below it are
+//! walked from (`openat`, `mkdirat`, `linkat`, `renameat`), so that the
+//! kernel does not walk the whole path from `/` on each of the dozens of
+//! calls a node costs. Errors always name the whole path.
+//!
 //! To keep the number of system calls low, parent folders are only created
 //! when an operation fails with "not found", then the operation is retried
 //! once.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
+
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use crate::error::StorageError;
 
@@ -48,6 +57,97 @@ pub(crate) fn is_temp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(".tmp.")
 }
 
+/// Where the path walk of an operation starts: an open folder for the paths
+/// below it, the working directory for every other path.
+#[derive(Debug, Clone, Copy)]
+pub struct Base<'a> {
+    fd: BorrowedFd<'a>,
+    /// The bytes of the folder `fd` is open on; `None` for no folder.
+    dir: Option<&'a [u8]>,
+}
+
+impl Base<'static> {
+    /// No open folder: every path is walked as it is (from the working
+    /// directory if relative).
+    pub const CWD: Base<'static> = Base {
+        fd: rustix::fs::CWD,
+        dir: None,
+    };
+}
+
+impl<'a> Base<'a> {
+    /// Paths below `dir` are walked from `fd`, which must be open on `dir`.
+    pub fn new(fd: BorrowedFd<'a>, dir: &'a Path) -> Self {
+        Base {
+            fd,
+            dir: Some(dir.as_os_str().as_bytes()),
+        }
+    }
+
+    /// The folder and the path for a `*at` call on `path`.
+    fn split<'p>(&self, path: &'p Path) -> (BorrowedFd<'a>, &'p Path) {
+        if let Some(dir) = self.dir {
+            if let Some([b'/', rest @ ..]) = path.as_os_str().as_bytes().strip_prefix(dir) {
+                if !rest.is_empty() {
+                    return (self.fd, Path::new(OsStr::from_bytes(rest)));
+                }
+            }
+        }
+        (rustix::fs::CWD, path)
+    }
+
+    fn open(&self, path: &Path, flags: OFlags) -> io::Result<File> {
+        let (fd, rel) = self.split(path);
+        let owned: OwnedFd =
+            rustix::fs::openat(fd, rel, flags | OFlags::CLOEXEC, Mode::from_raw_mode(0o666))?;
+        Ok(File::from(owned))
+    }
+
+    fn create_new(&self, path: &Path) -> io::Result<File> {
+        self.open(path, OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL)
+    }
+
+    fn mkdir_one(&self, path: &Path) -> io::Result<()> {
+        let (fd, rel) = self.split(path);
+        Ok(rustix::fs::mkdirat(fd, rel, Mode::from_raw_mode(0o777))?)
+    }
+
+    fn link(&self, src: &Path, dst: &Path) -> io::Result<()> {
+        let (sfd, srel) = self.split(src);
+        let (dfd, drel) = self.split(dst);
+        Ok(rustix::fs::linkat(sfd, srel, dfd, drel, AtFlags::empty())?)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (ffd, frel) = self.split(from);
+        let (tfd, trel) = self.split(to);
+        Ok(rustix::fs::renameat(ffd, frel, tfd, trel)?)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        let (fd, rel) = self.split(path);
+        Ok(rustix::fs::unlinkat(fd, rel, AtFlags::empty())?)
+    }
+
+    /// The device and inode of the file at `path`.
+    fn identity(&self, path: &Path) -> io::Result<(u64, u64)> {
+        let (fd, rel) = self.split(path);
+        let st = rustix::fs::statat(fd, rel, AtFlags::empty())?;
+        Ok((st.st_dev, st.st_ino))
+    }
+}
+
+/// Open the folder `dir` for use as a [`Base`] (`O_PATH`: for walking from
+/// only, not for reading).
+pub fn open_base(dir: &Path) -> Result<OwnedFd, StorageError> {
+    rustix::fs::open(
+        dir,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| StorageError::from_io("open folder", dir, e.into()))
+}
+
 /// What a write or link at a path found there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placed {
@@ -57,11 +157,30 @@ pub enum Placed {
     Replaced,
 }
 
+/// Create the folder `dir` and its missing parents.
+fn mkdir_all(base: Base<'_>, dir: &Path) -> io::Result<()> {
+    match base.mkdir_one(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            match dir.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => mkdir_all(base, parent)?,
+                _ => return Err(e),
+            }
+            match base.mkdir_one(dir) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+                other => other,
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Create the parent folder of `path` (and its parents).
-fn create_parent(path: &Path) -> Result<(), StorageError> {
+fn create_parent(base: Base<'_>, path: &Path) -> Result<(), StorageError> {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => {
-            fs::create_dir_all(parent).map_err(|source| StorageError::Io {
+            mkdir_all(base, parent).map_err(|source| StorageError::Io {
                 op: "create directory",
                 path: parent.to_path_buf(),
                 source,
@@ -74,12 +193,13 @@ fn create_parent(path: &Path) -> Result<(), StorageError> {
 /// Run `op` on `path`; if it fails with "not found", create the parent folder
 /// of `path` and run it once more.
 fn with_parent_retry<T>(
+    base: Base<'_>,
     path: &Path,
     mut op: impl FnMut() -> io::Result<T>,
 ) -> Result<io::Result<T>, StorageError> {
     match op() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            create_parent(path)?;
+            create_parent(base, path)?;
             Ok(op())
         }
         other => Ok(other),
@@ -88,26 +208,28 @@ fn with_parent_retry<T>(
 
 /// Write `bytes` to `path` atomically: to a temporary file in the same
 /// folder, then renamed over `path`. Parent folders are created as needed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+pub fn write_atomic(base: Base<'_>, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     let tmp = temp_path_for(path);
-    let mut file =
-        with_parent_retry(&tmp, || File::create(&tmp))?.map_err(|source| StorageError::Io {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC;
+    let mut file = with_parent_retry(base, &tmp, || base.open(&tmp, flags))?.map_err(|source| {
+        StorageError::Io {
             op: "create",
             path: tmp.clone(),
             source,
-        })?;
+        }
+    })?;
     let written = file.write_all(bytes);
     drop(file);
     if let Err(source) = written {
-        let _ = fs::remove_file(&tmp);
+        let _ = base.remove_file(&tmp);
         return Err(StorageError::Io {
             op: "write",
             path: tmp,
             source,
         });
     }
-    if let Err(source) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
+    if let Err(source) = base.rename(&tmp, path) {
+        let _ = base.remove_file(&tmp);
         return Err(StorageError::Io {
             op: "rename",
             path: path.to_path_buf(),
@@ -117,25 +239,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Write `bytes` to `path`, which a marker written afterwards vouches for
-/// (a node's outputs before its `_done`, call arguments before the task is
-/// launched, an executor's record before the task can finish).
+/// Write `bytes` to `path`, a file that is never taken as complete while it
+/// may be cut short (a node's outputs before its `_done`, call arguments
+/// before the task is launched, an executor's record before the task can
+/// finish, a node definition, which does not parse until whole).
 ///
 /// A new file is created exclusively (`O_EXCL`) and written in place, with
-/// no temporary file: until the marker exists no reader takes it as
-/// complete, and a crash before the marker means the writer runs again. If
-/// `path` already exists (a re-run after a crash, a restart), it is replaced
-/// as [`write_atomic`] does: a file that is hard-linked elsewhere (an output
-/// whose consumers share it) is never changed in place. A failed write
-/// removes the new file. Parent folders are created as needed.
-pub fn write_fresh(path: &Path, bytes: &[u8]) -> Result<Placed, StorageError> {
-    let created = with_parent_retry(path, || {
-        OpenOptions::new().write(true).create_new(true).open(path)
-    })?;
+/// no temporary file. If `path` already exists (a re-run after a crash, a
+/// restart), it is replaced as [`write_atomic`] does: a file that is
+/// hard-linked elsewhere (an output whose consumers share it) is never
+/// changed in place. A failed write removes the new file. Parent folders
+/// are created as needed. Says whether a file was there.
+pub fn write_fresh(base: Base<'_>, path: &Path, bytes: &[u8]) -> Result<Placed, StorageError> {
+    let created = with_parent_retry(base, path, || base.create_new(path))?;
     let mut file = match created {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            return write_atomic(path, bytes).map(|()| Placed::Replaced)
+            return write_atomic(base, path, bytes).map(|()| Placed::Replaced)
         }
         Err(source) => {
             return Err(StorageError::Io {
@@ -147,7 +267,7 @@ pub fn write_fresh(path: &Path, bytes: &[u8]) -> Result<Placed, StorageError> {
     };
     if let Err(source) = file.write_all(bytes) {
         drop(file);
-        let _ = fs::remove_file(path);
+        let _ = base.remove_file(path);
         return Err(StorageError::Io {
             op: "write",
             path: path.to_path_buf(),
@@ -159,15 +279,9 @@ pub fn write_fresh(path: &Path, bytes: &[u8]) -> Result<Placed, StorageError> {
 
 /// Append `bytes` to the file at `path`, creating it (and its parents) if
 /// missing. Used for logs, where a cut last line is acceptable.
-pub fn append(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-    use std::io::Write;
-    let open = || {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-    };
-    let mut file = with_parent_retry(path, open)?
+pub fn append(base: Base<'_>, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::APPEND;
+    let mut file = with_parent_retry(base, path, || base.open(path, flags))?
         .map_err(|e| StorageError::from_io("open for append", path, e))?;
     file.write_all(bytes)
         .map_err(|e| StorageError::from_io("append", path, e))
@@ -177,16 +291,13 @@ pub fn append(path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
 /// it exists (like `touch`; an existing file keeps its content). Parent
 /// folders are created as needed. An empty file cannot be half-written, so no
 /// temporary file is used.
-pub fn touch(path: &Path) -> Result<(), StorageError> {
-    let created = with_parent_retry(path, || {
-        OpenOptions::new().write(true).create_new(true).open(path)
-    })?;
+pub fn touch(base: Base<'_>, path: &Path) -> Result<(), StorageError> {
+    let created = with_parent_retry(base, path, || base.create_new(path))?;
     match created {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let file = OpenOptions::new()
-                .write(true)
-                .open(path)
+            let file = base
+                .open(path, OFlags::WRONLY)
                 .map_err(|source| StorageError::Io {
                     op: "open",
                     path: path.to_path_buf(),
@@ -228,13 +339,13 @@ fn link_unsupported(e: &io::Error) -> bool {
 ///   `ENOTSUP`), `src` is copied to a temporary file and renamed to `dst`.
 ///
 /// Says whether `dst` was there before.
-pub fn link_or_copy(src: &Path, dst: &Path) -> Result<Placed, StorageError> {
-    let linked = match fs::hard_link(src, dst) {
+pub fn link_or_copy(base: Base<'_>, src: &Path, dst: &Path) -> Result<Placed, StorageError> {
+    let linked = match base.link(src, dst) {
         // Either `src` or the parent of `dst` is missing: create the parent
         // and retry once; a second "not found" means `src` is missing.
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            create_parent(dst)?;
-            fs::hard_link(src, dst)
+            create_parent(base, dst)?;
+            base.link(src, dst)
         }
         other => other,
     };
@@ -244,7 +355,7 @@ pub fn link_or_copy(src: &Path, dst: &Path) -> Result<Placed, StorageError> {
             path: src.to_path_buf(),
         }),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            replace_with_link(src, dst).map(|()| Placed::Replaced)
+            replace_with_link(base, src, dst).map(|()| Placed::Replaced)
         }
         // A copy may have replaced a file that was there.
         Err(e) if link_unsupported(&e) => copy_atomic(src, dst).map(|()| Placed::Replaced),
@@ -258,15 +369,15 @@ pub fn link_or_copy(src: &Path, dst: &Path) -> Result<Placed, StorageError> {
 
 /// `dst` exists: keep it if it is already `src`, else replace it by a link
 /// to `src` atomically.
-fn replace_with_link(src: &Path, dst: &Path) -> Result<(), StorageError> {
-    let src_meta = fs::metadata(src).map_err(|e| StorageError::from_io("stat", src, e))?;
-    if let Ok(dst_meta) = fs::metadata(dst) {
-        if dst_meta.dev() == src_meta.dev() && dst_meta.ino() == src_meta.ino() {
-            return Ok(());
-        }
+fn replace_with_link(base: Base<'_>, src: &Path, dst: &Path) -> Result<(), StorageError> {
+    let src_id = base
+        .identity(src)
+        .map_err(|e| StorageError::from_io("stat", src, e))?;
+    if base.identity(dst).is_ok_and(|dst_id| dst_id == src_id) {
+        return Ok(());
     }
     let tmp = temp_path_for(dst);
-    match fs::hard_link(src, &tmp) {
+    match base.link(src, &tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(StorageError::NotFound {
@@ -282,8 +393,8 @@ fn replace_with_link(src: &Path, dst: &Path) -> Result<(), StorageError> {
             })
         }
     }
-    if let Err(source) = fs::rename(&tmp, dst) {
-        let _ = fs::remove_file(&tmp);
+    if let Err(source) = base.rename(&tmp, dst) {
+        let _ = base.remove_file(&tmp);
         return Err(StorageError::Io {
             op: "rename",
             path: dst.to_path_buf(),
@@ -293,15 +404,16 @@ fn replace_with_link(src: &Path, dst: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Copy `src` to `dst` through a temporary file and a rename.
+/// Copy `src` to `dst` through a temporary file and a rename (where links
+/// are refused: rare, so by whole paths).
 fn copy_atomic(src: &Path, dst: &Path) -> Result<(), StorageError> {
     let tmp = temp_path_for(dst);
-    if let Err(e) = fs::copy(src, &tmp) {
-        let _ = fs::remove_file(&tmp);
+    if let Err(e) = std::fs::copy(src, &tmp) {
+        let _ = std::fs::remove_file(&tmp);
         return Err(StorageError::from_io("copy", src, e));
     }
-    if let Err(source) = fs::rename(&tmp, dst) {
-        let _ = fs::remove_file(&tmp);
+    if let Err(source) = std::fs::rename(&tmp, dst) {
+        let _ = std::fs::remove_file(&tmp);
         return Err(StorageError::Io {
             op: "rename",
             path: dst.to_path_buf(),
@@ -313,30 +425,21 @@ fn copy_atomic(src: &Path, dst: &Path) -> Result<(), StorageError> {
 
 /// Create the folder `path`; if its parent is missing, create all parents.
 /// An existing folder is fine.
-pub fn mkdir(path: &Path) -> Result<(), StorageError> {
-    match fs::create_dir(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(path).map_err(|source| StorageError::Io {
-                op: "create directory",
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-        Err(source) => Err(StorageError::Io {
-            op: "create directory",
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+pub fn mkdir(base: Base<'_>, path: &Path) -> Result<(), StorageError> {
+    mkdir_all(base, path).map_err(|source| StorageError::Io {
+        op: "create directory",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Read the whole file at `path`; a missing file is
 /// [`StorageError::NotFound`].
-pub fn read(path: &Path) -> Result<Vec<u8>, StorageError> {
+pub fn read(base: Base<'_>, path: &Path) -> Result<Vec<u8>, StorageError> {
     use std::io::Read;
-    let file = File::open(path).map_err(|e| StorageError::from_io("read", path, e))?;
+    let file = base
+        .open(path, OFlags::RDONLY)
+        .map_err(|e| StorageError::from_io("read", path, e))?;
     let mut buf = Vec::with_capacity(512);
     // Values are small: read through `Take`, which skips the `stat` and
     // `lseek` that `File::read_to_end` makes for a size hint.
@@ -350,6 +453,8 @@ pub fn read(path: &Path) -> Result<Vec<u8>, StorageError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
 
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(dir)
@@ -364,8 +469,8 @@ mod tests {
     fn write_atomic_creates_parents_and_leaves_no_temp_files() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a/b/value");
-        write_atomic(&path, b"one").unwrap();
-        write_atomic(&path, b"two").unwrap();
+        write_atomic(Base::CWD, &path, b"one").unwrap();
+        write_atomic(Base::CWD, &path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(names(&dir.path().join("a/b")), vec!["value".to_string()]);
     }
@@ -377,9 +482,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a");
         let b = dir.path().join("b");
-        write_atomic(&a, b"old").unwrap();
-        link_or_copy(&a, &b).unwrap();
-        write_atomic(&a, b"new").unwrap();
+        write_atomic(Base::CWD, &a, b"old").unwrap();
+        link_or_copy(Base::CWD, &a, &b).unwrap();
+        write_atomic(Base::CWD, &a, b"new").unwrap();
         assert_eq!(fs::read(&b).unwrap(), b"old");
     }
 
@@ -387,15 +492,18 @@ mod tests {
     fn write_fresh_creates_in_place_then_replaces_without_changing_links() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("n/outputs/value");
-        assert_eq!(write_fresh(&a, b"first").unwrap(), Placed::Created);
+        assert_eq!(
+            write_fresh(Base::CWD, &a, b"first").unwrap(),
+            Placed::Created
+        );
         assert_eq!(fs::read(&a).unwrap(), b"first");
         let b = dir.path().join("m/outputs/value");
-        assert_eq!(link_or_copy(&a, &b).unwrap(), Placed::Created);
-        assert_eq!(link_or_copy(&a, &b).unwrap(), Placed::Replaced);
+        assert_eq!(link_or_copy(Base::CWD, &a, &b).unwrap(), Placed::Created);
+        assert_eq!(link_or_copy(Base::CWD, &a, &b).unwrap(), Placed::Replaced);
         // A re-run writes the output again: the consumer's link keeps the
         // value it was given, and no temporary file is left behind.
         assert_eq!(
-            write_fresh(&a, b"second, longer").unwrap(),
+            write_fresh(Base::CWD, &a, b"second, longer").unwrap(),
             Placed::Replaced
         );
         assert_eq!(fs::read(&a).unwrap(), b"second, longer");
@@ -410,10 +518,10 @@ mod tests {
     fn touch_keeps_content_and_creates_parents() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x/_done");
-        touch(&path).unwrap();
+        touch(Base::CWD, &path).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"");
-        write_atomic(&path, b"kept").unwrap();
-        touch(&path).unwrap();
+        write_atomic(Base::CWD, &path, b"kept").unwrap();
+        touch(Base::CWD, &path).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"kept");
     }
 
@@ -422,13 +530,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("n1/outputs/value");
         let dst = dir.path().join("n2/outputs/value");
-        write_atomic(&src, b"42").unwrap();
-        link_or_copy(&src, &dst).unwrap();
+        write_atomic(Base::CWD, &src, b"42").unwrap();
+        link_or_copy(Base::CWD, &src, &dst).unwrap();
         let (s, d) = (fs::metadata(&src).unwrap(), fs::metadata(&dst).unwrap());
         assert_eq!(s.ino(), d.ino());
         assert_eq!(s.nlink(), 2);
         // Linking again is a no-op.
-        link_or_copy(&src, &dst).unwrap();
+        link_or_copy(Base::CWD, &src, &dst).unwrap();
         assert_eq!(fs::metadata(&dst).unwrap().ino(), s.ino());
     }
 
@@ -437,9 +545,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         let dst = dir.path().join("dst");
-        write_atomic(&src, b"new").unwrap();
-        write_atomic(&dst, b"old").unwrap();
-        link_or_copy(&src, &dst).unwrap();
+        write_atomic(Base::CWD, &src, b"new").unwrap();
+        write_atomic(Base::CWD, &dst, b"old").unwrap();
+        link_or_copy(Base::CWD, &src, &dst).unwrap();
         assert_eq!(fs::read(&dst).unwrap(), b"new");
         assert_eq!(
             fs::metadata(&src).unwrap().ino(),
@@ -455,7 +563,7 @@ mod tests {
     fn link_missing_source_is_not_found() {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("missing");
-        let err = link_or_copy(&src, &dir.path().join("d/dst")).unwrap_err();
+        let err = link_or_copy(Base::CWD, &src, &dir.path().join("d/dst")).unwrap_err();
         match err {
             StorageError::NotFound { path } => assert_eq!(path, src),
             other => panic!("expected NotFound, got {other:?}"),
@@ -467,7 +575,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("src");
         let dst = dir.path().join("dst");
-        write_atomic(&src, b"payload").unwrap();
+        write_atomic(Base::CWD, &src, b"payload").unwrap();
         copy_atomic(&src, &dst).unwrap();
         assert_eq!(fs::read(&dst).unwrap(), b"payload");
         assert_ne!(
@@ -483,9 +591,47 @@ mod tests {
     #[test]
     fn read_missing_is_not_found_and_directory_is_io() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(read(&dir.path().join("nope")).unwrap_err().is_not_found());
-        let err = read(dir.path()).unwrap_err();
+        assert!(read(Base::CWD, &dir.path().join("nope"))
+            .unwrap_err()
+            .is_not_found());
+        let err = read(Base::CWD, dir.path()).unwrap_err();
         assert!(matches!(err, StorageError::Io { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_base_walks_from_its_folder_and_errors_name_whole_paths() {
+        use std::os::fd::AsFd;
+        let dir = tempfile::tempdir().unwrap();
+        let wf = dir.path().join("wf");
+        fs::create_dir(&wf).unwrap();
+        let fd = open_base(&wf).unwrap();
+        let base = Base::new(fd.as_fd(), &wf);
+        // Moved away, the folder is still where the base walks from: the
+        // path given is only used below the base's folder name.
+        let moved = dir.path().join("moved");
+        fs::rename(&wf, &moved).unwrap();
+        write_fresh(base, &wf.join("-.N0/outputs/value"), b"1").unwrap();
+        link_or_copy(
+            base,
+            &wf.join("-.N0/outputs/value"),
+            &wf.join("-.N1/outputs/x"),
+        )
+        .unwrap();
+        touch(base, &wf.join("-.N1/_done")).unwrap();
+        assert_eq!(fs::read(moved.join("-.N1/outputs/x")).unwrap(), b"1");
+        assert_eq!(read(base, &wf.join("-.N1/outputs/x")).unwrap(), b"1");
+        assert!(moved.join("-.N1/_done").exists() && !wf.exists());
+        // Paths elsewhere are walked as they are.
+        let other = dir.path().join("other/value");
+        write_atomic(base, &other, b"2").unwrap();
+        assert_eq!(fs::read(&other).unwrap(), b"2");
+        // A failure names the whole path, not the one below the base.
+        let err = write_fresh(base, &wf.join("-.N1/_done/x"), b"3").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&*wf.join("-.N1/_done").to_string_lossy()),
+            "{text}"
+        );
     }
 
     #[test]

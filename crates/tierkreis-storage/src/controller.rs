@@ -38,6 +38,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,7 +50,7 @@ use tierkreis_core::graph::{GraphError, NodeKind};
 use tierkreis_core::{Loc, NodeDef, PortId, Step, WorkerCallArgs};
 use uuid::Uuid;
 
-use crate::atomic;
+use crate::atomic::{self, Base};
 use crate::error::StorageError;
 use crate::memory::MemoryFiles;
 use crate::value_cache::ValueCache;
@@ -879,6 +880,10 @@ pub struct FileControllerStorage {
     /// write their own outputs, which are never in here. Cleared on every
     /// delete.
     values: std::sync::Mutex<ValueCache>,
+    /// The workflow folder, open once this storage has made or found it:
+    /// paths below it are walked from there instead of from `/` (tens of
+    /// calls a node). Closed on every delete, reopened by the next write.
+    base: std::sync::RwLock<Option<OwnedFd>>,
 }
 
 /// The most bytes of values (keys and bookkeeping included) a
@@ -904,6 +909,7 @@ impl FileControllerStorage {
             workflow_dir,
             known_dirs: Default::default(),
             values: std::sync::Mutex::new(ValueCache::new(VALUE_CACHE_BUDGET)),
+            base: std::sync::RwLock::new(None),
         }
     }
 
@@ -947,25 +953,40 @@ impl FileControllerStorage {
                 self.ensure_dir(parent)?;
             }
         }
-        match fs::create_dir(dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if let Some(parent) = dir.parent() {
-                    self.ensure_dir(parent)?;
-                }
-                atomic::mkdir(dir)?;
-            }
-            Err(source) => {
-                return Err(StorageError::Io {
-                    op: "create directory",
-                    path: dir.to_path_buf(),
-                    source,
-                })
-            }
+        // Made with its parents if one was deleted behind our back.
+        self.with_base(|base| atomic::mkdir(base, dir))?;
+        if dir.as_os_str() == self.workflow_dir.as_os_str() {
+            self.open_base()?;
         }
         self.known().insert((*self.rel_key(dir)).into());
         Ok(())
+    }
+
+    /// Opens the workflow folder, which exists, to walk paths below it from
+    /// there ([`atomic::Base`]).
+    fn open_base(&self) -> Result<(), StorageError> {
+        let fd = atomic::open_base(&self.workflow_dir)?;
+        *self.base_fd() = Some(fd);
+        Ok(())
+    }
+
+    fn base_fd(&self) -> std::sync::RwLockWriteGuard<'_, Option<OwnedFd>> {
+        self.base
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `op` with the workflow folder as the base of its paths once it
+    /// is open, else with whole paths.
+    fn with_base<T>(&self, op: impl FnOnce(Base<'_>) -> T) -> T {
+        let fd = self
+            .base
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match fd.as_ref() {
+            Some(fd) => op(Base::new(fd.as_fd(), &self.workflow_dir)),
+            None => op(Base::CWD),
+        }
     }
 
     fn ensure_parent(&self, path: &Path) -> Result<(), StorageError> {
@@ -1002,17 +1023,18 @@ impl ControllerStorage for FileControllerStorage {
         if let Some(value) = self.values().get(&self.rel_key(path)) {
             return Ok(value.to_vec());
         }
-        atomic::read(path)
+        self.with_base(|base| atomic::read(base, path))
     }
     fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
         self.values().remove(&self.rel_key(path));
         self.ensure_parent(path)?;
-        atomic::write_atomic(path, bytes)
+        self.with_base(|base| atomic::write_atomic(base, path, bytes))
     }
     fn write_fresh(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
         self.ensure_parent(path)?;
         // Only a file that was there can have a copy in memory.
-        if atomic::write_fresh(path, bytes)? == atomic::Placed::Replaced {
+        let placed = self.with_base(|base| atomic::write_fresh(base, path, bytes))?;
+        if placed == atomic::Placed::Replaced {
             self.values().remove(&self.rel_key(path));
         }
         Ok(())
@@ -1025,7 +1047,7 @@ impl ControllerStorage for FileControllerStorage {
     }
     fn touch(&self, path: &Path) -> Result<(), StorageError> {
         self.ensure_parent(path)?;
-        atomic::touch(path)
+        self.with_base(|base| atomic::touch(base, path))
     }
     fn touch_scope_metadata(&self, path: &Path) -> Result<(), StorageError> {
         if self.known().contains(&*self.rel_key(path)) {
@@ -1038,11 +1060,11 @@ impl ControllerStorage for FileControllerStorage {
     fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
         self.values().remove(&self.rel_key(path));
         self.ensure_parent(path)?;
-        atomic::append(path, bytes)
+        self.with_base(|base| atomic::append(base, path, bytes))
     }
     fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
         self.ensure_parent(dst)?;
-        let placed = atomic::link_or_copy(src, dst);
+        let placed = self.with_base(|base| atomic::link_or_copy(base, src, dst));
         let mut values = self.values();
         match placed {
             Ok(atomic::Placed::Created) => values.link_new(&self.rel_key(src), &self.rel_key(dst)),
@@ -1096,6 +1118,7 @@ impl ControllerStorage for FileControllerStorage {
     fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
         self.known().clear();
         self.values().clear();
+        *self.base_fd() = None;
         match fs::remove_file(path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

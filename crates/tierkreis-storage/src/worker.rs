@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use tierkreis_core::WorkerCallArgs;
 
-use crate::atomic;
+use crate::atomic::{self, Base};
 use crate::error::StorageError;
 use crate::memory::MemoryFiles;
 
@@ -161,16 +161,16 @@ impl WorkerStorage for FileWorkerStorage {
 
     fn read_call_args(&self, path: &Path) -> Result<WorkerCallArgs, StorageError> {
         let resolved = self.resolve(path);
-        let bytes = atomic::read(&resolved)?;
+        let bytes = atomic::read(Base::CWD, &resolved)?;
         parse_call_args(&resolved, &bytes)
     }
 
     fn read_input(&self, path: &Path) -> Result<Vec<u8>, StorageError> {
-        atomic::read(&self.resolve(path))
+        atomic::read(Base::CWD, &self.resolve(path))
     }
 
     fn write_output(&self, path: &Path, value: &[u8]) -> Result<(), StorageError> {
-        atomic::write_atomic(&self.resolve(path), value)
+        atomic::write_atomic(Base::CWD, &self.resolve(path), value)
     }
 
     fn glob(&self, pattern: &str) -> Result<Vec<String>, StorageError> {
@@ -199,11 +199,11 @@ impl WorkerStorage for FileWorkerStorage {
     }
 
     fn mark_done(&self, path: &Path) -> Result<(), StorageError> {
-        atomic::touch(&self.resolve(path))
+        atomic::touch(Base::CWD, &self.resolve(path))
     }
 
     fn write_error(&self, path: &Path, message: &str) -> Result<(), StorageError> {
-        atomic::write_atomic(&self.resolve(path), message.as_bytes())
+        atomic::write_atomic(Base::CWD, &self.resolve(path), message.as_bytes())
     }
 }
 

@@ -87,6 +87,24 @@ fn values_read_back_are_what_the_disk_holds() {
     same(&b, "x");
 }
 
+/// The file storage walks paths from the workflow folder once it has made
+/// it; deleting the folder closes it, and the next write makes a new one.
+#[test]
+fn writes_after_the_workflow_folder_is_deleted_make_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = FileControllerStorage::new(dir.path(), Uuid::new_v4(), None);
+    s.write_output(&loc("-.N0"), "value", b"1").unwrap();
+    s.mark_node_finished(&loc("-.N0")).unwrap();
+    s.clean_graph_files().unwrap();
+    assert!(!s.workflow_dir().exists());
+    s.write_output(&loc("-.N0"), "value", b"2").unwrap();
+    s.link_outputs(&loc("-.N1"), "x", &loc("-.N0"), "value")
+        .unwrap();
+    s.mark_node_finished(&loc("-.N1")).unwrap();
+    assert_eq!(fs::read(s.output_path(&loc("-.N1"), "x")).unwrap(), b"2");
+    assert!(s.done_path(&loc("-.N1")).exists());
+}
+
 #[test]
 fn memory_link_outputs_shares_the_bytes() {
     let s = MemoryControllerStorage::new(MemoryFiles::new(), Uuid::new_v4(), None);
