@@ -211,11 +211,12 @@ impl Parser<'_> {
                 .any(|lit| lit.len() > rest.len() && lit.as_bytes().starts_with(rest))
     }
 
-    fn cut_literal(&self) -> JsonError {
+    /// The input ended inside `expected`: an "ends early" error at its end.
+    fn cut_short(&self, expected: &'static str) -> JsonError {
         self.err_at(
             self.bytes.len(),
             JsonErrorKind::Expected {
-                expected: "the rest of a literal",
+                expected,
                 found: None,
             },
         )
@@ -230,7 +231,7 @@ impl Parser<'_> {
                 if self.eat_literal("-Infinity") {
                     Ok(Value::Float(f64::NEG_INFINITY))
                 } else if self.at_cut_literal() {
-                    Err(self.cut_literal())
+                    Err(self.cut_short("the rest of a literal"))
                 } else {
                     self.number()
                 }
@@ -240,7 +241,7 @@ impl Parser<'_> {
             Some(b'f') if self.eat_literal("false") => Ok(Value::Bool(false)),
             Some(b'N') if self.eat_literal("NaN") => Ok(Value::Float(f64::NAN)),
             Some(b'I') if self.eat_literal("Infinity") => Ok(Value::Float(f64::INFINITY)),
-            _ if self.at_cut_literal() => Err(self.cut_literal()),
+            _ if self.at_cut_literal() => Err(self.cut_short("the rest of a literal")),
             _ => Err(self.expected("a value")),
         }
     }
@@ -351,18 +352,6 @@ impl Parser<'_> {
         }
     }
 
-    /// A number cut off by the end of the input after its `.` or `e`.
-    const CUT_NUMBER: JsonErrorKind = JsonErrorKind::Expected {
-        expected: "the digits of a number",
-        found: None,
-    };
-
-    /// An escape cut off by the end of the input.
-    const CUT_ESCAPE: JsonErrorKind = JsonErrorKind::Expected {
-        expected: "the rest of a \\u escape",
-        found: None,
-    };
-
     /// Reads the escape after a backslash.
     fn escape(&mut self, out: &mut String) -> Result<(), JsonError> {
         let c = match self.bytes.get(self.pos) {
@@ -382,7 +371,7 @@ impl Parser<'_> {
                     // A high surrogate must be followed by an escaped low one.
                     let rest = &self.bytes[self.pos..];
                     if rest.len() < 2 && b"\\u".starts_with(rest) {
-                        return Err(self.err_at(self.bytes.len(), Self::CUT_ESCAPE));
+                        return Err(self.cut_short("the rest of a \\u escape"));
                     }
                     if rest.starts_with(b"\\u") {
                         let save = self.pos;
@@ -430,7 +419,7 @@ impl Parser<'_> {
         let Some(digits) = self.bytes.get(self.pos..self.pos + 4) else {
             let rest = &self.bytes[self.pos..];
             return Err(if rest.iter().all(u8::is_ascii_hexdigit) {
-                self.err_at(self.bytes.len(), Self::CUT_ESCAPE)
+                self.cut_short("the rest of a \\u escape")
             } else {
                 self.err(JsonErrorKind::InvalidUnicodeEscape)
             });
@@ -461,7 +450,7 @@ impl Parser<'_> {
         let end = self.bytes.len();
         // A fraction or exponent with no digits yet, at the end: cut short.
         if self.bytes.get(self.pos) == Some(&b'.') && self.pos + 1 == end {
-            return Err(self.err_at(end, Self::CUT_NUMBER));
+            return Err(self.cut_short("the digits of a number"));
         }
         if self.bytes.get(self.pos) == Some(&b'.')
             && self.bytes.get(self.pos + 1).is_some_and(u8::is_ascii_digit)
@@ -476,7 +465,7 @@ impl Parser<'_> {
                 q += 1;
             }
             if q == end {
-                return Err(self.err_at(end, Self::CUT_NUMBER));
+                return Err(self.cut_short("the digits of a number"));
             }
             if self.bytes.get(q).is_some_and(u8::is_ascii_digit) {
                 is_float = true;

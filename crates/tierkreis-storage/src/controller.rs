@@ -27,11 +27,12 @@
 //! reference's abstract methods) and provides everything else on top of them,
 //! so the file and in-memory implementations behave the same.
 //!
-//! Atomicity: files nothing vouches for (node definitions, metadata, error
-//! text) are written to a temporary file and renamed; files a later marker
-//! vouches for (outputs, call arguments, executor records) are created in
-//! place when new ([`ControllerStorage::write_fresh`]); markers are created
-//! with a plain create. The file storage keeps a bounded copy of the values
+//! Atomicity: files nothing vouches for (metadata, error text) are written
+//! to a temporary file and renamed; files a later marker vouches for
+//! (outputs, call arguments, executor records) and node definitions (which
+//! do not parse until whole) are created in place when new
+//! ([`ControllerStorage::write_fresh`]); markers are created with a plain
+//! create. The file storage keeps a bounded copy of the values
 //! it wrote or linked, so reading them back needs no system call.
 
 use std::borrow::Cow;
@@ -733,8 +734,6 @@ pub trait ControllerStorage: Send + Sync {
     }
 }
 
-/// The recursion of [`ControllerStorage::dependents`]; `found` doubles as the
-/// visited set so shared consumers are explored once.
 /// `base/part/...` built in one allocation (`join` allocates and then
 /// grows a new path for each part; paths are built for every file a run
 /// writes).
@@ -748,6 +747,8 @@ fn path_under(base: &Path, parts: &[&str]) -> PathBuf {
     path
 }
 
+/// The recursion of [`ControllerStorage::dependents`]; `found` doubles as the
+/// visited set so shared consumers are explored once.
 fn collect_dependents<S: ControllerStorage + ?Sized>(
     storage: &S,
     loc: &Loc,
