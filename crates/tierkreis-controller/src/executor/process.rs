@@ -85,6 +85,8 @@ struct Job {
     kind: WorkerKind,
     spec: Spec,
     timeout: Option<Duration>,
+    /// The output ports the call args declare; all must exist once `_done` does.
+    outputs: Vec<String>,
     storage: Arc<dyn ControllerStorage>,
     events: Events,
 }
@@ -284,6 +286,7 @@ impl ProcessExecutor {
             kind: plan.kind,
             spec,
             timeout: plan.timeout.or(self.pool.options.task_timeout),
+            outputs: call_args.outputs.keys().cloned().collect(),
             storage: storage.clone(),
             events: events.clone(),
         })
@@ -547,7 +550,7 @@ fn conclude(
     let loc = &job.loc;
     let who = format!("worker {:?} ({} at {loc})", job.worker, job.kind.name());
     if storage.is_node_finished(loc) {
-        return Ok(());
+        return outputs_complete(job, &who);
     }
     let summary = if timed_out {
         let secs = job.timeout.map_or(0.0, |t| t.as_secs_f64());
@@ -561,6 +564,10 @@ fn conclude(
             Err(e) => format!("{who}: waiting for the process failed: {e}"),
             Ok(s) if s.success() => {
                 if job.kind.done_on_success() {
+                    if let Some(m) = missing_outputs_message(job, &who) {
+                        fail(job, &m);
+                        return Err(m);
+                    }
                     return match storage.mark_node_finished(loc) {
                         Ok(()) => Ok(()),
                         Err(e) => {
@@ -589,6 +596,40 @@ fn conclude(
             message.push_str(l);
             message.push('\n');
         }
+    }
+    fail(job, &message);
+    Err(message)
+}
+
+/// The failure message when a declared output of `job` is missing, naming
+/// the ports and the worker; `None` when every declared output exists.
+fn missing_outputs_message(job: &Job, who: &str) -> Option<String> {
+    let missing: Vec<String> = job
+        .outputs
+        .iter()
+        .filter(|port| !job.storage.output_exists(&job.loc, port))
+        .map(|port| format!("{port:?}"))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{who} finished without writing its declared output(s) {} (expected in {})",
+        missing.join(", "),
+        job.storage.outputs_dir(&job.loc).display()
+    ))
+}
+
+/// For a task whose `_done` exists: `Ok` when every declared output exists;
+/// otherwise takes `_done` back (so no controller trusts the node), records
+/// the failure naming the missing ports, and returns it.
+fn outputs_complete(job: &Job, who: &str) -> Result<(), String> {
+    let Some(message) = missing_outputs_message(job, who) else {
+        return Ok(());
+    };
+    let storage = job.storage.as_ref();
+    if let Err(e) = storage.delete_path(&storage.done_path(&job.loc)) {
+        tracing::error!(loc = %job.loc, error = %e, "cannot remove _done of a task with missing outputs");
     }
     fail(job, &message);
     Err(message)
@@ -736,6 +777,48 @@ mod tests {
             log.contains("run stopped: 1 running task(s) stopped"),
             "{log}"
         );
+    }
+
+    fn file_storage(dir: &Path) -> Arc<dyn ControllerStorage> {
+        Arc::new(FileControllerStorage::new(
+            dir.join("ck"),
+            uuid::Uuid::new_v4(),
+            None,
+        ))
+    }
+
+    #[test]
+    fn done_without_a_declared_output_fails_the_node_naming_port_and_worker() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        // Marks itself done (as a Python worker would) but writes no output.
+        shell_worker(&reg, "lazy", "touch \"$done_path\"\n");
+        // Exits 0, so the executor would mark it done, but writes no output.
+        shell_worker(&reg, "quiet", "exit 0\n");
+        // Writes its output: the check lets it through.
+        shell_worker(&reg, "good", "printf 5 > \"$output_value_file\"\n");
+        for (worker, ok) in [("lazy", false), ("quiet", false), ("good", true)] {
+            let st = file_storage(&t.path().join(worker));
+            let mut e = executor(&reg, Duration::from_secs(1));
+            let graph = one_task_graph(&format!("{worker}.f"), "1");
+            let (outcome, value) = run(st.clone(), &graph, &mut e).unwrap();
+            let loc = Loc::root().n(1);
+            if ok {
+                assert_eq!(value.as_deref(), Some(&b"5"[..]), "{outcome:?}");
+                continue;
+            }
+            assert!(
+                matches!(outcome, crate::scheduler::Outcome::Failed(_)),
+                "{worker}: {outcome:?}"
+            );
+            assert!(st.node_has_error(&loc) && !st.is_node_finished(&loc));
+            let text = st.read_errors(&loc).unwrap();
+            assert!(
+                text.contains(&format!("worker \"{worker}\""))
+                    && text.contains("declared output(s) \"value\""),
+                "{text}"
+            );
+        }
     }
 
     fn runtime_start(st: &Arc<dyn ControllerStorage>) {
