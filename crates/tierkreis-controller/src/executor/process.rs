@@ -477,7 +477,8 @@ impl Pool {
                     };
                     if let Some(slot) = state.warm.get_mut(&id) {
                         slot.idle = false;
-                        if let Err(back) = slot.orders.send(super::warm::Order::Call(Box::new(job))) {
+                        if let Err(back) = slot.orders.send(super::warm::Order::Call(Box::new(job)))
+                        {
                             // Its thread is gone: forget the slot, retry the task.
                             state.warm.remove(&id);
                             if let super::warm::Order::Call(job) = back.0 {
