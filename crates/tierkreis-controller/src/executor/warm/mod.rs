@@ -72,21 +72,14 @@ pub enum WarmFlavour {
     RustSdk,
 }
 
-impl WarmFlavour {
-    /// The executor name in debug data and messages (`tierkreis-rs:<this>`).
-    pub fn executor_name(self) -> &'static str {
-        match self {
-            WarmFlavour::Python => "python-warm",
-            WarmFlavour::RustSdk => "binary-warm",
-        }
-    }
-}
-
 /// One warm command: tasks with equal keys can share a process.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct WarmKey {
     pub(super) spec: Spec,
     pub(super) flavour: WarmFlavour,
+    /// The executor name in debug data and messages: `python-warm`,
+    /// `uv-warm` or `binary-warm` (after `tierkreis-rs:`).
+    pub(super) executor_name: &'static str,
     pub(super) worker: String,
     pub(super) max_calls: Option<u64>,
     pub(super) memory_limit: Option<u64>,
@@ -194,6 +187,11 @@ impl WarmChecks {
                 stdin_pipe: true,
             },
             flavour,
+            executor_name: match (flavour, plan.kind) {
+                (WarmFlavour::RustSdk, _) => "binary-warm",
+                (WarmFlavour::Python, WorkerKind::Uv) => "uv-warm",
+                (WarmFlavour::Python, _) => "python-warm",
+            },
             worker: worker.to_string(),
             max_calls: plan.warm.max_calls,
             memory_limit: plan.warm.memory_limit,
@@ -614,11 +612,7 @@ fn copy_to_workflow_log(job: &Job, from: u64) {
 fn conclude(job: &Job, key: &WarmKey, pid: u32, end: &CallEnd, from: u64) -> Result<(), String> {
     let storage = job.storage.as_ref();
     let loc = &job.loc;
-    let who = format!(
-        "worker {:?} ({} at {loc})",
-        job.worker,
-        key.flavour.executor_name()
-    );
+    let who = format!("worker {:?} ({} at {loc})", job.worker, key.executor_name);
     let markers = |who: &str| {
         if storage.is_node_finished(loc) {
             Some(outputs_complete(job, who))
