@@ -206,17 +206,18 @@ impl Discovery {
     }
 }
 
-/// The names a worker `w` may have on `PATH`: `w`, `tkr-w`, `tkr_w`, and the
-/// same with `_` written as `-` (the reference's `tkr-` naming), without repeats.
+/// The names a worker `w` may have on `PATH`, in the reference's order
+/// (`check_and_set_launcher`): `w`, then `tkr-w` with every `_` written as
+/// `-`, then `tkr_w` with every `-` written as `_`; without repeats.
+///
+/// The order matters: with the published packages installed, `tkr_W` can be
+/// an older package's script than `tkr-W` (issue #14).
 fn path_names(worker: &str) -> Vec<String> {
-    let dashed = worker.replace('_', "-");
     let mut names = Vec::new();
     for n in [
         worker.to_string(),
-        format!("tkr-{worker}"),
-        format!("tkr_{worker}"),
-        dashed.clone(),
-        format!("tkr-{dashed}"),
+        format!("tkr-{worker}").replace('_', "-"),
+        format!("tkr-{worker}").replace('-', "_"),
     ] {
         if !names.contains(&n) {
             names.push(n);
@@ -304,16 +305,14 @@ mod tests {
     }
 
     #[test]
-    fn path_names_include_tkr_prefixes_and_dashes() {
+    fn path_names_follow_the_reference_order() {
         assert_eq!(
             path_names("my_worker"),
-            vec![
-                "my_worker",
-                "tkr-my_worker",
-                "tkr_my_worker",
-                "my-worker",
-                "tkr-my-worker"
-            ]
+            vec!["my_worker", "tkr-my-worker", "tkr_my_worker"]
+        );
+        assert_eq!(
+            path_names("my-worker"),
+            vec!["my-worker", "tkr-my-worker", "tkr_my_worker"]
         );
         let t = tempfile::tempdir().unwrap();
         exe(&t.path().join("tkr-my-worker"));
@@ -321,6 +320,25 @@ mod tests {
         let p = d.resolve("my_worker", "f").unwrap();
         assert_eq!(p.kind, WorkerKind::Binary);
         assert_eq!(p.program, t.path().join("tkr-my-worker"));
+    }
+
+    #[test]
+    fn hyphenated_tkr_script_wins_over_the_underscored_one() {
+        // As with the published packages: `tkr_pytket_worker` (old 0.1.6
+        // package) and `tkr-pytket-worker` (the `-impl` package) both on PATH.
+        let t = tempfile::tempdir().unwrap();
+        let (a, b) = (t.path().join("a"), t.path().join("b"));
+        exe(&a.join("tkr_pytket_worker"));
+        exe(&b.join("tkr-pytket-worker"));
+        // The underscored one even comes first on PATH.
+        let path = std::env::join_paths([&a, &b]).unwrap();
+        let d = Discovery::new(ExecutorConfig::default(), Vec::new()).with_path(Some(path));
+        let p = d.resolve("pytket_worker", "f").unwrap();
+        assert_eq!(p.program, b.join("tkr-pytket-worker"));
+        // The plain name wins over both.
+        exe(&b.join("pytket_worker"));
+        let p = d.resolve("pytket_worker", "f").unwrap();
+        assert_eq!(p.program, b.join("pytket_worker"));
     }
 
     #[test]

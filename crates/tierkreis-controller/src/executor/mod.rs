@@ -23,8 +23,9 @@
 //!    `W/pyproject.toml` exists and `uv` is on `PATH`, else kind `python`
 //!    with the configured interpreter, default `python3`; both run in `W/`),
 //!    an executable `W/main` or `W/W` (kind `binary`);
-//! 3. an executable named `W`, `tkr-W` or `tkr_W` on `PATH`, also with `_`
-//!    written as `-` (kind `binary`).
+//! 3. an executable on `PATH` named, in the reference's order, `W`, then
+//!    `tkr-W` with every `_` written as `-`, then `tkr_W` with every `-`
+//!    written as `_` (kind `binary`).
 //!
 //! A configured `kind` restricts the search to what fits that kind (`stdio`
 //! accepts `main.sh`, executables in the registry and on `PATH`). When
