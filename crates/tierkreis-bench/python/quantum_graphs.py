@@ -16,6 +16,11 @@ Usage:
       4-qubit Hamiltonian of 3 terms (append the measurement, optimise phase gadgets,
       Aer `run_circuit` with SEED, expectation), then a fold adding the
       expectations weighted by their coefficients: one energy per set.
+  python quantum_graphs.py reference CASE_DIR
+      Runs CASE_DIR/graph.json on CASE_DIR/inputs with the reference
+      controller as its CLI does (`run_graph`, file storage in $TKR_DIR as
+      workflow 1, `ShellExecutor` without registry: workers from PATH) and
+      prints {"seconds": <run_graph wall time>}.
   python quantum_graphs.py counts VALUE_FILE
       Decodes a stored list of BackendResults (the `value` output of a
       compile_simulate run) with pytket and prints, as JSON, one object per
@@ -27,7 +32,10 @@ reference's `bytes_from_ptype` exactly as `run_graph` writes its inputs.
 """
 
 import json
+import os
 import sys
+import time
+import uuid
 from pathlib import Path
 from typing import NamedTuple
 
@@ -39,7 +47,11 @@ from pytket.pauli import Pauli, QubitPauliString
 from tierkreis.aer_worker import run_circuit as aer_run_circuit
 from tierkreis.builder import Graph
 from tierkreis.builtins import add, times, unzip, untuple, tkr_zip
+from tierkreis.controller import run_graph
+from tierkreis.controller.data.graph import GraphData
 from tierkreis.controller.data.types import bytes_from_ptype, ptype_from_bytes
+from tierkreis.controller.executor.shell_executor import ShellExecutor
+from tierkreis.controller.storage.filestorage import ControllerFileStorage
 from tierkreis.graphs.fold import FoldFunctionInput, FoldGraphInputs, fold_graph
 from tierkreis.graphs.simulate.compile_simulate import compile_simulate
 from tierkreis.models import TKR, OpaqueType
@@ -188,6 +200,21 @@ def hamiltonian_case(out: Path, seed: str, n_shots: str) -> None:
     )
 
 
+def reference(case_dir: Path) -> None:
+    graph = ptype_from_bytes((case_dir / "graph.json").read_bytes(), GraphData)
+    inputs = {
+        f.name: ptype_from_bytes(f.read_bytes()) for f in sorted((case_dir / "inputs").iterdir())
+    }
+    storage = ControllerFileStorage(
+        uuid.UUID(int=1), tierkreis_directory=Path(os.environ["TKR_DIR"]).resolve()
+    )
+    executor = ShellExecutor(None, storage.workflow_dir)
+    start = time.perf_counter()
+    # As tkr-bench's other reference runs: 10**5 iterations, 0.01 s polling.
+    run_graph(storage, executor, graph, inputs, 10**5, 0.01)
+    print(json.dumps({"seconds": time.perf_counter() - start}))
+
+
 def counts(value_file: Path) -> None:
     results = ptype_from_bytes(value_file.read_bytes())
     summary = []
@@ -211,6 +238,8 @@ def main() -> None:
             ghz_case(Path(out), simulator, sizes, shots)
         case ["hamiltonian", out, seed, n_shots]:
             hamiltonian_case(Path(out), seed, n_shots)
+        case ["reference", case_dir]:
+            reference(Path(case_dir))
         case ["counts", value_file]:
             counts(Path(value_file))
         case _:
