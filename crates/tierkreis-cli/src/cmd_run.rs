@@ -305,6 +305,7 @@ fn executor(common: &Common) -> Result<DefaultExecutor, u8> {
         grace: config
             .grace_secs
             .map_or(defaults.grace, std::time::Duration::from_secs_f64),
+        warm: !common.no_warm,
     };
     let discovery = Discovery::new(config, common.registries.clone());
     Ok(DefaultExecutor::with_processes(ProcessExecutor::new(

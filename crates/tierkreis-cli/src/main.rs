@@ -127,6 +127,10 @@ struct Common {
     /// worker's own configured timeout wins).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     task_timeout: Option<f64>,
+    /// Run every task in a process of its own, never in a warm worker
+    /// process that serves many calls (see `warm` in tkr.toml).
+    #[arg(long)]
+    no_warm: bool,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {

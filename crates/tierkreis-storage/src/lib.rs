@@ -11,6 +11,7 @@
 //! - [`MemoryFiles`]: the file map shared by the in-memory controller and
 //!   in-process workers.
 //! - [`atomic`]: crash-safe writes, markers and hard links on disk.
+//! - [`warm`]: the lines a warm worker process and the controller exchange.
 //!
 //! Every operation returns [`StorageError`]; a missing entry is always
 //! [`StorageError::NotFound`].
@@ -21,6 +22,7 @@ pub mod error;
 pub mod lock;
 pub mod memory;
 mod value_cache;
+pub mod warm;
 pub mod worker;
 
 pub use controller::{

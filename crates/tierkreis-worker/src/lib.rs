@@ -100,6 +100,7 @@ pub mod bridge;
 pub mod signature;
 mod stubs;
 pub mod types;
+mod warm;
 pub mod worker;
 
 pub use bridge::{from_value, to_value, ValueDeserializer, ValueError, ValueSerializer};

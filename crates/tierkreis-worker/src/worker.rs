@@ -416,8 +416,13 @@ impl Worker {
         }
     }
 
-    /// [`Worker::app`] with the process's arguments.
+    /// [`Worker::app`] with the process's arguments; or, when a controller
+    /// started this process as a warm worker (see
+    /// [`tierkreis_storage::warm`]), serving many calls until stdin ends.
     pub fn run_main(&self) -> ExitCode {
+        if crate::warm::requested() {
+            return crate::warm::serve(self);
+        }
         self.app(std::env::args_os())
     }
 }

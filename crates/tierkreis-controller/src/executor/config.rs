@@ -73,6 +73,63 @@ impl WorkerKind {
     }
 }
 
+/// A number of bytes, written in `tkr.toml` as an integer or a string with a
+/// unit: `B`, `KB`/`MB`/`GB`/`TB` (powers of 1000) or `KiB`/`MiB`/`GiB`/`TiB`
+/// (powers of 1024), e.g. `"2GiB"`, `"1.5 GB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemorySize(pub u64);
+
+impl MemorySize {
+    /// Parses `"2GiB"`, `"512 MB"`, `"1000"`; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a size: it must start with a number"))?;
+        let factor: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" | "kB" => 1_000,
+            "MB" => 1_000_000,
+            "GB" => 1_000_000_000,
+            "TB" => 1_000_000_000_000,
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "TiB" => 1 << 40,
+            other => {
+                return Err(format!(
+                    "{text:?} has the unknown unit {other:?} (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"
+                ))
+            }
+        };
+        let bytes = number * factor as f64;
+        if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
+            return Err(format!("{text:?} is not a usable size"));
+        }
+        Ok(MemorySize(bytes as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for MemorySize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(0) => Err(serde::de::Error::custom("a memory limit of 0 bytes")),
+            Raw::Bytes(n) => Ok(MemorySize(n)),
+            Raw::Text(t) => MemorySize::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
 /// Settings for one worker (`[workers.NAME]`) or one route (`[[routes]]`).
 /// Unset fields fall back to the next less specific level.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -93,6 +150,15 @@ pub struct WorkerConfig {
     pub executor: Option<ExecutorKind>,
     /// The batch job's specification, for executors other than `local`.
     pub job: Option<JobConfig>,
+    /// `false`: one process per call even where a warm process could serve
+    /// many (default: warm where the worker supports it).
+    pub warm: Option<bool>,
+    /// Replace a warm process after this many calls.
+    pub max_calls: Option<u64>,
+    /// Replace a warm process whose resident memory grows past this
+    /// (`"2GiB"`, `"512MB"`, or a number of bytes); a call running when it
+    /// does fails.
+    pub memory_limit: Option<MemorySize>,
 }
 
 /// A `[[routes]]` entry: settings for every task whose `worker.function`
@@ -110,6 +176,9 @@ pub struct RouteConfig {
     pub env: BTreeMap<String, String>,
     pub executor: Option<ExecutorKind>,
     pub job: Option<JobConfig>,
+    pub warm: Option<bool>,
+    pub max_calls: Option<u64>,
+    pub memory_limit: Option<MemorySize>,
 }
 
 impl RouteConfig {
@@ -123,6 +192,9 @@ impl RouteConfig {
             env: self.env.clone(),
             executor: self.executor,
             job: self.job.clone(),
+            warm: self.warm,
+            max_calls: self.max_calls,
+            memory_limit: self.memory_limit,
         }
     }
 }
@@ -287,6 +359,9 @@ impl ExecutorConfig {
                     env,
                     executor: r.executor.or(base.executor),
                     job: JobConfig::merge(base.job, r.job),
+                    warm: r.warm.or(base.warm),
+                    max_calls: r.max_calls.or(base.max_calls),
+                    memory_limit: r.memory_limit.or(base.memory_limit),
                 }
             }
         }
@@ -297,6 +372,56 @@ impl ExecutorConfig {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warm_settings_and_memory_sizes_parse() {
+        let text = r#"
+[workers.w]
+warm = false
+max_calls = 10
+memory_limit = "2GiB"
+[[routes]]
+task = "w.big"
+memory_limit = 1000
+[[routes]]
+task = "w.mid"
+memory_limit = "1.5 GB"
+"#;
+        let c = ExecutorConfig::parse(text, Path::new("tkr.toml"), Path::new("")).unwrap();
+        let s = c.settings_for("w", "f");
+        assert_eq!(
+            (s.warm, s.max_calls, s.memory_limit),
+            (Some(false), Some(10), Some(MemorySize(2 << 30)))
+        );
+        assert_eq!(
+            c.settings_for("w", "big").memory_limit,
+            Some(MemorySize(1000))
+        );
+        assert_eq!(c.settings_for("w", "big").max_calls, Some(10));
+        assert_eq!(
+            c.settings_for("w", "mid").memory_limit,
+            Some(MemorySize(1_500_000_000))
+        );
+        let e = ExecutorConfig::parse(
+            "[workers.w]\nmemory_limit = \"2 parsecs\"",
+            Path::new("tkr.toml"),
+            Path::new(""),
+        )
+        .unwrap_err();
+        let chain = format!("{:#}", anyhow_like(&e));
+        assert!(chain.contains("\"parsecs\""), "{chain}");
+    }
+
+    fn anyhow_like(e: &dyn std::error::Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
+    }
 
     const EXAMPLE: &str = r#"
 registries = ["workers", "/abs/reg"]

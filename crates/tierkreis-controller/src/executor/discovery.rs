@@ -25,6 +25,19 @@ pub struct LaunchPlan {
     pub env: BTreeMap<String, String>,
     /// The configured per-task timeout, if any.
     pub timeout: Option<Duration>,
+    /// The configured `warm`, `max_calls` and `memory_limit`.
+    pub warm: WarmSettings,
+}
+
+/// How a worker may be kept warm (see [`crate::executor::warm`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct WarmSettings {
+    /// `Some(false)`: never warm.
+    pub enabled: Option<bool>,
+    /// Replace a warm process after this many calls.
+    pub max_calls: Option<u64>,
+    /// Replace a warm process whose resident memory grows past this many bytes.
+    pub memory_limit: Option<u64>,
 }
 
 /// No way to run a worker was found.
@@ -111,6 +124,11 @@ impl Discovery {
             cwd,
             env: settings.env.clone(),
             timeout,
+            warm: WarmSettings {
+                enabled: settings.warm,
+                max_calls: settings.max_calls,
+                memory_limit: settings.memory_limit.map(|m| m.0),
+            },
         };
         if let Some([program, args @ ..]) = settings.command.as_deref() {
             return Ok(plan(

@@ -4,6 +4,8 @@
 //! - [`ProcessExecutor`]: external workers as processes (kinds `shell`, `uv`,
 //!   `python`, `binary`, `stdio`), found by [`Discovery`], with a concurrency
 //!   limit, timeouts, log capture and stopping.
+//!   Workers that support it run warm: one process serves many calls
+//!   ([`warm`]).
 //! - [`InProcessExecutor`]: Rust closures registered per worker name.
 //! - [`HpcExecutor`]: tasks as SLURM, PBS or PJSUB batch jobs ([`hpc`]);
 //!   [`LocalOrBatchExecutor`] picks it or the processes per task.
@@ -135,6 +137,7 @@ pub mod hpc;
 pub mod inprocess;
 pub mod process;
 pub mod router;
+pub mod warm;
 
 use std::sync::Arc;
 
@@ -142,7 +145,7 @@ pub use builtin::BuiltinExecutor;
 pub use config::{
     ConfigError, ExecutorConfig, ExecutorKind, WorkerConfig, WorkerKind, DEFAULT_CONFIG_FILE,
 };
-pub use discovery::{Discovery, DiscoveryError, LaunchPlan};
+pub use discovery::{Discovery, DiscoveryError, LaunchPlan, WarmSettings};
 pub use hpc::{HpcExecutor, HpcOptions, LocalOrBatchExecutor};
 pub use inprocess::{InProcessExecutor, WorkerFn};
 pub use process::{ProcessExecutor, ProcessOptions};

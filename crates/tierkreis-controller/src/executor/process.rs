@@ -41,6 +41,9 @@ pub struct ProcessOptions {
     pub task_timeout: Option<Duration>,
     /// Time between SIGTERM and SIGKILL when stopping a task.
     pub grace: Duration,
+    /// Keep workers that support it warm: one process serves many calls
+    /// (see [`crate::executor::warm`]); `false` is `--no-warm`.
+    pub warm: bool,
 }
 
 impl Default for ProcessOptions {
@@ -50,6 +53,7 @@ impl Default for ProcessOptions {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             task_timeout: None,
             grace: Duration::from_secs(5),
+            warm: true,
         }
     }
 }
@@ -59,34 +63,49 @@ impl Default for ProcessOptions {
 pub struct ProcessExecutor {
     discovery: Discovery,
     pool: Arc<Pool>,
+    /// What each worker command allows when warm, found once per run.
+    warm_checks: super::warm::WarmChecks,
 }
 
 #[derive(Debug)]
-struct Pool {
-    options: ProcessOptions,
+pub(super) struct Pool {
+    pub(super) options: ProcessOptions,
     state: Mutex<State>,
-    changed: Condvar,
+    pub(super) changed: Condvar,
 }
 
 #[derive(Debug, Default)]
-struct State {
-    /// Running tasks and their process group ids.
+pub(super) struct State {
+    /// Running one-shot tasks and their process group ids.
     running: HashMap<Loc, Pid>,
     /// Tasks waiting for a free slot.
-    queue: VecDeque<Job>,
+    pub(super) queue: VecDeque<Job>,
     /// Set once by [`ProcessExecutor::stop`]: nothing is started or reported any more.
-    stopping: bool,
+    pub(super) stopping: bool,
+    /// Every warm process (starting, busy or idle), by its id; each counts
+    /// against `jobs` like a one-shot task.
+    pub(super) warm: HashMap<u64, super::warm::WarmSlot>,
+    next_warm_id: u64,
+    /// Warm commands that cannot serve warm, with the reason: their tasks run
+    /// one process per call.
+    pub(super) warm_refused: HashMap<Arc<super::warm::WarmKey>, String>,
 }
 
 /// A task ready to spawn.
-struct Job {
-    loc: Loc,
-    worker: String,
-    kind: WorkerKind,
-    spec: Spec,
-    timeout: Option<Duration>,
-    storage: Arc<dyn ControllerStorage>,
-    events: Events,
+pub(super) struct Job {
+    pub(super) loc: Loc,
+    pub(super) worker: String,
+    pub(super) kind: WorkerKind,
+    pub(super) spec: Spec,
+    pub(super) timeout: Option<Duration>,
+    /// The output ports the call args declare; all must exist once `_done` does.
+    pub(super) outputs: Vec<String>,
+    /// The call-args path as the worker gets it (relative to `TKR_DIR`).
+    pub(super) call_args_path: PathBuf,
+    /// The warm process command that may serve this task, if any.
+    pub(super) warm: Option<Arc<super::warm::WarmKey>>,
+    pub(super) storage: Arc<dyn ControllerStorage>,
+    pub(super) events: Events,
 }
 
 impl std::fmt::Debug for Job {
@@ -100,7 +119,7 @@ impl std::fmt::Debug for Job {
 }
 
 /// Everything needed to spawn one process.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Spec {
     pub program: OsString,
     pub args: Vec<OsString>,
@@ -111,6 +130,8 @@ pub struct Spec {
     pub stdin: Option<PathBuf>,
     /// A file that receives stdout (else stdout is captured into the logs).
     pub stdout: Option<PathBuf>,
+    /// A pipe as stdin (for warm processes), instead of `stdin` or nothing.
+    pub stdin_pipe: bool,
 }
 
 impl Spec {
@@ -148,6 +169,7 @@ impl Spec {
         }
         match &self.stdin {
             Some(p) => c.stdin(std::fs::File::open(p)?),
+            None if self.stdin_pipe => c.stdin(Stdio::piped()),
             None => c.stdin(Stdio::null()),
         };
         match &self.stdout {
@@ -224,6 +246,7 @@ impl ProcessExecutor {
                 state: Mutex::new(State::default()),
                 changed: Condvar::new(),
             }),
+            warm_checks: Default::default(),
         }
     }
 
@@ -266,28 +289,53 @@ impl ProcessExecutor {
             &task.call_args_path,
             storage.as_ref(),
         )?;
-        storage
-            .write_executor_data(
-                &task.loc,
-                &ExecutorDebugData {
-                    executor: format!("tierkreis-rs:{}", plan.kind.name()),
-                    launch_command: spec.command_line(),
-                    job_id: None,
-                    env: spec.env.clone(),
-                    packages: Vec::new(),
-                },
-            )
-            .map_err(|e| format!("cannot write debug data: {e}"))?;
-        Ok(Job {
+        let warm = if self.pool.options.warm {
+            self.warm_checks
+                .key(&plan, &tkr_dir, &task.worker, storage.as_ref())
+        } else {
+            None
+        }
+        .filter(|key| !self.pool.lock().warm_refused.contains_key(key));
+        let job = Job {
             loc: task.loc.clone(),
             worker: task.worker.clone(),
             kind: plan.kind,
             spec,
             timeout: plan.timeout.or(self.pool.options.task_timeout),
+            outputs: call_args.outputs.keys().cloned().collect(),
+            call_args_path: task.call_args_path.clone(),
+            warm,
             storage: storage.clone(),
             events: events.clone(),
-        })
+        };
+        write_debug_data(&job).map_err(|e| format!("cannot write debug data: {e}"))?;
+        Ok(job)
     }
+}
+
+/// Records how `job` runs (`debug/executors/<loc>`): one-shot, or warm with
+/// the warm process's command.
+pub(super) fn write_debug_data(job: &Job) -> Result<(), tierkreis_storage::StorageError> {
+    let data = match &job.warm {
+        Some(key) => ExecutorDebugData {
+            executor: format!("tierkreis-rs:{}", key.flavour.executor_name()),
+            launch_command: format!(
+                "{} (warm: one process serves many calls)",
+                key.spec.command_line()
+            ),
+            job_id: None,
+            env: key.spec.env.clone(),
+            packages: Vec::new(),
+        },
+        None => ExecutorDebugData {
+            executor: format!("tierkreis-rs:{}", job.kind.name()),
+            launch_command: job.spec.command_line(),
+            job_id: None,
+            env: job.spec.env.clone(),
+            packages: Vec::new(),
+        },
+    };
+    job.storage.write_executor_data(&job.loc, &data)
 }
 
 /// The process of one task: the plan's command with the task's call-args
@@ -323,11 +371,12 @@ pub(crate) fn build_spec(
         env,
         stdin,
         stdout,
+        stdin_pipe: false,
     })
 }
 
 impl Pool {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         // A panicking supervisor must not stop the others; the state stays usable.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -387,19 +436,7 @@ impl Pool {
         let mut state = self.lock();
         state.running.remove(&job.loc);
         self.changed.notify_all();
-        while !state.stopping && state.running.len() < self.options.jobs {
-            let Some(next) = state.queue.pop_front() else {
-                break;
-            };
-            if let Err(failed) = self.start(&mut state, next) {
-                let (next, message) = *failed;
-                fail(&next, &message);
-                next.events.complete(Completion {
-                    loc: next.loc.clone(),
-                    result: Err(message),
-                });
-            }
-        }
+        self.dispatch(&mut state);
         drop(state);
         if let Some(result) = result {
             job.events.complete(Completion {
@@ -409,15 +446,110 @@ impl Pool {
         }
     }
 
+    /// Processes of any kind counting against `jobs`.
+    fn used(state: &State) -> usize {
+        state.running.len() + state.warm.len()
+    }
+
+    /// Starts queued tasks, first come first served, while there is room:
+    /// a warm task goes to an idle warm process of its command, else to a
+    /// new one; one-shot tasks start a process. When every slot is taken,
+    /// an idle warm process (of another command) is ended to make room, so
+    /// no worker keeps slots it does not use.
+    pub(super) fn dispatch(self: &Arc<Self>, state: &mut State) {
+        while !state.stopping {
+            let Some(front) = state.queue.front() else {
+                break;
+            };
+            let warm = front
+                .warm
+                .clone()
+                .filter(|k| !state.warm_refused.contains_key(k));
+            if let Some(key) = &warm {
+                let idle = state
+                    .warm
+                    .iter()
+                    .find(|(_, s)| s.idle && s.key == *key)
+                    .map(|(id, _)| *id);
+                if let Some(id) = idle {
+                    let Some(job) = state.queue.pop_front() else {
+                        break;
+                    };
+                    if let Some(slot) = state.warm.get_mut(&id) {
+                        slot.idle = false;
+                        if let Err(back) = slot.orders.send(super::warm::Order::Call(Box::new(job)))
+                        {
+                            // Its thread is gone: forget the slot, retry the task.
+                            state.warm.remove(&id);
+                            if let super::warm::Order::Call(job) = back.0 {
+                                state.queue.push_front(*job);
+                            }
+                        }
+                    }
+                    continue;
+                }
+            }
+            if Self::used(state) >= self.options.jobs {
+                let idle = state.warm.iter().find(|(_, s)| s.idle).map(|(id, _)| *id);
+                match idle {
+                    Some(id) => {
+                        if let Some(slot) = state.warm.remove(&id) {
+                            let _ = slot.orders.send(super::warm::Order::End);
+                        }
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            let Some(mut job) = state.queue.pop_front() else {
+                break;
+            };
+            match warm {
+                Some(key) => {
+                    let id = state.next_warm_id;
+                    state.next_warm_id += 1;
+                    let (tx, rx) = channel();
+                    state.warm.insert(
+                        id,
+                        super::warm::WarmSlot {
+                            key: key.clone(),
+                            pgid: None,
+                            idle: false,
+                            orders: tx,
+                        },
+                    );
+                    let pool = self.clone();
+                    std::thread::spawn(move || super::warm::serve(pool, id, key, job, rx));
+                }
+                None => {
+                    if job.warm.take().is_some() {
+                        // Its warm command was refused since it was queued.
+                        if let Err(e) = write_debug_data(&job) {
+                            tracing::warn!(loc = %job.loc, error = %e, "cannot rewrite debug data");
+                        }
+                    }
+                    if let Err(failed) = self.start(state, job) {
+                        let (next, message) = *failed;
+                        fail(&next, &message);
+                        next.events.complete(Completion {
+                            loc: next.loc.clone(),
+                            result: Err(message),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
     /// Waits up to `limit` for every running process to be reaped; returns
     /// the state either way (callers check `running`).
-    fn wait_idle<'a>(
+    pub(super) fn wait_idle<'a>(
         &'a self,
         mut state: MutexGuard<'a, State>,
         limit: Duration,
     ) -> MutexGuard<'a, State> {
         let deadline = Instant::now() + limit;
-        while !state.running.is_empty() {
+        while !state.running.is_empty() || !state.warm.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -431,26 +563,55 @@ impl Pool {
         state
     }
 
-    /// Stops every process: SIGTERM, the grace period, then SIGKILL.
+    /// Stops every process: SIGTERM, the grace period, then SIGKILL. Busy
+    /// and idle warm processes alike; their calls are not marked failed.
     fn stop_all(&self) -> usize {
         let mut state = self.lock();
         state.stopping = true;
         state.queue.clear();
-        let n = state.running.len();
+        let n = state.running.len() + state.warm.values().filter(|s| !s.idle).count();
         for pgid in state.running.values() {
             let _ = killpg(*pgid, Signal::SIGTERM);
+        }
+        for slot in state.warm.values() {
+            if let Some(pgid) = slot.pgid {
+                let _ = killpg(pgid, Signal::SIGTERM);
+            }
+            let _ = slot.orders.send(super::warm::Order::End);
         }
         state = self.wait_idle(state, self.options.grace);
         for pgid in state.running.values() {
             let _ = killpg(*pgid, Signal::SIGKILL);
         }
+        for pgid in state.warm.values().filter_map(|s| s.pgid) {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
         // SIGKILL cannot be ignored; the wait is bounded only against a
         // process that escaped its group but holds the log pipes open.
         state = self.wait_idle(state, Duration::from_secs(10));
-        if !state.running.is_empty() {
-            tracing::warn!(left = state.running.len(), "worker processes did not end");
+        if !state.running.is_empty() || !state.warm.is_empty() {
+            tracing::warn!(
+                left = state.running.len() + state.warm.len(),
+                "worker processes did not end"
+            );
         }
         n
+    }
+
+    /// Ends the idle warm processes (the run is over): stdin closes, they
+    /// exit; any still there after the grace period is killed.
+    fn end_idle_warm(&self) {
+        let mut state = self.lock();
+        if state.warm.is_empty() {
+            return;
+        }
+        for slot in state.warm.values() {
+            let _ = slot.orders.send(super::warm::Order::End);
+        }
+        state = self.wait_idle(state, self.options.grace + Duration::from_secs(1));
+        for pgid in state.warm.values().filter_map(|s| s.pgid) {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
     }
 }
 
@@ -489,7 +650,7 @@ fn wait(
 
 /// Copies a process stream, line by line, to the node's log file and to the
 /// workflow log (prefixed with the location); returns the last `keep` lines.
-fn pump(
+pub(super) fn pump(
     stream: impl Read + Send + 'static,
     job: &Job,
     node_log: &Path,
@@ -537,7 +698,7 @@ fn pump(
 
 /// Decides how a finished process's task ended, writing the error text and
 /// `_error` when the process did not.
-fn conclude(
+pub(super) fn conclude(
     job: &Job,
     status: std::io::Result<ExitStatus>,
     timed_out: bool,
@@ -547,7 +708,7 @@ fn conclude(
     let loc = &job.loc;
     let who = format!("worker {:?} ({} at {loc})", job.worker, job.kind.name());
     if storage.is_node_finished(loc) {
-        return Ok(());
+        return outputs_complete(job, &who);
     }
     let summary = if timed_out {
         let secs = job.timeout.map_or(0.0, |t| t.as_secs_f64());
@@ -561,6 +722,10 @@ fn conclude(
             Err(e) => format!("{who}: waiting for the process failed: {e}"),
             Ok(s) if s.success() => {
                 if job.kind.done_on_success() {
+                    if let Some(m) = missing_outputs_message(job, &who) {
+                        fail(job, &m);
+                        return Err(m);
+                    }
                     return match storage.mark_node_finished(loc) {
                         Ok(()) => Ok(()),
                         Err(e) => {
@@ -594,9 +759,43 @@ fn conclude(
     Err(message)
 }
 
+/// The failure message when a declared output of `job` is missing, naming
+/// the ports and the worker; `None` when every declared output exists.
+fn missing_outputs_message(job: &Job, who: &str) -> Option<String> {
+    let missing: Vec<String> = job
+        .outputs
+        .iter()
+        .filter(|port| !job.storage.output_exists(&job.loc, port))
+        .map(|port| format!("{port:?}"))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{who} finished without writing its declared output(s) {} (expected in {})",
+        missing.join(", "),
+        job.storage.outputs_dir(&job.loc).display()
+    ))
+}
+
+/// For a task whose `_done` exists: `Ok` when every declared output exists;
+/// otherwise takes `_done` back (so no controller trusts the node), records
+/// the failure naming the missing ports, and returns it.
+pub(super) fn outputs_complete(job: &Job, who: &str) -> Result<(), String> {
+    let Some(message) = missing_outputs_message(job, who) else {
+        return Ok(());
+    };
+    let storage = job.storage.as_ref();
+    if let Err(e) = storage.delete_path(&storage.done_path(&job.loc)) {
+        tracing::error!(loc = %job.loc, error = %e, "cannot remove _done of a task with missing outputs");
+    }
+    fail(job, &message);
+    Err(message)
+}
+
 /// Appends `message` to the node's log (keeping what the worker wrote) and
 /// creates `_error`.
-fn fail(job: &Job, message: &str) {
+pub(super) fn fail(job: &Job, message: &str) {
     let storage = job.storage.as_ref();
     let mut text = message.trim_end().to_string();
     text.push('\n');
@@ -625,12 +824,16 @@ impl Executor for ProcessExecutor {
         if state.stopping {
             return Err(spawn_error("the executor is stopping".to_string()));
         }
-        if state.running.len() < self.pool.options.jobs {
+        if job.warm.is_none()
+            && state.queue.is_empty()
+            && Pool::used(&state) < self.pool.options.jobs
+        {
             self.pool
                 .start(&mut state, job)
                 .map_err(|failed| spawn_error(failed.1))?;
         } else {
             state.queue.push_back(job);
+            self.pool.dispatch(&mut state);
         }
         Ok(())
     }
@@ -645,10 +848,12 @@ impl Drop for ProcessExecutor {
     fn drop(&mut self) {
         let busy = {
             let s = self.pool.lock();
-            !s.running.is_empty() || !s.queue.is_empty()
+            !s.running.is_empty() || !s.queue.is_empty() || s.warm.values().any(|w| !w.idle)
         };
         if busy {
             self.pool.stop_all();
+        } else {
+            self.pool.end_idle_warm();
         }
     }
 }
@@ -673,6 +878,7 @@ mod tests {
                 jobs: 2,
                 task_timeout: None,
                 grace,
+                warm: true,
             },
         )
     }
@@ -738,6 +944,48 @@ mod tests {
         );
     }
 
+    fn file_storage(dir: &Path) -> Arc<dyn ControllerStorage> {
+        Arc::new(FileControllerStorage::new(
+            dir.join("ck"),
+            uuid::Uuid::new_v4(),
+            None,
+        ))
+    }
+
+    #[test]
+    fn done_without_a_declared_output_fails_the_node_naming_port_and_worker() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        // Marks itself done (as a Python worker would) but writes no output.
+        shell_worker(&reg, "lazy", "touch \"$done_path\"\n");
+        // Exits 0, so the executor would mark it done, but writes no output.
+        shell_worker(&reg, "quiet", "exit 0\n");
+        // Writes its output: the check lets it through.
+        shell_worker(&reg, "good", "printf 5 > \"$output_value_file\"\n");
+        for (worker, ok) in [("lazy", false), ("quiet", false), ("good", true)] {
+            let st = file_storage(&t.path().join(worker));
+            let mut e = executor(&reg, Duration::from_secs(1));
+            let graph = one_task_graph(&format!("{worker}.f"), "1");
+            let (outcome, value) = run(st.clone(), &graph, &mut e).unwrap();
+            let loc = Loc::root().n(1);
+            if ok {
+                assert_eq!(value.as_deref(), Some(&b"5"[..]), "{outcome:?}");
+                continue;
+            }
+            assert!(
+                matches!(outcome, crate::scheduler::Outcome::Failed(_)),
+                "{worker}: {outcome:?}"
+            );
+            assert!(st.node_has_error(&loc) && !st.is_node_finished(&loc));
+            let text = st.read_errors(&loc).unwrap();
+            assert!(
+                text.contains(&format!("worker \"{worker}\""))
+                    && text.contains("declared output(s) \"value\""),
+                "{text}"
+            );
+        }
+    }
+
     fn runtime_start(st: &Arc<dyn ControllerStorage>) {
         crate::runtime::start_workflow(
             st.as_ref(),
@@ -756,6 +1004,7 @@ mod tests {
             env: BTreeMap::new(),
             stdin: Some("/in".into()),
             stdout: None,
+            stdin_pipe: false,
         };
         assert_eq!(
             spec.command_line(),
@@ -817,6 +1066,7 @@ mod tests {
             env: [("X".to_string(), "x1".to_string())].into_iter().collect(),
             stdin: Some(input),
             stdout: Some(out.clone()),
+            stdin_pipe: false,
         };
         let mut child = spec.spawn().unwrap();
         assert!(child.wait().unwrap().success());

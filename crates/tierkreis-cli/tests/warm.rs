@@ -1,0 +1,696 @@
+//! Warm workers for real: `tkr` runs inside the reference environment (its
+//! Python has `tierkreis` 2.1.1) with Python workers written with the
+//! reference's `Worker`, and with this workspace's Rust SDK example worker.
+//! Each test proves what ran where from the worker's own process ids, the
+//! node markers and logs, and `/proc`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::expect_code;
+use common::reference::*;
+
+fn main() {
+    let trials: Vec<(&'static str, fn())> = vec![
+        (
+            "python_warm_serves_many_calls_in_one_process_like_no_warm",
+            python_warm_serves_many_calls_in_one_process_like_no_warm,
+        ),
+        (
+            "a_call_that_exits_fails_its_node_only_and_restart_finishes",
+            a_call_that_exits_fails_its_node_only_and_restart_finishes,
+        ),
+        (
+            "a_segfault_fails_its_node_naming_the_signal",
+            a_segfault_fails_its_node_naming_the_signal,
+        ),
+        (
+            "a_call_past_its_timeout_is_stopped_and_the_next_call_gets_a_new_process",
+            a_call_past_its_timeout_is_stopped_and_the_next_call_gets_a_new_process,
+        ),
+        (
+            "max_calls_replaces_the_process",
+            max_calls_replaces_the_process,
+        ),
+        (
+            "memory_limit_stops_the_growing_call_and_replaces_the_process",
+            memory_limit_stops_the_growing_call_and_replaces_the_process,
+        ),
+        (
+            "a_worker_raising_on_import_falls_back_and_fails_clearly",
+            a_worker_raising_on_import_falls_back_and_fails_clearly,
+        ),
+        (
+            "an_older_worker_api_without_run_falls_back_to_one_process_per_call",
+            an_older_worker_api_without_run_falls_back_to_one_process_per_call,
+        ),
+        (
+            "rust_sdk_worker_serves_many_calls_in_one_process",
+            rust_sdk_worker_serves_many_calls_in_one_process,
+        ),
+        (
+            "no_warm_process_outlives_tkr_stop",
+            no_warm_process_outlives_tkr_stop,
+        ),
+        (
+            "no_warm_process_outlives_ctrl_c",
+            no_warm_process_outlives_ctrl_c,
+        ),
+        (
+            "no_warm_process_outlives_a_killed_controller",
+            no_warm_process_outlives_a_killed_controller,
+        ),
+    ];
+    common::run_trials_needing(availability().err(), trials);
+}
+
+/// A Python worker `pyw` on the reference's `Worker`: `pid` returns its
+/// process id, `double` doubles, `exit` ends the process with status 3 for
+/// x = 0, `segv` reads address 0, `sleep` sleeps x seconds, `hog` holds 400
+/// MB and sleeps, `mark` writes its pid into the file named by
+/// `$WARM_PID_DIR/<x>` and sleeps x seconds.
+const PY_WORKER: &str = r#"import ctypes
+import os
+import time
+from pathlib import Path
+from sys import argv
+
+from tierkreis import Worker
+
+worker = Worker("pyw")
+HELD = []
+
+
+@worker.task()
+def pid(x: int) -> int:
+    print(f"pid task {x} in {os.getpid()}")
+    return os.getpid()
+
+
+@worker.task()
+def double(x: int) -> int:
+    return 2 * x
+
+
+@worker.task()
+def exit(x: int) -> int:
+    if x == 0:
+        print("about to exit", flush=True)
+        os._exit(3)
+    return os.getpid()
+
+
+@worker.task()
+def segv(x: int) -> int:
+    ctypes.string_at(0)
+    return x
+
+
+@worker.task()
+def sleep(x: int) -> int:
+    time.sleep(x)
+    return os.getpid()
+
+
+@worker.task()
+def hog(x: int) -> int:
+    HELD.append(b"x" * (400 * 1024 * 1024))
+    time.sleep(30)
+    return os.getpid()
+
+
+@worker.task()
+def mark(x: int) -> int:
+    d = Path(os.environ["WARM_PID_DIR"])
+    (d / f"{os.getpid()}.{x}").write_text("")
+    time.sleep(x)
+    return os.getpid()
+
+
+if __name__ == "__main__":
+    worker.app(argv)
+"#;
+
+/// One task node per `(function, x)`: node `2i` is the constant `x`, node
+/// `2i + 1` the task `worker.function(x)`; the output node has `v<i>`.
+fn tasks_graph(worker: &str, calls: &[(&str, i64)]) -> String {
+    let n = calls.len();
+    let mut nodes = Vec::new();
+    for (i, (function, x)) in calls.iter().enumerate() {
+        nodes.push(format!(
+            r#"{{"type": "const", "value": {x}, "inputs": {{}}, "outputs": {{"value": [{}]}}}}"#,
+            2 * i + 1
+        ));
+        nodes.push(format!(
+            r#"{{"type": "function", "function_name": "{worker}.{function}", "inputs": {{"x": [{}, "value"]}}, "outputs": {{"value": [{}]}}}}"#,
+            2 * i,
+            2 * n
+        ));
+    }
+    let inputs: Vec<String> = (0..n)
+        .map(|i| format!(r#""v{i}": [{}, "value"]"#, 2 * i + 1))
+        .collect();
+    nodes.push(format!(
+        r#"{{"type": "output", "inputs": {{{}}}, "outputs": {{}}}}"#,
+        inputs.join(", ")
+    ));
+    format!(
+        r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": {}, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
+        nodes.join(",\n"),
+        2 * n
+    )
+}
+
+/// The location of task `i` of [`tasks_graph`].
+fn task_loc(i: usize) -> String {
+    format!("-.N{}", 2 * i + 1)
+}
+
+/// A scratch with the Python worker in `registry/pyw/main.py`.
+fn scratch_with(worker_py: &str) -> (Scratch, PathBuf) {
+    let s = Scratch::new();
+    let dir = s.path().join("registry/pyw");
+    std::fs::create_dir_all(&dir).expect("registry");
+    std::fs::write(dir.join("main.py"), worker_py).expect("main.py");
+    std::fs::create_dir_all(s.path().join("pids")).expect("pids");
+    let reg = s.path().join("registry");
+    (s, reg)
+}
+
+/// `tkr ARGS` run inside the reference environment (its `python3` has
+/// `tierkreis`), in the scratch folder, with its checkpoints.
+fn tkr_in_reference(s: &Scratch, args: &[&str]) -> Command {
+    let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
+    let mut c = Command::new("bash");
+    c.arg(run_sh())
+        .arg("--bind")
+        .arg(bin.parent().expect("bin folder"))
+        .arg("--")
+        .arg("/usr/bin/env")
+        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
+        .arg(format!("WARM_PID_DIR={}", s.path().join("pids").display()))
+        .arg("RUST_LOG=")
+        .arg(bin)
+        .args(args)
+        .current_dir(s.path());
+    c
+}
+
+fn run_graph(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> Output {
+    let g = s.write(&format!("graph{id}.json"), graph);
+    let id = id.to_string();
+    let mut args = vec![
+        "run",
+        "--run-id",
+        &id,
+        "--registry",
+        reg.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    args.push("-f");
+    args.push(g.to_str().expect("utf-8"));
+    tkr_in_reference(s, &args).output().expect("tkr")
+}
+
+fn output_of(wf: &Path, loc: &str) -> String {
+    std::fs::read_to_string(wf.join(loc).join("outputs/value"))
+        .unwrap_or_else(|e| panic!("no output of {loc}: {e}\nlogs:\n{}", logs(wf, loc)))
+}
+
+fn logs(wf: &Path, loc: &str) -> String {
+    std::fs::read_to_string(wf.join(loc).join("logs")).unwrap_or_default()
+}
+
+fn executor_of(wf: &Path, loc: &str) -> String {
+    std::fs::read_to_string(wf.join("debug/executors").join(loc)).unwrap_or_default()
+}
+
+fn done(wf: &Path, loc: &str) -> bool {
+    wf.join(loc).join("_done").exists()
+}
+
+fn errored(wf: &Path, loc: &str) -> bool {
+    wf.join(loc).join("_error").exists()
+}
+
+fn python_warm_serves_many_calls_in_one_process_like_no_warm() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let mut calls = Vec::new();
+    for i in 0..12 {
+        calls.push(("pid", i));
+        calls.push(("double", i));
+    }
+    let graph = tasks_graph("pyw", &calls);
+    let warm = run_graph(&s, &reg, &graph, 1, &["--jobs", "1"]);
+    expect_code(&warm, 0);
+    let cold = run_graph(&s, &reg, &graph, 2, &["--jobs", "1", "--no-warm"]);
+    expect_code(&cold, 0);
+    let (w, c) = (s.workflow(1), s.workflow(2));
+    let mut warm_pids = BTreeSet::new();
+    let mut cold_pids = BTreeSet::new();
+    for (i, (function, _)) in calls.iter().enumerate() {
+        let loc = task_loc(i);
+        if *function == "pid" {
+            warm_pids.insert(output_of(&w, &loc));
+            cold_pids.insert(output_of(&c, &loc));
+            assert!(
+                logs(&w, &loc).contains(&format!("pid task {} in", i / 2)),
+                "the task's own output is not in its log:\n{}",
+                logs(&w, &loc)
+            );
+            assert!(logs(&w, &loc).contains("tkr: running warm: call"));
+        } else {
+            assert_eq!(output_of(&w, &loc), output_of(&c, &loc), "{loc}");
+        }
+        assert!(
+            executor_of(&w, &loc).contains("\"tierkreis-rs:python-warm\""),
+            "{}",
+            executor_of(&w, &loc)
+        );
+        assert!(
+            executor_of(&c, &loc).contains("\"tierkreis-rs:python\""),
+            "{}",
+            executor_of(&c, &loc)
+        );
+    }
+    assert_eq!(warm_pids.len(), 1, "warm calls ran in {warm_pids:?}");
+    assert_eq!(cold_pids.len(), 12, "one-shot calls ran in {cold_pids:?}");
+    // The workflow log has each call's lines under its location, as one-shot.
+    let wlog = std::fs::read_to_string(w.join("logs")).expect("workflow log");
+    assert!(
+        wlog.contains(&format!("[{}] pid task 0 in", task_loc(0))),
+        "{wlog}"
+    );
+}
+
+fn a_call_that_exits_fails_its_node_only_and_restart_finishes() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let graph = tasks_graph("pyw", &[("exit", 1), ("exit", 0), ("exit", 2)]);
+    let out = run_graph(&s, &reg, &graph, 1, &["--jobs", "1"]);
+    assert_ne!(out.status.code(), Some(0), "the run should fail");
+    let wf = s.workflow(1);
+    let bad = task_loc(1);
+    assert!(errored(&wf, &bad) && !done(&wf, &bad));
+    let text = logs(&wf, &bad);
+    assert!(
+        text.contains(&format!("worker \"pyw\" (python-warm at {bad})"))
+            && text.contains("exited with status 3 while running this task")
+            && text.contains("about to exit"),
+        "{text}"
+    );
+    assert!(done(&wf, &task_loc(0)), "{}", logs(&wf, &task_loc(0)));
+    // The fixed worker finishes the run: restart re-runs the failed task.
+    let fixed = PY_WORKER.replace("os._exit(3)", "return 7");
+    std::fs::write(reg.join("pyw/main.py"), fixed).expect("fix");
+    let out = tkr_in_reference(
+        &s,
+        &[
+            "restart",
+            "--run-id",
+            "1",
+            "--registry",
+            reg.to_str().expect("utf-8"),
+            &bad,
+        ],
+    )
+    .output()
+    .expect("restart");
+    expect_code(&out, 0);
+    assert_eq!(output_of(&wf, &bad), "7");
+    assert!(done(&wf, &task_loc(2)));
+}
+
+fn a_segfault_fails_its_node_naming_the_signal() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let graph = tasks_graph("pyw", &[("pid", 1), ("segv", 1), ("pid", 2)]);
+    let out = run_graph(&s, &reg, &graph, 1, &["--jobs", "1"]);
+    assert_ne!(out.status.code(), Some(0));
+    let wf = s.workflow(1);
+    let bad = task_loc(1);
+    let text = logs(&wf, &bad);
+    assert!(
+        text.contains(&format!("(python-warm at {bad})"))
+            && text.contains("killed by signal 11 (SIGSEGV)")
+            && text.contains("Segmentation fault"),
+        "{text}"
+    );
+    assert!(errored(&wf, &bad));
+    // The other calls ran, in two processes: before and after the crash.
+    let a = output_of(&wf, &task_loc(0));
+    let b = output_of(&wf, &task_loc(2));
+    assert_ne!(a, b);
+}
+
+fn a_call_past_its_timeout_is_stopped_and_the_next_call_gets_a_new_process() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let config = s.write(
+        "tkr.toml",
+        "[[routes]]\ntask = \"pyw.sleep\"\ntimeout_secs = 1\n",
+    );
+    let graph = tasks_graph("pyw", &[("pid", 1), ("sleep", 60), ("pid", 2)]);
+    let started = Instant::now();
+    let out = run_graph(
+        &s,
+        &reg,
+        &graph,
+        1,
+        &["--jobs", "1", "--config", config.to_str().expect("utf-8")],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "the sleep was not stopped"
+    );
+    let wf = s.workflow(1);
+    let bad = task_loc(1);
+    let text = logs(&wf, &bad);
+    assert!(
+        text.contains(&format!(
+            "worker \"pyw\" (python-warm at {bad}) timed out after 1s"
+        )),
+        "{text}"
+    );
+    assert_ne!(output_of(&wf, &task_loc(0)), output_of(&wf, &task_loc(2)));
+}
+
+fn max_calls_replaces_the_process() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let config = s.write("tkr.toml", "[workers.pyw]\nmax_calls = 2\n");
+    let calls: Vec<(&str, i64)> = (0..5).map(|i| ("pid", i)).collect();
+    let graph = tasks_graph("pyw", &calls);
+    let out = run_graph(
+        &s,
+        &reg,
+        &graph,
+        1,
+        &["--jobs", "1", "--config", config.to_str().expect("utf-8")],
+    );
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    let pids: Vec<String> = (0..5).map(|i| output_of(&wf, &task_loc(i))).collect();
+    // Nodes start in order with one job: two calls per process.
+    let mut sorted: Vec<(String, usize)> = Vec::new();
+    for p in &pids {
+        match sorted.iter_mut().find(|(q, _)| q == p) {
+            Some((_, n)) => *n += 1,
+            None => sorted.push((p.clone(), 1)),
+        }
+    }
+    let counts: Vec<usize> = sorted.iter().map(|(_, n)| *n).collect();
+    assert_eq!(counts, vec![2, 2, 1], "pids {pids:?}");
+    let wlog = std::fs::read_to_string(wf.join("logs")).expect("log");
+    assert!(
+        wlog.contains("replaced after 2 calls (max_calls)"),
+        "{wlog}"
+    );
+}
+
+fn memory_limit_stops_the_growing_call_and_replaces_the_process() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let config = s.write("tkr.toml", "[workers.pyw]\nmemory_limit = \"300MiB\"\n");
+    let graph = tasks_graph("pyw", &[("pid", 1), ("hog", 1), ("pid", 2)]);
+    let out = run_graph(
+        &s,
+        &reg,
+        &graph,
+        1,
+        &["--jobs", "1", "--config", config.to_str().expect("utf-8")],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let wf = s.workflow(1);
+    let bad = task_loc(1);
+    let text = logs(&wf, &bad);
+    assert!(
+        text.contains(&format!("(python-warm at {bad})"))
+            && text.contains("past memory_limit 300 MiB"),
+        "{text}"
+    );
+    assert!(errored(&wf, &bad));
+    assert_ne!(output_of(&wf, &task_loc(0)), output_of(&wf, &task_loc(2)));
+}
+
+fn a_worker_raising_on_import_falls_back_and_fails_clearly() {
+    let broken = PY_WORKER.replace(
+        "worker = Worker(\"pyw\")",
+        "raise RuntimeError(\"broken at import\")\nworker = Worker(\"pyw\")",
+    );
+    let (s, reg) = scratch_with(&broken);
+    let graph = tasks_graph("pyw", &[("pid", 1), ("pid", 2)]);
+    let out = run_graph(&s, &reg, &graph, 1, &["--jobs", "1"]);
+    assert_ne!(out.status.code(), Some(0));
+    let wf = s.workflow(1);
+    let wlog = std::fs::read_to_string(wf.join("logs")).expect("log");
+    assert!(
+        wlog.contains("tkr: worker \"pyw\" cannot run warm (importing main.py raised RuntimeError: broken at import); running one process per call"),
+        "{wlog}"
+    );
+    for i in 0..2 {
+        let loc = task_loc(i);
+        let text = logs(&wf, &loc);
+        assert!(errored(&wf, &loc), "{text}");
+        assert!(
+            text.contains("RuntimeError: broken at import")
+                && text.contains("exited with status 1"),
+            "{text}"
+        );
+        assert!(executor_of(&wf, &loc).contains("\"tierkreis-rs:python\""));
+    }
+}
+
+/// A worker object of an older or different API: a `Worker` without
+/// `run(path)`, whose command line writes the output itself.
+const OLD_API_WORKER: &str = r#"import json
+import os
+import sys
+from pathlib import Path
+
+
+class Worker:
+    def __init__(self, name):
+        self.name = name
+        self.functions = {}
+
+    def app(self, argv):
+        tkr = Path(os.environ["TKR_DIR"])
+        args = json.loads((tkr / argv[1]).read_text())
+        x = json.loads((tkr / args["inputs"]["x"]).read_text())
+        (tkr / args["outputs"]["value"]).write_text(json.dumps(x + 1))
+        (tkr / args["done_path"]).touch()
+
+
+worker = Worker("pyw")
+
+if __name__ == "__main__":
+    worker.app(sys.argv)
+"#;
+
+fn an_older_worker_api_without_run_falls_back_to_one_process_per_call() {
+    let (s, reg) = scratch_with(OLD_API_WORKER);
+    let graph = tasks_graph("pyw", &[("inc", 1), ("inc", 41)]);
+    let out = run_graph(&s, &reg, &graph, 1, &[]);
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    assert_eq!(output_of(&wf, &task_loc(0)), "2");
+    assert_eq!(output_of(&wf, &task_loc(1)), "42");
+    let wlog = std::fs::read_to_string(wf.join("logs")).expect("log");
+    assert!(
+        wlog.contains("has no run(call_args_path) method (an older or different tierkreis API"),
+        "{wlog}"
+    );
+    assert!(executor_of(&wf, &task_loc(0)).contains("\"tierkreis-rs:python\""));
+}
+
+/// `tkr-hello-world-worker` (built with the SDK, unchanged) on `PATH`.
+fn rust_sdk_worker_serves_many_calls_in_one_process() {
+    let s = Scratch::new();
+    let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
+    let worker = bin.with_file_name("tkr-hello-world-worker");
+    assert!(
+        worker.is_file(),
+        "{} is missing: cargo build -p hello_world_worker",
+        worker.display()
+    );
+    let mut nodes = vec![
+        r#"{"type": "const", "value": "Hi ", "inputs": {}, "outputs": {}}"#.to_string(),
+        r#"{"type": "const", "value": "you", "inputs": {}, "outputs": {}}"#.to_string(),
+    ];
+    let n = 20;
+    for _ in 0..n {
+        nodes.push(format!(
+            r#"{{"type": "function", "function_name": "hello_world_worker.greet", "inputs": {{"greeting": [0, "value"], "subject": [1, "value"]}}, "outputs": {{"value": [{}]}}}}"#,
+            n + 2
+        ));
+    }
+    let inputs: Vec<String> = (0..n)
+        .map(|i| format!(r#""v{i}": [{}, "value"]"#, i + 2))
+        .collect();
+    nodes.push(format!(
+        r#"{{"type": "output", "inputs": {{{}}}, "outputs": {{}}}}"#,
+        inputs.join(", ")
+    ));
+    let graph = format!(
+        r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": {}, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
+        nodes.join(",\n"),
+        n + 2
+    );
+    let g = s.write("graph.json", &graph);
+    let path = std::env::join_paths(
+        std::iter::once(worker.parent().expect("dir").to_path_buf()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )
+    .expect("PATH");
+    let out = s
+        .tkr()
+        .env("PATH", path)
+        .current_dir(s.path())
+        .args(["run", "--run-id", "1", "--jobs", "1", "-f"])
+        .arg(&g)
+        .output()
+        .expect("tkr");
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    let mut pids = BTreeSet::new();
+    for i in 0..n {
+        let loc = format!("-.N{}", i + 2);
+        assert_eq!(output_of(&wf, &loc), "\"Hi you\"");
+        let text = logs(&wf, &loc);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("tkr: running warm: call"))
+            .unwrap_or_else(|| panic!("{loc} did not run warm:\n{text}"));
+        pids.insert(line.split(" of process ").nth(1).map(str::to_string));
+        assert!(executor_of(&wf, &loc).contains("\"tierkreis-rs:binary-warm\""));
+    }
+    assert_eq!(pids.len(), 1, "{pids:?}");
+}
+
+/// Starts a run whose two warm processes are up (one idle after `mark(0)`,
+/// one busy in `mark(600)`, jobs 2), returns the controller and their pids.
+fn start_with_warm_processes(s: &Scratch, reg: &Path) -> (Group, Vec<u32>) {
+    let graph = tasks_graph("pyw", &[("mark", 0), ("mark", 600)]);
+    let g = s.write("graph.json", &graph);
+    let cmd = tkr_in_reference(
+        s,
+        &[
+            "run",
+            "--run-id",
+            "1",
+            "--jobs",
+            "2",
+            "--registry",
+            reg.to_str().expect("utf-8"),
+            "-f",
+            g.to_str().expect("utf-8"),
+        ],
+    );
+    let mut group = Group::spawn(cmd, s.path().join("tkr.stderr"));
+    let pids_dir = s.path().join("pids");
+    let mut pids = Vec::new();
+    wait_until(
+        "both warm processes started",
+        Duration::from_secs(60),
+        &mut group,
+        || {
+            pids = std::fs::read_dir(&pids_dir)
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| {
+                            e.file_name()
+                                .to_str()?
+                                .split('.')
+                                .next()?
+                                .parse::<u32>()
+                                .ok()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            pids.len() == 2 && done(&s.workflow(1), &task_loc(0))
+        },
+    );
+    (group, pids)
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie has no more memory map: count it as gone.
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|t| {
+            !t.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Waits (bounded) for every pid to disappear.
+fn expect_gone(pids: &[u32], after: &str) {
+    let start = Instant::now();
+    while pids.iter().any(|p| alive(*p)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "warm processes {:?} still alive 30s after {after}",
+            pids.iter().filter(|p| alive(**p)).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The controller's pid: the process named `tkr` working on the scratch.
+fn controller_pid(s: &Scratch) -> u32 {
+    s.processes()
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "tkr")
+        })
+        .expect("the tkr controller")
+}
+
+fn no_warm_process_outlives_tkr_stop() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let (mut group, pids) = start_with_warm_processes(&s, &reg);
+    let out = tkr_in_reference(&s, &["stop", "--run-id", "1"])
+        .output()
+        .expect("tkr stop");
+    expect_code(&out, 0);
+    expect_gone(&pids, "tkr stop");
+    let start = Instant::now();
+    while group.exited().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "tkr did not exit after stop"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn no_warm_process_outlives_ctrl_c() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let (mut group, pids) = start_with_warm_processes(&s, &reg);
+    let pid = controller_pid(&s);
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    expect_gone(&pids, "SIGINT to the controller");
+    let start = Instant::now();
+    while group.exited().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "tkr did not exit after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn no_warm_process_outlives_a_killed_controller() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let (_group, pids) = start_with_warm_processes(&s, &reg);
+    let pid = controller_pid(&s);
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+    expect_gone(&pids, "SIGKILL to the controller");
+}
