@@ -46,6 +46,16 @@ impl ChildRun {
 /// Spawns `cmd` with stdout and stderr sent to files in `scratch`, waits
 /// for it with `wait4`, and returns its cost and output.
 pub fn run_measured(cmd: &mut Command, scratch: &Path) -> Result<ChildRun, BenchError> {
+    run_measured_telling_pid(cmd, scratch, |_| {})
+}
+
+/// [`run_measured`], handing the child's pid to `on_spawn` as soon as it
+/// runs (for whoever watches it meanwhile).
+pub fn run_measured_telling_pid(
+    cmd: &mut Command,
+    scratch: &Path,
+    on_spawn: impl FnOnce(u32),
+) -> Result<ChildRun, BenchError> {
     let program = format!("{:?}", cmd.get_program());
     let out_path = scratch.join("child.stdout");
     let err_path = scratch.join("child.stderr");
@@ -60,6 +70,7 @@ pub fn run_measured(cmd: &mut Command, scratch: &Path) -> Result<ChildRun, Bench
         source,
     })?;
     let pid = child.id();
+    on_spawn(pid);
     let (raw_status, max_rss) = wait4(pid).map_err(|source| BenchError::Wait {
         program: program.clone(),
         pid,

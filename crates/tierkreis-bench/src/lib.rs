@@ -2,11 +2,13 @@
 //! workloads, an end-to-end runner that times the `tkr` binary as a child
 //! process (and checks its answer), the durable-storage floor, the
 //! process-spawn floor of a worker binary, and a runner for the Python
-//! reference controller on the same graphs.
+//! reference controller on the same graphs; and the reference's own quantum
+//! workflow under both controllers, side by side.
 
 pub mod child;
 pub mod floor;
 pub mod graphs;
+pub mod quantum;
 pub mod reference;
 pub mod runner;
 pub mod spawn;

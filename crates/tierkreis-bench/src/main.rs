@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use tierkreis_bench::floor::{durable_floor, per_unit_us, small_file_create};
+use tierkreis_bench::quantum::{speedup, Controller, QuantumBench, QuantumRun};
 use tierkreis_bench::reference::ReferenceBench;
 use tierkreis_bench::runner::{median, worker_next_to, RunStats, TkrBench};
 use tierkreis_bench::spawn::{overhead_per_task_us, spawn_floor, SpawnReport};
@@ -52,6 +53,27 @@ impl From<StorageArg> for StorageMode {
         match s {
             StorageArg::Memory => StorageMode::Memory,
             StorageArg::File => StorageMode::File,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ControllerArg {
+    /// The Python reference's run_graph.
+    Reference,
+    /// tkr with warm workers (its default).
+    Warm,
+    /// tkr --no-warm.
+    #[value(name = "no-warm")]
+    NoWarm,
+}
+
+impl From<ControllerArg> for Controller {
+    fn from(c: ControllerArg) -> Controller {
+        match c {
+            ControllerArg::Reference => Controller::Reference,
+            ControllerArg::Warm => Controller::TkrWarm,
+            ControllerArg::NoWarm => Controller::TkrNoWarm,
         }
     }
 }
@@ -146,6 +168,45 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// The reference's own quantum workflow side by side:
+    /// `tierkreis.graphs.simulate.compile_simulate` with Aer on N GHZ
+    /// circuits (2 to 5 qubits, 100 shots each), built by the reference's
+    /// Python builder, run on the same graph JSON and inputs by the
+    /// reference's run_graph and by tkr (warm, --no-warm), all inside the
+    /// reference environment; each answer is checked. Prints wall time and
+    /// the peak of the summed RSS of all worker processes (sampled from
+    /// /proc every 50 ms) per controller and N.
+    Quantum {
+        /// The tkr binary.
+        #[arg(long, value_name = "PATH")]
+        tkr: PathBuf,
+        /// Circuit counts.
+        #[arg(long, value_delimiter = ',', default_value = "3,16,100")]
+        n: Vec<u64>,
+        /// Controllers, in the order they run for each N.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "reference,warm,no-warm"
+        )]
+        controllers: Vec<ControllerArg>,
+        /// tkr --jobs (default: tkr's own, the number of cores).
+        #[arg(long)]
+        jobs: Option<u64>,
+        /// Stop the reference once its workers' summed RSS passes this many
+        /// GiB (it starts every task at once); its figures are then lower
+        /// bounds, marked in the table.
+        #[arg(long, default_value_t = 12.0)]
+        reference_memory_cap_gib: f64,
+        /// The reference environment's runner.
+        #[arg(long, default_value = "../shared/reference/run.sh")]
+        run_sh: PathBuf,
+        /// Scratch folder; /tmp is visible inside the reference root, any
+        /// other folder is bound there (run.sh --bind).
+        #[arg(long, value_name = "DIR", default_value = "/tmp")]
+        work_dir: PathBuf,
+    },
     /// Time the Python reference controller on the same workload.
     Reference {
         #[arg(long, value_delimiter = ',', default_value = "200")]
@@ -225,6 +286,23 @@ fn main() -> anyhow::Result<()> {
             tkr,
             repeat,
         } => spawn(&worker, n, &jobs, dir, tkr, repeat),
+        Cmd::Quantum {
+            tkr,
+            n,
+            controllers,
+            jobs,
+            reference_memory_cap_gib,
+            run_sh,
+            work_dir,
+        } => quantum(
+            tkr,
+            &n,
+            &controllers,
+            jobs,
+            reference_memory_cap_gib,
+            run_sh,
+            &work_dir,
+        ),
         Cmd::Reference {
             n,
             storage,
@@ -284,6 +362,69 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn quantum(
+    tkr: PathBuf,
+    ns: &[u64],
+    controllers: &[ControllerArg],
+    jobs: Option<u64>,
+    reference_memory_cap_gib: f64,
+    run_sh: PathBuf,
+    work_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let canonical = |p: &PathBuf, what: &str| {
+        std::fs::canonicalize(p).with_context(|| format!("no {what} at {}", p.display()))
+    };
+    let bench = QuantumBench {
+        run_sh: canonical(
+            &run_sh,
+            "reference runner (run from the repository root, or give --run-sh)",
+        )?,
+        tkr: canonical(&tkr, "tkr binary")?,
+        jobs,
+        reference_memory_cap_kib: (reference_memory_cap_gib * 1024.0 * 1024.0) as u64,
+    };
+    let controllers: Vec<Controller> = controllers.iter().map(|&c| c.into()).collect();
+    println!("| N circuits | controller | wall s | vs reference | peak worker RSS MiB (sum) | peak worker processes | controller peak RSS MiB |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    for &n in ns {
+        let runs = bench
+            .run(n, &controllers, work_dir)
+            .with_context(|| format!("compile_simulate with {n} circuits failed"))?;
+        let reference = runs
+            .iter()
+            .find(|r| r.controller == Controller::Reference)
+            .map(|r| (r.wall, r.stopped_at_memory_cap));
+        for r in &runs {
+            println!("{}", quantum_row(r, reference));
+        }
+    }
+    Ok(())
+}
+
+/// One row of the quantum table; figures of a run stopped at the memory cap
+/// are lower bounds (`>=`), and so is a speed-up against one.
+fn quantum_row(r: &QuantumRun, reference: Option<(std::time::Duration, bool)>) -> String {
+    let at_least = if r.stopped_at_memory_cap { ">= " } else { "" };
+    let vs = match reference {
+        Some(_) if r.controller == Controller::Reference => "1".to_owned(),
+        Some((wall, capped)) => format!(
+            "{}{:.1}x",
+            if capped { ">= " } else { "" },
+            speedup(wall, r.wall)
+        ),
+        None => "-".to_owned(),
+    };
+    format!(
+        "| {} | {} | {at_least}{:.1} | {vs} | {at_least}{:.0} | {at_least}{} | {:.0} |",
+        r.n,
+        r.controller.name(),
+        r.wall.as_secs_f64(),
+        r.peak_worker_rss_kib as f64 / 1024.0,
+        r.peak_worker_processes,
+        r.controller_max_rss_kib as f64 / 1024.0
+    )
 }
 
 fn graphs(out: &std::path::Path, ns: &[u64]) -> anyhow::Result<()> {

@@ -94,28 +94,35 @@ pub fn slow_loop_graph(n: i64, delay: f64) -> String {
 /// absent, each trial is reported ignored (skipped), or failed under CI
 /// (`CI` set), where `.ci/run` installs it. A panicking trial fails.
 pub fn run_trials_needing(missing: Option<String>, trials: Vec<(&'static str, fn())>) -> ! {
-    use libtest_mimic::{Arguments, Failed, Trial};
-    let args = Arguments::from_args();
-    let skip = missing.is_some() && std::env::var_os("CI").is_none();
+    let args = libtest_mimic::Arguments::from_args();
     let trials = trials
         .into_iter()
-        .map(|(name, body)| {
-            let missing = missing.clone();
-            Trial::test(name, move || {
-                if let Some(why) = missing {
-                    return Err(Failed::from(why));
-                }
-                std::panic::catch_unwind(body).map_err(|p| {
-                    let msg = p
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "panicked".to_string());
-                    Failed::from(msg)
-                })
-            })
-            .with_ignored_flag(skip)
-        })
+        .map(|(name, body)| trial_needing(name, body, missing.clone()))
         .collect();
     libtest_mimic::run(&args, trials).exit()
+}
+
+/// One trial of [`run_trials_needing`]: `body`, or, when `missing` says what
+/// it needs is absent, ignored (failed under CI).
+pub fn trial_needing(
+    name: &'static str,
+    body: fn(),
+    missing: Option<String>,
+) -> libtest_mimic::Trial {
+    use libtest_mimic::{Failed, Trial};
+    let skip = missing.is_some() && std::env::var_os("CI").is_none();
+    Trial::test(name, move || {
+        if let Some(why) = missing {
+            return Err(Failed::from(why));
+        }
+        std::panic::catch_unwind(body).map_err(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".to_string());
+            Failed::from(msg)
+        })
+    })
+    .with_ignored_flag(skip)
 }
