@@ -731,9 +731,27 @@ impl GraphData {
         Ok((idx, node))
     }
 
+    /// The names a caller may give inputs for: `graph_inputs`, plus the name
+    /// of any top-level `input` node a hand-written graph left out of it, in
+    /// that order, without `fixed_inputs`.
+    pub fn accepted_input_names(&self) -> Vec<PortId> {
+        let mut names: Vec<PortId> = Vec::new();
+        let from_nodes = self.nodes.iter().filter_map(|n| match &n.kind {
+            NodeKind::Input { name } => Some(name),
+            _ => None,
+        });
+        for name in self.graph_inputs.iter().chain(from_nodes) {
+            if !self.fixed_inputs.contains_key(name.as_str()) && !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
     /// The graph inputs that neither `fixed_inputs` nor `provided` supply,
     /// in `graph_inputs` order. Providing a fixed input is an error, as in
-    /// the reference.
+    /// the reference; so is providing a port the graph has no input for
+    /// (a typo would otherwise be ignored silently).
     pub fn remaining_inputs<I, S>(&self, provided: I) -> Result<Vec<PortId>, GraphError>
     where
         I: IntoIterator<Item = S>,
@@ -747,6 +765,15 @@ impl GraphData {
             .collect();
         if !clash.is_empty() {
             return Err(GraphError::FixedInputProvided { ports: clash });
+        }
+        let accepted = self.accepted_input_names();
+        let unknown: Vec<PortId> = provided
+            .iter()
+            .filter(|p| !accepted.iter().any(|a| a == p.as_ref()))
+            .map(|p| p.as_ref().to_owned())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(GraphError::UnknownInputs { unknown, accepted });
         }
         Ok(self
             .graph_inputs
@@ -842,6 +869,24 @@ pub enum GraphError {
     },
     #[error("fixed inputs {ports:?} must not also be provided")]
     FixedInputProvided { ports: Vec<PortId> },
+    #[error(
+        "the graph has no input port(s) {}; its inputs are: {}",
+        quoted_list(.unknown),
+        if .accepted.is_empty() { "(none)".to_owned() } else { quoted_list(.accepted) }
+    )]
+    UnknownInputs {
+        unknown: Vec<PortId>,
+        accepted: Vec<PortId>,
+    },
+}
+
+/// `"a", "b"`: names quoted so an empty or odd name is visible.
+fn quoted_list(names: &[PortId]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn at_or_root(at: &str) -> &str {
@@ -1293,6 +1338,11 @@ mod tests {
         assert!(
             matches!(err, GraphError::FixedInputProvided { .. }),
             "{err}"
+        );
+        let err = g.remaining_inputs(["a", "cc"]).expect_err("typo");
+        assert_eq!(
+            err.to_string(),
+            r#"the graph has no input port(s) "cc"; its inputs are: "a", "c""#
         );
     }
 

@@ -1,0 +1,78 @@
+//! What a new user trips on (issue 13): each test drives the real `tkr`
+//! binary the way a first-time user would and checks the message they get.
+
+mod common;
+
+use common::*;
+
+/// The repository's example graphs.
+fn example(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/graphs")
+        .join(name)
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_misspelt_input_port_beside_a_correct_one_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let five = write(tmp.path(), "five.json", "5");
+    let out = tkr(&tmp.path().join("ck"))
+        .args(["run", "-f"])
+        .arg(example("factorial.json"))
+        .arg("-i")
+        .arg(format!("value:{}", five.display()))
+        .arg("-i")
+        .arg(format!("valeu:{}", five.display()))
+        .output()
+        .expect("run tkr");
+    expect_code(&out, 2);
+    let err = stderr_of(&out);
+    assert!(err.contains(r#"no input port(s) "valeu""#), "{err}");
+    assert!(err.contains(r#"its inputs are: "value""#), "{err}");
+    assert!(
+        !tmp.path().join("ck").exists()
+            || std::fs::read_dir(tmp.path().join("ck"))
+                .expect("ck")
+                .count()
+                == 0,
+        "nothing may be started"
+    );
+}
+
+#[test]
+fn a_misspelt_input_port_alone_is_named_not_reported_as_missing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let five = write(tmp.path(), "five.json", "5");
+    let out = tkr(&tmp.path().join("ck"))
+        .args(["run", "-f"])
+        .arg(example("factorial.json"))
+        .arg("-i")
+        .arg(format!("vlaue:{}", five.display()))
+        .output()
+        .expect("run tkr");
+    expect_code(&out, 2);
+    let err = stderr_of(&out);
+    assert!(err.contains(r#""vlaue""#), "{err}");
+    assert!(err.contains(r#"its inputs are: "value""#), "{err}");
+}
+
+#[test]
+fn an_unknown_entry_in_an_inputs_file_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let inputs = write(tmp.path(), "inputs.json", r#"{"value": 5, "extra": 1}"#);
+    let out = tkr(&tmp.path().join("ck"))
+        .args(["run", "-f"])
+        .arg(example("factorial.json"))
+        .arg("-i")
+        .arg(&inputs)
+        .output()
+        .expect("run tkr");
+    expect_code(&out, 2);
+    let err = stderr_of(&out);
+    assert!(err.contains(r#"no input port(s) "extra""#), "{err}");
+    assert!(err.contains(r#"its inputs are: "value""#), "{err}");
+}
