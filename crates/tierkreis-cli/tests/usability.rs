@@ -76,3 +76,36 @@ fn an_unknown_entry_in_an_inputs_file_is_refused_naming_it() {
     assert!(err.contains(r#"no input port(s) "extra""#), "{err}");
     assert!(err.contains(r#"its inputs are: "value""#), "{err}");
 }
+
+/// N1 = iadd(1, N2) and N2 = iadd(N1, 1): each waits for the other.
+const CYCLIC_GRAPH: &str = r#"{"nodes": [
+  {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1, 2]}},
+  {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [2, "value"]}, "outputs": {"value": [2, 3]}},
+  {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [1, "value"], "b": [0, "value"]}, "outputs": {"value": [1]}},
+  {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
+
+#[test]
+fn a_cyclic_graph_is_refused_before_running_naming_the_nodes_on_the_cycle() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let graph = write(tmp.path(), "cyclic.json", CYCLIC_GRAPH);
+    let ck = tmp.path().join("ck");
+    let out = tkr(&ck)
+        .args(["run", "--run-id", "3", "-f"])
+        .arg(&graph)
+        .output()
+        .expect("run tkr");
+    expect_code(&out, 2);
+    let err = stderr_of(&out);
+    assert!(err.contains("cycle"), "{err}");
+    assert!(
+        err.contains(
+            "node 1 (function builtins.iadd) reads node 2 (function builtins.iadd), which reads node 1"
+        ),
+        "{err}"
+    );
+    assert!(
+        !ck.join(run_uuid(3)).exists(),
+        "a refused graph must leave no run behind"
+    );
+}
