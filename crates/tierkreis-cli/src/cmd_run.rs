@@ -225,17 +225,26 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
         Ok(o) => o,
         Err(runtime::RunError::Stopped { stopped }) => {
             let id = storage.workflow_id();
-            eprintln!(
-                "interrupted: workflow {id} stopped ({stopped} running task(s) stopped, none marked failed); \
+            let message = format!(
+                "workflow {id} stopped ({stopped} running task(s) stopped, none marked failed); \
                  continue it with `tkr resume {id}`"
             );
+            eprintln!("interrupted: {message}");
+            if common.json {
+                output::RunReport::new(storage.as_ref(), "interrupted")
+                    .with("message", message.into())
+                    .print();
+            }
             return Err(exit::INTERRUPTED);
         }
         Err(e) => {
-            eprintln!(
-                "error: {}",
-                crate::output::error_text(&anyhow::Error::from(e))
-            );
+            let message = crate::output::error_text(&anyhow::Error::from(e));
+            eprintln!("error: {message}");
+            if common.json {
+                output::RunReport::new(storage.as_ref(), "error")
+                    .with("message", message.into())
+                    .print();
+            }
             return Err(exit::INTERNAL);
         }
     };
@@ -246,11 +255,26 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
     let storage = std::mem::ManuallyDrop::new(storage);
     match &outcome {
         Outcome::Finished => {
-            if common.print_outputs {
-                if let Err(e) = output::print_outputs(storage.as_ref(), common.json) {
-                    eprintln!("error: {}", crate::output::error_text(&e));
-                    return Err(exit::INTERNAL);
+            // `-q` prints nothing but the result, so it prints the outputs.
+            let outputs = if common.print_outputs || common.quiet {
+                match output::read_outputs(storage.as_ref()) {
+                    Ok(values) => Some(values),
+                    Err(e) => {
+                        eprintln!("error: {}", crate::output::error_text(&e));
+                        return Err(exit::INTERNAL);
+                    }
                 }
+            } else {
+                None
+            };
+            if common.json {
+                let mut report = output::RunReport::new(storage.as_ref(), "finished");
+                if let Some(values) = outputs {
+                    report = report.with("outputs", tierkreis_core::Value::Map(values));
+                }
+                report.print();
+            } else if let Some(values) = &outputs {
+                output::print_outputs_text(values);
             }
             if !common.quiet && !common.json {
                 let p = last.unwrap_or_default();
@@ -263,14 +287,24 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
             Ok(exit::OK)
         }
         Outcome::Failed(locs) => {
-            output::print_failures(storage.as_ref(), locs, common.json);
-            if !common.json {
+            let errors = output::report_failures(storage.as_ref(), locs, common.json);
+            if common.json {
+                output::RunReport::new(storage.as_ref(), "failed")
+                    .with("errors", errors)
+                    .print();
+            } else {
                 eprintln!("workflow {id} failed; fix the cause, then `tkr restart {id} LOC` or `tkr resume {id}`");
             }
             Ok(exit::FAILED)
         }
         Outcome::Stalled | Outcome::Running => {
-            eprintln!("error: workflow {id} stalled: nothing is running and nothing can start (a value it waits for will never come)");
+            let message = format!("workflow {id} stalled: nothing is running and nothing can start (a value it waits for will never come)");
+            eprintln!("error: {message}");
+            if common.json {
+                output::RunReport::new(storage.as_ref(), "stalled")
+                    .with("message", message.into())
+                    .print();
+            }
             Ok(exit::INTERNAL)
         }
     }

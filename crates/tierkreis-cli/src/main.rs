@@ -106,10 +106,13 @@ struct Common {
     /// Print the workflow's outputs when it finishes.
     #[arg(short = 'o', long = "outputs")]
     print_outputs: bool,
-    /// Machine-readable output: one JSON object.
+    /// Machine-readable output: one JSON object on stdout, whatever happens
+    /// (`id`, `name`, `status`, and `outputs` with -o or -q, `errors` when
+    /// nodes failed, `message` when it stalled or stopped).
     #[arg(long)]
     json: bool,
-    /// Print nothing but the result.
+    /// Print nothing but the result: the outputs (`port: value` lines, or
+    /// the --json object); no progress and no summary.
     #[arg(short, long)]
     quiet: bool,
     /// A registry folder of workers (holding W/main.sh, W/main.py or W/main

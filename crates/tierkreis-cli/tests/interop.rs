@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::reference::*;
-use common::{expect_code, fixtures, input_args, run_uuid, slow_loop_graph};
+use common::{expect_code, fixtures, input_args, outputs_of_report, run_uuid, slow_loop_graph};
 use tierkreis_core::Value;
 
 fn main() {
@@ -127,10 +127,12 @@ fn tkr_run_case(s: &Scratch, case: &Path, id: u128) {
 /// `tkr ... -o --json` printed `{port: value}`.
 fn tkr_outputs(what: &str, cmd: &mut std::process::Command) -> Value {
     let out = cmd.args(["-o", "--json", "-q"]).output().expect("run tkr");
-    json_lines(what, &out)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("{what}: no output"))
+    outputs_of_report(
+        json_lines(what, &out)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{what}: no output")),
+    )
 }
 
 fn python_reads_our_outputs() {

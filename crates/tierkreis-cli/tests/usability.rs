@@ -109,3 +109,77 @@ fn a_cyclic_graph_is_refused_before_running_naming_the_nodes_on_the_cycle() {
         "a refused graph must leave no run behind"
     );
 }
+
+fn factorial(ck: &std::path::Path, id: &str, extra: &[&str]) -> std::process::Output {
+    tkr(ck)
+        .args(["run", "--run-id", id, "--name", "fact", "-f"])
+        .arg(example("factorial.json"))
+        .arg("-i")
+        .arg(example("factorial_inputs.json"))
+        .args(extra)
+        .output()
+        .expect("run tkr")
+}
+
+#[test]
+fn json_without_outputs_prints_one_object_with_id_name_and_status() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = factorial(&tmp.path().join("ck"), "11", &["--json"]);
+    expect_code(&out, 0);
+    let v = tierkreis_core::json::parse(&out.stdout).expect("one JSON object");
+    assert_eq!(
+        tierkreis_core::json::to_string_compact(&v),
+        format!(
+            r#"{{"id": "{}", "name": "fact", "status": "finished"}}"#,
+            run_uuid(11)
+        )
+    );
+}
+
+#[test]
+fn json_with_outputs_nests_them_and_a_failure_still_names_the_run() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ck = tmp.path().join("ck");
+    let out = factorial(&ck, "12", &["--json", "-o"]);
+    expect_code(&out, 0);
+    let v = tierkreis_core::json::parse(&out.stdout).expect("one JSON object");
+    assert_eq!(
+        outputs_of_report(v),
+        tierkreis_core::json::parse(br#"{"value": 120}"#).expect("json")
+    );
+
+    let graph = write(
+        tmp.path(),
+        "div.json",
+        r#"{"nodes": [
+          {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+          {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
+          {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+          {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
+    );
+    let out = tkr(&ck)
+        .args(["run", "--run-id", "13", "--json", "-f"])
+        .arg(&graph)
+        .output()
+        .expect("run tkr");
+    expect_code(&out, 1);
+    let v = tierkreis_core::json::parse(&out.stdout).expect("one JSON object");
+    let text = tierkreis_core::json::to_string_compact(&v);
+    assert!(
+        text.starts_with(&format!(
+            r#"{{"id": "{}", "name": null, "status": "failed", "errors": [{{"loc": "-.N2", "function": "builtins.idivide""#,
+            run_uuid(13)
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn quiet_prints_the_outputs_and_nothing_else() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = factorial(&tmp.path().join("ck"), "14", &["-q"]);
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "value: 120\n");
+    assert_eq!(stderr_of(&out), "");
+}
