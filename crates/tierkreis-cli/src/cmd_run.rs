@@ -163,9 +163,9 @@ pub fn resume(args: ResumeArgs) -> u8 {
 
 pub fn restart(args: RestartArgs) -> u8 {
     let inner = || -> Result<u8, u8> {
-        let (run, loc) = match (args.run_id, args.args.as_slice()) {
-            (Some(_), [loc]) => (None, loc),
-            (None, [run, loc]) => (Some(run.clone()), loc),
+        let (run, loc) = match (args.run_id, &args.run_or_loc, &args.loc) {
+            (Some(_), loc, None) => (None, loc),
+            (None, run, Some(loc)) => (Some(run.clone()), loc),
             _ => {
                 eprintln!("error: give `RUN LOC`, or `--run-id N LOC`");
                 return Err(exit::USAGE);
@@ -182,6 +182,22 @@ pub fn restart(args: RestartArgs) -> u8 {
                 .with_context(|| format!("{loc:?} is not a location")),
             exit::USAGE,
         )?;
+        if !storage.is_node_started(&loc) {
+            let closest = closest_task_locations(storage.as_ref(), &loc);
+            if closest.is_empty() {
+                eprintln!(
+                    "error: no node at {loc} in workflow {}",
+                    storage.workflow_id()
+                );
+            } else {
+                eprintln!(
+                    "error: no node at {loc} in workflow {}; the closest task nodes are: {}",
+                    storage.workflow_id(),
+                    closest.join(", ")
+                );
+            }
+            return Err(exit::USAGE);
+        }
         let invalidated = report(
             storage
                 .restart_task(&loc)
@@ -308,6 +324,51 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
             Ok(exit::INTERNAL)
         }
     }
+}
+
+/// Up to five locations of started task nodes whose names are nearest to
+/// `wanted` (edit distance), nearest first: what the user probably meant.
+fn closest_task_locations(storage: &dyn ControllerStorage, wanted: &Loc) -> Vec<String> {
+    let Ok(entries) = storage.list_subpaths(storage.workflow_dir()) else {
+        return Vec::new();
+    };
+    let mut candidates: Vec<(usize, String)> = entries
+        .iter()
+        .filter_map(|path| path.file_name()?.to_str())
+        .filter(|name| name.starts_with("-."))
+        .filter_map(|name| name.parse::<Loc>().ok())
+        .filter(|loc| {
+            matches!(
+                storage.read_node_def(loc).map(|d| d.kind),
+                Ok(tierkreis_core::graph::NodeKind::Function { .. })
+            )
+        })
+        .map(|loc| {
+            let name = loc.to_string();
+            (edit_distance(&name, wanted.as_str()), name)
+        })
+        .collect();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .take(5)
+        .map(|(_, name)| name)
+        .collect()
+}
+
+/// Levenshtein distance between two short strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// The executor for `common`'s flags and the configuration file: builtins

@@ -70,8 +70,8 @@ enum Command {
     /// Restart a task node: invalidate it and what depends on it, then resume.
     #[command(after_help = "Example:
   tkr restart --run-id 7 -.N3.M2.N1
-  tkr restart -o 1c0a9d2e -.N3.M2.N1
-Options go before RUN and LOC (a location starts with a dash).")]
+  tkr restart 1c0a9d2e -.N3.M2.N1 -o
+Options may come before or after RUN and LOC.")]
     Restart(RestartArgs),
     /// Stop the controller running a workflow, as Ctrl-C would; `tkr resume` continues it.
     #[command(after_help = cmd_stop::HELP)]
@@ -195,10 +195,15 @@ struct RestartArgs {
     /// The workflow whose id is the UUID with integer value N.
     #[arg(long, value_name = "N")]
     run_id: Option<u128>,
-    /// `RUN LOC`, or just `LOC` with --run-id: the workflow (UUID or unique
-    /// prefix) and the location of the task node to restart, e.g. -.N3.M2.N1.
-    #[arg(value_name = "RUN LOC", num_args = 1..=2, required = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    /// The workflow (UUID, unique prefix or name); with --run-id, leave it
+    /// out and give only LOC.
+    #[arg(value_name = "RUN", required = true, allow_hyphen_values = true)]
+    run_or_loc: String,
+    /// The location of the task node to restart, e.g. -.N3.M2.N1. One
+    /// positional per argument (not a list), so options after it still
+    /// parse as options.
+    #[arg(value_name = "LOC", allow_hyphen_values = true)]
+    loc: Option<String>,
     #[command(flatten)]
     common: Common,
 }

@@ -183,3 +183,80 @@ fn quiet_prints_the_outputs_and_nothing_else() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "value: 120\n");
     assert_eq!(stderr_of(&out), "");
 }
+
+/// Every task node under `wf` (those with a call-args `definition`), with
+/// that file's modification time.
+fn task_definitions(wf: &std::path::Path) -> Vec<(String, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(wf).expect("workflow dir").flatten() {
+        let def = e.path().join("definition");
+        if let Ok(m) = std::fs::metadata(&def) {
+            out.push((
+                e.file_name().to_string_lossy().into_owned(),
+                m.modified().expect("mtime"),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Restarting `-.N5.N6` (the multiplication one level down) of the
+/// factorial runs that task and the one task that reads its result again,
+/// and nothing else: the README's "exactly what depends on it". Every
+/// task's call-args file is dated to 1970 first, so a task that ran again
+/// is one whose file is newer, without any clock race.
+#[test]
+fn restarting_a_task_of_the_factorial_runs_again_only_the_tasks_that_depend_on_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ck = tmp.path().join("ck");
+    let out = factorial(&ck, "21", &["-q"]);
+    expect_code(&out, 0);
+    let wf = ck.join(run_uuid(21));
+    let epoch = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1);
+    let before = task_definitions(&wf);
+    // igt and iadd on 5 levels, itimes on the 4 that recurse.
+    assert_eq!(before.len(), 13, "{before:?}");
+    for (name, _) in &before {
+        std::fs::File::options()
+            .write(true)
+            .open(wf.join(name).join("definition"))
+            .expect("open definition")
+            .set_modified(epoch)
+            .expect("date it");
+    }
+    // Options after RUN and LOC are accepted.
+    let out = tkr(&ck)
+        .args(["restart", &run_uuid(21), "-.N5.N6", "-o"])
+        .output()
+        .expect("restart");
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "value: 120\n");
+    let ran_again: Vec<String> = task_definitions(&wf)
+        .into_iter()
+        .filter(|(_, t)| *t != epoch)
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(ran_again, vec!["-.N5.N6", "-.N6"]);
+}
+
+#[test]
+fn restarting_a_location_with_no_node_names_it_and_the_closest_tasks() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ck = tmp.path().join("ck");
+    expect_code(&factorial(&ck, "22", &["-q"]), 0);
+    let out = tkr(&ck)
+        .args(["restart", "--run-id", "22", "-.N5.N99"])
+        .output()
+        .expect("restart");
+    expect_code(&out, 2);
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with(&format!(
+            "error: no node at -.N5.N99 in workflow {}; the closest task nodes are: -.N5.N2, ",
+            run_uuid(22)
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&ck.display().to_string()), "{err}");
+}
