@@ -110,6 +110,14 @@ fn a_cyclic_graph_is_refused_before_running_naming_the_nodes_on_the_cycle() {
     );
 }
 
+/// 1 / 0 with `builtins.idivide`: node -.N2 fails.
+const DIVIDE_BY_ZERO_GRAPH: &str = r#"{"nodes": [
+  {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+  {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
+  {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+  {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
+
 fn factorial(ck: &std::path::Path, id: &str, extra: &[&str]) -> std::process::Output {
     tkr(ck)
         .args(["run", "--run-id", id, "--name", "fact", "-f"])
@@ -148,16 +156,7 @@ fn json_with_outputs_nests_them_and_a_failure_still_names_the_run() {
         tierkreis_core::json::parse(br#"{"value": 120}"#).expect("json")
     );
 
-    let graph = write(
-        tmp.path(),
-        "div.json",
-        r#"{"nodes": [
-          {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
-          {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
-          {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
-          {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
-        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
-    );
+    let graph = write(tmp.path(), "div.json", DIVIDE_BY_ZERO_GRAPH);
     let out = tkr(&ck)
         .args(["run", "--run-id", "13", "--json", "-f"])
         .arg(&graph)
@@ -259,4 +258,33 @@ fn restarting_a_location_with_no_node_names_it_and_the_closest_tasks() {
         "{err}"
     );
     assert!(!err.contains(&ck.display().to_string()), "{err}");
+}
+
+#[test]
+fn clean_without_a_run_says_to_name_one_or_give_all() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = tkr(&tmp.path().join("ck"))
+        .arg("clean")
+        .output()
+        .expect("clean");
+    expect_code(&out, 2);
+    let err = stderr_of(&out);
+    assert!(err.contains("--all"), "{err}");
+    assert!(err.contains("--run-id N"), "{err}");
+}
+
+#[test]
+fn debug_logs_into_a_pipe_have_no_colour_codes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let graph = write(tmp.path(), "div.json", DIVIDE_BY_ZERO_GRAPH);
+    let out = tkr(&tmp.path().join("ck"))
+        .env("RUST_LOG", "debug")
+        .args(["run", "--storage", "memory", "-q", "-f"])
+        .arg(&graph)
+        .output()
+        .expect("run tkr");
+    expect_code(&out, 1);
+    let err = stderr_of(&out);
+    assert!(err.contains("DEBUG"), "debug logs expected: {err}");
+    assert!(!err.contains('\u{1b}'), "ANSI escape in a pipe: {err:?}");
 }
