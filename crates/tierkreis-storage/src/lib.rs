@@ -11,6 +11,7 @@
 //! - [`MemoryFiles`]: the file map shared by the in-memory controller and
 //!   in-process workers.
 //! - [`atomic`]: crash-safe writes, markers and hard links on disk.
+//! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
 //!
 //! Every operation returns [`StorageError`]; a missing entry is always
 //! [`StorageError::NotFound`].
@@ -22,6 +23,7 @@ pub mod lock;
 pub mod memory;
 mod value_cache;
 pub mod worker;
+pub mod workflow_status;
 
 pub use controller::{
     ControllerStorage, ExecutorDebugData, FileControllerStorage, MemoryControllerStorage,
@@ -31,3 +33,4 @@ pub use error::StorageError;
 pub use lock::{lock_state, LockError, LockState, WorkflowLock};
 pub use memory::MemoryFiles;
 pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};
+pub use workflow_status::{node_status, workflow_ids, workflow_status, NodeStatus, WorkflowStatus};
