@@ -293,10 +293,19 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
                 output::print_outputs_text(values);
             }
             if !common.quiet && !common.json {
-                let p = last.unwrap_or_default();
+                // The count `tkr ls` shows (every started node, scopes and
+                // the root included); on resume, how many ran now as well.
+                let total =
+                    tierkreis_storage::workflow_status::started_node_count(storage.as_ref())
+                        .unwrap_or_default();
+                let now = last.unwrap_or_default().started;
+                let again = if resume {
+                    format!(" ({now} run now)")
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "workflow {id} finished: {} nodes in {:.3}s",
-                    p.finished,
+                    "workflow {id} finished: {total} nodes{again} in {:.3}s",
                     elapsed.as_secs_f64()
                 );
             }

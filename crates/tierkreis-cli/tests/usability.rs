@@ -288,3 +288,24 @@ fn debug_logs_into_a_pipe_have_no_colour_codes() {
     assert!(err.contains("DEBUG"), "debug logs expected: {err}");
     assert!(!err.contains('\u{1b}'), "ANSI escape in a pipe: {err:?}");
 }
+
+#[test]
+fn run_reports_the_same_node_count_as_ls() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let ck = tmp.path().join("ck");
+    let out = factorial(&ck, "31", &[]);
+    expect_code(&out, 0);
+    let err = stderr_of(&out);
+    let said: usize = err
+        .split("finished: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no node count in {err:?}"));
+    let out = tkr(&ck).args(["ls", "--json"]).output().expect("ls");
+    expect_code(&out, 0);
+    let listed = tierkreis_core::json::parse(&out.stdout).expect("json");
+    let text = tierkreis_core::json::to_string_compact(&listed);
+    assert!(text.contains(&format!(r#""nodes": {said},"#)), "{said} vs {text}");
+    assert_eq!(said, 43, "{err}");
+}

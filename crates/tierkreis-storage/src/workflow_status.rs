@@ -112,6 +112,22 @@ pub fn workflow_ids(tkr_dir: &Path) -> std::io::Result<Vec<Uuid>> {
     Ok(ids)
 }
 
+/// How many nodes of the workflow have started (have a `nodedef`),
+/// counting every scope: loop iterations, map elements and the nodes inside
+/// them, and the root. `tkr ls` and the end of `tkr run` both report this.
+pub fn started_node_count(storage: &dyn ControllerStorage) -> Result<usize, crate::StorageError> {
+    let mut count = 0;
+    for path in storage.list_subpaths(storage.workflow_dir())? {
+        let is_node = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('-'));
+        if is_node && storage.exists(&path.join("nodedef")) {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
 /// How one node stands, from its own markers only (callers add what they
 /// know beyond that, e.g. whether the controller is alive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

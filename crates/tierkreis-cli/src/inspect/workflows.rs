@@ -72,7 +72,8 @@ pub fn summarise(tkr_dir: &Path, id: Uuid) -> Summary {
             .map(|d| d.as_secs_f64()),
         (None, _) => None,
     };
-    let (nodes, failures) = count_nodes(&dir);
+    let nodes = tierkreis_storage::workflow_status::started_node_count(&storage).unwrap_or(0);
+    let failures = count_failures(&dir);
     Summary {
         id,
         dir,
@@ -87,28 +88,19 @@ pub fn summarise(tkr_dir: &Path, id: Uuid) -> Summary {
     }
 }
 
-/// (folders with `nodedef`, non-root folders with `_error`).
-fn count_nodes(dir: &Path) -> (usize, usize) {
+/// Non-root node folders with an `_error` marker.
+fn count_failures(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return (0, 0);
+        return 0;
     };
-    let mut nodes = 0;
-    let mut failures = 0;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if !name.starts_with('-') {
-            continue;
-        }
-        let p = e.path();
-        if p.join("nodedef").exists() {
-            nodes += 1;
-        }
-        if name != "-" && p.join("_error").exists() {
-            failures += 1;
-        }
-    }
-    (nodes, failures)
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("-.") && e.path().join("_error").exists()
+        })
+        .count()
 }
 
 /// The ids of every workflow folder (named by a UUID) in `tkr_dir`.
