@@ -132,7 +132,7 @@ impl TkrBench {
             let program = self.tkr.display().to_string();
             check_run(&run, &program, self.workload, n)?;
             let line = run.last_stdout_line();
-            let value = parse_output(line, &program, self.workload, n, &["value"])?;
+            let value = parse_output(line, &program, self.workload, n, &["outputs", "value"])?;
             check_value(&value, &program, self.workload, n)?;
             stats.walls.push(run.wall);
             stats.max_rss_kib = stats.max_rss_kib.max(run.max_rss_kib);

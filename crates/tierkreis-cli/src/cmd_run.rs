@@ -163,9 +163,9 @@ pub fn resume(args: ResumeArgs) -> u8 {
 
 pub fn restart(args: RestartArgs) -> u8 {
     let inner = || -> Result<u8, u8> {
-        let (run, loc) = match (args.run_id, args.args.as_slice()) {
-            (Some(_), [loc]) => (None, loc),
-            (None, [run, loc]) => (Some(run.clone()), loc),
+        let (run, loc) = match (args.run_id, &args.run_or_loc, &args.loc) {
+            (Some(_), loc, None) => (None, loc),
+            (None, run, Some(loc)) => (Some(run.clone()), loc),
             _ => {
                 eprintln!("error: give `RUN LOC`, or `--run-id N LOC`");
                 return Err(exit::USAGE);
@@ -182,6 +182,22 @@ pub fn restart(args: RestartArgs) -> u8 {
                 .with_context(|| format!("{loc:?} is not a location")),
             exit::USAGE,
         )?;
+        if !storage.is_node_started(&loc) {
+            let closest = closest_task_locations(storage.as_ref(), &loc);
+            if closest.is_empty() {
+                eprintln!(
+                    "error: no node at {loc} in workflow {}",
+                    storage.workflow_id()
+                );
+            } else {
+                eprintln!(
+                    "error: no node at {loc} in workflow {}; the closest task nodes are: {}",
+                    storage.workflow_id(),
+                    closest.join(", ")
+                );
+            }
+            return Err(exit::USAGE);
+        }
         let invalidated = report(
             storage
                 .restart_task(&loc)
@@ -225,17 +241,26 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
         Ok(o) => o,
         Err(runtime::RunError::Stopped { stopped }) => {
             let id = storage.workflow_id();
-            eprintln!(
-                "interrupted: workflow {id} stopped ({stopped} running task(s) stopped, none marked failed); \
+            let message = format!(
+                "workflow {id} stopped ({stopped} running task(s) stopped, none marked failed); \
                  continue it with `tkr resume {id}`"
             );
+            eprintln!("interrupted: {message}");
+            if common.json {
+                output::RunReport::new(storage.as_ref(), "interrupted")
+                    .with("message", message.into())
+                    .print();
+            }
             return Err(exit::INTERRUPTED);
         }
         Err(e) => {
-            eprintln!(
-                "error: {}",
-                crate::output::error_text(&anyhow::Error::from(e))
-            );
+            let message = crate::output::error_text(&anyhow::Error::from(e));
+            eprintln!("error: {message}");
+            if common.json {
+                output::RunReport::new(storage.as_ref(), "error")
+                    .with("message", message.into())
+                    .print();
+            }
             return Err(exit::INTERNAL);
         }
     };
@@ -246,34 +271,113 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
     let storage = std::mem::ManuallyDrop::new(storage);
     match &outcome {
         Outcome::Finished => {
-            if common.print_outputs {
-                if let Err(e) = output::print_outputs(storage.as_ref(), common.json) {
-                    eprintln!("error: {}", crate::output::error_text(&e));
-                    return Err(exit::INTERNAL);
+            // `-q` prints nothing but the result, so it prints the outputs.
+            let outputs = if common.print_outputs || common.quiet {
+                match output::read_outputs(storage.as_ref()) {
+                    Ok(values) => Some(values),
+                    Err(e) => {
+                        eprintln!("error: {}", crate::output::error_text(&e));
+                        return Err(exit::INTERNAL);
+                    }
                 }
+            } else {
+                None
+            };
+            if common.json {
+                let mut report = output::RunReport::new(storage.as_ref(), "finished");
+                if let Some(values) = outputs {
+                    report = report.with("outputs", tierkreis_core::Value::Map(values));
+                }
+                report.print();
+            } else if let Some(values) = &outputs {
+                output::print_outputs_text(values);
             }
             if !common.quiet && !common.json {
-                let p = last.unwrap_or_default();
+                // The count `tkr ls` shows (every started node, scopes and
+                // the root included); on resume, how many ran now as well.
+                let total =
+                    tierkreis_storage::workflow_status::started_node_count(storage.as_ref())
+                        .unwrap_or_default();
+                let now = last.unwrap_or_default().started;
+                let again = if resume {
+                    format!(" ({now} run now)")
+                } else {
+                    String::new()
+                };
                 eprintln!(
-                    "workflow {id} finished: {} nodes in {:.3}s",
-                    p.finished,
+                    "workflow {id} finished: {total} nodes{again} in {:.3}s",
                     elapsed.as_secs_f64()
                 );
             }
             Ok(exit::OK)
         }
         Outcome::Failed(locs) => {
-            output::print_failures(storage.as_ref(), locs, common.json);
-            if !common.json {
+            let errors = output::report_failures(storage.as_ref(), locs, common.json);
+            if common.json {
+                output::RunReport::new(storage.as_ref(), "failed")
+                    .with("errors", errors)
+                    .print();
+            } else {
                 eprintln!("workflow {id} failed; fix the cause, then `tkr restart {id} LOC` or `tkr resume {id}`");
             }
             Ok(exit::FAILED)
         }
         Outcome::Stalled | Outcome::Running => {
-            eprintln!("error: workflow {id} stalled: nothing is running and nothing can start (a value it waits for will never come)");
+            let message = format!("workflow {id} stalled: nothing is running and nothing can start (a value it waits for will never come)");
+            eprintln!("error: {message}");
+            if common.json {
+                output::RunReport::new(storage.as_ref(), "stalled")
+                    .with("message", message.into())
+                    .print();
+            }
             Ok(exit::INTERNAL)
         }
     }
+}
+
+/// Up to five locations of started task nodes whose names are nearest to
+/// `wanted` (edit distance), nearest first: what the user probably meant.
+fn closest_task_locations(storage: &dyn ControllerStorage, wanted: &Loc) -> Vec<String> {
+    let Ok(entries) = storage.list_subpaths(storage.workflow_dir()) else {
+        return Vec::new();
+    };
+    let mut candidates: Vec<(usize, String)> = entries
+        .iter()
+        .filter_map(|path| path.file_name()?.to_str())
+        .filter(|name| name.starts_with("-."))
+        .filter_map(|name| name.parse::<Loc>().ok())
+        .filter(|loc| {
+            matches!(
+                storage.read_node_def(loc).map(|d| d.kind),
+                Ok(tierkreis_core::graph::NodeKind::Function { .. })
+            )
+        })
+        .map(|loc| {
+            let name = loc.to_string();
+            (edit_distance(&name, wanted.as_str()), name)
+        })
+        .collect();
+    candidates.sort();
+    candidates
+        .into_iter()
+        .take(5)
+        .map(|(_, name)| name)
+        .collect()
+}
+
+/// Levenshtein distance between two short strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// The executor for `common`'s flags and the configuration file: builtins

@@ -70,8 +70,8 @@ enum Command {
     /// Restart a task node: invalidate it and what depends on it, then resume.
     #[command(after_help = "Example:
   tkr restart --run-id 7 -.N3.M2.N1
-  tkr restart -o 1c0a9d2e -.N3.M2.N1
-Options go before RUN and LOC (a location starts with a dash).")]
+  tkr restart 1c0a9d2e -.N3.M2.N1 -o
+Options may come before or after RUN and LOC.")]
     Restart(RestartArgs),
     /// Stop the controller running a workflow, as Ctrl-C would; `tkr resume` continues it.
     #[command(after_help = cmd_stop::HELP)]
@@ -106,10 +106,13 @@ struct Common {
     /// Print the workflow's outputs when it finishes.
     #[arg(short = 'o', long = "outputs")]
     print_outputs: bool,
-    /// Machine-readable output: one JSON object.
+    /// Machine-readable output: one JSON object on stdout, whatever happens
+    /// (`id`, `name`, `status`, and `outputs` with -o or -q, `errors` when
+    /// nodes failed, `message` when it stalled or stopped).
     #[arg(long)]
     json: bool,
-    /// Print nothing but the result.
+    /// Print nothing but the result: the outputs (`port: value` lines, or
+    /// the --json object); no progress and no summary.
     #[arg(short, long)]
     quiet: bool,
     /// A registry folder of workers (holding W/main.sh, W/main.py or W/main
@@ -196,10 +199,15 @@ struct RestartArgs {
     /// The workflow whose id is the UUID with integer value N.
     #[arg(long, value_name = "N")]
     run_id: Option<u128>,
-    /// `RUN LOC`, or just `LOC` with --run-id: the workflow (UUID or unique
-    /// prefix) and the location of the task node to restart, e.g. -.N3.M2.N1.
-    #[arg(value_name = "RUN LOC", num_args = 1..=2, required = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    /// The workflow (UUID, unique prefix or name); with --run-id, leave it
+    /// out and give only LOC.
+    #[arg(value_name = "RUN", required = true, allow_hyphen_values = true)]
+    run_or_loc: String,
+    /// The location of the task node to restart, e.g. -.N3.M2.N1. One
+    /// positional per argument (not a list), so options after it still
+    /// parse as options.
+    #[arg(value_name = "LOC", allow_hyphen_values = true)]
+    loc: Option<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -211,6 +219,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never into a pipe or file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
     let code = match cli.command {

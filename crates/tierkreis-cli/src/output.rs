@@ -22,8 +22,8 @@ pub fn error_text(e: &anyhow::Error) -> String {
     text
 }
 
-/// Prints the top-level outputs: one `port: value` line each, or one JSON object.
-pub fn print_outputs(storage: &dyn ControllerStorage, json: bool) -> anyhow::Result<()> {
+/// The top-level outputs, port to decoded value.
+pub fn read_outputs(storage: &dyn ControllerStorage) -> anyhow::Result<IndexMap<String, Value>> {
     let root = Loc::root();
     let mut values = IndexMap::new();
     for port in storage
@@ -35,21 +35,60 @@ pub fn print_outputs(storage: &dyn ControllerStorage, json: bool) -> anyhow::Res
             .with_context(|| format!("cannot read output {port:?}"))?;
         values.insert(port, Value::from_bytes(&bytes));
     }
-    if json {
-        println!(
-            "{}",
-            tierkreis_core::json::to_string_compact(&Value::Map(values))
-        );
-    } else {
-        for (port, v) in values {
-            println!("{port}: {}", tierkreis_core::json::to_string_compact(&v));
-        }
-    }
-    Ok(())
+    Ok(values)
 }
 
-/// Prints each failed node: location, function and error text.
-pub fn print_failures(storage: &dyn ControllerStorage, locs: &[Loc], json: bool) {
+/// Prints outputs for people: one `port: value` line each.
+pub fn print_outputs_text(values: &IndexMap<String, Value>) {
+    for (port, v) in values {
+        println!("{port}: {}", tierkreis_core::json::to_string_compact(v));
+    }
+}
+
+/// The one JSON object `run`, `resume` and `restart` print with `--json`,
+/// whatever happened: `id`, `name`, `status` (`finished`, `failed`,
+/// `stalled`, `interrupted` or `error`), then what that status comes with
+/// (`outputs` when asked for, `errors`, `message`).
+#[derive(Debug)]
+pub struct RunReport {
+    fields: IndexMap<String, Value>,
+}
+
+impl RunReport {
+    /// A report for the workflow in `storage` that ended with `status`.
+    pub fn new(storage: &dyn ControllerStorage, status: &str) -> RunReport {
+        let name = storage
+            .name()
+            .map(str::to_owned)
+            .or_else(|| storage.read_workflow_metadata().ok().and_then(|m| m.name));
+        let mut fields = IndexMap::new();
+        fields.insert(
+            "id".to_owned(),
+            Value::from(storage.workflow_id().to_string()),
+        );
+        fields.insert("name".to_owned(), name.map_or(Value::Null, Value::from));
+        fields.insert("status".to_owned(), Value::from(status));
+        RunReport { fields }
+    }
+
+    /// Adds `key: value` after what is there.
+    pub fn with(mut self, key: &str, value: Value) -> RunReport {
+        self.fields.insert(key.to_owned(), value);
+        self
+    }
+
+    /// Prints the object on one line of stdout.
+    pub fn print(self) {
+        println!(
+            "{}",
+            tierkreis_core::json::to_string_compact(&Value::Map(self.fields))
+        );
+    }
+}
+
+/// Each failed node: location, function and error text, printed to stderr
+/// for people, and returned as JSON objects for a [`RunReport`].
+pub fn report_failures(storage: &dyn ControllerStorage, locs: &[Loc], json: bool) -> Value {
     let mut items = Vec::new();
     for loc in locs {
         let function = match storage.read_node_def(loc) {
@@ -60,31 +99,22 @@ pub fn print_failures(storage: &dyn ControllerStorage, locs: &[Loc], json: bool)
             Err(_) => String::from("?"),
         };
         let message = storage.read_errors(loc).unwrap_or_default();
-        if json {
-            let mut m = IndexMap::new();
-            m.insert("loc".to_string(), Value::from(loc.to_string()));
-            m.insert("function".to_string(), Value::from(function));
-            m.insert(
-                "error".to_string(),
-                Value::from(message.trim_end().to_string()),
-            );
-            items.push(Value::Map(m));
-        } else {
+        if !json {
             eprintln!(
                 "error: node {loc} ({function}) failed: {}",
                 message.trim_end()
             );
         }
-    }
-    if json {
         let mut m = IndexMap::new();
-        m.insert("status".to_string(), Value::from("failed"));
-        m.insert("errors".to_string(), Value::List(items));
-        println!(
-            "{}",
-            tierkreis_core::json::to_string_compact(&Value::Map(m))
+        m.insert("loc".to_string(), Value::from(loc.to_string()));
+        m.insert("function".to_string(), Value::from(function));
+        m.insert(
+            "error".to_string(),
+            Value::from(message.trim_end().to_string()),
         );
+        items.push(Value::Map(m));
     }
+    Value::List(items)
 }
 
 #[cfg(test)]

@@ -117,7 +117,9 @@ fn every_conformance_case_runs_in_memory_with_the_same_outputs() {
             .output()
             .expect("run tkr");
         expect_code(&out, 0);
-        let got = tierkreis_core::json::parse(&out.stdout).expect("--json prints JSON");
+        let got = outputs_of_report(
+            tierkreis_core::json::parse(&out.stdout).expect("--json prints JSON"),
+        );
         let Value::Map(got) = got else {
             panic!("--json prints an object")
         };

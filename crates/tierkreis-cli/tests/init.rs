@@ -36,7 +36,7 @@ fn an_initialised_project_runs_with_its_rust_worker() {
         .output()
         .expect("run");
     expect_code(&out, 0);
-    let got = tierkreis_core::json::parse(&out.stdout).expect("json");
+    let got = outputs_of_report(tierkreis_core::json::parse(&out.stdout).expect("json"));
     let want: Value =
         tierkreis_core::json::parse(br#"{"greeting": "Hello, Tierkreis!", "value": 26}"#)
             .expect("json");

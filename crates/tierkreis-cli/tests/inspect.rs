@@ -23,7 +23,11 @@ fn reference_copy() -> tempfile::TempDir {
     dst
 }
 
+/// Copies a recorded folder, dating every file and folder in the past (as
+/// a run recorded long ago is): a folder of the reference (which takes no
+/// lock) changed in the last minute would count as running.
 fn copy_dir(src: &Path, dst: &Path) {
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
     std::fs::create_dir_all(dst).expect("mkdir");
     for e in std::fs::read_dir(src).expect("read_dir").flatten() {
         let to = dst.join(e.file_name());
@@ -31,7 +35,6 @@ fn copy_dir(src: &Path, dst: &Path) {
             copy_dir(&e.path(), &to);
         } else {
             std::fs::copy(e.path(), &to).expect("copy");
-            let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
             std::fs::File::options()
                 .write(true)
                 .open(&to)
@@ -39,6 +42,9 @@ fn copy_dir(src: &Path, dst: &Path) {
                 .expect("set mtime");
         }
     }
+    std::fs::File::open(dst)
+        .and_then(|f| f.set_modified(when))
+        .expect("set the folder's mtime");
 }
 
 /// `tkr ARGS` with checkpoint folder `dir`; panics unless it exits `code`.

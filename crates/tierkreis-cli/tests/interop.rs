@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::reference::*;
-use common::{expect_code, fixtures, input_args, run_uuid, slow_loop_graph};
+use common::{expect_code, fixtures, input_args, outputs_of_report, run_uuid, slow_loop_graph};
 use tierkreis_core::Value;
 
 fn main() {
@@ -89,6 +89,27 @@ fn tkr_run_loads_a_python_graph_with_g() {
             .args(input_args(&c)),
     );
     assert_eq!(got, expected_outputs(&c));
+
+    // A port the Python graph does not have is refused, named, before running.
+    let typo = s.write("typo.json", "1");
+    let out = s
+        .tkr()
+        .current_dir(s.path())
+        .args(["run", "--storage", "memory", "--python"])
+        .arg(&wrapper)
+        .arg("-g")
+        .arg(format!("{}:workflow", py.display()))
+        .args(input_args(&c))
+        .arg("-i")
+        .arg(format!("no_such_port:{}", typo.display()))
+        .output()
+        .expect("run tkr");
+    expect_code(&out, 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"no input port(s) "no_such_port"; its inputs are: "#),
+        "{stderr}"
+    );
 }
 
 /// `tkr run` of conformance `case` as workflow `id`, to completion.
@@ -106,10 +127,12 @@ fn tkr_run_case(s: &Scratch, case: &Path, id: u128) {
 /// `tkr ... -o --json` printed `{port: value}`.
 fn tkr_outputs(what: &str, cmd: &mut std::process::Command) -> Value {
     let out = cmd.args(["-o", "--json", "-q"]).output().expect("run tkr");
-    json_lines(what, &out)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("{what}: no output"))
+    outputs_of_report(
+        json_lines(what, &out)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{what}: no output")),
+    )
 }
 
 fn python_reads_our_outputs() {

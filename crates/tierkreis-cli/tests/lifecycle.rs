@@ -115,7 +115,7 @@ fn sigkill_mid_run_then_resume_gives_the_outputs_without_rerunning_finished_node
         .output()
         .expect("resume");
     expect_code(&out, 0);
-    let v = tierkreis_core::json::parse(&out.stdout).expect("json");
+    let v = outputs_of_report(tierkreis_core::json::parse(&out.stdout).expect("json"));
     assert_eq!(
         v,
         Value::Map([("value".to_string(), Value::int(8))].into_iter().collect())
@@ -205,7 +205,7 @@ fn restart_reruns_exactly_the_task_and_what_depends_on_it() {
             "{k} re-run needlessly"
         );
     }
-    let v = tierkreis_core::json::parse(&out.stdout).expect("json");
+    let v = outputs_of_report(tierkreis_core::json::parse(&out.stdout).expect("json"));
     let want = Value::from_bytes(&std::fs::read(case.join("expected/value")).expect("expected"));
     assert_eq!(
         v,
@@ -260,7 +260,7 @@ fn tkr_stop_stops_the_controller_and_resume_finishes() {
         .output()
         .expect("resume");
     expect_code(&out, 0);
-    let v = tierkreis_core::json::parse(&out.stdout).expect("json");
+    let v = outputs_of_report(tierkreis_core::json::parse(&out.stdout).expect("json"));
     assert_eq!(
         v,
         Value::Map(

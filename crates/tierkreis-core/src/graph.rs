@@ -700,7 +700,114 @@ impl GraphData {
                 });
             }
         }
+        if let Some(cycle) = self.find_cycle() {
+            return Err(GraphError::Cycle {
+                at: nodes_at,
+                described: self.describe_cycle(&cycle),
+                nodes: cycle,
+            });
+        }
         Ok(())
+    }
+
+    /// A cycle of nodes each of which reads (through `inputs` or the kind's
+    /// own references) the next one's output, if there is one: such nodes
+    /// wait for each other forever. Returned as the nodes in reading order,
+    /// from the cycle's lowest index; references must already be in range.
+    pub fn find_cycle(&self) -> Option<Vec<NodeIndex>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Visit {
+            Unseen,
+            OnPath,
+            Finished,
+        }
+        let len = self.nodes.len();
+        let dependencies: Vec<Vec<NodeIndex>> = self
+            .nodes
+            .iter()
+            .map(|node| {
+                node.inputs
+                    .values()
+                    .chain(node.kind_refs().into_iter().map(|(_, r)| r))
+                    .filter_map(ValueRef::node_index)
+                    .filter(|&d| d < len)
+                    .collect()
+            })
+            .collect();
+        let mut visit = vec![Visit::Unseen; len];
+        for start in 0..len {
+            if visit[start] != Visit::Unseen {
+                continue;
+            }
+            // Iterative depth-first search: the path and, for each node on
+            // it, how many of its dependencies were already followed.
+            let mut path: Vec<(NodeIndex, usize)> = vec![(start, 0)];
+            visit[start] = Visit::OnPath;
+            while let Some(&mut (node, ref mut next)) = path.last_mut() {
+                if let Some(&dep) = dependencies[node].get(*next) {
+                    *next += 1;
+                    match visit[dep] {
+                        Visit::Unseen => {
+                            visit[dep] = Visit::OnPath;
+                            path.push((dep, 0));
+                        }
+                        Visit::OnPath => {
+                            let from = path.iter().position(|&(n, _)| n == dep).unwrap_or(0);
+                            let mut cycle: Vec<NodeIndex> =
+                                path[from..].iter().map(|&(n, _)| n).collect();
+                            let lowest = cycle
+                                .iter()
+                                .enumerate()
+                                .min_by_key(|&(_, n)| *n)
+                                .map_or(0, |(i, _)| i);
+                            cycle.rotate_left(lowest);
+                            return Some(cycle);
+                        }
+                        Visit::Finished => {}
+                    }
+                } else {
+                    visit[node] = Visit::Finished;
+                    path.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// `node 2 (function builtins.iadd) reads node 3 (eval), which reads node 2`.
+    fn describe_cycle(&self, cycle: &[NodeIndex]) -> String {
+        let name = |i: NodeIndex| match self.nodes.get(i) {
+            Some(NodeDef {
+                kind: NodeKind::Function { function_name },
+                ..
+            }) => format!("node {i} (function {function_name})"),
+            Some(NodeDef {
+                kind:
+                    NodeKind::Loop {
+                        name: Some(loop_name),
+                        ..
+                    },
+                ..
+            }) => format!("node {i} (loop {loop_name:?})"),
+            Some(node) => format!("node {i} ({})", node.type_name()),
+            None => format!("node {i}"),
+        };
+        let mut text = name(cycle[0]);
+        for (k, &i) in cycle.iter().enumerate().skip(1) {
+            text.push_str(if k == 1 { " reads " } else { ", which reads " });
+            text.push_str(&name(i));
+        }
+        let back = if cycle.len() == 1 {
+            " reads "
+        } else {
+            ", which reads "
+        };
+        text.push_str(back);
+        text.push_str(&format!("node {}", cycle[0]));
+        if cycle.len() == 1 {
+            text.push_str(" (itself)");
+        }
+        text
     }
 
     /// The output node, found through `graph_output_idx` (the reference's
@@ -731,9 +838,27 @@ impl GraphData {
         Ok((idx, node))
     }
 
+    /// The names a caller may give inputs for: `graph_inputs`, plus the name
+    /// of any top-level `input` node a hand-written graph left out of it, in
+    /// that order, without `fixed_inputs`.
+    pub fn accepted_input_names(&self) -> Vec<PortId> {
+        let mut names: Vec<PortId> = Vec::new();
+        let from_nodes = self.nodes.iter().filter_map(|n| match &n.kind {
+            NodeKind::Input { name } => Some(name),
+            _ => None,
+        });
+        for name in self.graph_inputs.iter().chain(from_nodes) {
+            if !self.fixed_inputs.contains_key(name.as_str()) && !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
+
     /// The graph inputs that neither `fixed_inputs` nor `provided` supply,
     /// in `graph_inputs` order. Providing a fixed input is an error, as in
-    /// the reference.
+    /// the reference; so is providing a port the graph has no input for
+    /// (a typo would otherwise be ignored silently).
     pub fn remaining_inputs<I, S>(&self, provided: I) -> Result<Vec<PortId>, GraphError>
     where
         I: IntoIterator<Item = S>,
@@ -747,6 +872,15 @@ impl GraphData {
             .collect();
         if !clash.is_empty() {
             return Err(GraphError::FixedInputProvided { ports: clash });
+        }
+        let accepted = self.accepted_input_names();
+        let unknown: Vec<PortId> = provided
+            .iter()
+            .filter(|p| !accepted.iter().any(|a| a == p.as_ref()))
+            .map(|p| p.as_ref().to_owned())
+            .collect();
+        if !unknown.is_empty() {
+            return Err(GraphError::UnknownInputs { unknown, accepted });
         }
         Ok(self
             .graph_inputs
@@ -840,8 +974,35 @@ pub enum GraphError {
         #[source]
         source: LocError,
     },
+    #[error(
+        "at {}: the graph has a cycle, so these nodes would wait for each other forever: {described}",
+        at_or_root(.at)
+    )]
+    Cycle {
+        at: String,
+        nodes: Vec<NodeIndex>,
+        described: String,
+    },
     #[error("fixed inputs {ports:?} must not also be provided")]
     FixedInputProvided { ports: Vec<PortId> },
+    #[error(
+        "the graph has no input port(s) {}; its inputs are: {}",
+        quoted_list(.unknown),
+        if .accepted.is_empty() { "(none)".to_owned() } else { quoted_list(.accepted) }
+    )]
+    UnknownInputs {
+        unknown: Vec<PortId>,
+        accepted: Vec<PortId>,
+    },
+}
+
+/// `"a", "b"`: names quoted so an empty or odd name is visible.
+fn quoted_list(names: &[PortId]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn at_or_root(at: &str) -> &str {
@@ -1274,6 +1435,55 @@ mod tests {
     }
 
     #[test]
+    fn a_cycle_is_rejected_naming_its_nodes() {
+        // N1 = iadd(N0, N2), N2 = iadd(N1, N0): each waits for the other.
+        let g = graph(
+            r#"{"nodes":[
+              {"type":"const","value":1,"inputs":{},"outputs":{"value":[1,2]}},
+              {"type":"function","function_name":"builtins.iadd","inputs":{"a":[0,"value"],"b":[2,"value"]},"outputs":{"value":[2,3]}},
+              {"type":"function","function_name":"builtins.iadd","inputs":{"a":[1,"value"],"b":[0,"value"]},"outputs":{"value":[1]}},
+              {"type":"output","inputs":{"value":[1,"value"]},"outputs":{}}
+            ],"graph_output_idx":3}"#,
+        )
+        .expect("decodes");
+        let err = g.validate().expect_err("cycle");
+        assert!(
+            matches!(&err, GraphError::Cycle { nodes, .. } if nodes == &vec![1, 2]),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "at nodes: the graph has a cycle, so these nodes would wait for each other forever: \
+             node 1 (function builtins.iadd) reads node 2 (function builtins.iadd), which reads node 1"
+        );
+    }
+
+    #[test]
+    fn a_cycle_in_a_nested_body_or_through_a_kind_reference_is_rejected() {
+        // The body's ifelse N1 takes its predicate from itself.
+        let body = r#"{"nodes":[
+              {"type":"input","name":"x","inputs":{},"outputs":{"x":[1,2]}},
+              {"type":"ifelse","pred":[1,"value"],"if_true":[0,"x"],"if_false":[0,"x"],"inputs":{},"outputs":{"value":[1,2]}},
+              {"type":"output","inputs":{"value":[1,"value"]},"outputs":{}}
+            ],"graph_inputs":["x"],"graph_output_idx":2}"#;
+        let g = graph(&format!(
+            r#"{{"nodes":[
+              {{"type":"const","value":{body},"inputs":{{}},"outputs":{{"value":[2]}}}},
+              {{"type":"const","value":1,"inputs":{{}},"outputs":{{"value":[2]}}}},
+              {{"type":"eval","graph":[0,"value"],"inputs":{{"x":[1,"value"]}},"outputs":{{"value":[3]}}}},
+              {{"type":"output","inputs":{{"value":[2,"value"]}},"outputs":{{}}}}
+            ],"graph_output_idx":3}}"#
+        ))
+        .expect("decodes");
+        let err = g.validate().expect_err("cycle");
+        assert_eq!(
+            err.to_string(),
+            "at nodes[0].value.nodes: the graph has a cycle, so these nodes would wait for each other forever: \
+             node 1 (ifelse) reads node 1 (itself)"
+        );
+    }
+
+    #[test]
     fn remaining_inputs_respects_fixed_and_provided() {
         let g = graph(
             r#"{"nodes":[],"fixed_inputs":{"b":["-.N3","value"]},"graph_inputs":["a","b","c"]}"#,
@@ -1293,6 +1503,11 @@ mod tests {
         assert!(
             matches!(err, GraphError::FixedInputProvided { .. }),
             "{err}"
+        );
+        let err = g.remaining_inputs(["a", "cc"]).expect_err("typo");
+        assert_eq!(
+            err.to_string(),
+            r#"the graph has no input port(s) "cc"; its inputs are: "a", "c""#
         );
     }
 

@@ -193,16 +193,12 @@ impl Errored {
 
 /// The state of the node at `loc`.
 pub fn node_status(s: &FileControllerStorage, loc: &Loc, errored: &Errored) -> NodeStatus {
-    if s.is_node_finished(loc) {
-        NodeStatus::Finished
-    } else if s.is_node_started(loc) {
-        if s.node_has_error(loc) || errored.covers(loc) {
-            NodeStatus::Error
-        } else {
-            NodeStatus::Started
-        }
-    } else {
-        NodeStatus::NotStarted
+    match tierkreis_storage::node_status(s, loc) {
+        tierkreis_storage::NodeStatus::Finished => NodeStatus::Finished,
+        tierkreis_storage::NodeStatus::Failed => NodeStatus::Error,
+        tierkreis_storage::NodeStatus::Started if errored.covers(loc) => NodeStatus::Error,
+        tierkreis_storage::NodeStatus::Started => NodeStatus::Started,
+        tierkreis_storage::NodeStatus::NotStarted => NodeStatus::NotStarted,
     }
 }
 

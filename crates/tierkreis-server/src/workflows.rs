@@ -1,41 +1,19 @@
 //! The workflows of a checkpoint folder and how each stands (running,
 //! finished, failed, interrupted), read from the files both implementations
-//! write, so runs of the Python reference show up too.
-//!
-//! Whether a controller is running is read without taking its lock: the
-//! lock file's inode is looked up in `/proc/locks` (taking the lock to test it
-//! would make a controller starting at that instant fail). A run of the
-//! reference has no lock file; it counts as running while its folder saw
-//! activity in the last [`REFERENCE_ACTIVE_SECS`] seconds.
+//! write, so runs of the Python reference show up too. The status and the
+//! listing are the storage crate's ([`tierkreis_storage::workflow_status`]),
+//! the same `tkr ls` uses.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::Path;
 
 use serde::Serialize;
 use tierkreis_core::Loc;
 use tierkreis_storage::controller::iso_utc;
-use tierkreis_storage::{lock_state, ControllerStorage, FileControllerStorage, LockState};
+use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 use uuid::Uuid;
 
-/// A run without a lock file (the reference's) counts as running while its
-/// folder changed this recently.
-pub const REFERENCE_ACTIVE_SECS: u64 = 60;
-
-/// How a workflow stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WorkflowStatus {
-    /// A controller is working on it.
-    Running,
-    /// `-/_done` exists.
-    Finished,
-    /// `-/_error` exists: a node failed.
-    Failed,
-    /// Neither finished nor failed, and no controller runs it: `tkr resume`
-    /// continues it.
-    Interrupted,
-}
+pub use tierkreis_storage::workflow_status::REFERENCE_ACTIVE_SECS;
+pub use tierkreis_storage::WorkflowStatus;
 
 /// One workflow as the list shows it (the reference's `WorkflowDisplay`
 /// plus status and end time).
@@ -62,13 +40,12 @@ pub fn storage(tkr_dir: &Path, id: Uuid) -> FileControllerStorage {
 /// Every workflow folder (named by a UUID) in `tkr_dir`, sorted by start
 /// time, newest first. A missing `tkr_dir` has none.
 pub fn list(tkr_dir: &Path) -> Vec<WorkflowSummary> {
-    let Ok(entries) = fs::read_dir(tkr_dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<WorkflowSummary> = entries
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| Uuid::parse_str(&e.file_name().to_string_lossy()).ok())
+    let ids = tierkreis_storage::workflow_ids(tkr_dir).unwrap_or_else(|e| {
+        tracing::warn!(dir = %tkr_dir.display(), error = %e, "cannot list the checkpoint folder");
+        Vec::new()
+    });
+    let mut out: Vec<WorkflowSummary> = ids
+        .into_iter()
         .map(|id| summary(&storage(tkr_dir, id)))
         .collect();
     out.sort_by(|a, b| {
@@ -120,45 +97,7 @@ pub fn root_errors(s: &FileControllerStorage) -> Vec<String> {
     errors
 }
 
-/// How the workflow stands; see the module docs for "running".
+/// How the workflow stands: [`tierkreis_storage::workflow_status`].
 pub fn status(s: &FileControllerStorage) -> WorkflowStatus {
-    let root = Loc::root();
-    if s.is_node_finished(&root) {
-        return WorkflowStatus::Finished;
-    }
-    match lock_state(s.workflow_dir()) {
-        LockState::Held { .. } => return WorkflowStatus::Running,
-        LockState::Free => {}
-        LockState::Absent => {
-            // No lock file: a run of the reference.
-            if !s.node_has_error(&root) && recently_active(s) {
-                return WorkflowStatus::Running;
-            }
-        }
-    }
-    if s.node_has_error(&root) {
-        WorkflowStatus::Failed
-    } else {
-        WorkflowStatus::Interrupted
-    }
-}
-
-/// Whether the workflow folder, its log, or the root's metadata changed in
-/// the last [`REFERENCE_ACTIVE_SECS`] seconds.
-fn recently_active(s: &FileControllerStorage) -> bool {
-    let dir = s.workflow_dir();
-    let paths: [PathBuf; 4] = [
-        dir.to_path_buf(),
-        s.logs_path(),
-        s.workflow_metadata_path(),
-        s.metadata_path(&Loc::root()),
-    ];
-    let now = SystemTime::now();
-    paths.iter().any(|p| {
-        fs::metadata(p)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| now.duration_since(t).ok().or(Some(Duration::ZERO)))
-            .is_some_and(|age| age < Duration::from_secs(REFERENCE_ACTIVE_SECS))
-    })
+    tierkreis_storage::workflow_status(s)
 }

@@ -771,6 +771,13 @@ fn collect_dependents<S: ControllerStorage + ?Sized>(
             for targets in def.outputs.values() {
                 for &target in targets {
                     let dep = parent.n(i64::try_from(target).unwrap_or(i64::MAX));
+                    // The Python builder lists a recursive eval as a consumer
+                    // of its own `body` (it reads the scope's body, not its
+                    // own output): taken literally, restarting any task inside
+                    // it would delete the whole eval and run it all again.
+                    if &dep == loc {
+                        continue;
+                    }
                     if found.insert(dep.clone()) {
                         collect_dependents(storage, &dep, found)?;
                     }

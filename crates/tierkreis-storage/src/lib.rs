@@ -12,6 +12,7 @@
 //!   in-process workers.
 //! - [`atomic`]: crash-safe writes, markers and hard links on disk.
 //! - [`warm`]: the lines a warm worker process and the controller exchange.
+//! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
 //!
 //! Every operation returns [`StorageError`]; a missing entry is always
 //! [`StorageError::NotFound`].
@@ -24,6 +25,7 @@ pub mod memory;
 mod value_cache;
 pub mod warm;
 pub mod worker;
+pub mod workflow_status;
 
 pub use controller::{
     ControllerStorage, ExecutorDebugData, FileControllerStorage, MemoryControllerStorage,
@@ -33,3 +35,4 @@ pub use error::StorageError;
 pub use lock::{lock_state, LockError, LockState, WorkflowLock};
 pub use memory::MemoryFiles;
 pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};
+pub use workflow_status::{node_status, workflow_ids, workflow_status, NodeStatus, WorkflowStatus};

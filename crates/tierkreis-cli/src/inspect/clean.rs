@@ -20,7 +20,7 @@ Examples:
 #[derive(Debug, Args)]
 pub struct CleanArgs {
     /// The workflow (UUID, unique prefix or name).
-    #[arg(value_name = "RUN", required_unless_present_any = ["run_id", "all"], conflicts_with = "all")]
+    #[arg(value_name = "RUN", conflicts_with = "all")]
     run: Option<String>,
     /// The workflow whose id is the UUID with integer value N.
     #[arg(long, value_name = "N", conflicts_with = "all")]
@@ -67,6 +67,14 @@ pub fn run(a: &CleanArgs) -> anyhow::Result<u8> {
             }
         );
         return Ok(exit::OK);
+    }
+    if a.run.is_none() && a.run_id.is_none() {
+        eprintln!(
+            "error: name the workflow to delete (RUN: a UUID, a unique prefix or a name; or --run-id N), \
+             or give --all to delete every workflow in {} that is not running",
+            dir.display()
+        );
+        return Ok(exit::USAGE);
     }
     let id = crate::target::resolve(a.run.as_deref(), a.run_id, &dir)?;
     let w = workflows::summarise(&dir, id);

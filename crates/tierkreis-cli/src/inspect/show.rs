@@ -222,17 +222,14 @@ impl<'a> Ctx<'a> {
             .next()
             .is_some_and(|e| e.starts_with(&prefix));
         if self.errors.contains(loc.as_str()) || below {
-            NodeStatus::Failed
-        } else if self.st.is_node_finished(loc) {
-            NodeStatus::Done
-        } else if self.st.is_node_started(loc) {
-            if self.live {
-                NodeStatus::Running
-            } else {
-                NodeStatus::Interrupted
-            }
-        } else {
-            NodeStatus::NotStarted
+            return NodeStatus::Failed;
+        }
+        match tierkreis_storage::node_status(self.st, loc) {
+            tierkreis_storage::NodeStatus::Finished => NodeStatus::Done,
+            tierkreis_storage::NodeStatus::Failed => NodeStatus::Failed,
+            tierkreis_storage::NodeStatus::Started if self.live => NodeStatus::Running,
+            tierkreis_storage::NodeStatus::Started => NodeStatus::Interrupted,
+            tierkreis_storage::NodeStatus::NotStarted => NodeStatus::NotStarted,
         }
     }
 

@@ -6,55 +6,19 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use tierkreis_storage::{lock_state, ControllerStorage, FileControllerStorage, LockState};
+use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 use uuid::Uuid;
 
 use super::render;
 
-/// How a workflow stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// A live controller holds its `.controller.lock`.
-    Running,
-    /// `-/_done` exists.
-    Finished,
-    /// `-/_error` exists.
-    Failed,
-    /// None of the above: stopped (crash, Ctrl-C, or a reference run whose
-    /// controller gave up); `tkr resume` continues it.
-    Interrupted,
-}
+/// How a workflow stands: the storage crate's one definition, shared with
+/// `tkr serve`.
+pub use tierkreis_storage::WorkflowStatus as Status;
 
-impl Status {
-    /// The word used in every output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Running => "running",
-            Status::Finished => "finished",
-            Status::Failed => "failed",
-            Status::Interrupted => "interrupted",
-        }
-    }
-}
-
-/// Whether a live process holds the workflow's controller lock. Folders
-/// without a lock file (e.g. written by the reference) are never locked.
-pub fn is_locked(workflow_dir: &Path) -> bool {
-    matches!(lock_state(workflow_dir), LockState::Held { .. })
-}
-
-/// The status of the workflow stored in `storage`.
+/// The status of the workflow stored in `storage` (see
+/// [`tierkreis_storage::workflow_status`]).
 pub fn status(storage: &dyn ControllerStorage) -> Status {
-    let root = tierkreis_core::Loc::root();
-    if is_locked(storage.workflow_dir()) {
-        Status::Running
-    } else if storage.node_has_error(&root) {
-        Status::Failed
-    } else if storage.is_node_finished(&root) {
-        Status::Finished
-    } else {
-        Status::Interrupted
-    }
+    tierkreis_storage::workflow_status(storage)
 }
 
 /// One workflow folder, summarised.
@@ -108,7 +72,8 @@ pub fn summarise(tkr_dir: &Path, id: Uuid) -> Summary {
             .map(|d| d.as_secs_f64()),
         (None, _) => None,
     };
-    let (nodes, failures) = count_nodes(&dir);
+    let nodes = tierkreis_storage::workflow_status::started_node_count(&storage).unwrap_or(0);
+    let failures = count_failures(&dir);
     Summary {
         id,
         dir,
@@ -123,42 +88,24 @@ pub fn summarise(tkr_dir: &Path, id: Uuid) -> Summary {
     }
 }
 
-/// (folders with `nodedef`, non-root folders with `_error`).
-fn count_nodes(dir: &Path) -> (usize, usize) {
+/// Non-root node folders with an `_error` marker.
+fn count_failures(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return (0, 0);
+        return 0;
     };
-    let mut nodes = 0;
-    let mut failures = 0;
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if !name.starts_with('-') {
-            continue;
-        }
-        let p = e.path();
-        if p.join("nodedef").exists() {
-            nodes += 1;
-        }
-        if name != "-" && p.join("_error").exists() {
-            failures += 1;
-        }
-    }
-    (nodes, failures)
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("-.") && e.path().join("_error").exists()
+        })
+        .count()
 }
 
 /// The ids of every workflow folder (named by a UUID) in `tkr_dir`.
 pub fn ids(tkr_dir: &Path) -> std::io::Result<Vec<Uuid>> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(tkr_dir)? {
-        let e = e?;
-        if let Ok(id) = Uuid::parse_str(&e.file_name().to_string_lossy()) {
-            if e.path().is_dir() {
-                out.push(id);
-            }
-        }
-    }
-    Ok(out)
+    tierkreis_storage::workflow_ids(tkr_dir)
 }
 
 /// Every workflow in `tkr_dir`, newest first (by start time, then id).
@@ -181,19 +128,13 @@ mod tests {
     use tierkreis_core::Loc;
 
     #[test]
-    fn status_follows_markers_and_the_lock() {
+    fn summary_names_and_counts_failures_without_the_root() {
         let dir = tempfile::tempdir().expect("tempdir");
         let id = Uuid::from_u128(1);
         let st = FileControllerStorage::new(dir.path(), id, Some("n".into()));
         st.write_workflow_metadata().expect("metadata");
+        drop(tierkreis_storage::WorkflowLock::acquire(st.workflow_dir()).expect("lock"));
         assert_eq!(status(&st), Status::Interrupted);
-        let lock = tierkreis_storage::WorkflowLock::acquire(st.workflow_dir()).expect("lock");
-        assert!(is_locked(st.workflow_dir()));
-        assert_eq!(status(&st), Status::Running);
-        drop(lock);
-        assert!(!is_locked(st.workflow_dir()));
-        st.mark_node_finished(&Loc::root()).expect("done");
-        assert_eq!(status(&st), Status::Finished);
         st.mark_node_error(&Loc::root()).expect("error");
         assert_eq!(status(&st), Status::Failed);
         let s = summarise(dir.path(), id);

@@ -54,6 +54,22 @@ pub fn expect_code(out: &Output, code: i32) {
     );
 }
 
+/// The `outputs` of the one JSON object `tkr run|resume|restart --json -o`
+/// prints (`{"id", "name", "status", "outputs"}`), checking it finished.
+pub fn outputs_of_report(report: tierkreis_core::Value) -> tierkreis_core::Value {
+    let tierkreis_core::Value::Map(mut fields) = report else {
+        panic!("--json prints an object, got {report:?}")
+    };
+    assert_eq!(
+        fields.get("status"),
+        Some(&tierkreis_core::Value::from("finished")),
+        "{fields:?}"
+    );
+    fields
+        .shift_remove("outputs")
+        .unwrap_or_else(|| panic!("no outputs in {fields:?}"))
+}
+
 /// Writes `json` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, json: &str) -> PathBuf {
     let p = dir.join(name);

@@ -1,0 +1,204 @@
+//! How a workflow and its nodes stand, decided in one place for every
+//! reader (`tkr ls`/`show`/`clean` and `tkr serve`), so the command line and
+//! the web view never disagree about the same folder.
+//!
+//! A workflow is *running* while a live controller holds its
+//! `.controller.lock` (read without taking the lock, see [`lock_state`]),
+//! whatever its markers say (a resume or restart is under way, and `tkr
+//! clean` must leave it alone). Otherwise it is *finished* when `-/_done`
+//! exists; *failed* when `-/_error` exists; *running* too when it has no
+//! lock file at all (a run of the Python reference, which takes no lock) and
+//! its folder changed in the last [`REFERENCE_ACTIVE_SECS`] seconds; else
+//! *interrupted* (crash, Ctrl-C, stop): `tkr resume` continues it.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use tierkreis_core::Loc;
+use uuid::Uuid;
+
+use crate::lock::{lock_state, LockState};
+use crate::ControllerStorage;
+
+/// A run without a lock file (the reference's) counts as running while its
+/// folder changed this recently.
+pub const REFERENCE_ACTIVE_SECS: u64 = 60;
+
+/// How a workflow stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkflowStatus {
+    /// A controller is working on it.
+    Running,
+    /// `-/_done` exists.
+    Finished,
+    /// `-/_error` exists: a node failed, and no controller runs it.
+    Failed,
+    /// Neither finished nor failed, and no controller runs it: `tkr resume`
+    /// continues it.
+    Interrupted,
+}
+
+impl WorkflowStatus {
+    /// The word every output uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Running => "running",
+            WorkflowStatus::Finished => "finished",
+            WorkflowStatus::Failed => "failed",
+            WorkflowStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// How the workflow in `storage` stands (see the module docs).
+pub fn workflow_status(storage: &dyn ControllerStorage) -> WorkflowStatus {
+    let root = Loc::root();
+    let lock = lock_state(storage.workflow_dir());
+    if matches!(lock, LockState::Held { .. }) {
+        return WorkflowStatus::Running;
+    }
+    if storage.is_node_finished(&root) {
+        return WorkflowStatus::Finished;
+    }
+    if storage.node_has_error(&root) {
+        return WorkflowStatus::Failed;
+    }
+    if lock == LockState::Absent && reference_run_recently_active(storage) {
+        return WorkflowStatus::Running;
+    }
+    WorkflowStatus::Interrupted
+}
+
+/// Whether the workflow folder, its log, its metadata or the root's
+/// metadata changed in the last [`REFERENCE_ACTIVE_SECS`] seconds.
+fn reference_run_recently_active(storage: &dyn ControllerStorage) -> bool {
+    let paths = [
+        storage.workflow_dir().to_path_buf(),
+        storage.logs_path(),
+        storage.workflow_metadata_path(),
+        storage.metadata_path(&Loc::root()),
+    ];
+    let now = SystemTime::now();
+    paths.iter().any(|p| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            // A time in the future (clock skew) counts as just now.
+            .map(|t| now.duration_since(t).unwrap_or(Duration::ZERO))
+            .is_some_and(|age| age < Duration::from_secs(REFERENCE_ACTIVE_SECS))
+    })
+}
+
+/// The ids of every workflow in the checkpoint folder `tkr_dir`: its
+/// sub-folders named by a UUID, sorted. A missing `tkr_dir` has none.
+pub fn workflow_ids(tkr_dir: &Path) -> std::io::Result<Vec<Uuid>> {
+    let entries = match std::fs::read_dir(tkr_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut ids = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if let Ok(id) = Uuid::parse_str(&entry.file_name().to_string_lossy()) {
+            if entry.path().is_dir() {
+                ids.push(id);
+            }
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// How many nodes of the workflow have started (have a `nodedef`),
+/// counting every scope: loop iterations, map elements and the nodes inside
+/// them, and the root. `tkr ls` and the end of `tkr run` both report this.
+pub fn started_node_count(storage: &dyn ControllerStorage) -> Result<usize, crate::StorageError> {
+    let mut count = 0;
+    for path in storage.list_subpaths(storage.workflow_dir())? {
+        let is_node = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('-'));
+        if is_node && storage.exists(&path.join("nodedef")) {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// How one node stands, from its own markers only (callers add what they
+/// know beyond that, e.g. whether the controller is alive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// No `nodedef` yet.
+    NotStarted,
+    /// Its `nodedef` is written, it is neither finished nor failed.
+    Started,
+    /// `_done` exists (even beside a stale `_error` a restart left).
+    Finished,
+    /// `_error` exists and `_done` does not.
+    Failed,
+}
+
+/// How the node at `loc` stands (see [`NodeStatus`]).
+pub fn node_status(storage: &dyn ControllerStorage, loc: &Loc) -> NodeStatus {
+    if storage.is_node_finished(loc) {
+        NodeStatus::Finished
+    } else if storage.node_has_error(loc) {
+        NodeStatus::Failed
+    } else if storage.is_node_started(loc) {
+        NodeStatus::Started
+    } else {
+        NodeStatus::NotStarted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FileControllerStorage, WorkflowLock};
+
+    #[test]
+    fn status_follows_lock_then_done_then_error_then_activity() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let st = FileControllerStorage::new(dir.path(), Uuid::from_u128(1), None);
+        st.write_workflow_metadata().expect("metadata");
+        // No lock file and just written: a reference run at work.
+        assert_eq!(workflow_status(&st), WorkflowStatus::Running);
+        let lock = WorkflowLock::acquire(st.workflow_dir()).expect("lock");
+        assert_eq!(workflow_status(&st), WorkflowStatus::Running);
+        st.mark_node_finished(&Loc::root()).expect("done");
+        assert_eq!(workflow_status(&st), WorkflowStatus::Running);
+        drop(lock);
+        assert_eq!(workflow_status(&st), WorkflowStatus::Finished);
+        std::fs::remove_file(st.done_path(&Loc::root())).expect("undone");
+        st.mark_node_error(&Loc::root()).expect("error");
+        assert_eq!(workflow_status(&st), WorkflowStatus::Failed);
+
+        let st = FileControllerStorage::new(dir.path(), Uuid::from_u128(2), None);
+        st.write_workflow_metadata().expect("metadata");
+        drop(WorkflowLock::acquire(st.workflow_dir()).expect("lock"));
+        assert_eq!(workflow_status(&st), WorkflowStatus::Interrupted);
+        assert_eq!(
+            workflow_ids(dir.path()).expect("ids"),
+            vec![Uuid::from_u128(1), Uuid::from_u128(2)]
+        );
+        assert!(workflow_ids(&dir.path().join("missing"))
+            .expect("none")
+            .is_empty());
+    }
+
+    #[test]
+    fn node_status_prefers_done_over_a_stale_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let st = FileControllerStorage::new(dir.path(), Uuid::from_u128(1), None);
+        let loc: Loc = "-.N1".parse().expect("loc");
+        assert_eq!(node_status(&st, &loc), NodeStatus::NotStarted);
+        st.mark_node_error(&loc).expect("error");
+        assert_eq!(node_status(&st, &loc), NodeStatus::Failed);
+        st.mark_node_finished(&loc).expect("done");
+        assert_eq!(node_status(&st, &loc), NodeStatus::Finished);
+    }
+}
