@@ -12,6 +12,7 @@ mod inspect;
 mod output;
 mod progress;
 mod pygraph;
+mod run_flags;
 mod target;
 
 use std::path::PathBuf;
@@ -104,7 +105,7 @@ struct Common {
     #[arg(long, value_name = "DIR")]
     checkpoints: Option<PathBuf>,
     /// Print the workflow's outputs when it finishes.
-    #[arg(short = 'o', long = "outputs")]
+    #[arg(short = 'o', long = "outputs", visible_alias = "print-output")]
     print_outputs: bool,
     /// Machine-readable output: one JSON object.
     #[arg(long)]
@@ -114,7 +115,7 @@ struct Common {
     quiet: bool,
     /// A registry folder of workers (holding W/main.sh, W/main.py or W/main
     /// for worker W); repeatable, searched in order before the config's.
-    #[arg(long = "registry", value_name = "DIR")]
+    #[arg(long = "registry", visible_alias = "registry-path", value_name = "DIR")]
     registries: Vec<PathBuf>,
     /// The executor configuration file (default: ./tkr.toml if it exists).
     #[arg(long, value_name = "FILE")]
@@ -138,17 +139,20 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The workflow graph, as JSON written by the Python builder.
+    /// The workflow graph, as JSON written by the Python builder (or the
+    /// older format with single-index outputs). Without -f and -g: the
+    /// reference's default ./tkr/graphs/main.py:workflow.
     #[arg(
         short = 'f',
         long = "graph",
-        value_name = "GRAPH.json",
-        required_unless_present = "graph_location"
+        visible_alias = "from-file",
+        value_name = "GRAPH.json"
     )]
     graph: Option<PathBuf>,
-    /// The workflow graph from Python: FILE.py:NAME or module:NAME (a
-    /// GraphData, a Graph, or a function returning one), loaded with the
-    /// reference's loader by a Python that has `tierkreis`.
+    /// The workflow graph from Python: FILE.py:NAME or module.path:NAME (a
+    /// GraphData, a Graph, a Workflow, anything whose `.data` is a
+    /// GraphData, or a function returning one), loaded by a Python that has
+    /// `tierkreis`.
     #[arg(
         short = 'g',
         long = "graph-location",
@@ -159,9 +163,18 @@ struct RunArgs {
     /// The Python interpreter for -g (default: $TKR_PYTHON, else python3).
     #[arg(long, value_name = "PYTHON")]
     python: Option<PathBuf>,
-    /// An input: PORT:FILE (the file's raw bytes are the value), or a JSON
-    /// object file whose entries are the inputs. Repeatable.
-    #[arg(short = 'i', long = "input", value_name = "PORT:FILE|INPUTS.json")]
+    /// Inputs: PORT:FILE (the file's raw bytes are the value), or a JSON
+    /// object file whose entries are the inputs; several may follow one -i
+    /// (`-i a:a.bin b:b.bin`), and -i may be repeated. `-i None`: no inputs.
+    /// Without -i, ./workflow_inputs.json is read if the graph needs inputs.
+    #[arg(
+        short = 'i',
+        long = "input",
+        visible_alias = "input-files",
+        value_name = "PORT:FILE|INPUTS.json",
+        num_args = 1..,
+        action = clap::ArgAction::Append
+    )]
     inputs: Vec<String>,
     /// Use the workflow id whose integer value is N (like the reference).
     #[arg(long, value_name = "N", conflicts_with = "id")]
@@ -175,6 +188,8 @@ struct RunArgs {
     /// Where checkpoints live.
     #[arg(long, value_enum, default_value_t = StorageKind::File)]
     storage: StorageKind,
+    #[command(flatten)]
+    reference: run_flags::ReferenceRunFlags,
     #[command(flatten)]
     common: Common,
 }
@@ -201,14 +216,20 @@ struct RestartArgs {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `tkr run -l LEVEL` / `-v` (the reference's flags) override RUST_LOG.
+    let flag_filter = match &cli.command {
+        Command::Run(a) => a.reference.log_filter(),
+        _ => None,
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
+        .with_env_filter(match flag_filter {
+            Some(level) => tracing_subscriber::EnvFilter::new(level),
+            None => tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
+        })
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(a) => cmd_run::run(a),
         Command::Resume(a) => cmd_run::resume(a),
