@@ -79,9 +79,11 @@ Options go before RUN and LOC (a location starts with a dash).")]
     Stop(cmd_stop::StopArgs),
     #[command(flatten)]
     Inspect(inspect::Command),
-    /// Create a new project (a Rust worker, a graph, inputs) that `tkr run` runs.
+    /// Create a project or worker: `project`, `worker`, `stubs` (the reference's), or `rust-worker`.
     #[command(after_help = "Example:
-  tkr init hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
+  tkr init project && tkr run -o
+  tkr init worker -n my_worker
+  tkr init rust-worker hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
     Init(init::InitArgs),
     /// Serve a live web view of the workflows (JSON API and page).
     #[command(after_help = "Examples:
