@@ -6,6 +6,7 @@
 mod cmd_run;
 mod cmd_serve;
 mod cmd_stop;
+mod cmd_vis;
 mod init;
 mod inputs;
 mod inspect;
@@ -91,6 +92,13 @@ Options go before RUN and LOC (a location starts with a dash).")]
   tkr serve --port 0 --checkpoints ./ck
   tkr serve --host 0.0.0.0 --port 8080   # reachable from other machines")]
     Serve(cmd_serve::ServeArgs),
+    /// The reference's visualizer command: `tkr serve`, or with --graph a
+    /// graph shown without any run.
+    #[command(after_help = "Examples:
+  tkr vis                                   # as tkr serve
+  tkr vis --graph graphs/main.py:workflow   # a graph, not run
+  tkr vis --graph tierkreis.graphs.simulate.compile_simulate:compile_simulate --port 0")]
+    Vis(cmd_vis::VisArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -240,6 +248,7 @@ fn main() -> ExitCode {
         Command::Inspect(c) => inspect::run(c),
         Command::Init(a) => init::run(a),
         Command::Serve(a) => cmd_serve::serve(a),
+        Command::Vis(a) => cmd_vis::vis(a),
     };
     ExitCode::from(code)
 }

@@ -35,6 +35,10 @@ pub enum WorkflowStatus {
     /// Neither finished nor failed, and no controller runs it: `tkr resume`
     /// continues it.
     Interrupted,
+    /// Written but no node of it ever started, e.g. a graph shown by
+    /// `tkr vis --graph`.
+    #[serde(rename = "not started")]
+    NotStarted,
 }
 
 /// One workflow as the list shows it (the reference's `WorkflowDisplay`
@@ -138,9 +142,26 @@ pub fn status(s: &FileControllerStorage) -> WorkflowStatus {
     }
     if s.node_has_error(&root) {
         WorkflowStatus::Failed
+    } else if !any_top_level_node_started(s) {
+        WorkflowStatus::NotStarted
     } else {
         WorkflowStatus::Interrupted
     }
+}
+
+/// Whether a node of the top-level graph (`-.N0`, `-.N1`, ...) has a
+/// `nodedef`, which a controller writes when it starts the node.
+fn any_top_level_node_started(s: &FileControllerStorage) -> bool {
+    let Ok(entries) = std::fs::read_dir(s.workflow_dir()) else {
+        return true;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.strip_prefix("-.N")
+            .is_some_and(|i| i.parse::<u64>().is_ok())
+            && e.path().join("nodedef").is_file()
+    })
 }
 
 /// Whether the workflow folder, its log, or the root's metadata changed in
