@@ -347,18 +347,7 @@ fn drive(
 /// The executor for `common`'s flags and the configuration file: builtins
 /// in-process, other workers as processes.
 fn executor(common: &Common, overrides: &ExecutorOverrides) -> Result<DefaultExecutor, u8> {
-    let mut config = match &common.config {
-        Some(path) => report(
-            ExecutorConfig::load(path).map_err(anyhow::Error::from),
-            exit::USAGE,
-        )?,
-        None if std::path::Path::new(DEFAULT_CONFIG_FILE).is_file() => report(
-            ExecutorConfig::load(std::path::Path::new(DEFAULT_CONFIG_FILE))
-                .map_err(anyhow::Error::from),
-            exit::USAGE,
-        )?,
-        None => ExecutorConfig::default(),
-    };
+    let config = executor_config(common, overrides)?;
     let defaults = ProcessOptions::default();
     let options = ProcessOptions {
         jobs: common
@@ -374,14 +363,32 @@ fn executor(common: &Common, overrides: &ExecutorOverrides) -> Result<DefaultExe
             .grace_secs
             .map_or(defaults.grace, std::time::Duration::from_secs_f64),
     };
-    if let Some(secs) = overrides.batch_poll_secs {
-        config.hpc.poll_secs = Some(secs);
-    }
     let discovery =
         Discovery::new(config, common.registries.clone()).with_uv_preferred(overrides.prefer_uv);
     Ok(DefaultExecutor::with_processes(ProcessExecutor::new(
         discovery, options,
     )))
+}
+
+/// The executor configuration (`--config`, else ./tkr.toml, else the
+/// defaults) with `tkr run -p` applied to the batch-job polling.
+fn executor_config(common: &Common, overrides: &ExecutorOverrides) -> Result<ExecutorConfig, u8> {
+    let mut config = match &common.config {
+        Some(path) => report(
+            ExecutorConfig::load(path).map_err(anyhow::Error::from),
+            exit::USAGE,
+        )?,
+        None if std::path::Path::new(DEFAULT_CONFIG_FILE).is_file() => report(
+            ExecutorConfig::load(std::path::Path::new(DEFAULT_CONFIG_FILE))
+                .map_err(anyhow::Error::from),
+            exit::USAGE,
+        )?,
+        None => ExecutorConfig::default(),
+    };
+    if let Some(secs) = overrides.batch_poll_secs {
+        config.hpc.poll_secs = Some(secs);
+    }
+    Ok(config)
 }
 
 /// Turns SIGINT and SIGTERM into a stop request for the run; the returned
@@ -398,4 +405,38 @@ fn stop_on_signals(stop: runtime::StopHandle) -> anyhow::Result<signal_hook::ite
         }
     });
     Ok(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn polling_interval_sets_the_batch_job_polling_over_the_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("tkr.toml");
+        std::fs::write(&config, "[hpc]\npoll_secs = 5\n").expect("write");
+        let cli = crate::Cli::parse_from([
+            "tkr".as_ref(),
+            "run".as_ref(),
+            "-f".as_ref(),
+            "g.json".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "-p".as_ref(),
+            "0.02".as_ref(),
+        ]);
+        let crate::Command::Run(args) = cli.command else {
+            panic!("not run");
+        };
+        let overrides = ExecutorOverrides {
+            prefer_uv: args.reference.uv,
+            batch_poll_secs: args.reference.polling_interval_seconds,
+        };
+        let got = executor_config(&args.common, &overrides).expect("config");
+        assert_eq!(got.hpc.poll_secs, Some(0.02));
+        let without = executor_config(&args.common, &ExecutorOverrides::default()).expect("config");
+        assert_eq!(without.hpc.poll_secs, Some(5.0));
+    }
 }

@@ -212,9 +212,9 @@ impl Discovery {
     /// of the project in `project_dir` (the same folder, or its parent for
     /// the `tkr_W_impl/` layout): `uv run main.py` when the kind says so, or
     /// when unconfigured and `--uv` was given or the project has a
-    /// `pyproject.toml` and `uv` is on `PATH`; else the Python interpreter,
-    /// with the project folder on `PYTHONPATH` so `main.py` imports its
-    /// package as the reference's installed worker would.
+    /// `pyproject.toml` and `uv` is on `PATH`; else the Python interpreter.
+    /// For the `tkr_W_impl/` layout the project folder goes on `PYTHONPATH`,
+    /// so `main.py` imports its package as if the project were installed.
     fn python_plan(
         &self,
         worker: &str,
@@ -232,7 +232,7 @@ impl Discovery {
             None if has_project && uv.is_some() => WorkerKind::Uv,
             None => WorkerKind::Python,
         };
-        if k == WorkerKind::Uv {
+        let mut launch = if k == WorkerKind::Uv {
             let Some(uv) = uv else {
                 return Err(DiscoveryError::UvMissing {
                     worker: worker.to_string(),
@@ -240,14 +240,15 @@ impl Discovery {
                 });
             };
             let args = vec!["run".into(), "main.py".into()];
-            return Ok(plan(k, uv.into(), args, Some(script_dir.to_path_buf())));
-        }
-        let mut launch = plan(
-            k,
-            python.into(),
-            vec!["main.py".into()],
-            Some(script_dir.to_path_buf()),
-        );
+            plan(k, uv.into(), args, Some(script_dir.to_path_buf()))
+        } else {
+            plan(
+                k,
+                python.into(),
+                vec!["main.py".into()],
+                Some(script_dir.to_path_buf()),
+            )
+        };
         if project_dir != script_dir && !launch.env.contains_key("PYTHONPATH") {
             let mut paths = vec![project_dir.to_path_buf()];
             if let Some(existing) = std::env::var_os("PYTHONPATH") {
