@@ -18,6 +18,7 @@ use tierkreis_storage::{
 use uuid::Uuid;
 
 use crate::output;
+use crate::run_flags::{DEFAULT_GRAPH_FILE, DEFAULT_GRAPH_LOCATION, DEFAULT_INPUTS_FILE};
 use crate::{exit, Common, RestartArgs, ResumeArgs, RunArgs, StorageKind};
 
 /// The checkpoint folder: `--checkpoints`, else `$TKR_DIR`, else `~/.tierkreis/checkpoints`.
@@ -61,11 +62,24 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
                 location.clone(),
             )
         }
+        (None, None) if std::path::Path::new(DEFAULT_GRAPH_FILE).is_file() => {
+            let location = DEFAULT_GRAPH_LOCATION.to_string();
+            let python = crate::pygraph::interpreter(args.python.as_deref());
+            (
+                report(crate::pygraph::load(&location, &python), exit::USAGE)?,
+                location,
+            )
+        }
         (None, None) => {
-            eprintln!("error: give the graph with -f GRAPH.json or -g FILE.py:NAME");
+            eprintln!("error: give the graph with -f GRAPH.json or -g FILE.py:NAME (there is no {DEFAULT_GRAPH_FILE} here to default to)");
             return Err(exit::USAGE);
         }
     };
+    if let Some(n) = args.reference.n_iterations {
+        eprintln!(
+            "note: -n/--n-iterations {n} has no effect: this controller has no ticks to count, it waits for task completions"
+        );
+    }
     let graph = report(
         GraphData::from_json(&bytes)
             .with_context(|| format!("the graph {source} is not a valid graph")),
@@ -77,7 +91,19 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
             .with_context(|| format!("the graph in {source} is invalid")),
         exit::USAGE,
     )?;
-    let inputs = report(crate::inputs::read_inputs(&args.inputs), exit::USAGE)?;
+    let mut inputs = report(crate::inputs::read_inputs(&args.inputs), exit::USAGE)?;
+    // The reference reads ./workflow_inputs.json when no -i is given; we do
+    // when the graph needs inputs, so a graph without inputs is unaffected.
+    let default_inputs = std::path::Path::new(DEFAULT_INPUTS_FILE);
+    if args.inputs.is_empty() && !graph.graph_inputs.is_empty() && default_inputs.is_file() {
+        inputs = report(
+            crate::inputs::read_inputs(&[DEFAULT_INPUTS_FILE.to_string()]),
+            exit::USAGE,
+        )?;
+        if !args.common.quiet && !args.common.json {
+            eprintln!("inputs from ./{DEFAULT_INPUTS_FILE} (no -i given)");
+        }
+    }
     let missing = report(
         graph
             .remaining_inputs(inputs.keys().cloned().collect::<Vec<_>>())
@@ -106,6 +132,9 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
         StorageKind::File => {
             let dir = tkr_dir(&args.common);
             let s = FileControllerStorage::new(dir, id, args.name.clone());
+            if args.reference.do_clean_restart && s.workflow_dir().exists() {
+                clean_restart(&s)?;
+            }
             if s.workflow_dir().exists() {
                 eprintln!(
                     "error: workflow {id} already exists in {}; use `tkr resume {id}` to continue it, or another id",
@@ -121,7 +150,41 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
         runtime::start_workflow(storage.as_ref(), &graph, &inputs).map_err(anyhow::Error::from),
         exit::INTERNAL,
     )?;
-    drive(storage, false, &args.common)
+    let overrides = ExecutorOverrides {
+        prefer_uv: args.reference.uv,
+        batch_poll_secs: args.reference.polling_interval_seconds,
+    };
+    drive(storage, false, &args.common, &overrides)
+}
+
+/// `-r/--do-clean-restart`: deletes the run's checkpoint folder, once no
+/// controller holds it (the lock proves that).
+fn clean_restart(storage: &FileControllerStorage) -> Result<(), u8> {
+    let dir = storage.workflow_dir().to_path_buf();
+    {
+        let _held = report(
+            WorkflowLock::acquire(&dir).map_err(anyhow::Error::from),
+            exit::USAGE,
+        )?;
+    }
+    report(
+        std::fs::remove_dir_all(&dir).with_context(|| {
+            format!(
+                "-r/--do-clean-restart: cannot delete the run's folder {}",
+                dir.display()
+            )
+        }),
+        exit::USAGE,
+    )
+}
+
+/// Executor settings from `tkr run`'s reference flags.
+#[derive(Debug, Default)]
+struct ExecutorOverrides {
+    /// `--uv`: Python workers run with `uv run`.
+    prefer_uv: bool,
+    /// `-p`: seconds between two batch-job status queries.
+    batch_poll_secs: Option<f64>,
 }
 
 fn lock(storage: &dyn ControllerStorage, kind: StorageKind) -> Result<Option<WorkflowLock>, u8> {
@@ -154,7 +217,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
     let inner = || -> Result<u8, u8> {
         let storage = open_existing(&args.common, &args.target)?;
         let _lock = lock(storage.as_ref(), StorageKind::File)?;
-        drive(storage, true, &args.common)
+        drive(storage, true, &args.common, &ExecutorOverrides::default())
     };
     match inner() {
         Ok(c) | Err(c) => c,
@@ -210,15 +273,20 @@ pub fn restart(args: RestartArgs) -> u8 {
                 invalidated.len()
             );
         }
-        drive(storage, true, &args.common)
+        drive(storage, true, &args.common, &ExecutorOverrides::default())
     };
     match inner() {
         Ok(c) | Err(c) => c,
     }
 }
 
-fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> Result<u8, u8> {
-    let mut executor = executor(common)?;
+fn drive(
+    storage: Arc<dyn ControllerStorage>,
+    resume: bool,
+    common: &Common,
+    overrides: &ExecutorOverrides,
+) -> Result<u8, u8> {
+    let mut executor = executor(common, overrides)?;
     let events = runtime::EventChannel::new();
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
     let start = std::time::Instant::now();
@@ -382,19 +450,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The executor for `common`'s flags and the configuration file: builtins
 /// in-process, other workers as processes.
-fn executor(common: &Common) -> Result<DefaultExecutor, u8> {
-    let config = match &common.config {
-        Some(path) => report(
-            ExecutorConfig::load(path).map_err(anyhow::Error::from),
-            exit::USAGE,
-        )?,
-        None if std::path::Path::new(DEFAULT_CONFIG_FILE).is_file() => report(
-            ExecutorConfig::load(std::path::Path::new(DEFAULT_CONFIG_FILE))
-                .map_err(anyhow::Error::from),
-            exit::USAGE,
-        )?,
-        None => ExecutorConfig::default(),
-    };
+fn executor(common: &Common, overrides: &ExecutorOverrides) -> Result<DefaultExecutor, u8> {
+    let config = executor_config(common, overrides)?;
     let defaults = ProcessOptions::default();
     let options = ProcessOptions {
         jobs: common
@@ -411,10 +468,32 @@ fn executor(common: &Common) -> Result<DefaultExecutor, u8> {
             .map_or(defaults.grace, std::time::Duration::from_secs_f64),
         warm: !common.no_warm,
     };
-    let discovery = Discovery::new(config, common.registries.clone());
+    let discovery =
+        Discovery::new(config, common.registries.clone()).with_uv_preferred(overrides.prefer_uv);
     Ok(DefaultExecutor::with_processes(ProcessExecutor::new(
         discovery, options,
     )))
+}
+
+/// The executor configuration (`--config`, else ./tkr.toml, else the
+/// defaults) with `tkr run -p` applied to the batch-job polling.
+fn executor_config(common: &Common, overrides: &ExecutorOverrides) -> Result<ExecutorConfig, u8> {
+    let mut config = match &common.config {
+        Some(path) => report(
+            ExecutorConfig::load(path).map_err(anyhow::Error::from),
+            exit::USAGE,
+        )?,
+        None if std::path::Path::new(DEFAULT_CONFIG_FILE).is_file() => report(
+            ExecutorConfig::load(std::path::Path::new(DEFAULT_CONFIG_FILE))
+                .map_err(anyhow::Error::from),
+            exit::USAGE,
+        )?,
+        None => ExecutorConfig::default(),
+    };
+    if let Some(secs) = overrides.batch_poll_secs {
+        config.hpc.poll_secs = Some(secs);
+    }
+    Ok(config)
 }
 
 /// Turns SIGINT and SIGTERM into a stop request for the run; the returned
@@ -431,4 +510,38 @@ fn stop_on_signals(stop: runtime::StopHandle) -> anyhow::Result<signal_hook::ite
         }
     });
     Ok(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn polling_interval_sets_the_batch_job_polling_over_the_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("tkr.toml");
+        std::fs::write(&config, "[hpc]\npoll_secs = 5\n").expect("write");
+        let cli = crate::Cli::parse_from([
+            "tkr".as_ref(),
+            "run".as_ref(),
+            "-f".as_ref(),
+            "g.json".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "-p".as_ref(),
+            "0.02".as_ref(),
+        ]);
+        let crate::Command::Run(args) = cli.command else {
+            panic!("not run");
+        };
+        let overrides = ExecutorOverrides {
+            prefer_uv: args.reference.uv,
+            batch_poll_secs: args.reference.polling_interval_seconds,
+        };
+        let got = executor_config(&args.common, &overrides).expect("config");
+        assert_eq!(got.hpc.poll_secs, Some(0.02));
+        let without = executor_config(&args.common, &ExecutorOverrides::default()).expect("config");
+        assert_eq!(without.hpc.poll_secs, Some(5.0));
+    }
 }

@@ -14,16 +14,22 @@ pub struct ServeArgs {
     /// The address to listen on (loopback unless asked: the page can
     /// restart tasks).
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    host: IpAddr,
+    pub(crate) host: IpAddr,
     /// The port to listen on (0: any free port).
     #[arg(long, default_value_t = 8000)]
-    port: u16,
+    pub(crate) port: u16,
     /// The checkpoint folder (default: $TKR_DIR, else ~/.tierkreis/checkpoints).
     #[arg(long, value_name = "DIR")]
-    checkpoints: Option<PathBuf>,
+    pub(crate) checkpoints: Option<PathBuf>,
 }
 
 pub fn serve(args: ServeArgs) -> u8 {
+    serve_page(args, "")
+}
+
+/// Serves, announcing the address followed by `page` (e.g. `#/w/ID`, the
+/// page of one workflow).
+pub(crate) fn serve_page(args: ServeArgs, page: &str) -> u8 {
     let tkr_dir = args.checkpoints.unwrap_or_else(|| {
         tierkreis_storage::FileWorkerStorage::from_env()
             .tkr_dir()
@@ -43,7 +49,7 @@ pub fn serve(args: ServeArgs) -> u8 {
     };
     let ready = |bound: SocketAddr| {
         eprintln!(
-            "serving {} on http://{bound}/ (Ctrl-C to stop)",
+            "serving {} on http://{bound}/{page} (Ctrl-C to stop)",
             tkr_dir.display()
         );
     };

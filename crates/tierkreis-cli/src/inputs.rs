@@ -9,8 +9,12 @@ use indexmap::IndexMap;
 use tierkreis_core::Value;
 
 /// Reads every `-i` argument into port -> encoded value bytes.
+/// A lone `None` means no inputs, as in the reference's `tkr run -i None`.
 pub fn read_inputs(args: &[String]) -> anyhow::Result<IndexMap<String, Vec<u8>>> {
     let mut inputs = IndexMap::new();
+    if matches!(args, [only] if only == "None") {
+        return Ok(inputs);
+    }
     for arg in args {
         if let Some((port, file)) = arg.split_once(':') {
             if port.is_empty() {

@@ -6,12 +6,14 @@
 mod cmd_run;
 mod cmd_serve;
 mod cmd_stop;
+mod cmd_vis;
 mod init;
 mod inputs;
 mod inspect;
 mod output;
 mod progress;
 mod pygraph;
+mod run_flags;
 mod target;
 
 use std::path::PathBuf;
@@ -78,9 +80,11 @@ Options may come before or after RUN and LOC.")]
     Stop(cmd_stop::StopArgs),
     #[command(flatten)]
     Inspect(inspect::Command),
-    /// Create a new project (a Rust worker, a graph, inputs) that `tkr run` runs.
+    /// Create a project or worker: `project`, `worker`, `stubs` (the reference's), or `rust-worker`.
     #[command(after_help = "Example:
-  tkr init hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
+  tkr init project && tkr run -o
+  tkr init worker -n my_worker
+  tkr init rust-worker hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
     Init(init::InitArgs),
     /// Serve a live web view of the workflows (JSON API and page).
     #[command(after_help = "Examples:
@@ -88,6 +92,13 @@ Options may come before or after RUN and LOC.")]
   tkr serve --port 0 --checkpoints ./ck
   tkr serve --host 0.0.0.0 --port 8080   # reachable from other machines")]
     Serve(cmd_serve::ServeArgs),
+    /// The reference's visualizer command: `tkr serve`, or with --graph a
+    /// graph shown without any run.
+    #[command(after_help = "Examples:
+  tkr vis                                   # as tkr serve
+  tkr vis --graph graphs/main.py:workflow   # a graph, not run
+  tkr vis --graph tierkreis.graphs.simulate.compile_simulate:compile_simulate --port 0")]
+    Vis(cmd_vis::VisArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,7 +115,7 @@ struct Common {
     #[arg(long, value_name = "DIR")]
     checkpoints: Option<PathBuf>,
     /// Print the workflow's outputs when it finishes.
-    #[arg(short = 'o', long = "outputs")]
+    #[arg(short = 'o', long = "outputs", visible_alias = "print-output")]
     print_outputs: bool,
     /// Machine-readable output: one JSON object on stdout, whatever happens
     /// (`id`, `name`, `status`, and `outputs` with -o or -q, `errors` when
@@ -117,7 +128,7 @@ struct Common {
     quiet: bool,
     /// A registry folder of workers (holding W/main.sh, W/main.py or W/main
     /// for worker W); repeatable, searched in order before the config's.
-    #[arg(long = "registry", value_name = "DIR")]
+    #[arg(long = "registry", visible_alias = "registry-path", value_name = "DIR")]
     registries: Vec<PathBuf>,
     /// The executor configuration file (default: ./tkr.toml if it exists).
     #[arg(long, value_name = "FILE")]
@@ -145,17 +156,20 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The workflow graph, as JSON written by the Python builder.
+    /// The workflow graph, as JSON written by the Python builder (or the
+    /// older format with single-index outputs). Without -f and -g: the
+    /// reference's default ./tkr/graphs/main.py:workflow.
     #[arg(
         short = 'f',
         long = "graph",
-        value_name = "GRAPH.json",
-        required_unless_present = "graph_location"
+        visible_alias = "from-file",
+        value_name = "GRAPH.json"
     )]
     graph: Option<PathBuf>,
-    /// The workflow graph from Python: FILE.py:NAME or module:NAME (a
-    /// GraphData, a Graph, or a function returning one), loaded with the
-    /// reference's loader by a Python that has `tierkreis`.
+    /// The workflow graph from Python: FILE.py:NAME or module.path:NAME (a
+    /// GraphData, a Graph, a Workflow, anything whose `.data` is a
+    /// GraphData, or a function returning one), loaded by a Python that has
+    /// `tierkreis`.
     #[arg(
         short = 'g',
         long = "graph-location",
@@ -166,9 +180,18 @@ struct RunArgs {
     /// The Python interpreter for -g (default: $TKR_PYTHON, else python3).
     #[arg(long, value_name = "PYTHON")]
     python: Option<PathBuf>,
-    /// An input: PORT:FILE (the file's raw bytes are the value), or a JSON
-    /// object file whose entries are the inputs. Repeatable.
-    #[arg(short = 'i', long = "input", value_name = "PORT:FILE|INPUTS.json")]
+    /// Inputs: PORT:FILE (the file's raw bytes are the value), or a JSON
+    /// object file whose entries are the inputs; several may follow one -i
+    /// (`-i a:a.bin b:b.bin`), and -i may be repeated. `-i None`: no inputs.
+    /// Without -i, ./workflow_inputs.json is read if the graph needs inputs.
+    #[arg(
+        short = 'i',
+        long = "input",
+        visible_alias = "input-files",
+        value_name = "PORT:FILE|INPUTS.json",
+        num_args = 1..,
+        action = clap::ArgAction::Append
+    )]
     inputs: Vec<String>,
     /// Use the workflow id whose integer value is N (like the reference).
     #[arg(long, value_name = "N", conflicts_with = "id")]
@@ -182,6 +205,8 @@ struct RunArgs {
     /// Where checkpoints live.
     #[arg(long, value_enum, default_value_t = StorageKind::File)]
     storage: StorageKind,
+    #[command(flatten)]
+    reference: run_flags::ReferenceRunFlags,
     #[command(flatten)]
     common: Common,
 }
@@ -213,16 +238,22 @@ struct RestartArgs {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `tkr run -l LEVEL` / `-v` (the reference's flags) override RUST_LOG.
+    let flag_filter = match &cli.command {
+        Command::Run(a) => a.reference.log_filter(),
+        _ => None,
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
+        .with_env_filter(match flag_filter {
+            Some(level) => tracing_subscriber::EnvFilter::new(level),
+            None => tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
+        })
         .with_writer(std::io::stderr)
         // Colours only for a person at a terminal, never into a pipe or file.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let code = match cli.command {
         Command::Run(a) => cmd_run::run(a),
         Command::Resume(a) => cmd_run::resume(a),
@@ -231,6 +262,7 @@ fn main() -> ExitCode {
         Command::Inspect(c) => inspect::run(c),
         Command::Init(a) => init::run(a),
         Command::Serve(a) => cmd_serve::serve(a),
+        Command::Vis(a) => cmd_vis::vis(a),
     };
     ExitCode::from(code)
 }

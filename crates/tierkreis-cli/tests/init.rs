@@ -1,4 +1,4 @@
-//! `tkr init` makes a project that `tkr run` runs straight away: its Rust
+//! `tkr init rust-worker` makes a project that `tkr run` runs straight away: its Rust
 //! worker is built with cargo by the registry's `main.sh` on first use.
 
 mod common;
@@ -11,7 +11,7 @@ fn an_initialised_project_runs_with_its_rust_worker() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let project = tmp.path().join("hello");
     let out = tkr(tmp.path())
-        .args(["init"])
+        .args(["init", "rust-worker"])
         .arg(&project)
         .output()
         .expect("init");
@@ -44,7 +44,7 @@ fn an_initialised_project_runs_with_its_rust_worker() {
 
     // A second init into the same (now full) folder is refused.
     let out = tkr(tmp.path())
-        .args(["init"])
+        .args(["init", "rust-worker"])
         .arg(&project)
         .output()
         .expect("init");

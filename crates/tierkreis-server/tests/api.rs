@@ -330,6 +330,16 @@ fn running_run() -> Result<(), Failed> {
         "running"
     );
     drop(lock);
+    // No node was started yet: the workflow is only written (as `tkr vis
+    // --graph` shows a graph).
+    assert_eq!(
+        get(srv.addr, &format!("/api/workflows/{other}")).json()["status"],
+        "not started"
+    );
+    // Once a node has started (its nodedef written), it is interrupted.
+    let started = tmp.path().join(other.to_string()).join("-.N0");
+    std::fs::create_dir_all(&started)?;
+    std::fs::write(started.join("nodedef"), "{}")?;
     assert_eq!(
         get(srv.addr, &format!("/api/workflows/{other}")).json()["status"],
         "interrupted"

@@ -38,6 +38,10 @@ pub enum WorkflowStatus {
     /// Neither finished nor failed, and no controller runs it: `tkr resume`
     /// continues it.
     Interrupted,
+    /// Written but no node of it ever started, e.g. a graph shown by
+    /// `tkr vis --graph`.
+    #[serde(rename = "not started")]
+    NotStarted,
 }
 
 impl WorkflowStatus {
@@ -48,6 +52,7 @@ impl WorkflowStatus {
             WorkflowStatus::Finished => "finished",
             WorkflowStatus::Failed => "failed",
             WorkflowStatus::Interrupted => "interrupted",
+            WorkflowStatus::NotStarted => "not started",
         }
     }
 }
@@ -68,7 +73,25 @@ pub fn workflow_status(storage: &dyn ControllerStorage) -> WorkflowStatus {
     if lock == LockState::Absent && reference_run_recently_active(storage) {
         return WorkflowStatus::Running;
     }
+    if !any_top_level_node_started(storage) {
+        return WorkflowStatus::NotStarted;
+    }
     WorkflowStatus::Interrupted
+}
+
+/// Whether a node of the top-level graph (`-.N0`, `-.N1`, ...) has a
+/// `nodedef`, which a controller writes when it starts the node.
+fn any_top_level_node_started(storage: &dyn ControllerStorage) -> bool {
+    let Ok(entries) = std::fs::read_dir(storage.workflow_dir()) else {
+        return true;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        name.strip_prefix("-.N")
+            .is_some_and(|i| i.parse::<u64>().is_ok())
+            && e.path().join("nodedef").is_file()
+    })
 }
 
 /// Whether the workflow folder, its log, its metadata or the root's

@@ -49,7 +49,7 @@ pub enum DiscoveryError {
         kind: Option<WorkerKind>,
         searched: Vec<String>,
     },
-    #[error("worker {worker:?} is configured as kind \"uv\" ({}), but `uv` is not on PATH", .dir.display())]
+    #[error("worker {worker:?} ({}) is to run with `uv run` (kind \"uv\" in the configuration, or `tkr run --uv`), but `uv` is not on PATH", .dir.display())]
     UvMissing { worker: String, dir: PathBuf },
 }
 
@@ -76,6 +76,8 @@ pub struct Discovery {
     config: ExecutorConfig,
     registries: Vec<PathBuf>,
     path: Option<OsString>,
+    /// Run every Python worker with `uv run` (the reference's `tkr run --uv`).
+    prefer_uv: bool,
 }
 
 impl Discovery {
@@ -94,7 +96,16 @@ impl Discovery {
             config,
             registries: all,
             path: std::env::var_os("PATH"),
+            prefer_uv: false,
         }
+    }
+
+    /// With `prefer_uv`, a Python worker (`main.py`) whose kind is not
+    /// configured runs with `uv run main.py` even without a `pyproject.toml`,
+    /// as the reference's `tkr run --uv` does; `uv` must then be on `PATH`.
+    pub fn with_uv_preferred(mut self, prefer_uv: bool) -> Self {
+        self.prefer_uv = prefer_uv;
+        self
     }
 
     /// Uses `path` instead of the process's `PATH` (for tests and embedding).
@@ -156,24 +167,25 @@ impl Discovery {
             if want(WorkerKind::Python) || want(WorkerKind::Uv) {
                 searched.push(py.display().to_string());
                 if py.is_file() {
-                    let has_project = dir.join("pyproject.toml").is_file();
-                    let uv = self.which("uv");
-                    let k = match kind {
-                        Some(k) => k,
-                        None if has_project && uv.is_some() => WorkerKind::Uv,
-                        None => WorkerKind::Python,
-                    };
-                    if k == WorkerKind::Uv {
-                        let Some(uv) = uv else {
-                            return Err(DiscoveryError::UvMissing {
-                                worker: worker.to_string(),
-                                dir,
-                            });
-                        };
-                        let args = vec!["run".into(), "main.py".into()];
-                        return Ok(plan(k, uv.into(), args, Some(dir)));
-                    }
-                    return Ok(plan(k, python.into(), vec!["main.py".into()], Some(dir)));
+                    return self.python_plan(worker, kind, &dir, &dir, &python, plan);
+                }
+            }
+            // The layout `tkr init worker` makes (the reference's): the
+            // worker's package `tkr_W_impl/` beside its `pyproject.toml`.
+            let package = dir.join(format!("tkr_{worker}_impl"));
+            if want(WorkerKind::Shell) || kind == Some(WorkerKind::Stdio) {
+                let sh = package.join("main.sh");
+                searched.push(sh.display().to_string());
+                if sh.is_file() {
+                    let k = kind.unwrap_or(WorkerKind::Shell);
+                    return Ok(plan(k, "bash".into(), vec![sh.into()], None));
+                }
+            }
+            if want(WorkerKind::Python) || want(WorkerKind::Uv) {
+                let py = package.join("main.py");
+                searched.push(py.display().to_string());
+                if py.is_file() {
+                    return self.python_plan(worker, kind, &package, &dir, &python, plan);
                 }
             }
             if want(WorkerKind::Binary) || kind == Some(WorkerKind::Stdio) {
@@ -212,6 +224,61 @@ impl Discovery {
             kind,
             searched,
         })
+    }
+
+    /// How to run the Python worker whose `main.py` is in `script_dir`, part
+    /// of the project in `project_dir` (the same folder, or its parent for
+    /// the `tkr_W_impl/` layout): `uv run main.py` when the kind says so, or
+    /// when unconfigured and `--uv` was given or the project has a
+    /// `pyproject.toml` and `uv` is on `PATH`; else the Python interpreter.
+    /// For the `tkr_W_impl/` layout the project folder goes on `PYTHONPATH`,
+    /// so `main.py` imports its package as if the project were installed.
+    fn python_plan(
+        &self,
+        worker: &str,
+        kind: Option<WorkerKind>,
+        script_dir: &Path,
+        project_dir: &Path,
+        python: &str,
+        plan: impl Fn(WorkerKind, OsString, Vec<OsString>, Option<PathBuf>) -> LaunchPlan,
+    ) -> Result<LaunchPlan, DiscoveryError> {
+        let has_project = project_dir.join("pyproject.toml").is_file();
+        let uv = self.which("uv");
+        let k = match kind {
+            Some(k) => k,
+            None if self.prefer_uv => WorkerKind::Uv,
+            None if has_project && uv.is_some() => WorkerKind::Uv,
+            None => WorkerKind::Python,
+        };
+        let mut launch = if k == WorkerKind::Uv {
+            let Some(uv) = uv else {
+                return Err(DiscoveryError::UvMissing {
+                    worker: worker.to_string(),
+                    dir: script_dir.to_path_buf(),
+                });
+            };
+            let args = vec!["run".into(), "main.py".into()];
+            plan(k, uv.into(), args, Some(script_dir.to_path_buf()))
+        } else {
+            plan(
+                k,
+                python.into(),
+                vec!["main.py".into()],
+                Some(script_dir.to_path_buf()),
+            )
+        };
+        if project_dir != script_dir && !launch.env.contains_key("PYTHONPATH") {
+            let mut paths = vec![project_dir.to_path_buf()];
+            if let Some(existing) = std::env::var_os("PYTHONPATH") {
+                paths.extend(std::env::split_paths(&existing));
+            }
+            if let Ok(joined) = std::env::join_paths(paths) {
+                launch
+                    .env
+                    .insert("PYTHONPATH".into(), joined.to_string_lossy().into_owned());
+            }
+        }
+        Ok(launch)
     }
 
     /// The first executable file `name` in the `PATH` directories.
@@ -417,6 +484,44 @@ kind = "stdio"
         assert_eq!(p.kind, WorkerKind::Binary);
         assert_eq!(p.program, "/bin/tool");
         assert_eq!(p.args, vec![OsString::from("--x")]);
+    }
+
+    #[test]
+    fn the_reference_layout_runs_main_py_of_the_impl_package() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        fs::create_dir_all(reg.join("w/tkr_w_impl")).unwrap();
+        fs::write(reg.join("w/tkr_w_impl/main.py"), "").unwrap();
+        let d = discovery(&[&reg], t.path(), ExecutorConfig::default());
+        let p = d.resolve("w", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Python);
+        assert_eq!(p.cwd.as_deref(), Some(reg.join("w/tkr_w_impl").as_path()));
+        let pythonpath = p.env.get("PYTHONPATH").expect("PYTHONPATH set");
+        assert!(
+            pythonpath.starts_with(&reg.join("w").display().to_string()),
+            "{pythonpath}"
+        );
+        // A shell launcher in the package wins, as in the reference.
+        fs::write(reg.join("w/tkr_w_impl/main.sh"), "").unwrap();
+        let p = d.resolve("w", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Shell);
+    }
+
+    #[test]
+    fn uv_preferred_runs_python_workers_with_uv_or_says_uv_is_missing() {
+        let t = tempfile::tempdir().unwrap();
+        let reg = t.path().join("reg");
+        let bin = t.path().join("bin");
+        fs::create_dir_all(reg.join("w")).unwrap();
+        fs::create_dir_all(&bin).unwrap();
+        fs::write(reg.join("w/main.py"), "").unwrap();
+        let d = discovery(&[&reg], &bin, ExecutorConfig::default()).with_uv_preferred(true);
+        let err = d.resolve("w", "f").unwrap_err();
+        assert!(err.to_string().contains("--uv"), "{err}");
+        exe(&bin.join("uv"));
+        let p = d.resolve("w", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Uv);
+        assert_eq!(p.args, vec![OsString::from("run"), "main.py".into()]);
     }
 
     #[test]
