@@ -71,12 +71,12 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
             .with_context(|| format!("the graph {source} is not a valid graph")),
         exit::USAGE,
     )?;
-    report(
+    let prepared = report(
         GraphInfo::prepare(graph.clone())
-            .map(|_| ())
             .with_context(|| format!("the graph in {source} is invalid")),
         exit::USAGE,
     )?;
+    check_break_at(&prepared, &args.common)?;
     let inputs = report(crate::inputs::read_inputs(&args.inputs), exit::USAGE)?;
     let missing = report(
         graph
@@ -201,16 +201,59 @@ pub fn restart(args: RestartArgs) -> u8 {
     }
 }
 
+/// Fails, naming them, when `--break-at` selectors name nothing in `graph`.
+fn check_break_at(graph: &GraphInfo, common: &Common) -> Result<(), u8> {
+    let selectors = tierkreis_controller::scheduler::Breakpoints {
+        break_at: common.breakpoints.break_at.clone(),
+        ..Default::default()
+    };
+    let unknown = selectors.unknown_selectors(graph);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "error: --break-at {} names no node of the graph (give a location such as -.N3, a named node, or a function name such as builtins.iadd)",
+        unknown.join(", ")
+    );
+    Err(exit::USAGE)
+}
+
+/// The run options of `common`'s breakpoint flags; a `--break-at` that names
+/// nothing in the workflow's graph is an error naming it.
+fn run_options(
+    storage: &dyn ControllerStorage,
+    resume: bool,
+    common: &Common,
+) -> Result<runtime::RunOptions, u8> {
+    let breakpoints = tierkreis_controller::scheduler::Breakpoints {
+        from_metadata: common.breakpoints.enabled,
+        break_at: common.breakpoints.break_at.clone(),
+        passed: Vec::new(),
+    };
+    if resume && !breakpoints.break_at.is_empty() {
+        let graph = report(
+            runtime::stored_graph(storage).map_err(anyhow::Error::from),
+            exit::INTERNAL,
+        )?;
+        check_break_at(&graph, common)?;
+    }
+    Ok(runtime::RunOptions {
+        resume,
+        breakpoints,
+    })
+}
+
 fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> Result<u8, u8> {
+    let options = run_options(storage.as_ref(), resume, common)?;
     let mut executor = executor(common)?;
     let events = runtime::EventChannel::new();
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
     let start = std::time::Instant::now();
     let mut last = None;
     let mut reporter = crate::progress::Reporter::new(common.quiet || common.json);
-    let outcome = runtime::run_with_events(
+    let outcome = runtime::run_with_options(
         storage.clone(),
-        resume,
+        &options,
         &mut executor,
         &mut |p| {
             last = Some(p);
@@ -268,6 +311,29 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
                 eprintln!("workflow {id} failed; fix the cause, then `tkr restart {id} LOC` or `tkr resume {id}`");
             }
             Ok(exit::FAILED)
+        }
+        Outcome::Paused(locs) => {
+            let list: Vec<String> = locs.iter().map(ToString::to_string).collect();
+            if common.json {
+                use tierkreis_core::Value;
+                let mut m = indexmap::IndexMap::new();
+                m.insert("workflow".to_string(), Value::Str(id.to_string()));
+                m.insert("status".to_string(), Value::Str("paused".to_string()));
+                m.insert(
+                    "paused_at".to_string(),
+                    Value::List(list.iter().cloned().map(Value::Str).collect()),
+                );
+                println!(
+                    "{}",
+                    tierkreis_core::json::to_string_compact(&Value::Map(m))
+                );
+            } else if !common.quiet {
+                eprintln!(
+                    "workflow {id} paused at breakpoint {}; continue it with `tkr resume {id}`",
+                    list.join(", ")
+                );
+            }
+            Ok(exit::PAUSED)
         }
         Outcome::Stalled | Outcome::Running => {
             eprintln!("error: workflow {id} stalled: nothing is running and nothing can start (a value it waits for will never come)");

@@ -31,11 +31,15 @@ pub mod exit {
     pub const INTERNAL: u8 = 3;
     /// Interrupted (Ctrl-C, SIGTERM): workers were stopped, the run can be resumed.
     pub const INTERRUPTED: u8 = 130;
+    /// Paused at a breakpoint (`--breakpoints`, `--break-at`): the running
+    /// tasks finished, `tkr resume` continues past it.
+    pub const PAUSED: u8 = 4;
 }
 
 const AFTER_HELP: &str = "\
 Exit status: 0 the workflow finished, 1 a node failed, 2 bad usage or input,
 3 the workflow stalled or the controller failed (e.g. storage),
+4 paused at a breakpoint (`tkr resume` continues past it),
 130 interrupted by Ctrl-C or SIGTERM (workers stopped; `tkr resume` continues).
 
 Workers: builtins run in-process; a task W.f of another worker runs W found in
@@ -127,6 +131,27 @@ struct Common {
     /// worker's own configured timeout wins).
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     task_timeout: Option<f64>,
+    #[command(flatten)]
+    breakpoints: BreakpointArgs,
+}
+
+/// Where the run pauses (exit status 4); `tkr resume` continues past the
+/// pause and stops at the next breakpoint.
+#[derive(Debug, Args)]
+struct BreakpointArgs {
+    /// Pause before a node whose metadata has `has_breakpoint` (the
+    /// reference's `enable_breakpoints`), once its inputs are ready; the
+    /// tasks already running finish first.
+    #[arg(long = "breakpoints")]
+    enabled: bool,
+    /// Also pause before this node: a location (-.N3.M0.N2) or a name (a
+    /// named node, or a function such as builtins.iadd or iadd). Repeatable.
+    #[arg(
+        long = "break-at",
+        value_name = "LOC_OR_NODE_NAME",
+        allow_hyphen_values = true
+    )]
+    break_at: Vec<String>,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {

@@ -35,6 +35,9 @@ pub enum WorkflowStatus {
     /// Neither finished nor failed, and no controller runs it: `tkr resume`
     /// continues it.
     Interrupted,
+    /// Paused at breakpoints (`debug/breakpoints/<loc>`, by either
+    /// implementation); `POST /api/workflows/{id}/continue` resumes it.
+    Paused,
 }
 
 /// One workflow as the list shows it (the reference's `WorkflowDisplay`
@@ -52,6 +55,8 @@ pub struct WorkflowSummary {
     pub end_time: Option<String>,
     /// Locations of failed nodes, as the root's `_error` lists them.
     pub errors: Vec<String>,
+    /// Where a paused run waits (empty unless the status is paused).
+    pub paused_at: Vec<String>,
 }
 
 /// The storage of workflow `id` under `tkr_dir`.
@@ -91,6 +96,14 @@ pub fn summary(s: &FileControllerStorage) -> WorkflowSummary {
             .map(iso_utc)
     });
     let id = s.workflow_id();
+    let paused_at = if status == WorkflowStatus::Paused {
+        tierkreis_storage::breakpoints::paused_locations(s)
+            .iter()
+            .map(Loc::to_string)
+            .collect()
+    } else {
+        Vec::new()
+    };
     WorkflowSummary {
         id: id.to_string(),
         id_int: id.as_u128().to_string(),
@@ -99,6 +112,7 @@ pub fn summary(s: &FileControllerStorage) -> WorkflowSummary {
         start_time: meta.and_then(|m| m.start_time),
         end_time,
         errors,
+        paused_at,
     }
 }
 
@@ -126,7 +140,14 @@ pub fn status(s: &FileControllerStorage) -> WorkflowStatus {
     if s.is_node_finished(&root) {
         return WorkflowStatus::Finished;
     }
-    match lock_state(s.workflow_dir()) {
+    let lock = lock_state(s.workflow_dir());
+    if !matches!(lock, LockState::Held { .. })
+        && !s.node_has_error(&root)
+        && !tierkreis_storage::breakpoints::paused_locations(s).is_empty()
+    {
+        return WorkflowStatus::Paused;
+    }
+    match lock {
         LockState::Held { .. } => return WorkflowStatus::Running,
         LockState::Free => {}
         LockState::Absent => {

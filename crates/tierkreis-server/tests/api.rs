@@ -29,6 +29,7 @@ fn main() {
         Trial::test("malformed_urls_are_400_with_a_message", path_safety),
         Trial::test("the_page_is_served", page),
         Trial::test("runs_written_by_the_python_reference", python_runs),
+        Trial::test("paused_run_shows_its_breakpoint_and_continues", paused_run),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
@@ -564,5 +565,81 @@ fn python_runs() -> Result<(), Failed> {
     )
     .json();
     assert_eq!(errs["status"], "Error", "{errs}");
+    Ok(())
+}
+
+/// A run paused at -.N2 (`has_breakpoint`, breakpoints on): the API says
+/// paused and where; `continue` starts `tkr resume` (this binary), which goes
+/// past -.N2 and pauses at -.N3; a run that is not paused cannot continue.
+fn paused_run() -> Result<(), Failed> {
+    use std::sync::Arc;
+    use tierkreis_controller::executor::DefaultExecutor;
+    use tierkreis_controller::runtime;
+    use tierkreis_controller::scheduler::Breakpoints;
+    use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
+    let tmp = tempfile::tempdir()?;
+    let graph = r#"{"nodes": [
+ {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+ {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
+ {"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {},
+ "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}}}"#;
+    let id = wf(77);
+    {
+        let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
+        let storage = FileControllerStorage::new(tmp.path(), id, None);
+        let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
+        runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
+        let options = runtime::RunOptions {
+            resume: false,
+            breakpoints: Breakpoints {
+                from_metadata: true,
+                ..Breakpoints::default()
+            },
+        };
+        let out = runtime::run_with_options(
+            Arc::new(storage),
+            &options,
+            &mut DefaultExecutor::new(),
+            &mut |_| {},
+            runtime::EventChannel::new(),
+        )
+        .expect("run");
+        assert_eq!(out, Outcome::Paused(vec!["-.N2".parse().expect("loc")]));
+    }
+    let srv = start_server(tmp.path());
+    let w = get(srv.addr, &format!("/api/workflows/{id}")).json();
+    assert_eq!(
+        (&w["status"], &w["paused_at"]),
+        (&json!("paused"), &json!(["-.N2"]))
+    );
+    let listed = get(srv.addr, "/api/workflows").json();
+    assert_eq!(find(&listed, "id", &id.to_string())["status"], "paused");
+
+    let r = post(srv.addr, &format!("/api/workflows/{id}/continue"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["paused_at"], json!(["-.N2"]));
+    wait_until(
+        "the resume to pause at -.N3",
+        Duration::from_secs(30),
+        || get(srv.addr, &format!("/api/workflows/{id}")).json()["paused_at"] == json!(["-.N3"]),
+    );
+    assert!(tmp.path().join(id.to_string()).join("-.N2/_done").exists());
+
+    // A finished run is not paused.
+    let done = wf(78);
+    assert_eq!(
+        run_graph(
+            tmp.path(),
+            done,
+            &map_graph(),
+            &[("value", typed_map_input())]
+        ),
+        Outcome::Finished
+    );
+    let r = post(srv.addr, &format!("/api/workflows/{done}/continue"));
+    assert_eq!(r.status, 409, "{}", r.text());
     Ok(())
 }

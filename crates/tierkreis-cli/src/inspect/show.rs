@@ -98,6 +98,16 @@ pub fn run(a: ShowArgs) -> anyhow::Result<u8> {
         if let Some(d) = summary.duration {
             head.push_str(&format!(", took {}", render::duration(d)));
         }
+        if summary.status == Status::Paused {
+            let at: Vec<String> = tierkreis_storage::breakpoints::paused_locations(st)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            head.push_str(&format!(
+                ", at breakpoint {} (`tkr resume` continues)",
+                at.join(", ")
+            ));
+        }
         outln!("{head}");
         let mut out = String::new();
         view.write(&mut out, "", "");

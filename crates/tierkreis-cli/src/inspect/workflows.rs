@@ -20,6 +20,9 @@ pub enum Status {
     Finished,
     /// `-/_error` exists.
     Failed,
+    /// Paused at breakpoints (`debug/breakpoints/<loc>` exists, as the
+    /// reference records it); `tkr resume` continues past them.
+    Paused,
     /// None of the above: stopped (crash, Ctrl-C, or a reference run whose
     /// controller gave up); `tkr resume` continues it.
     Interrupted,
@@ -33,6 +36,7 @@ impl Status {
             Status::Finished => "finished",
             Status::Failed => "failed",
             Status::Interrupted => "interrupted",
+            Status::Paused => "paused",
         }
     }
 }
@@ -52,6 +56,8 @@ pub fn status(storage: &dyn ControllerStorage) -> Status {
         Status::Failed
     } else if storage.is_node_finished(&root) {
         Status::Finished
+    } else if !tierkreis_storage::breakpoints::paused_locations(storage).is_empty() {
+        Status::Paused
     } else {
         Status::Interrupted
     }
