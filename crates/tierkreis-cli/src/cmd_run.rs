@@ -240,12 +240,15 @@ fn run_options(
     Ok(runtime::RunOptions {
         resume,
         breakpoints,
+        cache: None,
     })
 }
 
 fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> Result<u8, u8> {
-    let options = run_options(storage.as_ref(), resume, common)?;
-    let mut executor = executor(common)?;
+    let mut options = run_options(storage.as_ref(), resume, common)?;
+    let config = load_config(common)?;
+    options.cache = result_cache(storage.as_ref(), common, &config);
+    let mut executor = executor(common, config)?;
     let events = runtime::EventChannel::new();
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
     let start = std::time::Instant::now();
@@ -342,10 +345,42 @@ fn drive(storage: Arc<dyn ControllerStorage>, resume: bool, common: &Common) -> 
     }
 }
 
-/// The executor for `common`'s flags and the configuration file: builtins
-/// in-process, other workers as processes.
-fn executor(common: &Common) -> Result<DefaultExecutor, u8> {
-    let config = match &common.config {
+/// The result cache when `--cache` or the configuration's `cache = true`
+/// asks for it (file storage only): builtins and workers or routes with
+/// `cache = false` are left out unless configured `cache = true`.
+fn result_cache(
+    storage: &dyn ControllerStorage,
+    common: &Common,
+    config: &ExecutorConfig,
+) -> Option<Arc<tierkreis_controller::cache::ResultCache>> {
+    if !(common.cache || config.cache == Some(true)) {
+        return None;
+    }
+    if !storage.workflow_dir().is_dir() {
+        // In-memory storage: nothing outlives the run, nothing to reuse.
+        return None;
+    }
+    let discovery = Discovery::new(config.clone(), common.registries.clone());
+    let config = config.clone();
+    Some(Arc::new(tierkreis_controller::cache::ResultCache::new(
+        storage.tkr_dir(),
+        move |worker, function| {
+            let wanted = config.settings_for(worker, function).cache;
+            if worker == "builtins" {
+                return (wanted == Some(true))
+                    .then(|| format!("builtins of tierkreis-rs {}", env!("CARGO_PKG_VERSION")));
+            }
+            if wanted == Some(false) {
+                return None;
+            }
+            let plan = discovery.resolve(worker, function).ok()?;
+            Some(tierkreis_controller::cache::worker_identity(&plan, None))
+        },
+    )))
+}
+
+fn load_config(common: &Common) -> Result<ExecutorConfig, u8> {
+    Ok(match &common.config {
         Some(path) => report(
             ExecutorConfig::load(path).map_err(anyhow::Error::from),
             exit::USAGE,
@@ -356,7 +391,12 @@ fn executor(common: &Common) -> Result<DefaultExecutor, u8> {
             exit::USAGE,
         )?,
         None => ExecutorConfig::default(),
-    };
+    })
+}
+
+/// The executor for `common`'s flags and the configuration file: builtins
+/// in-process, other workers as processes.
+fn executor(common: &Common, config: ExecutorConfig) -> Result<DefaultExecutor, u8> {
     let defaults = ProcessOptions::default();
     let options = ProcessOptions {
         jobs: common

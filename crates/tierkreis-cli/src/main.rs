@@ -3,6 +3,7 @@
 //! `main` only parses arguments and maps the result to an exit code; each
 //! command lives in its own module.
 
+mod cmd_cache;
 mod cmd_run;
 mod cmd_serve;
 mod cmd_stop;
@@ -86,6 +87,9 @@ Options go before RUN and LOC (a location starts with a dash).")]
     #[command(after_help = "Example:
   tkr init hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
     Init(init::InitArgs),
+    /// Manage the result cache (`tkr run --cache`): list, clear, statistics.
+    #[command(after_help = cmd_cache::HELP)]
+    Cache(cmd_cache::CacheArgs),
     /// Serve a live web view of the workflows (JSON API and page).
     #[command(after_help = "Examples:
   tkr serve                      # http://127.0.0.1:8000/
@@ -133,6 +137,11 @@ struct Common {
     task_timeout: Option<f64>,
     #[command(flatten)]
     breakpoints: BreakpointArgs,
+    /// Reuse the results of tasks already run with the same function, worker
+    /// and input bytes, in any run in the checkpoint folder (also `cache =
+    /// true` in tkr.toml; opt a worker out with `cache = false`).
+    #[arg(long)]
+    cache: bool,
 }
 
 /// Where the run pauses (exit status 4); `tkr resume` continues past the
@@ -242,6 +251,7 @@ fn main() -> ExitCode {
         Command::Inspect(c) => inspect::run(c),
         Command::Init(a) => init::run(a),
         Command::Serve(a) => cmd_serve::serve(a),
+        Command::Cache(a) => cmd_cache::run(&a),
     };
     ExitCode::from(code)
 }

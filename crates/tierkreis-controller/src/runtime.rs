@@ -8,6 +8,7 @@
 //! executor to stop its tasks and returns [`RunError::Stopped`] without
 //! marking anything failed, so the run can be resumed.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
@@ -156,6 +157,8 @@ pub enum RunError {
     },
     #[error("every executor hung up while {running} tasks were still running")]
     ExecutorsGone { running: u64 },
+    #[error(transparent)]
+    Cache(#[from] crate::cache::ResultCacheError),
     #[error("the run was stopped ({stopped} running task(s) stopped); it can be resumed")]
     Stopped { stopped: usize },
 }
@@ -257,6 +260,8 @@ pub struct RunOptions {
     /// started with (kept in [`BREAKPOINT_SETTINGS_FILE`]); a resume of a
     /// paused run continues past the nodes it paused at.
     pub breakpoints: Breakpoints,
+    /// Reuse earlier results of identical tasks (`--cache`).
+    pub cache: Option<Arc<crate::cache::ResultCache>>,
 }
 
 /// `debug/<this>`: the breakpoints a run was started with (JSON:
@@ -340,7 +345,14 @@ pub fn run_with_options(
     let breakpoints = effective_breakpoints(storage.as_ref(), options)?;
     let mut sched =
         Scheduler::with_breakpoints(storage.as_ref(), graph, options.resume, breakpoints)?;
-    let outcome = match drive(&mut sched, &storage, executor, &events, on_progress) {
+    let outcome = match drive(
+        &mut sched,
+        &storage,
+        executor,
+        &events,
+        on_progress,
+        options.cache.as_deref(),
+    ) {
         Err(RunError::Stopped { stopped }) => {
             storage.append_workflow_log(&format!(
                 "run stopped: {stopped} running task(s) stopped; resume to continue"
@@ -384,18 +396,36 @@ fn drive(
     executor: &mut dyn Executor,
     events: &EventChannel,
     on_progress: &mut dyn FnMut(Progress),
+    cache: Option<&crate::cache::ResultCache>,
 ) -> Result<Outcome, RunError> {
     let stop = |executor: &mut dyn Executor| RunError::Stopped {
         stopped: executor.stop(),
     };
+    // Tasks launched on a cache miss: recorded under their key once done.
+    let mut to_record: HashMap<Loc, (String, Launch)> = HashMap::new();
     loop {
-        for task in sched.take_launches() {
-            if let Err(e) = executor.launch(&task, storage, &events.events) {
-                let message = e.to_string();
-                tracing::warn!(loc = %task.loc, %message, "task could not start");
-                storage.write_node_errors(&task.loc, &message)?;
-                storage.mark_node_error(&task.loc)?;
-                sched.task_failed(&task.loc)?;
+        // A cache hit finishes its node at once, which may make more tasks
+        // ready: take launches until there are none.
+        loop {
+            let tasks = sched.take_launches();
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                if let Some(cache) = cache {
+                    match cache.try_reuse(&task, storage.as_ref())? {
+                        crate::cache::Reuse::Hit { run, loc } => {
+                            tracing::debug!(task = %task.loc, from_run = %run, from = %loc, "reused a cached result");
+                            sched.task_finished(&task.loc)?;
+                            continue;
+                        }
+                        crate::cache::Reuse::Miss { key } => {
+                            to_record.insert(task.loc.clone(), (key, task.clone()));
+                        }
+                        crate::cache::Reuse::NotEligible => {}
+                    }
+                }
+                launch_one(sched, storage, executor, events, task)?;
             }
         }
         on_progress(sched.progress());
@@ -413,7 +443,15 @@ fn drive(
         let mut next = Some(first);
         while let Some(event) = next {
             match event {
-                Event::Completion(c) => apply(sched, c)?,
+                Event::Completion(c) => {
+                    let pending = to_record.remove(&c.loc);
+                    if let (Some(cache), Some((key, task)), Ok(())) = (cache, &pending, &c.result) {
+                        if let Err(e) = cache.record(key, task, storage.as_ref()) {
+                            tracing::warn!(loc = %c.loc, error = %e, "could not record the result in the cache");
+                        }
+                    }
+                    apply(sched, c)?;
+                }
                 Event::Stop => stopped = true,
             }
             next = events.rx.try_recv().ok();
@@ -424,6 +462,24 @@ fn drive(
             return Err(err);
         }
     }
+}
+
+/// Hands one task to the executor; a task that cannot start fails its node.
+fn launch_one(
+    sched: &mut Scheduler<'_>,
+    storage: &Arc<dyn ControllerStorage>,
+    executor: &mut dyn Executor,
+    events: &EventChannel,
+    task: Launch,
+) -> Result<(), RunError> {
+    if let Err(e) = executor.launch(&task, storage, &events.events) {
+        let message = e.to_string();
+        tracing::warn!(loc = %task.loc, %message, "task could not start");
+        storage.write_node_errors(&task.loc, &message)?;
+        storage.mark_node_error(&task.loc)?;
+        sched.task_failed(&task.loc)?;
+    }
+    Ok(())
 }
 
 /// After a stop, marks the tasks that were running and left no marker as not

@@ -30,6 +30,7 @@ fn main() {
         Trial::test("the_page_is_served", page),
         Trial::test("runs_written_by_the_python_reference", python_runs),
         Trial::test("paused_run_shows_its_breakpoint_and_continues", paused_run),
+        Trial::test("a_cached_task_names_the_run_it_came_from", cached_task),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
@@ -598,6 +599,7 @@ fn paused_run() -> Result<(), Failed> {
                 from_metadata: true,
                 ..Breakpoints::default()
             },
+            cache: None,
         };
         let out = runtime::run_with_options(
             Arc::new(storage),
@@ -641,5 +643,61 @@ fn paused_run() -> Result<(), Failed> {
     );
     let r = post(srv.addr, &format!("/api/workflows/{done}/continue"));
     assert_eq!(r.status, 409, "{}", r.text());
+    Ok(())
+}
+
+/// A task reused from the result cache says so in its node info, naming the
+/// run and node its outputs came from.
+fn cached_task() -> Result<(), Failed> {
+    use std::sync::Arc;
+    use tierkreis_controller::cache::ResultCache;
+    use tierkreis_controller::executor::DefaultExecutor;
+    use tierkreis_controller::runtime;
+    use tierkreis_storage::FileControllerStorage;
+    let tmp = tempfile::tempdir()?;
+    let graph = r#"{"nodes": [
+ {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [0, "value"]}, "outputs": {"value": [2]}},
+ {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+    let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
+    // Builtins are cached here (the CLI leaves them out unless configured).
+    let cache = Arc::new(ResultCache::new(tmp.path(), |_, _| {
+        Some("test".to_string())
+    }));
+    for n in [81, 82] {
+        let storage = FileControllerStorage::new(tmp.path(), wf(n), None);
+        runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
+        let options = runtime::RunOptions {
+            cache: Some(cache.clone()),
+            ..runtime::RunOptions::default()
+        };
+        let out = runtime::run_with_options(
+            Arc::new(storage),
+            &options,
+            &mut DefaultExecutor::new(),
+            &mut |_| {},
+            runtime::EventChannel::new(),
+        )
+        .expect("run");
+        assert_eq!(out, Outcome::Finished);
+    }
+    let srv = start_server(tmp.path());
+    let first = get(
+        srv.addr,
+        &format!("/api/workflows/{}/nodes/-.N1/info", wf(81)),
+    )
+    .json();
+    assert_eq!(first["cached_from"], Value::Null);
+    let second = get(
+        srv.addr,
+        &format!("/api/workflows/{}/nodes/-.N1/info", wf(82)),
+    )
+    .json();
+    assert_eq!(
+        second["cached_from"],
+        json!({"run": wf(81).to_string(), "loc": "-.N1"})
+    );
+    assert_eq!(second["status"], "Finished");
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod controller;
 pub mod error;
 pub mod lock;
 pub mod memory;
+pub mod result_cache;
 mod value_cache;
 pub mod worker;
 

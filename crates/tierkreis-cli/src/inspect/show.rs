@@ -362,6 +362,11 @@ impl<'a> Ctx<'a> {
             _ => String::new(),
         };
         let mut v = self.base(loc, label, def.type_name(), detail);
+        if matches!(def.kind, NodeKind::Function { .. }) {
+            if let Some((run, from)) = tierkreis_controller::cache::cache_source(self.st, loc) {
+                v.detail = format!("{} [cached from {run} {from}]", v.detail);
+            }
+        }
         match &def.kind {
             NodeKind::Eval { .. } => v.children = self.scope(loc, &[loc.n(-1)], depth),
             NodeKind::Loop { .. } | NodeKind::Map { .. } => {

@@ -93,6 +93,30 @@ pub struct WorkerConfig {
     pub executor: Option<ExecutorKind>,
     /// The batch job's specification, for executors other than `local`.
     pub job: Option<JobConfig>,
+    /// Whether the result cache may reuse these tasks' results (`false`
+    /// for non-deterministic tasks, e.g. shots without a seed).
+    pub cache: Option<bool>,
+    /// How many times a failed task is run again.
+    pub retries: Option<u32>,
+    /// The wait before the first retry ("1s", "500ms", "2m"), doubled for
+    /// each later one up to a cap.
+    pub retry_backoff: Option<String>,
+    /// Which failures are retried (default: exit, signal, timeout).
+    pub retry_on: Option<Vec<RetryOn>>,
+}
+
+/// A kind of task failure a retry policy can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryOn {
+    /// The worker process exited with a non-zero status without writing `_error`.
+    Exit,
+    /// The worker process was killed by a signal.
+    Signal,
+    /// The task ran longer than its timeout.
+    Timeout,
+    /// The worker wrote `_error` itself (a failure it reported).
+    Error,
 }
 
 /// A `[[routes]]` entry: settings for every task whose `worker.function`
@@ -110,6 +134,10 @@ pub struct RouteConfig {
     pub env: BTreeMap<String, String>,
     pub executor: Option<ExecutorKind>,
     pub job: Option<JobConfig>,
+    pub cache: Option<bool>,
+    pub retries: Option<u32>,
+    pub retry_backoff: Option<String>,
+    pub retry_on: Option<Vec<RetryOn>>,
 }
 
 impl RouteConfig {
@@ -123,6 +151,10 @@ impl RouteConfig {
             env: self.env.clone(),
             executor: self.executor,
             job: self.job.clone(),
+            cache: self.cache,
+            retries: self.retries,
+            retry_backoff: self.retry_backoff.clone(),
+            retry_on: self.retry_on.clone(),
         }
     }
 }
@@ -152,6 +184,9 @@ pub struct ExecutorConfig {
     /// Settings of the batch-job executors (`[hpc]`).
     #[serde(default)]
     pub hpc: HpcConfig,
+    /// Reuse results of tasks already computed with the same inputs and
+    /// worker (the result cache; as `tkr run --cache`).
+    pub cache: Option<bool>,
 }
 
 /// Why the configuration could not be loaded.
@@ -287,6 +322,10 @@ impl ExecutorConfig {
                     env,
                     executor: r.executor.or(base.executor),
                     job: JobConfig::merge(base.job, r.job),
+                    cache: r.cache.or(base.cache),
+                    retries: r.retries.or(base.retries),
+                    retry_backoff: r.retry_backoff.or(base.retry_backoff),
+                    retry_on: r.retry_on.or(base.retry_on),
                 }
             }
         }
