@@ -85,12 +85,12 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
             .with_context(|| format!("the graph {source} is not a valid graph")),
         exit::USAGE,
     )?;
-    report(
+    let prepared = report(
         GraphInfo::prepare(graph.clone())
-            .map(|_| ())
             .with_context(|| format!("the graph in {source} is invalid")),
         exit::USAGE,
     )?;
+    check_break_at(&prepared, &args.common)?;
     let mut inputs = report(crate::inputs::read_inputs(&args.inputs), exit::USAGE)?;
     // The reference reads ./workflow_inputs.json when no -i is given; we do
     // when the graph needs inputs, so a graph without inputs is unaffected.
@@ -280,21 +280,67 @@ pub fn restart(args: RestartArgs) -> u8 {
     }
 }
 
+/// Fails, naming them, when `--break-at` selectors name nothing in `graph`.
+fn check_break_at(graph: &GraphInfo, common: &Common) -> Result<(), u8> {
+    let selectors = tierkreis_controller::scheduler::Breakpoints {
+        break_at: common.breakpoints.break_at.clone(),
+        ..Default::default()
+    };
+    let unknown = selectors.unknown_selectors(graph);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "error: --break-at {} names no node of the graph (give a location such as -.N3, a named node, or a function name such as builtins.iadd)",
+        unknown.join(", ")
+    );
+    Err(exit::USAGE)
+}
+
+/// The run options of `common`'s breakpoint flags; a `--break-at` that names
+/// nothing in the workflow's graph is an error naming it.
+fn run_options(
+    storage: &dyn ControllerStorage,
+    resume: bool,
+    common: &Common,
+) -> Result<runtime::RunOptions, u8> {
+    let breakpoints = tierkreis_controller::scheduler::Breakpoints {
+        from_metadata: common.breakpoints.enabled,
+        break_at: common.breakpoints.break_at.clone(),
+        passed: Vec::new(),
+    };
+    if resume && !breakpoints.break_at.is_empty() {
+        let graph = report(
+            runtime::stored_graph(storage).map_err(anyhow::Error::from),
+            exit::INTERNAL,
+        )?;
+        check_break_at(&graph, common)?;
+    }
+    Ok(runtime::RunOptions {
+        resume,
+        breakpoints,
+        cache: None,
+    })
+}
+
 fn drive(
     storage: Arc<dyn ControllerStorage>,
     resume: bool,
     common: &Common,
     overrides: &ExecutorOverrides,
 ) -> Result<u8, u8> {
-    let mut executor = executor(common, overrides)?;
+    let mut options = run_options(storage.as_ref(), resume, common)?;
+    let config = executor_config(common, overrides)?;
+    options.cache = result_cache(storage.as_ref(), common, &config);
+    let mut executor = executor(common, config, overrides)?;
     let events = runtime::EventChannel::new();
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
     let start = std::time::Instant::now();
     let mut last = None;
     let mut reporter = crate::progress::Reporter::new(common.quiet || common.json);
-    let outcome = runtime::run_with_events(
+    let outcome = runtime::run_with_options(
         storage.clone(),
-        resume,
+        &options,
         &mut executor,
         &mut |p| {
             last = Some(p);
@@ -390,6 +436,29 @@ fn drive(
             }
             Ok(exit::FAILED)
         }
+        Outcome::Paused(locs) => {
+            let list: Vec<String> = locs.iter().map(ToString::to_string).collect();
+            if common.json {
+                use tierkreis_core::Value;
+                let mut m = indexmap::IndexMap::new();
+                m.insert("workflow".to_string(), Value::Str(id.to_string()));
+                m.insert("status".to_string(), Value::Str("paused".to_string()));
+                m.insert(
+                    "paused_at".to_string(),
+                    Value::List(list.iter().cloned().map(Value::Str).collect()),
+                );
+                println!(
+                    "{}",
+                    tierkreis_core::json::to_string_compact(&Value::Map(m))
+                );
+            } else if !common.quiet {
+                eprintln!(
+                    "workflow {id} paused at breakpoint {}; continue it with `tkr resume {id}`",
+                    list.join(", ")
+                );
+            }
+            Ok(exit::PAUSED)
+        }
         Outcome::Stalled | Outcome::Running => {
             let message = format!("workflow {id} stalled: nothing is running and nothing can start (a value it waits for will never come)");
             eprintln!("error: {message}");
@@ -448,10 +517,47 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
+/// The result cache when `--cache` or the configuration's `cache = true`
+/// asks for it (file storage only): builtins and workers or routes with
+/// `cache = false` are left out unless configured `cache = true`.
+fn result_cache(
+    storage: &dyn ControllerStorage,
+    common: &Common,
+    config: &ExecutorConfig,
+) -> Option<Arc<tierkreis_controller::cache::ResultCache>> {
+    if !(common.cache || config.cache == Some(true)) {
+        return None;
+    }
+    if !storage.workflow_dir().is_dir() {
+        // In-memory storage: nothing outlives the run, nothing to reuse.
+        return None;
+    }
+    let discovery = Discovery::new(config.clone(), common.registries.clone());
+    let config = config.clone();
+    Some(Arc::new(tierkreis_controller::cache::ResultCache::new(
+        storage.tkr_dir(),
+        move |worker, function| {
+            let wanted = config.settings_for(worker, function).cache;
+            if worker == "builtins" {
+                return (wanted == Some(true))
+                    .then(|| format!("builtins of tierkreis-rs {}", env!("CARGO_PKG_VERSION")));
+            }
+            if wanted == Some(false) {
+                return None;
+            }
+            let plan = discovery.resolve(worker, function).ok()?;
+            Some(tierkreis_controller::cache::worker_identity(&plan, None))
+        },
+    )))
+}
+
 /// The executor for `common`'s flags and the configuration file: builtins
 /// in-process, other workers as processes.
-fn executor(common: &Common, overrides: &ExecutorOverrides) -> Result<DefaultExecutor, u8> {
-    let config = executor_config(common, overrides)?;
+fn executor(
+    common: &Common,
+    config: ExecutorConfig,
+    overrides: &ExecutorOverrides,
+) -> Result<DefaultExecutor, u8> {
     let defaults = ProcessOptions::default();
     let options = ProcessOptions {
         jobs: common

@@ -3,6 +3,7 @@
 //! `main` only parses arguments and maps the result to an exit code; each
 //! command lives in its own module.
 
+mod cmd_cache;
 mod cmd_run;
 mod cmd_serve;
 mod cmd_stop;
@@ -33,11 +34,15 @@ pub mod exit {
     pub const INTERNAL: u8 = 3;
     /// Interrupted (Ctrl-C, SIGTERM): workers were stopped, the run can be resumed.
     pub const INTERRUPTED: u8 = 130;
+    /// Paused at a breakpoint (`--breakpoints`, `--break-at`): the running
+    /// tasks finished, `tkr resume` continues past it.
+    pub const PAUSED: u8 = 4;
 }
 
 const AFTER_HELP: &str = "\
 Exit status: 0 the workflow finished, 1 a node failed, 2 bad usage or input,
 3 the workflow stalled or the controller failed (e.g. storage),
+4 paused at a breakpoint (`tkr resume` continues past it),
 130 interrupted by Ctrl-C or SIGTERM (workers stopped; `tkr resume` continues).
 
 Workers: builtins run in-process; a task W.f of another worker runs W found in
@@ -86,6 +91,9 @@ Options may come before or after RUN and LOC.")]
   tkr init worker -n my_worker
   tkr init rust-worker hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
     Init(init::InitArgs),
+    /// Manage the result cache (`tkr run --cache`): list, clear, statistics.
+    #[command(after_help = cmd_cache::HELP)]
+    Cache(cmd_cache::CacheArgs),
     /// Serve a live web view of the workflows (JSON API and page).
     #[command(after_help = "Examples:
   tkr serve                      # http://127.0.0.1:8000/
@@ -145,6 +153,32 @@ struct Common {
     /// process that serves many calls (see `warm` in tkr.toml).
     #[arg(long)]
     no_warm: bool,
+    #[command(flatten)]
+    breakpoints: BreakpointArgs,
+    /// Reuse the results of tasks already run with the same function, worker
+    /// and input bytes, in any run in the checkpoint folder (also `cache =
+    /// true` in tkr.toml; opt a worker out with `cache = false`).
+    #[arg(long)]
+    cache: bool,
+}
+
+/// Where the run pauses (exit status 4); `tkr resume` continues past the
+/// pause and stops at the next breakpoint.
+#[derive(Debug, Args)]
+struct BreakpointArgs {
+    /// Pause before a node whose metadata has `has_breakpoint` (the
+    /// reference's `enable_breakpoints`), once its inputs are ready; the
+    /// tasks already running finish first.
+    #[arg(long = "breakpoints")]
+    enabled: bool,
+    /// Also pause before this node: a location (-.N3.M0.N2) or a name (a
+    /// named node, or a function such as builtins.iadd or iadd). Repeatable.
+    #[arg(
+        long = "break-at",
+        value_name = "LOC_OR_NODE_NAME",
+        allow_hyphen_values = true
+    )]
+    break_at: Vec<String>,
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -263,6 +297,7 @@ fn main() -> ExitCode {
         Command::Init(a) => init::run(a),
         Command::Serve(a) => cmd_serve::serve(a),
         Command::Vis(a) => cmd_vis::vis(a),
+        Command::Cache(a) => cmd_cache::run(&a),
     };
     ExitCode::from(code)
 }

@@ -6,6 +6,7 @@
 //! `builtins` are the reference's built-in tasks, run in-process.
 
 pub mod builtins;
+pub mod cache;
 pub mod executor;
 pub mod runtime;
 pub mod scheduler;

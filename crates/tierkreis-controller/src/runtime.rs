@@ -8,6 +8,7 @@
 //! executor to stop its tasks and returns [`RunError::Stopped`] without
 //! marking anything failed, so the run can be resumed.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
@@ -16,7 +17,8 @@ use tierkreis_core::{GraphData, Loc, NodeDef, PortId, ValueRef};
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 use crate::scheduler::{
-    GraphInfo, Launch, Outcome, PrepareError, Progress, Scheduler, SchedulerError, BODY_PORT,
+    Breakpoints, GraphInfo, Launch, Outcome, PrepareError, Progress, Scheduler, SchedulerError,
+    BODY_PORT,
 };
 
 /// A task's end, as reported by an executor.
@@ -155,6 +157,8 @@ pub enum RunError {
     },
     #[error("every executor hung up while {running} tasks were still running")]
     ExecutorsGone { running: u64 },
+    #[error(transparent)]
+    Cache(#[from] crate::cache::ResultCacheError),
     #[error("the run was stopped ({stopped} running task(s) stopped); it can be resumed")]
     Stopped { stopped: usize },
 }
@@ -240,9 +244,115 @@ pub fn run_with_events(
     on_progress: &mut dyn FnMut(Progress),
     events: EventChannel,
 ) -> Result<Outcome, RunError> {
+    let options = RunOptions {
+        resume,
+        ..RunOptions::default()
+    };
+    run_with_options(storage, &options, executor, on_progress, events)
+}
+
+/// How a run goes beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Continue the workflow from its checkpoint instead of starting it.
+    pub resume: bool,
+    /// Where to pause. On resume these add to the breakpoints the run was
+    /// started with (kept in [`BREAKPOINT_SETTINGS_FILE`]); a resume of a
+    /// paused run continues past the nodes it paused at.
+    pub breakpoints: Breakpoints,
+    /// Reuse earlier results of identical tasks (`--cache`).
+    pub cache: Option<Arc<crate::cache::ResultCache>>,
+}
+
+/// `debug/<this>`: the breakpoints a run was started with (JSON:
+/// `{"from_metadata": bool, "break_at": [..]}`), so that a resume stops at
+/// the next one without repeating the flags. The reference ignores it.
+pub const BREAKPOINT_SETTINGS_FILE: &str = "tkr-breakpoints.json";
+
+/// The breakpoints in effect for this run: `asked`, plus on resume those the
+/// run was started with; on resume, a pause record (ours or the
+/// reference's) is read and removed, its nodes passed, and metadata
+/// breakpoints enabled (the reference pauses only with them on).
+fn effective_breakpoints(
+    storage: &dyn ControllerStorage,
+    options: &RunOptions,
+) -> Result<Breakpoints, RunError> {
+    let settings = storage.debug_path().join(BREAKPOINT_SETTINGS_FILE);
+    let mut bp = options.breakpoints.clone();
+    if options.resume {
+        if let Ok(bytes) = storage.read(&settings) {
+            let v = tierkreis_core::json::parse(&bytes).unwrap_or(tierkreis_core::Value::Null);
+            if let Some(m) = v.as_map() {
+                if m.get("from_metadata") == Some(&tierkreis_core::Value::Bool(true)) {
+                    bp.from_metadata = true;
+                }
+                for sel in m
+                    .get("break_at")
+                    .and_then(tierkreis_core::Value::as_list)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(tierkreis_core::Value::as_str)
+                {
+                    if !bp.break_at.iter().any(|b| b == sel) {
+                        bp.break_at.push(sel.to_string());
+                    }
+                }
+            }
+        }
+        let paused_here = !tierkreis_storage::breakpoints::paused_locations(storage).is_empty();
+        if paused_here && !storage.exists(&settings) {
+            bp.from_metadata = true;
+        }
+        if bp.enabled() || paused_here {
+            for loc in tierkreis_storage::breakpoints::take_pause(storage)? {
+                if !bp.passed.contains(&loc) {
+                    bp.passed.push(loc);
+                }
+            }
+        }
+    }
+    if bp.enabled() {
+        let mut m = IndexMap::new();
+        m.insert(
+            "from_metadata".to_string(),
+            tierkreis_core::Value::Bool(bp.from_metadata),
+        );
+        m.insert(
+            "break_at".to_string(),
+            tierkreis_core::Value::List(
+                bp.break_at
+                    .iter()
+                    .cloned()
+                    .map(tierkreis_core::Value::Str)
+                    .collect(),
+            ),
+        );
+        let bytes = tierkreis_core::json::to_string_compact(&tierkreis_core::Value::Map(m));
+        storage.write(&settings, bytes.as_bytes())?;
+    }
+    Ok(bp)
+}
+
+/// [`run_with_events`] with [`RunOptions`].
+pub fn run_with_options(
+    storage: Arc<dyn ControllerStorage>,
+    options: &RunOptions,
+    executor: &mut dyn Executor,
+    on_progress: &mut dyn FnMut(Progress),
+    events: EventChannel,
+) -> Result<Outcome, RunError> {
     let graph = stored_graph(storage.as_ref())?;
-    let mut sched = Scheduler::new(storage.as_ref(), graph, resume)?;
-    let outcome = match drive(&mut sched, &storage, executor, &events, on_progress) {
+    let breakpoints = effective_breakpoints(storage.as_ref(), options)?;
+    let mut sched =
+        Scheduler::with_breakpoints(storage.as_ref(), graph, options.resume, breakpoints)?;
+    let outcome = match drive(
+        &mut sched,
+        &storage,
+        executor,
+        &events,
+        on_progress,
+        options.cache.as_deref(),
+    ) {
         Err(RunError::Stopped { stopped }) => {
             storage.append_workflow_log(&format!(
                 "run stopped: {stopped} running task(s) stopped; resume to continue"
@@ -267,6 +377,14 @@ pub fn run_with_events(
             storage.append_workflow_log("workflow failed")?;
         }
         Outcome::Stalled => storage.append_workflow_log("workflow stalled: nothing can run")?,
+        Outcome::Paused(locs) => {
+            tierkreis_storage::breakpoints::write_pause(storage.as_ref(), sched.paused_nodes())?;
+            let list: Vec<String> = locs.iter().map(ToString::to_string).collect();
+            storage.append_workflow_log(&format!(
+                "workflow paused at breakpoint(s) {}; resume to continue",
+                list.join(", ")
+            ))?;
+        }
         Outcome::Running => {}
     }
     Ok(outcome)
@@ -278,18 +396,36 @@ fn drive(
     executor: &mut dyn Executor,
     events: &EventChannel,
     on_progress: &mut dyn FnMut(Progress),
+    cache: Option<&crate::cache::ResultCache>,
 ) -> Result<Outcome, RunError> {
     let stop = |executor: &mut dyn Executor| RunError::Stopped {
         stopped: executor.stop(),
     };
+    // Tasks launched on a cache miss: recorded under their key once done.
+    let mut to_record: HashMap<Loc, (String, Launch)> = HashMap::new();
     loop {
-        for task in sched.take_launches() {
-            if let Err(e) = executor.launch(&task, storage, &events.events) {
-                let message = e.to_string();
-                tracing::warn!(loc = %task.loc, %message, "task could not start");
-                storage.write_node_errors(&task.loc, &message)?;
-                storage.mark_node_error(&task.loc)?;
-                sched.task_failed(&task.loc)?;
+        // A cache hit finishes its node at once, which may make more tasks
+        // ready: take launches until there are none.
+        loop {
+            let tasks = sched.take_launches();
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                if let Some(cache) = cache {
+                    match cache.try_reuse(&task, storage.as_ref())? {
+                        crate::cache::Reuse::Hit { run, loc } => {
+                            tracing::debug!(task = %task.loc, from_run = %run, from = %loc, "reused a cached result");
+                            sched.task_finished(&task.loc)?;
+                            continue;
+                        }
+                        crate::cache::Reuse::Miss { key } => {
+                            to_record.insert(task.loc.clone(), (key, task.clone()));
+                        }
+                        crate::cache::Reuse::NotEligible => {}
+                    }
+                }
+                launch_one(sched, storage, executor, events, task)?;
             }
         }
         on_progress(sched.progress());
@@ -307,7 +443,15 @@ fn drive(
         let mut next = Some(first);
         while let Some(event) = next {
             match event {
-                Event::Completion(c) => apply(sched, c)?,
+                Event::Completion(c) => {
+                    let pending = to_record.remove(&c.loc);
+                    if let (Some(cache), Some((key, task)), Ok(())) = (cache, &pending, &c.result) {
+                        if let Err(e) = cache.record(key, task, storage.as_ref()) {
+                            tracing::warn!(loc = %c.loc, error = %e, "could not record the result in the cache");
+                        }
+                    }
+                    apply(sched, c)?;
+                }
                 Event::Stop => stopped = true,
             }
             next = events.rx.try_recv().ok();
@@ -318,6 +462,24 @@ fn drive(
             return Err(err);
         }
     }
+}
+
+/// Hands one task to the executor; a task that cannot start fails its node.
+fn launch_one(
+    sched: &mut Scheduler<'_>,
+    storage: &Arc<dyn ControllerStorage>,
+    executor: &mut dyn Executor,
+    events: &EventChannel,
+    task: Launch,
+) -> Result<(), RunError> {
+    if let Err(e) = executor.launch(&task, storage, &events.events) {
+        let message = e.to_string();
+        tracing::warn!(loc = %task.loc, %message, "task could not start");
+        storage.write_node_errors(&task.loc, &message)?;
+        storage.mark_node_error(&task.loc)?;
+        sched.task_failed(&task.loc)?;
+    }
+    Ok(())
 }
 
 /// After a stop, marks the tasks that were running and left no marker as not

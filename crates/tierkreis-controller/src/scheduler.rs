@@ -131,6 +131,92 @@ pub enum Outcome {
     Failed(Vec<Loc>),
     /// Nothing runs and nothing can: the graph waits on values that will never come.
     Stalled,
+    /// The run reached breakpoints: these nodes have their inputs and wait
+    /// to start; nothing else runs. A resume continues past them.
+    Paused(Vec<Loc>),
+}
+
+/// Where a run pauses before starting a node (the reference's
+/// `enable_breakpoints`, plus nodes chosen on the command line).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Breakpoints {
+    /// Pause at nodes whose metadata has `has_breakpoint` (the reference's
+    /// `enable_breakpoints`).
+    pub from_metadata: bool,
+    /// Also pause at these nodes: a location (`-.N3.M0.N2`, starting with a
+    /// dash), or a name: a `named_nodes` entry of the node's graph, or a
+    /// function (`worker.function`, or just `function`).
+    pub break_at: Vec<String>,
+    /// Nodes that may start past their breakpoint (the pause a resume
+    /// continues from).
+    pub passed: Vec<Loc>,
+}
+
+impl Breakpoints {
+    /// Whether any breakpoint can stop the run.
+    pub fn enabled(&self) -> bool {
+        self.from_metadata || !self.break_at.is_empty()
+    }
+
+    /// Whether node `n` of `graph` at `loc` is a breakpoint (ignoring `passed`).
+    fn hits(&self, graph: &GraphInfo, n: NodeIndex, loc: &Loc) -> bool {
+        if self.from_metadata
+            && graph
+                .data
+                .node_metadata
+                .get(&n)
+                .is_some_and(|m| m.has_breakpoint)
+        {
+            return true;
+        }
+        self.break_at
+            .iter()
+            .any(|sel| selector_matches(sel, graph, n, loc))
+    }
+
+    /// The `break_at` selectors that name nothing in `graph` or the graphs
+    /// it holds as constants: a location that does not parse, or a name that
+    /// is neither a named node nor a function of any of them.
+    pub fn unknown_selectors(&self, graph: &GraphInfo) -> Vec<String> {
+        self.break_at
+            .iter()
+            .filter(|sel| {
+                if sel.starts_with('-') {
+                    sel.parse::<Loc>().is_err()
+                } else {
+                    !names_anywhere(graph, sel)
+                }
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+fn selector_matches(sel: &str, graph: &GraphInfo, n: NodeIndex, loc: &Loc) -> bool {
+    if sel.starts_with('-') {
+        return loc.as_str() == sel;
+    }
+    if graph.data.named_nodes.get(sel) == Some(&n) {
+        return true;
+    }
+    match &graph.node(n).kind {
+        NodeKind::Function { function_name } => {
+            function_name == sel
+                || function_name
+                    .rsplit_once('.')
+                    .is_some_and(|(_, f)| f == sel)
+        }
+        _ => false,
+    }
+}
+
+fn names_anywhere(graph: &GraphInfo, sel: &str) -> bool {
+    (0..graph.data.nodes.len()).any(|n| selector_matches(sel, graph, n, &Loc::root()))
+        || graph
+            .const_graphs
+            .iter()
+            .flatten()
+            .any(|g| names_anywhere(g, sel))
 }
 
 /// Errors that stop the controller itself (as opposed to a node failing).
@@ -237,6 +323,9 @@ pub struct Scheduler<'s> {
     root_done: bool,
     progress: Progress,
     graph_cache: HashMap<Vec<u8>, Arc<GraphInfo>>,
+    breakpoints: Breakpoints,
+    /// The nodes the run paused in front of (in the order they were reached).
+    paused: Vec<tierkreis_storage::breakpoints::PausedNode>,
 }
 
 impl std::fmt::Debug for Scheduler<'_> {
@@ -264,6 +353,19 @@ impl<'s> Scheduler<'s> {
         graph: Arc<GraphInfo>,
         resume: bool,
     ) -> Result<Self, SchedulerError> {
+        Self::with_breakpoints(storage, graph, resume, Breakpoints::default())
+    }
+
+    /// [`Scheduler::new`] that pauses at `breakpoints`: a node that is a
+    /// breakpoint, and not in `breakpoints.passed`, is not started once its
+    /// inputs are ready; from then on nothing new starts, and once the
+    /// running tasks end the outcome is [`Outcome::Paused`].
+    pub fn with_breakpoints(
+        storage: &'s dyn ControllerStorage,
+        graph: Arc<GraphInfo>,
+        resume: bool,
+        breakpoints: Breakpoints,
+    ) -> Result<Self, SchedulerError> {
         let mut s = Scheduler {
             storage,
             scopes: Vec::new(),
@@ -275,6 +377,8 @@ impl<'s> Scheduler<'s> {
             root_done: false,
             progress: Progress::default(),
             graph_cache: HashMap::default(),
+            breakpoints,
+            paused: Vec::new(),
         };
         let root = Loc::root();
         if resume && storage.is_node_finished(&root) {
@@ -313,9 +417,48 @@ impl<'s> Scheduler<'s> {
             Outcome::Running
         } else if !self.failed.is_empty() {
             Outcome::Failed(self.failed.clone())
+        } else if !self.paused.is_empty() {
+            Outcome::Paused(self.paused.iter().map(|p| p.loc.clone()).collect())
         } else {
             Outcome::Stalled
         }
+    }
+
+    /// The nodes the run paused in front of, with what the pause record needs.
+    pub fn paused_nodes(&self) -> &[tierkreis_storage::breakpoints::PausedNode] {
+        &self.paused
+    }
+
+    /// Whether node `n` of scope `s` must not start now: it is a breakpoint
+    /// not yet passed (it is then recorded), or the run is pausing. A node
+    /// already started (a resumed nested scope) is never held.
+    fn held_at_breakpoint(&mut self, s: ScopeId, n: NodeIndex) -> bool {
+        if !self.breakpoints.enabled() && self.paused.is_empty() {
+            return false;
+        }
+        let scope = self.scope(s);
+        let loc = scope.loc.n(n as i64);
+        if scope.restored && self.storage.is_node_started(&loc) {
+            return false;
+        }
+        let graph = scope.graph.clone();
+        let breakpoint =
+            self.breakpoints.hits(&graph, n, &loc) && !self.breakpoints.passed.contains(&loc);
+        if !breakpoint && self.paused.is_empty() {
+            return false;
+        }
+        self.scope_mut(s).nodes[n].status = Status::Waiting;
+        if breakpoint && !self.paused.iter().any(|p| p.loc == loc) {
+            tracing::info!(%loc, "paused at a breakpoint");
+            let node = graph.node(n);
+            self.paused
+                .push(tierkreis_storage::breakpoints::PausedNode {
+                    loc,
+                    nodedef_json: graph.nodedefs[n].clone(),
+                    outputs: node.outputs.keys().cloned().collect(),
+                });
+        }
+        true
     }
 
     /// The task at `loc` finished: its outputs and `_done` are written.
@@ -559,6 +702,10 @@ impl<'s> Scheduler<'s> {
             self.scope_mut(s).nodes[n].status = Status::Waiting;
             return Ok(());
         }
+        if self.held_at_breakpoint(s, n) {
+            return Ok(());
+        }
+        let scope = self.scope(s);
         let loc = scope.loc.n(n as i64);
         let restored = scope.restored;
         self.scope_mut(s).nodes[n].status = Status::Started;

@@ -87,6 +87,11 @@ pub enum ApiError {
     NoLogs { id: uuid::Uuid },
     #[error("workflow {id} is running (its controller holds the lock); wait for it to stop before restarting a task")]
     Running { id: uuid::Uuid },
+    #[error("workflow {id} is not paused at a breakpoint (it is {status:?})")]
+    NotPaused {
+        id: uuid::Uuid,
+        status: crate::workflows::WorkflowStatus,
+    },
     #[error("node {loc} is a {node_type} node: only task (function) nodes can be restarted")]
     NotATask { loc: String, node_type: String },
     #[error("cannot lock workflow {id}: {source}")]
@@ -139,6 +144,7 @@ impl ApiError {
             | ApiError::NoErrors { .. }
             | ApiError::NoLogs { .. } => StatusCode::NOT_FOUND,
             ApiError::Running { .. } => StatusCode::CONFLICT,
+            ApiError::NotPaused { .. } => StatusCode::CONFLICT,
             ApiError::Lock { source, .. } => match source {
                 LockError::Held { .. } => StatusCode::CONFLICT,
                 LockError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,

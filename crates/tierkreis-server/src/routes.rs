@@ -69,6 +69,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/workflows/{id}/nodes/{loc}/logs", get(node_logs))
         .route("/api/workflows/{id}/nodes/{loc}/errors", get(node_errors))
         .route("/api/workflows/{id}/nodes/{loc}/restart", post(restart))
+        .route("/api/workflows/{id}/continue", post(continue_paused))
         .fallback(not_found)
         .with_state(state)
 }
@@ -361,6 +362,43 @@ async fn restart(
         Ok(Restarted {
             loc: loc.to_string(),
             invalidated: invalidated.iter().map(Loc::to_string).collect(),
+            resume_pid,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+/// The answer to a continue: where the run was paused, and the resume.
+#[derive(Debug, Serialize)]
+struct Continued {
+    /// The breakpoints the run continues past.
+    paused_at: Vec<String>,
+    /// The process id of the `tkr resume` started for the workflow.
+    resume_pid: u32,
+}
+
+/// Continues a run paused at breakpoints: `tkr resume` goes past them and
+/// stops at the next one.
+async fn continue_paused(
+    State(app): App,
+    Path(id): Path<String>,
+) -> Result<Json<Continued>, ApiError> {
+    blocking(move || {
+        let s = open(&app, &id)?;
+        let id = s.workflow_id();
+        match workflows::status(&s) {
+            WorkflowStatus::Paused => {}
+            WorkflowStatus::Running => return Err(ApiError::Running { id }),
+            status => return Err(ApiError::NotPaused { id, status }),
+        }
+        let paused_at = tierkreis_storage::breakpoints::paused_locations(&s)
+            .iter()
+            .map(Loc::to_string)
+            .collect();
+        let resume_pid = spawn_resume(&app.tkr_exe, &app.tkr_dir, &s)?;
+        Ok(Continued {
+            paused_at,
             resume_pid,
         })
     })

@@ -145,6 +145,16 @@ pub struct NodeInfo {
     pub expandable: bool,
     /// A failed task: the page offers to restart it.
     pub restartable: bool,
+    /// A task reused from the result cache: the run and node its outputs
+    /// came from (`{"run": .., "loc": ..}`).
+    pub cached_from: Option<CachedFrom>,
+}
+
+/// Where a cached task's outputs came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct CachedFrom {
+    pub run: String,
+    pub loc: String,
 }
 
 /// Checks a port name from a URL: not empty, not `.` or `..`, no `/`, `\`
@@ -551,6 +561,12 @@ pub fn node_info(s: &FileControllerStorage, loc: &Loc) -> Result<NodeInfo, ApiEr
         inputs,
         outputs,
         restartable: is_task && s.node_has_error(loc),
+        cached_from: if is_task {
+            tierkreis_storage::result_cache::cache_source(s, loc)
+                .map(|(run, loc)| CachedFrom { run, loc })
+        } else {
+            None
+        },
         error,
         logs,
         expandable: kind_expandable(&def.kind),

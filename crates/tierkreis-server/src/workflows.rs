@@ -30,6 +30,8 @@ pub struct WorkflowSummary {
     pub end_time: Option<String>,
     /// Locations of failed nodes, as the root's `_error` lists them.
     pub errors: Vec<String>,
+    /// Where a paused run waits (empty unless the status is paused).
+    pub paused_at: Vec<String>,
 }
 
 /// The storage of workflow `id` under `tkr_dir`.
@@ -68,6 +70,14 @@ pub fn summary(s: &FileControllerStorage) -> WorkflowSummary {
             .map(iso_utc)
     });
     let id = s.workflow_id();
+    let paused_at = if status == WorkflowStatus::Paused {
+        tierkreis_storage::breakpoints::paused_locations(s)
+            .iter()
+            .map(Loc::to_string)
+            .collect()
+    } else {
+        Vec::new()
+    };
     WorkflowSummary {
         id: id.to_string(),
         id_int: id.as_u128().to_string(),
@@ -76,6 +86,7 @@ pub fn summary(s: &FileControllerStorage) -> WorkflowSummary {
         start_time: meta.and_then(|m| m.start_time),
         end_time,
         errors,
+        paused_at,
     }
 }
 

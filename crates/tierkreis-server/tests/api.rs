@@ -29,6 +29,8 @@ fn main() {
         Trial::test("malformed_urls_are_400_with_a_message", path_safety),
         Trial::test("the_page_is_served", page),
         Trial::test("runs_written_by_the_python_reference", python_runs),
+        Trial::test("paused_run_shows_its_breakpoint_and_continues", paused_run),
+        Trial::test("a_cached_task_names_the_run_it_came_from", cached_task),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
@@ -574,5 +576,138 @@ fn python_runs() -> Result<(), Failed> {
     )
     .json();
     assert_eq!(errs["status"], "Error", "{errs}");
+    Ok(())
+}
+
+/// A run paused at -.N2 (`has_breakpoint`, breakpoints on): the API says
+/// paused and where; `continue` starts `tkr resume` (this binary), which goes
+/// past -.N2 and pauses at -.N3; a run that is not paused cannot continue.
+fn paused_run() -> Result<(), Failed> {
+    use std::sync::Arc;
+    use tierkreis_controller::executor::DefaultExecutor;
+    use tierkreis_controller::runtime;
+    use tierkreis_controller::scheduler::Breakpoints;
+    use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
+    let tmp = tempfile::tempdir()?;
+    let graph = r#"{"nodes": [
+ {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+ {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
+ {"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {},
+ "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}}}"#;
+    let id = wf(77);
+    {
+        let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
+        let storage = FileControllerStorage::new(tmp.path(), id, None);
+        let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
+        runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
+        let options = runtime::RunOptions {
+            resume: false,
+            breakpoints: Breakpoints {
+                from_metadata: true,
+                ..Breakpoints::default()
+            },
+            cache: None,
+        };
+        let out = runtime::run_with_options(
+            Arc::new(storage),
+            &options,
+            &mut DefaultExecutor::new(),
+            &mut |_| {},
+            runtime::EventChannel::new(),
+        )
+        .expect("run");
+        assert_eq!(out, Outcome::Paused(vec!["-.N2".parse().expect("loc")]));
+    }
+    let srv = start_server(tmp.path());
+    let w = get(srv.addr, &format!("/api/workflows/{id}")).json();
+    assert_eq!(
+        (&w["status"], &w["paused_at"]),
+        (&json!("paused"), &json!(["-.N2"]))
+    );
+    let listed = get(srv.addr, "/api/workflows").json();
+    assert_eq!(find(&listed, "id", &id.to_string())["status"], "paused");
+
+    let r = post(srv.addr, &format!("/api/workflows/{id}/continue"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["paused_at"], json!(["-.N2"]));
+    wait_until(
+        "the resume to pause at -.N3",
+        Duration::from_secs(30),
+        || get(srv.addr, &format!("/api/workflows/{id}")).json()["paused_at"] == json!(["-.N3"]),
+    );
+    assert!(tmp.path().join(id.to_string()).join("-.N2/_done").exists());
+
+    // A finished run is not paused.
+    let done = wf(78);
+    assert_eq!(
+        run_graph(
+            tmp.path(),
+            done,
+            &map_graph(),
+            &[("value", typed_map_input())]
+        ),
+        Outcome::Finished
+    );
+    let r = post(srv.addr, &format!("/api/workflows/{done}/continue"));
+    assert_eq!(r.status, 409, "{}", r.text());
+    Ok(())
+}
+
+/// A task reused from the result cache says so in its node info, naming the
+/// run and node its outputs came from.
+fn cached_task() -> Result<(), Failed> {
+    use std::sync::Arc;
+    use tierkreis_controller::cache::ResultCache;
+    use tierkreis_controller::executor::DefaultExecutor;
+    use tierkreis_controller::runtime;
+    use tierkreis_storage::FileControllerStorage;
+    let tmp = tempfile::tempdir()?;
+    let graph = r#"{"nodes": [
+ {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [0, "value"]}, "outputs": {"value": [2]}},
+ {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+    let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
+    // Builtins are cached here (the CLI leaves them out unless configured).
+    let cache = Arc::new(ResultCache::new(tmp.path(), |_, _| {
+        Some("test".to_string())
+    }));
+    for n in [81, 82] {
+        let storage = FileControllerStorage::new(tmp.path(), wf(n), None);
+        runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
+        let options = runtime::RunOptions {
+            cache: Some(cache.clone()),
+            ..runtime::RunOptions::default()
+        };
+        let out = runtime::run_with_options(
+            Arc::new(storage),
+            &options,
+            &mut DefaultExecutor::new(),
+            &mut |_| {},
+            runtime::EventChannel::new(),
+        )
+        .expect("run");
+        assert_eq!(out, Outcome::Finished);
+    }
+    let srv = start_server(tmp.path());
+    let first = get(
+        srv.addr,
+        &format!("/api/workflows/{}/nodes/-.N1/info", wf(81)),
+    )
+    .json();
+    assert_eq!(first["cached_from"], Value::Null);
+    let second = get(
+        srv.addr,
+        &format!("/api/workflows/{}/nodes/-.N1/info", wf(82)),
+    )
+    .json();
+    assert_eq!(
+        second["cached_from"],
+        json!({"run": wf(81).to_string(), "loc": "-.N1"})
+    );
+    assert_eq!(second["status"], "Finished");
     Ok(())
 }

@@ -86,6 +86,11 @@ pub enum StorageError {
         expected: &'static str,
         found: String,
     },
+
+    /// A pause record (`debug/breakpoints/<loc>`) is not the reference's
+    /// JSON walk result.
+    #[error("invalid breakpoint record {}: {reason}", path.display())]
+    BadBreakpointRecord { path: PathBuf, reason: String },
 }
 
 impl StorageError {

@@ -18,10 +18,12 @@
 //! [`StorageError::NotFound`].
 
 pub mod atomic;
+pub mod breakpoints;
 pub mod controller;
 pub mod error;
 pub mod lock;
 pub mod memory;
+pub mod result_cache;
 mod value_cache;
 pub mod warm;
 pub mod worker;

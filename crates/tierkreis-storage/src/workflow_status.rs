@@ -42,6 +42,9 @@ pub enum WorkflowStatus {
     /// `tkr vis --graph`.
     #[serde(rename = "not started")]
     NotStarted,
+    /// Paused at breakpoints (`debug/breakpoints/<loc>`, as the reference
+    /// records it, by either implementation); `tkr resume` continues past them.
+    Paused,
 }
 
 impl WorkflowStatus {
@@ -53,6 +56,7 @@ impl WorkflowStatus {
             WorkflowStatus::Failed => "failed",
             WorkflowStatus::Interrupted => "interrupted",
             WorkflowStatus::NotStarted => "not started",
+            WorkflowStatus::Paused => "paused",
         }
     }
 }
@@ -69,6 +73,9 @@ pub fn workflow_status(storage: &dyn ControllerStorage) -> WorkflowStatus {
     }
     if storage.node_has_error(&root) {
         return WorkflowStatus::Failed;
+    }
+    if !crate::breakpoints::paused_locations(storage).is_empty() {
+        return WorkflowStatus::Paused;
     }
     if lock == LockState::Absent && reference_run_recently_active(storage) {
         return WorkflowStatus::Running;

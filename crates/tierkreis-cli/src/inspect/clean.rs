@@ -110,5 +110,18 @@ fn remove(w: &Summary) -> anyhow::Result<()> {
         w.status.as_str(),
         w.dir.display()
     );
+    if let Some(tkr_dir) = w.dir.parent() {
+        let store = tierkreis_storage::result_cache::ResultCacheStore::new(tkr_dir);
+        let n = store
+            .remove_run(&w.id.to_string())
+            .with_context(|| format!("cannot remove the result cache entries of {}", w.id))?;
+        if n > 0 {
+            outln!(
+                "removed {n} result cache entr{} of {}",
+                if n == 1 { "y" } else { "ies" },
+                w.id
+            );
+        }
+    }
     Ok(())
 }

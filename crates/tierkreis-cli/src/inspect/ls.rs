@@ -29,7 +29,7 @@ pub struct LsArgs {
     #[arg(long)]
     json: bool,
     /// Only workflows with this status.
-    #[arg(long, value_name = "STATUS", value_parser = ["running", "finished", "failed", "interrupted"])]
+    #[arg(long, value_name = "STATUS", value_parser = ["running", "finished", "failed", "interrupted", "paused"])]
     status: Option<String>,
 }
 
@@ -68,7 +68,26 @@ pub fn to_json(w: &Summary) -> Value {
         ("nodes", Value::int(w.nodes as i64)),
         ("failures", Value::int(w.failures as i64)),
         ("path", Value::from(w.dir.display().to_string())),
+        (
+            "paused_at",
+            Value::List(paused_at(w).into_iter().map(Value::from).collect()),
+        ),
     ])
+}
+
+/// The locations a paused workflow waits at (`debug/breakpoints/<loc>`).
+fn paused_at(w: &Summary) -> Vec<String> {
+    if w.status != super::workflows::Status::Paused {
+        return Vec::new();
+    }
+    let Some(tkr_dir) = w.dir.parent() else {
+        return Vec::new();
+    };
+    let st = tierkreis_storage::FileControllerStorage::new(tkr_dir, w.id, None);
+    tierkreis_storage::breakpoints::paused_locations(&st)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// The table for people; variable-width columns (times) come last.

@@ -98,6 +98,16 @@ pub fn run(a: ShowArgs) -> anyhow::Result<u8> {
         if let Some(d) = summary.duration {
             head.push_str(&format!(", took {}", render::duration(d)));
         }
+        if summary.status == Status::Paused {
+            let at: Vec<String> = tierkreis_storage::breakpoints::paused_locations(st)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            head.push_str(&format!(
+                ", at breakpoint {} (`tkr resume` continues)",
+                at.join(", ")
+            ));
+        }
         outln!("{head}");
         let mut out = String::new();
         view.write(&mut out, "", "");
@@ -349,6 +359,11 @@ impl<'a> Ctx<'a> {
             _ => String::new(),
         };
         let mut v = self.base(loc, label, def.type_name(), detail);
+        if matches!(def.kind, NodeKind::Function { .. }) {
+            if let Some((run, from)) = tierkreis_controller::cache::cache_source(self.st, loc) {
+                v.detail = format!("{} [cached from {run} {from}]", v.detail);
+            }
+        }
         match &def.kind {
             NodeKind::Eval { .. } => v.children = self.scope(loc, &[loc.n(-1)], depth),
             NodeKind::Loop { .. } | NodeKind::Map { .. } => {

@@ -159,6 +159,30 @@ pub struct WorkerConfig {
     /// (`"2GiB"`, `"512MB"`, or a number of bytes); a call running when it
     /// does fails.
     pub memory_limit: Option<MemorySize>,
+    /// Whether the result cache may reuse these tasks' results (`false`
+    /// for non-deterministic tasks, e.g. shots without a seed).
+    pub cache: Option<bool>,
+    /// How many times a failed task is run again.
+    pub retries: Option<u32>,
+    /// The wait before the first retry ("1s", "500ms", "2m"), doubled for
+    /// each later one up to a cap.
+    pub retry_backoff: Option<String>,
+    /// Which failures are retried (default: exit, signal, timeout).
+    pub retry_on: Option<Vec<RetryOn>>,
+}
+
+/// A kind of task failure a retry policy can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RetryOn {
+    /// The worker process exited with a non-zero status without writing `_error`.
+    Exit,
+    /// The worker process was killed by a signal.
+    Signal,
+    /// The task ran longer than its timeout.
+    Timeout,
+    /// The worker wrote `_error` itself (a failure it reported).
+    Error,
 }
 
 /// A `[[routes]]` entry: settings for every task whose `worker.function`
@@ -179,6 +203,10 @@ pub struct RouteConfig {
     pub warm: Option<bool>,
     pub max_calls: Option<u64>,
     pub memory_limit: Option<MemorySize>,
+    pub cache: Option<bool>,
+    pub retries: Option<u32>,
+    pub retry_backoff: Option<String>,
+    pub retry_on: Option<Vec<RetryOn>>,
 }
 
 impl RouteConfig {
@@ -195,6 +223,10 @@ impl RouteConfig {
             warm: self.warm,
             max_calls: self.max_calls,
             memory_limit: self.memory_limit,
+            cache: self.cache,
+            retries: self.retries,
+            retry_backoff: self.retry_backoff.clone(),
+            retry_on: self.retry_on.clone(),
         }
     }
 }
@@ -224,6 +256,9 @@ pub struct ExecutorConfig {
     /// Settings of the batch-job executors (`[hpc]`).
     #[serde(default)]
     pub hpc: HpcConfig,
+    /// Reuse results of tasks already computed with the same inputs and
+    /// worker (the result cache; as `tkr run --cache`).
+    pub cache: Option<bool>,
 }
 
 /// Why the configuration could not be loaded.
@@ -362,6 +397,10 @@ impl ExecutorConfig {
                     warm: r.warm.or(base.warm),
                     max_calls: r.max_calls.or(base.max_calls),
                     memory_limit: r.memory_limit.or(base.memory_limit),
+                    cache: r.cache.or(base.cache),
+                    retries: r.retries.or(base.retries),
+                    retry_backoff: r.retry_backoff.or(base.retry_backoff),
+                    retry_on: r.retry_on.or(base.retry_on),
                 }
             }
         }

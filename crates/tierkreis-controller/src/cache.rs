@@ -1,0 +1,267 @@
+//! The result cache: a task whose function, worker and input bytes match a
+//! task already finished (in this run or any other in the checkpoint folder)
+//! is not run again; its node gets the earlier node's outputs by hard link.
+//!
+//! The key is SHA-256 over the function name, the worker's identity (how it
+//! is launched, with the content hash of its executable, script or Python
+//! package files: see [`worker_identity`]) and the exact bytes of every input
+//! by port. The store is `tierkreis_storage::result_cache` under
+//! `<tkr_dir>/.cache`. A reused node holds `cache_source` (JSON: the run,
+//! location and key it came from), which `tkr show` and the web view report.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+use tierkreis_core::{Loc, Value};
+use tierkreis_storage::result_cache::{
+    hex, sha256_hex, CacheEntry, CacheError, CachedOutput, ResultCacheStore,
+};
+use tierkreis_storage::{ControllerStorage, StorageError};
+
+use crate::executor::LaunchPlan;
+use crate::scheduler::Launch;
+
+pub use tierkreis_storage::result_cache::{cache_source, CACHE_SOURCE_FILE};
+
+/// Bumped when the key's recipe changes, so old entries stop matching.
+const KEY_VERSION: &str = "tkr-cache-1";
+
+/// A worker's identity for the cache key, or `None` when the task must not
+/// be cached (opted out, or its worker cannot be resolved).
+pub type IdentityFn = dyn Fn(&str, &str) -> Option<String> + Send + Sync;
+
+/// The result cache of one run.
+pub struct ResultCache {
+    store: ResultCacheStore,
+    identity: Box<IdentityFn>,
+    /// `worker.function` -> identity, computed once per run.
+    identities: Mutex<HashMap<String, Option<String>>>,
+}
+
+impl std::fmt::Debug for ResultCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultCache")
+            .field("dir", &self.store.dir())
+            .finish()
+    }
+}
+
+/// What the cache did for a task about to launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reuse {
+    /// The outputs were linked in and the node marked done.
+    Hit { run: String, loc: String },
+    /// Not in the cache (or the entry was broken and dropped): run the task
+    /// and record it under `key` if it finishes.
+    Miss { key: String },
+    /// The task is not cached.
+    NotEligible,
+}
+
+/// Errors of the cache (a storage failure while linking, or the store).
+#[derive(Debug, thiserror::Error)]
+pub enum ResultCacheError {
+    #[error("result cache store")]
+    Store(#[from] CacheError),
+    #[error("checkpoint storage failed while using the result cache")]
+    Storage(#[from] StorageError),
+}
+
+impl ResultCache {
+    /// A cache in `<tkr_dir>/.cache`; `identity(worker, function)` gives the
+    /// worker identity of a task, or `None` to leave it uncached.
+    pub fn new(
+        tkr_dir: impl Into<PathBuf>,
+        identity: impl Fn(&str, &str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            store: ResultCacheStore::new(tkr_dir),
+            identity: Box::new(identity),
+            identities: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn identity_of(&self, task: &Launch) -> Option<String> {
+        let name = format!("{}.{}", task.worker, task.function);
+        let mut memo = self
+            .identities
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        memo.entry(name)
+            .or_insert_with(|| (self.identity)(&task.worker, &task.function))
+            .clone()
+    }
+
+    /// The key of `task`, or `None` when it is not cached.
+    pub fn key(&self, task: &Launch, storage: &dyn ControllerStorage) -> Option<String> {
+        let identity = self.identity_of(task)?;
+        let mut h = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(KEY_VERSION.as_bytes());
+        field(task.worker.as_bytes());
+        field(task.function.as_bytes());
+        field(identity.as_bytes());
+        let mut inputs: Vec<&(String, Loc, String)> = task.inputs.iter().collect();
+        inputs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (port, loc, src_port) in inputs {
+            field(port.as_bytes());
+            match storage.read_output(loc, src_port) {
+                Ok(bytes) => {
+                    field(b"=");
+                    field(&bytes);
+                }
+                Err(e) if e.is_not_found() => field(b"missing"),
+                // Unreadable: do not cache rather than guess.
+                Err(_) => return None,
+            }
+        }
+        for port in &task.outputs {
+            field(b"out");
+            field(port.as_bytes());
+        }
+        Some(hex(&h.finalize()))
+    }
+
+    /// Reuses a cached result for `task` if there is a sound one.
+    pub fn try_reuse(
+        &self,
+        task: &Launch,
+        storage: &dyn ControllerStorage,
+    ) -> Result<Reuse, ResultCacheError> {
+        let Some(key) = self.key(task, storage) else {
+            return Ok(Reuse::NotEligible);
+        };
+        let entry = match self.store.get(&key) {
+            Ok(Some(e)) => e,
+            Ok(None) => return Ok(Reuse::Miss { key }),
+            Err(e) => {
+                tracing::warn!(%key, error = %e, "dropping an unreadable cache entry");
+                self.store.remove(&key)?;
+                return Ok(Reuse::Miss { key });
+            }
+        };
+        if entry.run == storage.workflow_id().to_string() && entry.loc == task.loc.as_str() {
+            // The node itself (a resume after a crash between the entry and _done).
+            return Ok(Reuse::Miss { key });
+        }
+        if let Err(broken) = self.store.verify(&entry) {
+            tracing::info!(%key, loc = %task.loc, %broken, "cache entry broken; recomputing");
+            self.store.remove(&key)?;
+            return Ok(Reuse::Miss { key });
+        }
+        for out in &entry.outputs {
+            let src = self.store.output_source(&entry, &out.port);
+            storage.link(&src, &storage.output_path(&task.loc, &out.port))?;
+        }
+        let source = cache_source_json(&entry);
+        storage.write(
+            &storage.node_dir(&task.loc).join(CACHE_SOURCE_FILE),
+            source.as_bytes(),
+        )?;
+        storage.mark_node_finished(&task.loc)?;
+        Ok(Reuse::Hit {
+            run: entry.run,
+            loc: entry.loc,
+        })
+    }
+
+    /// Records the finished `task` (its outputs and `_done` written) under `key`.
+    pub fn record(
+        &self,
+        key: &str,
+        task: &Launch,
+        storage: &dyn ControllerStorage,
+    ) -> Result<(), ResultCacheError> {
+        let mut outputs = Vec::new();
+        for port in storage.read_output_ports(&task.loc)? {
+            let bytes = storage.read(&storage.output_path(&task.loc, &port))?;
+            outputs.push(CachedOutput {
+                size: bytes.len() as u64,
+                sha256: sha256_hex(&bytes),
+                port,
+            });
+        }
+        let entry = CacheEntry {
+            key: key.to_string(),
+            task: format!("{}.{}", task.worker, task.function),
+            run: storage.workflow_id().to_string(),
+            loc: task.loc.to_string(),
+            outputs,
+            created: tierkreis_storage::controller::iso_utc(std::time::SystemTime::now()),
+        };
+        self.store.put(&entry)?;
+        Ok(())
+    }
+}
+
+fn cache_source_json(entry: &CacheEntry) -> String {
+    let mut m = indexmap::IndexMap::new();
+    m.insert("run".to_string(), Value::Str(entry.run.clone()));
+    m.insert("loc".to_string(), Value::Str(entry.loc.clone()));
+    m.insert("key".to_string(), Value::Str(entry.key.clone()));
+    tierkreis_core::json::to_string_compact(&Value::Map(m))
+}
+
+/// A worker's identity for cache keys: its kind, program, arguments, working
+/// folder and configured environment, plus the SHA-256 of every file among
+/// them (the executable found on `PATH` or given, a script argument such as
+/// `main.sh`, and a Python worker's `main.py`, `pyproject.toml` and
+/// `uv.lock`), so rebuilding or editing the worker changes every key.
+pub fn worker_identity(plan: &LaunchPlan, path: Option<&std::ffi::OsStr>) -> String {
+    let mut parts = vec![
+        format!("kind={}", plan.kind.name()),
+        format!("program={}", plan.program.to_string_lossy()),
+    ];
+    for a in &plan.args {
+        parts.push(format!("arg={}", a.to_string_lossy()));
+    }
+    if let Some(cwd) = &plan.cwd {
+        parts.push(format!("cwd={}", cwd.display()));
+    }
+    for (k, v) in &plan.env {
+        parts.push(format!("env={k}={v}"));
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    let program = Path::new(&plan.program);
+    if program.components().count() > 1 {
+        files.push(program.to_path_buf());
+    } else if let Some(found) = on_path(&plan.program, path) {
+        files.push(found);
+    }
+    let base = plan.cwd.clone().unwrap_or_default();
+    for a in &plan.args {
+        let p = base.join(a);
+        if p.is_file() {
+            files.push(p);
+        }
+    }
+    if let Some(cwd) = &plan.cwd {
+        for name in ["main.py", "pyproject.toml", "uv.lock"] {
+            let p = cwd.join(name);
+            if p.is_file() && !files.contains(&p) {
+                files.push(p);
+            }
+        }
+    }
+    for f in files {
+        match std::fs::read(&f) {
+            Ok(bytes) => parts.push(format!("file={}:{}", f.display(), sha256_hex(&bytes))),
+            Err(e) => parts.push(format!("file={}:unreadable:{e}", f.display())),
+        }
+    }
+    parts.join("\n")
+}
+
+fn on_path(name: &std::ffi::OsStr, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    let path = path
+        .map(std::ffi::OsStr::to_os_string)
+        .or_else(|| std::env::var_os("PATH"))?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
