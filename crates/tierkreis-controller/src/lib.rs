@@ -4,9 +4,11 @@
 //! world only through the `ControllerStorage` trait and an outbox of tasks.
 //! `runtime` drives it: it hands tasks to executors and feeds completions back.
 //! `builtins` are the reference's built-in tasks, run in-process.
+//! `embedded` runs a workflow end to end in one call, for embedders.
 
 pub mod builtins;
 pub mod cache;
+pub mod embedded;
 pub mod executor;
 pub mod runtime;
 pub mod scheduler;

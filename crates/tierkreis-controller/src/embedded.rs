@@ -1,0 +1,248 @@
+//! One call that starts, resumes or restarts a workflow and drives it to its
+//! end, for programs that embed the engine (the Python package) instead of
+//! going through the `tkr` command line.
+//!
+//! It does what `tkr run` / `tkr resume` / `tkr restart` do between parsing
+//! their flags and printing: open the file storage, take the workflow's lock,
+//! write a new workflow's inputs or invalidate a restarted task, build the
+//! default executor (builtins in-process, other workers found by
+//! [`Discovery`]) and run until the workflow finishes, fails, stalls or is
+//! stopped through the [`EventChannel`]'s stop handle.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use tierkreis_core::{GraphData, Loc, PortId};
+use tierkreis_storage::{
+    ControllerStorage, FileControllerStorage, LockError, StorageError, WorkflowLock,
+};
+use uuid::Uuid;
+
+use crate::executor::{
+    DefaultExecutor, Discovery, ExecutorConfig, ProcessExecutor, ProcessOptions,
+};
+use crate::runtime::{self, EventChannel, RunError};
+use crate::scheduler::{GraphInfo, Outcome, PrepareError, Progress};
+
+/// How a call begins.
+#[derive(Debug, Clone)]
+pub enum WorkflowStart {
+    /// A new workflow `workflow_id` running `graph` on `inputs` (encoded values).
+    New {
+        graph: Box<GraphData>,
+        inputs: IndexMap<PortId, Vec<u8>>,
+        workflow_id: Uuid,
+        name: Option<String>,
+    },
+    /// Continue an existing workflow (after a crash, a stop or a failure
+    /// whose cause was fixed).
+    Resume { workflow_id: Uuid },
+    /// Re-run the task at `loc` and what depends on it, then continue.
+    Restart { workflow_id: Uuid, loc: Loc },
+}
+
+impl WorkflowStart {
+    /// The workflow this call is about.
+    pub fn workflow_id(&self) -> Uuid {
+        match self {
+            WorkflowStart::New { workflow_id, .. }
+            | WorkflowStart::Resume { workflow_id }
+            | WorkflowStart::Restart { workflow_id, .. } => *workflow_id,
+        }
+    }
+}
+
+/// Where checkpoints live and how workers run.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    /// The checkpoint folder (the workflow lives in `tkr_dir/<uuid>`).
+    pub tkr_dir: PathBuf,
+    /// Registry folders searched before the configuration's own.
+    pub registries: Vec<PathBuf>,
+    /// The executor configuration (what `tkr.toml` holds).
+    pub config: ExecutorConfig,
+    /// Worker processes at once; `None` takes the configuration's, else one per core.
+    pub jobs: Option<usize>,
+}
+
+/// A failed node and its error text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeFailure {
+    pub loc: Loc,
+    pub error: String,
+}
+
+/// How a call ended, when the engine itself did not fail.
+#[derive(Debug, Clone)]
+pub struct WorkflowReport {
+    pub workflow_id: Uuid,
+    pub workflow_dir: PathBuf,
+    /// `Finished`, `Failed` or `Stalled` (never `Running`).
+    pub outcome: Outcome,
+    /// Counts at the end of this call.
+    pub progress: Progress,
+    /// For `Failed`: each failed node with its error text.
+    pub failures: Vec<NodeFailure>,
+}
+
+/// Why a call could not run the workflow to an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the graph is invalid")]
+    InvalidGraph(#[from] PrepareError),
+    #[error("workflow {workflow_id} already exists in {}; resume it, clean it up, or use another id", .tkr_dir.display())]
+    AlreadyExists { workflow_id: Uuid, tkr_dir: PathBuf },
+    #[error("no workflow {workflow_id} in {}", .tkr_dir.display())]
+    NoSuchWorkflow { workflow_id: Uuid, tkr_dir: PathBuf },
+    #[error("cannot lock workflow {workflow_id}")]
+    Lock {
+        workflow_id: Uuid,
+        #[source]
+        source: LockError,
+    },
+    #[error("cannot restart {loc}")]
+    Restart {
+        loc: Loc,
+        #[source]
+        source: Box<StorageError>,
+    },
+    #[error("workflow {workflow_id} stopped: {stopped} running task(s) stopped, none marked failed; it can be resumed")]
+    Stopped { workflow_id: Uuid, stopped: usize },
+    #[error("running workflow {workflow_id} failed")]
+    Run {
+        workflow_id: Uuid,
+        #[source]
+        source: Box<RunError>,
+    },
+}
+
+/// Starts, resumes or restarts a workflow in `settings.tkr_dir` and runs it
+/// until it finishes, fails or stalls. `on_progress` sees every batch of
+/// events; a stop through `events`' stop handle stops running workers and
+/// returns [`EngineError::Stopped`] with the run left resumable.
+pub fn run_workflow(
+    start: WorkflowStart,
+    settings: &EngineSettings,
+    events: EventChannel,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<WorkflowReport, EngineError> {
+    let workflow_id = start.workflow_id();
+    let run_error = |source: RunError| EngineError::Run {
+        workflow_id,
+        source: Box::new(source),
+    };
+    let (name, new) = match &start {
+        WorkflowStart::New { name, graph, .. } => {
+            GraphInfo::prepare(GraphData::clone(graph))?;
+            (name.clone(), true)
+        }
+        _ => (None, false),
+    };
+    let file_storage = FileControllerStorage::new(settings.tkr_dir.clone(), workflow_id, name);
+    // A new workflow may find its folder made already (e.g. for a log file),
+    // but not started: its metadata or the root node's folder `-` is the
+    // sign of a start.
+    let started = ["_metadata", "-"]
+        .iter()
+        .any(|entry| file_storage.workflow_dir().join(entry).exists());
+    let exists = file_storage.workflow_dir().exists();
+    if new && started {
+        return Err(EngineError::AlreadyExists {
+            workflow_id,
+            tkr_dir: settings.tkr_dir.clone(),
+        });
+    }
+    if !new && !exists {
+        return Err(EngineError::NoSuchWorkflow {
+            workflow_id,
+            tkr_dir: settings.tkr_dir.clone(),
+        });
+    }
+    let workflow_dir = file_storage.workflow_dir().to_path_buf();
+    let storage: Arc<dyn ControllerStorage> = Arc::new(file_storage);
+    let _lock = WorkflowLock::acquire(&workflow_dir).map_err(|source| EngineError::Lock {
+        workflow_id,
+        source,
+    })?;
+    match &start {
+        WorkflowStart::New { graph, inputs, .. } => {
+            runtime::start_workflow(storage.as_ref(), graph, inputs).map_err(run_error)?;
+        }
+        WorkflowStart::Restart { loc, .. } => {
+            let invalidated = storage
+                .restart_task(loc)
+                .map_err(|source| EngineError::Restart {
+                    loc: loc.clone(),
+                    source: Box::new(source),
+                })?;
+            tracing::info!(%loc, invalidated = invalidated.len(), "restarting task");
+        }
+        WorkflowStart::Resume { .. } => {}
+    }
+    let mut executor = default_executor(settings);
+    let mut last = Progress::default();
+    let outcome = runtime::run_with_events(
+        storage.clone(),
+        !new,
+        &mut executor,
+        &mut |p| {
+            last = p;
+            on_progress(p);
+        },
+        events,
+    );
+    drop(executor);
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(RunError::Stopped { stopped }) => {
+            return Err(EngineError::Stopped {
+                workflow_id,
+                stopped,
+            })
+        }
+        Err(e) => return Err(run_error(e)),
+    };
+    let failures = match &outcome {
+        Outcome::Failed(locs) => locs
+            .iter()
+            .map(|loc| NodeFailure {
+                loc: loc.clone(),
+                error: storage.read_errors(loc).unwrap_or_default(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(WorkflowReport {
+        workflow_id,
+        workflow_dir,
+        outcome,
+        progress: last,
+        failures,
+    })
+}
+
+/// Builtins in-process; other workers found by discovery in the settings'
+/// registries and configuration, run as processes or batch jobs.
+pub fn default_executor(settings: &EngineSettings) -> DefaultExecutor {
+    let defaults = ProcessOptions::default();
+    // `..defaults` keeps options added later (e.g. warm workers) at their defaults.
+    #[allow(clippy::needless_update)]
+    let options = ProcessOptions {
+        jobs: settings
+            .jobs
+            .or(settings.config.jobs)
+            .unwrap_or(defaults.jobs),
+        task_timeout: settings
+            .config
+            .timeout_secs
+            .map(std::time::Duration::from_secs_f64),
+        grace: settings
+            .config
+            .grace_secs
+            .map_or(defaults.grace, std::time::Duration::from_secs_f64),
+        ..defaults
+    };
+    let discovery = Discovery::new(settings.config.clone(), settings.registries.clone());
+    DefaultExecutor::with_processes(ProcessExecutor::new(discovery, options))
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds the tierkreis-rs wheel (abi3, CPython >= 3.10) with our CLI inside as
+# `tkr-rs`. Usage: build-wheel.sh OUT_DIR  (needs `maturin` on PATH).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+out="${1:?give the output folder}"
+root="$(cd "$here/../.." && pwd)"
+cargo build --release --locked -p tierkreis-cli --bin tkr --manifest-path "$root/Cargo.toml"
+mkdir -p "$here/wheel-data/scripts"
+install -m 0755 "$root/target/release/tkr" "$here/wheel-data/scripts/tkr-rs"
+maturin build --release --locked --manifest-path "$here/Cargo.toml" --out "$out"

@@ -1,0 +1,77 @@
+"""Each example script runs twice, once importing `run_graph` from
+`tierkreis.controller` and once from `tierkreis_rs`, nothing else changed.
+Results must be equal, and each checkpoint tree must read the same with the
+reference's `read_outputs` and with our `tkr-rs outputs`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from conftest import EXAMPLES, outputs_read_by_tkr_rs, run_script, swapped_script
+
+# (script, the integer of the workflow id it uses, the node whose outputs it prints)
+CASES = [
+    ("hello_world.py", 101, "-"),
+    ("builtins_loop.py", 102, "-"),
+    ("map_fold.py", 103, "-"),
+    ("interrupt_resume.py", 105, "-"),
+]
+
+
+def both(tmp_path: Path, workers: Path, script_name: str) -> tuple[dict, dict, Path, Path]:
+    reference_script = EXAMPLES / script_name
+    ours_script = swapped_script(reference_script, tmp_path / f"rs_{script_name}")
+    reference_dir, ours_dir = tmp_path / "reference_ck", tmp_path / "ours_ck"
+    reference = run_script(reference_script, reference_dir, workers)
+    ours = run_script(ours_script, ours_dir, workers)
+    return reference, ours, reference_dir, ours_dir
+
+
+@pytest.mark.parametrize(("script_name", "run_number", "loc"), CASES)
+def test_same_outputs_and_cross_readable(
+    tmp_path: Path, workers: Path, script_name: str, run_number: int, loc: str
+) -> None:
+    reference, ours, reference_dir, ours_dir = both(tmp_path, workers, script_name)
+    assert ours == reference
+    workflow_id = str(UUID(int=run_number))
+    for checkpoints in (reference_dir, ours_dir):
+        # The reference's read_outputs, through the unchanged script's read mode.
+        read_back = run_script(EXAMPLES / script_name, checkpoints, workers, "read")
+        assert read_back["outputs"] == reference["outputs"]
+        # Our reader of the same tree.
+        by_tkr_rs = outputs_read_by_tkr_rs(checkpoints, workflow_id, loc)
+        if isinstance(reference["outputs"], dict):
+            assert by_tkr_rs == reference["outputs"]
+        else:
+            assert by_tkr_rs == {"value": reference["outputs"]}
+
+
+def test_expected_values(tmp_path: Path, workers: Path) -> None:
+    """The examples compute what they should (not only the same as each other)."""
+    ours_dir = tmp_path / "ck"
+    results = {}
+    for script_name, _, _ in CASES:
+        script = swapped_script(EXAMPLES / script_name, tmp_path / f"rs_{script_name}")
+        results[script_name] = run_script(script, ours_dir, workers)
+    assert results["hello_world.py"]["outputs"] == "hello world!"
+    assert results["builtins_loop.py"]["outputs"] == 40
+    assert results["map_fold.py"]["outputs"] == sum(i * i for i in range(25))
+    assert results["interrupt_resume.py"] == {
+        "interrupted": True,
+        "outputs": "marker found: written after Ctrl-C",
+    }
+
+
+def test_failing_worker_raises_the_reference_error_type(tmp_path: Path, workers: Path) -> None:
+    reference, ours, reference_dir, ours_dir = both(tmp_path, workers, "error_handling.py")
+    assert ours["error_type"] == reference["error_type"] == "tierkreis.exceptions.TierkreisError"
+    assert ours["failed_nodes"] == reference["failed_nodes"]
+    assert ours["failed_nodes"], "the failed node is named in the root's errors"
+    assert ours["node_errors_mention_cause"] == [True] * len(ours["failed_nodes"])
+    # Each tree's failure reads the same with the other implementation's tools.
+    for checkpoints in (reference_dir, ours_dir):
+        read_back = run_script(EXAMPLES / "error_handling.py", checkpoints, workers, "read")
+        assert read_back["failed_nodes"] == reference["failed_nodes"]

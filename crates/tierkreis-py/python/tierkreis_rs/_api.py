@@ -1,0 +1,220 @@
+"""The native API for new code: `run`, `resume`, `restart` and `runs`.
+
+Checkpoints go to `tkr_dir` (default `$TKR_DIR`, else
+`~/.tierkreis/checkpoints`), laid out as the reference lays them out, so
+`tkr-rs show RUN` and the reference's tools read them.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from tierkreis_rs import _engine
+from tierkreis_rs._native import EngineFailure
+
+
+class WorkflowFailed(Exception):
+    """Nodes of the workflow failed; `failures` holds `(loc, error_text)`."""
+
+    def __init__(self, workflow_id: str, failures: list[tuple[str, str]]) -> None:
+        self.workflow_id = workflow_id
+        self.failures = failures
+        lines = [f"workflow {workflow_id} failed"]
+        for loc, text in failures:
+            last = text.strip().splitlines()[-1] if text.strip() else "(no error text)"
+            lines.append(f"node {loc}: {last}")
+        super().__init__("\n".join(lines))
+
+
+class WorkflowStalled(Exception):
+    """Nothing runs and nothing can start (e.g. a graph input is missing)."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One workflow in a checkpoint folder."""
+
+    workflow_id: str
+    name: str | None
+    status: str
+    """`finished`, `failed` or `incomplete` (running, stopped or crashed)."""
+    start_time: str | None
+    workflow_dir: Path
+
+
+def _settings(
+    registry: Sequence[str | Path], config: str | Path | None
+) -> tuple[list[Path], Path | None]:
+    registries = [Path(r).absolute() for r in registry]
+    if config is None and Path("tkr.toml").is_file():
+        config = Path("tkr.toml")
+    return registries, Path(config) if config is not None else None
+
+
+def _outputs(report: dict[str, Any]) -> dict[str, Any]:
+    if report["outcome"] == "failed":
+        raise WorkflowFailed(report["workflow_id"], list(report["failures"]))
+    if report["outcome"] != "finished":
+        raise WorkflowStalled(
+            f"workflow {report['workflow_id']} stalled: nothing is running and nothing can "
+            "start (a value it waits for will never come, e.g. a missing input)"
+        )
+    raw = _engine.read_root_outputs(Path(report["workflow_dir"]))
+    return {port: _engine.decode_value(data) for port, data in raw.items()}
+
+
+def run(
+    graph: Any,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    tkr_dir: str | Path | None = None,
+    name: str | None = None,
+    registry: Sequence[str | Path] = (),
+    config: str | Path | None = None,
+    jobs: int | None = None,
+    warm: bool = True,
+    workflow_id: str | uuid.UUID | None = None,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Runs `graph` (a `GraphData`, builder `Graph`, `Workflow`, graph JSON as
+    a dict, bytes or a file path) on `inputs` and returns its outputs by port.
+
+    `registry` folders and the `config` file (default `./tkr.toml` when it
+    exists) say where workers are, as `tkr run --registry/--config` do;
+    `jobs` limits concurrent worker processes. `warm` asks for warm workers
+    where the engine offers them (accepted; today every task starts a fresh
+    process). Raises `WorkflowFailed` when nodes fail, `WorkflowStalled`,
+    `EngineFailure` for bad graphs, storage or configuration, and
+    `KeyboardInterrupt` on Ctrl-C (workers stopped, the run resumable).
+    """
+    del warm
+    registries, config_path = _settings(registry, config)
+    wid = str(workflow_id) if workflow_id is not None else str(uuid.uuid4())
+    report = _engine.call_engine(
+        "run",
+        Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir(),
+        wid,
+        name=name,
+        graph_json=_engine.graph_bytes(graph),
+        inputs=[(k, _engine.encode_value(v)) for k, v in (inputs or {}).items()],
+        registries=registries,
+        config_path=config_path,
+        jobs=jobs,
+        progress=progress,
+    )
+    return _outputs(report)
+
+
+def _resolve(run: str | uuid.UUID, tkr_dir: Path) -> str:
+    """A workflow id from an id, a unique id prefix or a run name."""
+    text = str(run)
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        pass
+    found = [r for r in runs(tkr_dir) if r.workflow_id.startswith(text) or r.name == text]
+    if len(found) == 1:
+        return found[0].workflow_id
+    if not found:
+        raise EngineFailure(f"no workflow {text!r} in {tkr_dir}")
+    raise EngineFailure(
+        f"{text!r} names {len(found)} workflows in {tkr_dir}: "
+        + ", ".join(r.workflow_id for r in found)
+    )
+
+
+def resume(
+    run: str | uuid.UUID,
+    *,
+    tkr_dir: str | Path | None = None,
+    registry: Sequence[str | Path] = (),
+    config: str | Path | None = None,
+    jobs: int | None = None,
+    warm: bool = True,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Continues the workflow `run` (id, id prefix or name) and returns its outputs."""
+    del warm
+    directory = Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
+    registries, config_path = _settings(registry, config)
+    report = _engine.call_engine(
+        "resume",
+        directory,
+        _resolve(run, directory),
+        registries=registries,
+        config_path=config_path,
+        jobs=jobs,
+        progress=progress,
+    )
+    return _outputs(report)
+
+
+def restart(
+    run: str | uuid.UUID,
+    loc: str,
+    *,
+    tkr_dir: str | Path | None = None,
+    registry: Sequence[str | Path] = (),
+    config: str | Path | None = None,
+    jobs: int | None = None,
+    warm: bool = True,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Re-runs the task at `loc` (e.g. `"-.N3"`) of workflow `run` and what
+    depends on it, then continues to the end; returns the outputs."""
+    del warm
+    directory = Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
+    registries, config_path = _settings(registry, config)
+    report = _engine.call_engine(
+        "restart",
+        directory,
+        _resolve(run, directory),
+        loc=loc,
+        registries=registries,
+        config_path=config_path,
+        jobs=jobs,
+        progress=progress,
+    )
+    return _outputs(report)
+
+
+def runs(tkr_dir: str | Path | None = None) -> list[RunInfo]:
+    """The workflows in `tkr_dir`, oldest first."""
+    directory = Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
+    if not directory.is_dir():
+        return []
+    found: list[RunInfo] = []
+    for entry in directory.iterdir():
+        try:
+            workflow_id = str(uuid.UUID(entry.name))
+        except ValueError:
+            continue
+        if not entry.is_dir():
+            continue
+        meta: dict[str, Any] = {}
+        try:
+            meta = json.loads((entry / "_metadata").read_bytes())
+        except (OSError, ValueError):
+            pass
+        root = entry / "-"
+        if (root / "_error").exists() or (root / "errors").exists():
+            status = "failed"
+        elif (root / "_done").exists():
+            status = "finished"
+        else:
+            status = "incomplete"
+        found.append(
+            RunInfo(
+                workflow_id=workflow_id,
+                name=meta.get("name"),
+                status=status,
+                start_time=meta.get("start_time"),
+                workflow_dir=entry,
+            )
+        )
+    found.sort(key=lambda r: (r.start_time or "", r.workflow_id))
+    return found

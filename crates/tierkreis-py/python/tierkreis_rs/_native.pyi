@@ -1,0 +1,21 @@
+from typing import Any, Callable, Sequence
+
+__version__: str
+
+class EngineFailure(Exception): ...
+
+def run_workflow(
+    mode: str,
+    tkr_dir: str,
+    workflow_id: str,
+    *,
+    name: str | None = None,
+    graph_json: bytes | None = None,
+    inputs: Sequence[tuple[str, bytes]] | None = None,
+    loc: str | None = None,
+    registries: Sequence[str] = ...,
+    config_toml: str | None = None,
+    config_path: str | None = None,
+    jobs: int | None = None,
+    progress: Callable[[int, int, int, int], Any] | None = None,
+) -> dict[str, Any]: ...
