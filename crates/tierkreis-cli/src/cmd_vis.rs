@@ -85,5 +85,11 @@ fn write_unstarted(
                 storage.workflow_dir().display()
             )
         })?;
+    // A released lock says no controller runs it (a folder without one reads
+    // as a reference run in progress).
+    tierkreis_storage::WorkflowLock::acquire(storage.workflow_dir())
+        .map(drop)
+        .map_err(anyhow::Error::from)
+        .context("cannot write the workflow lock")?;
     Ok(id)
 }

@@ -67,7 +67,10 @@ enum Command {
   tkr run -f graph.json -i value:input.json -o
   tkr run -f graph.json -i inputs.json --run-id 7 --json -o
   tkr run -f graph.json -i inputs.json --storage memory -o
-  tkr run -g graphs/main.py:workflow -i inputs.json -o")]
+  tkr run -g graphs/main.py:workflow -i inputs.json -o
+The reference's spellings work too:
+  tkr run -g examples/hello_world/hello_world_graph.py:hello_graph -i value:in.json --uv --registry-path workers -o
+  tkr run --from-file graph.json --input-files n:n.bin factorial:graph.bin --print-output -r --run-id 7")]
     Run(RunArgs),
     /// Continue an interrupted run from its checkpoint folder.
     #[command(after_help = "Examples:

@@ -32,6 +32,10 @@ fn main() {
             "tkr_stop_cancels_the_runs_jobs",
             tkr_stop_cancels_the_runs_jobs,
         ),
+        (
+            "run_p_sets_the_batch_job_polling_interval",
+            run_p_sets_the_batch_job_polling_interval,
+        ),
     ];
     let missing = availability()
         .and_then(|()| common::reference::availability())
@@ -578,4 +582,44 @@ fn tkr_stop_cancels_the_runs_jobs() {
     expect_code(&out, 0);
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(listed.contains("\"status\": \"interrupted\""), "{listed}");
+}
+
+/// `tkr run -p SECS` (the reference's `--polling-interval-seconds`) is the
+/// time between two job status queries, over `[hpc] poll_secs`: with the
+/// configuration's hour between queries, the job's end is seen (and the run
+/// finishes) only because `-p 0.3` applies. Without it the run would wait an
+/// hour; `timeout` ends it after 5 minutes and the trial fails.
+fn run_p_sets_the_batch_job_polling_interval() {
+    let hello = hello_worker();
+    let s = Scratch::new();
+    let cfg = config(&s, &hello, "sleep 1");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(&cfg, text.replace("poll_secs = 0.3", "poll_secs = 3600")).expect("config");
+    let g = s.path().join("graph.json");
+    std::fs::write(
+        &g,
+        r#"{"nodes": [
+            {"type": "const", "value": "loud", "inputs": {}, "outputs": {"value": [1]}},
+            {"type": "function", "function_name": "pyshout.shout", "inputs": {"text": [0, "value"]}, "outputs": {"value": [2]}},
+            {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#,
+    )
+    .expect("write graph");
+    let tkr = s.tkr();
+    let mut timed = Command::new("timeout");
+    timed
+        .args(["300"])
+        .arg(tkr.get_program())
+        .args(tkr.get_args())
+        .envs(tkr.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .args(["run", "--run-id", "9004", "-o", "-p", "0.3", "-f"])
+        .arg(&g)
+        .arg("--config")
+        .arg(&cfg);
+    if let Some(dir) = tkr.get_current_dir() {
+        timed.current_dir(dir);
+    }
+    let out = timed.output().expect("run tkr");
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "value: \"LOUD!\"\n");
 }

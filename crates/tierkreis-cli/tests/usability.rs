@@ -306,6 +306,9 @@ fn run_reports_the_same_node_count_as_ls() {
     expect_code(&out, 0);
     let listed = tierkreis_core::json::parse(&out.stdout).expect("json");
     let text = tierkreis_core::json::to_string_compact(&listed);
-    assert!(text.contains(&format!(r#""nodes": {said},"#)), "{said} vs {text}");
+    assert!(
+        text.contains(&format!(r#""nodes": {said},"#)),
+        "{said} vs {text}"
+    );
     assert_eq!(said, 43, "{err}");
 }

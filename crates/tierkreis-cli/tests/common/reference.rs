@@ -325,6 +325,30 @@ impl Group {
         }
     }
 
+    /// SIGINT (Ctrl-C) to the child alone.
+    pub fn interrupt(&self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Waits for the child to exit (killing it and panicking after `limit`);
+    /// its exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if start.elapsed() > limit {
+                self.kill();
+                panic!("the process did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// SIGKILL to the whole process group, then reap the child.
     pub fn kill(&mut self) {
         let _ = Command::new("kill")

@@ -150,46 +150,39 @@ impl Discovery {
             ));
         }
         let kind = settings.kind;
+        let want = |k: WorkerKind| kind.is_none() || kind == Some(k);
         let mut searched = Vec::new();
         for registry in &self.registries {
             let dir = registry.join(worker);
-            let sh = dir.join("main.sh");
-            let py = dir.join("main.py");
-            let bins = [dir.join("main"), dir.join(worker)];
-            let want = |k: WorkerKind| kind.is_none() || kind == Some(k);
-            if want(WorkerKind::Shell) || kind == Some(WorkerKind::Stdio) {
-                searched.push(sh.display().to_string());
-                if sh.is_file() {
-                    let k = kind.unwrap_or(WorkerKind::Shell);
-                    return Ok(plan(k, "bash".into(), vec![sh.into()], None));
-                }
-            }
-            if want(WorkerKind::Python) || want(WorkerKind::Uv) {
-                searched.push(py.display().to_string());
-                if py.is_file() {
-                    return self.python_plan(worker, kind, &dir, &dir, &python, plan);
-                }
-            }
-            // The layout `tkr init worker` makes (the reference's): the
-            // worker's package `tkr_W_impl/` beside its `pyproject.toml`.
+            // The reference's layouts: `W/main.*`, then the package of
+            // `tkr init worker`, `W/tkr_W_impl/main.*` (with the project,
+            // its `pyproject.toml`, in `W`).
             let package = dir.join(format!("tkr_{worker}_impl"));
-            if want(WorkerKind::Shell) || kind == Some(WorkerKind::Stdio) {
-                let sh = package.join("main.sh");
-                searched.push(sh.display().to_string());
-                if sh.is_file() {
-                    let k = kind.unwrap_or(WorkerKind::Shell);
-                    return Ok(plan(k, "bash".into(), vec![sh.into()], None));
-                }
-            }
-            if want(WorkerKind::Python) || want(WorkerKind::Uv) {
-                let py = package.join("main.py");
-                searched.push(py.display().to_string());
-                if py.is_file() {
-                    return self.python_plan(worker, kind, &package, &dir, &python, plan);
+            let shell_wanted = want(WorkerKind::Shell) || kind == Some(WorkerKind::Stdio);
+            let python_wanted = want(WorkerKind::Python) || want(WorkerKind::Uv);
+            // `--uv` runs `main.py` with uv even where a `main.sh` exists, as
+            // the reference's `tkr run --uv` looks for `main.py` only.
+            let python_first = self.prefer_uv && kind.is_none();
+            for script_dir in [&dir, &package] {
+                let sh = script_dir.join("main.sh");
+                let py = script_dir.join("main.py");
+                for try_python in [python_first, !python_first] {
+                    if try_python && python_wanted {
+                        searched.push(py.display().to_string());
+                        if py.is_file() {
+                            return self.python_plan(worker, kind, script_dir, &dir, &python, plan);
+                        }
+                    } else if !try_python && shell_wanted {
+                        searched.push(sh.display().to_string());
+                        if sh.is_file() {
+                            let k = kind.unwrap_or(WorkerKind::Shell);
+                            return Ok(plan(k, "bash".into(), vec![sh.into()], None));
+                        }
+                    }
                 }
             }
             if want(WorkerKind::Binary) || kind == Some(WorkerKind::Stdio) {
-                for b in bins {
+                for b in [dir.join("main"), dir.join(worker)] {
                     searched.push(format!("{} (executable)", b.display()));
                     if is_executable(&b) {
                         let k = kind.unwrap_or(WorkerKind::Binary);
@@ -505,6 +498,14 @@ kind = "stdio"
         fs::write(reg.join("w/tkr_w_impl/main.sh"), "").unwrap();
         let p = d.resolve("w", "f").unwrap();
         assert_eq!(p.kind, WorkerKind::Shell);
+        // With --uv, main.py is run with uv even beside a main.sh.
+        let uv_dir = t.path().join("uvbin");
+        exe(&uv_dir.join("uv"));
+        let d = discovery(&[&reg], &uv_dir, ExecutorConfig::default()).with_uv_preferred(true);
+        let p = d.resolve("w", "f").unwrap();
+        assert_eq!(p.kind, WorkerKind::Uv);
+        assert_eq!(p.cwd.as_deref(), Some(reg.join("w/tkr_w_impl").as_path()));
+        assert!(p.env.contains_key("PYTHONPATH"));
     }
 
     #[test]
