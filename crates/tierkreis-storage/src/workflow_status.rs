@@ -38,8 +38,8 @@ pub enum WorkflowStatus {
     /// Neither finished nor failed, and no controller runs it: `tkr resume`
     /// continues it.
     Interrupted,
-    /// Written but no node of it ever started, e.g. a graph shown by
-    /// `tkr vis --graph`.
+    /// Written but never run: no controller of ours took it (no lock file)
+    /// and no node of it started, e.g. a graph shown by `tkr vis --graph`.
     #[serde(rename = "not started")]
     NotStarted,
     /// Paused at breakpoints (`debug/breakpoints/<loc>`, as the reference
@@ -80,7 +80,9 @@ pub fn workflow_status(storage: &dyn ControllerStorage) -> WorkflowStatus {
     if lock == LockState::Absent && reference_run_recently_active(storage) {
         return WorkflowStatus::Running;
     }
-    if !any_top_level_node_started(storage) {
+    // No controller of ours ever held it (no lock file) and no node has
+    // started: a graph written to be shown (`tkr vis --graph`).
+    if lock == LockState::Absent && !any_top_level_node_started(storage) {
         return WorkflowStatus::NotStarted;
     }
     WorkflowStatus::Interrupted
