@@ -266,10 +266,16 @@ fn tkr_run_in_reference_root(s: &Scratch, case: &Case, id: u128, mode: Mode) -> 
             failed_task_logs(&s.workflow(id))
         );
     }
-    json_lines("tkr run", &out)
+    // `--json` prints one object: id, name, status and (with -o) outputs.
+    let report = json_lines("tkr run", &out)
         .into_iter()
         .next()
-        .expect("tkr run printed no outputs")
+        .expect("tkr run printed no JSON object");
+    report
+        .as_map()
+        .and_then(|m| m.get("outputs"))
+        .cloned()
+        .unwrap_or_else(|| panic!("tkr run --json -o printed no outputs: {report:?}"))
 }
 
 /// The `logs` of every node of `wf` with an `_error` marker.
