@@ -108,11 +108,12 @@ pub fn slow_loop_graph(n: i64, delay: f64) -> String {
 /// Runs `trials` with libtest-mimic as tests that need something from
 /// outside (the reference environment, SLURM): when `missing` says it is
 /// absent, each trial is reported ignored (skipped), or failed under CI
-/// (`CI` set), where `.ci/run` installs it. A panicking trial fails.
+/// ([`tierkreis_test_support::in_ci`]), where `.ci/run` installs it. A
+/// panicking trial fails.
 pub fn run_trials_needing(missing: Option<String>, trials: Vec<(&'static str, fn())>) -> ! {
     use libtest_mimic::{Arguments, Failed, Trial};
     let args = Arguments::from_args();
-    let skip = missing.is_some() && std::env::var_os("CI").is_none();
+    let skip = missing.is_some() && !tierkreis_test_support::in_ci();
     let trials = trials
         .into_iter()
         .map(|(name, body)| {
