@@ -96,7 +96,7 @@ fn one_trial(seed: u64) -> usize {
             .arg(&registry)
             .env("CALLS_DIR", &calls)
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(tmp.path().join("controller.err")).expect("stderr file"));
         c
     };
     let mut random = Xorshift(seed.max(1));
@@ -133,7 +133,8 @@ fn one_trial(seed: u64) -> usize {
     assert_eq!(
         finished,
         Some(0),
-        "seed {seed}: the last run did not finish"
+        "seed {seed}: the last run did not finish after {kills} kills: {}",
+        std::fs::read_to_string(tmp.path().join("controller.err")).unwrap_or_default()
     );
     let wf = ck.join(run_uuid(1));
     let value = Value::from_bytes(&std::fs::read(wf.join("-/outputs/value")).expect("output"));
