@@ -10,13 +10,11 @@ use tierkreis_bench::reference::ReferenceBench;
 use tierkreis_bench::{StorageMode, Workload};
 
 fn run_sh() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/run.sh")
+    tierkreis_test_support::reference_run_sh()
 }
 
 fn available() -> bool {
-    let root = std::env::var_os("TKR_REF")
-        .map_or_else(|| PathBuf::from("/opt/tierkreis-ref"), PathBuf::from);
-    run_sh().exists() && root.join(".ready").exists()
+    tierkreis_test_support::reference_availability().is_ok()
 }
 
 fn reference_runs_a_small_loop_in_memory() -> Result<(), Failed> {
@@ -44,7 +42,7 @@ fn reference_runs_a_small_loop_in_memory() -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let skip = !available() && std::env::var_os("CI").is_none();
+    let skip = !available() && !tierkreis_test_support::in_ci();
     let trials = vec![Trial::test(
         "reference_runs_a_small_loop_in_memory",
         reference_runs_a_small_loop_in_memory,

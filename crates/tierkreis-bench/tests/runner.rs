@@ -26,7 +26,7 @@ fn runner_validates_and_measures_a_child() {
         dir.path(),
         "good-tkr",
         r#"[ "$1" = run ] && [ -s "$3" ] && [ -d "$TKR_DIR" ] || exit 9
-touch "$TKR_DIR/x"; echo '{"status":"finished","outputs":{"value":2470}}'"#,
+touch "$TKR_DIR/x"; echo '{"id":"00000000-0000-0000-0000-000000000001","name":null,"status":"finished","outputs":{"value":2470}}'"#,
     );
     let bench = TkrBench {
         tkr,

@@ -71,7 +71,7 @@ fn runner_puts_the_worker_on_path_under_its_name() {
             r#"w=$(command -v tkr-numerics-worker) || exit 7
 [ "$(readlink "$w")" = "{}" ] || exit 8
 case "$*" in *"--jobs 2"*) ;; *) exit 9 ;; esac
-echo '{{"status":"finished","outputs":{{"value":2470}}}}'"#,
+echo '{{"id":"00000000-0000-0000-0000-000000000001","name":null,"status":"finished","outputs":{{"value":2470}}}}'"#,
             worker.display()
         ),
     );

@@ -1,7 +1,7 @@
 //! `tkr serve`: the live web view of the workflows in the checkpoint folder
 //! (the server itself is the `tierkreis-server` crate).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -11,10 +11,11 @@ use crate::exit;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The address to listen on (loopback unless asked: the page can
-    /// restart tasks).
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    pub(crate) host: IpAddr,
+    /// The address or host name to listen on (loopback unless asked: the
+    /// page can restart tasks). Bound to any other address, the API needs
+    /// the token in the printed URL.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: String,
     /// The port to listen on (0: any free port).
     #[arg(long, default_value_t = 8000)]
     pub(crate) port: u16,
@@ -42,14 +43,31 @@ pub(crate) fn serve_page(args: ServeArgs, page: &str) -> u8 {
             return exit::INTERNAL;
         }
     };
-    let addr = SocketAddr::new(args.host, args.port);
+    let addr = match resolve_host(&args.host, args.port) {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE;
+        }
+    };
+    let host_name = args
+        .host
+        .parse::<IpAddr>()
+        .is_err()
+        .then(|| args.host.clone());
     let config = ServerConfig {
         tkr_dir: tkr_dir.clone(),
         tkr_exe,
+        host_name: host_name.clone(),
     };
-    let ready = |bound: SocketAddr| {
+    let ready = |bound: SocketAddr, token: Option<&str>| {
+        let shown = match &host_name {
+            Some(name) => format!("{name}:{}", bound.port()),
+            None => bound.to_string(),
+        };
+        let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
         eprintln!(
-            "serving {} on http://{bound}/{page} (Ctrl-C to stop)",
+            "serving {} on http://{shown}/{page}{query} (Ctrl-C to stop)",
             tkr_dir.display()
         );
     };
@@ -59,5 +77,40 @@ pub(crate) fn serve_page(args: ServeArgs, page: &str) -> u8 {
             eprintln!("error: {e}");
             exit::USAGE
         }
+    }
+}
+
+/// The socket address for `--host` (an IP, or a host name such as
+/// `localhost`, resolved; IPv4 preferred) and `--port`.
+fn resolve_host(host: &str, port: u16) -> Result<SocketAddr, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let found: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve --host {host:?}: {e}"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| found.first())
+        .copied()
+        .ok_or_else(|| format!("--host {host:?} resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_resolve_and_ips_parse() {
+        let a = resolve_host("localhost", 8000).expect("localhost resolves");
+        assert!(a.ip().is_loopback() && a.port() == 8000, "{a}");
+        assert_eq!(
+            resolve_host("::1", 1).expect("ip"),
+            "[::1]:1".parse::<SocketAddr>().expect("addr")
+        );
+        let err = resolve_host("no such host.invalid", 1).expect_err("bad name");
+        assert!(err.contains("no such host.invalid"), "{err}");
     }
 }

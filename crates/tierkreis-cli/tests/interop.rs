@@ -38,6 +38,10 @@ fn main() {
             tkr_run_loads_a_python_graph_with_g,
         ),
         (
+            "ls_and_the_web_api_agree_on_every_status",
+            ls_and_the_web_api_agree_on_every_status,
+        ),
+        (
             "python_tierkreis_worker_runs_under_tkr::plain_interpreter",
             python_worker_plain_interpreter,
         ),
@@ -566,4 +570,156 @@ fn python_worker_uv() {
         debug.contains("\"tierkreis-rs:uv-warm\""),
         "not run as kind uv (warm):\n{debug}"
     );
+}
+
+/// `tkr ls` and `tkr serve`'s API read one status function, so they agree
+/// on the same folders: a finished, a failed, a running, an interrupted run
+/// of ours, and a run the reference made.
+fn ls_and_the_web_api_agree_on_every_status() {
+    use std::io::{Read, Write};
+    let s = Scratch::new();
+    tkr_run_case(&s, &case("simple_eval"), 1);
+    let divide = s.write(
+        "divide.json",
+        r#"{"nodes": [
+          {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+          {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
+          {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+          {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
+    );
+    let out = s
+        .tkr()
+        .args(["run", "-q", "--run-id", "2", "-f"])
+        .arg(&divide)
+        .output()
+        .expect("tkr");
+    expect_code(&out, 1);
+    let slow = s.write("slow.json", &slow_loop_graph(100_000, 0.05));
+    // Interrupted: killed once an iteration is done.
+    let mut killed = Group::spawn(
+        {
+            let mut c = s.tkr();
+            c.args(["run", "-q", "--run-id", "3", "-f"]).arg(&slow);
+            c
+        },
+        s.path().join("killed.err"),
+    );
+    let first = s.workflow(3).join("-.N4.L1/_done");
+    wait_until(
+        "run 3 to loop",
+        Duration::from_secs(60),
+        &mut killed,
+        || first.exists(),
+    );
+    killed.kill();
+    // Running: left running while both are asked.
+    let mut running = Group::spawn(
+        {
+            let mut c = s.tkr();
+            c.args(["run", "-q", "--run-id", "4", "-f"]).arg(&slow);
+            c
+        },
+        s.path().join("running.err"),
+    );
+    let first = s.workflow(4).join("-.N4.L1/_done");
+    wait_until(
+        "run 4 to loop",
+        Duration::from_secs(60),
+        &mut running,
+        || first.exists(),
+    );
+    // Made by the reference, to the end.
+    let graph = s.copy_in(&case("simple_eval").join("graph.json"), "ref.json");
+    let out = s
+        .python(["run", "5", &graph.display().to_string()])
+        .output()
+        .expect("python");
+    json_lines("python run_graph", &out);
+
+    let want: Vec<(String, &str)> = vec![
+        (run_uuid(1), "finished"),
+        (run_uuid(2), "failed"),
+        (run_uuid(3), "interrupted"),
+        (run_uuid(4), "running"),
+        (run_uuid(5), "finished"),
+    ];
+    let statuses = |list: &Value| -> Vec<(String, String)> {
+        let Value::List(items) = list else {
+            panic!("a list expected: {list:?}")
+        };
+        let mut got: Vec<(String, String)> = items
+            .iter()
+            .map(|w| {
+                let Value::Map(m) = w else { panic!("{w:?}") };
+                let text = |k: &str| match m.get(k) {
+                    Some(Value::Str(t)) => t.clone(),
+                    other => panic!("{k}: {other:?}"),
+                };
+                (text("id"), text("status"))
+            })
+            .collect();
+        got.sort();
+        got
+    };
+    let want: Vec<(String, String)> = want
+        .into_iter()
+        .map(|(id, st)| (id, st.to_owned()))
+        .collect();
+    let out = s.tkr().args(["ls", "--json"]).output().expect("ls");
+    expect_code(&out, 0);
+    let ls = tierkreis_core::json::parse(&out.stdout).expect("tkr ls --json");
+    assert_eq!(statuses(&ls), want, "tkr ls");
+
+    let serve_err = s.path().join("serve.err");
+    let mut server = Group::spawn(
+        {
+            let mut c = s.tkr();
+            c.args(["serve", "--port", "0"]);
+            c
+        },
+        serve_err.clone(),
+    );
+    let mut port = 0u16;
+    wait_until(
+        "tkr serve to listen",
+        Duration::from_secs(30),
+        &mut server,
+        || {
+            let text = std::fs::read_to_string(&serve_err).unwrap_or_default();
+            if let Some(p) = text
+                .split("http://127.0.0.1:")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|p| p.parse().ok())
+            {
+                port = p;
+            }
+            port != 0
+        },
+    );
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET /api/workflows/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("read");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let api = tierkreis_core::json::parse(&response[split + 4..]).expect("API JSON");
+    assert_eq!(statuses(&api), want, "the web API");
+    server.kill();
+    running.kill();
 }

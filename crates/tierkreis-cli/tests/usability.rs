@@ -312,3 +312,49 @@ fn run_reports_the_same_node_count_as_ls() {
     );
     assert_eq!(said, 43, "{err}");
 }
+
+/// `tkr serve --host localhost` (a host name, not only an IP) serves the
+/// page to requests naming that host, and Ctrl-C stops it cleanly (exit 0).
+#[test]
+fn serve_accepts_a_host_name_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, Read, Write};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut child = tkr(&tmp.path().join("ck"))
+        .args(["serve", "--host", "localhost", "--port", "0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn tkr serve");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("the serving line");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://localhost:"))
+        .unwrap_or_else(|| panic!("no http://localhost: URL in {line:?}"))
+        .to_owned();
+    let authority = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let port: u16 = authority
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "GET /api/workflows/ HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}

@@ -11,20 +11,21 @@
 //! ```no_run
 //! # async fn f() -> Result<(), tierkreis_server::ServeError> {
 //! use tierkreis_server::{Server, ServerConfig};
-//! let config = ServerConfig { tkr_dir: "/tmp/ck".into(), tkr_exe: "tkr".into() };
+//! let config = ServerConfig { tkr_dir: "/tmp/ck".into(), tkr_exe: "tkr".into(), host_name: None };
 //! let server = Server::bind("127.0.0.1:0".parse().unwrap(), config).await?;
 //! println!("http://{}", server.local_addr()?);
 //! server.run(std::future::pending()).await
 //! # }
 //! ```
 
+pub mod access;
 pub mod error;
 pub mod live;
 pub mod routes;
 pub mod view;
 pub mod workflows;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,10 +40,19 @@ pub struct ServerConfig {
     /// The `tkr` binary started as `tkr resume --checkpoints DIR -q ID`
     /// after a task is restarted.
     pub tkr_exe: PathBuf,
+    /// The host name the server was asked to listen on (`tkr serve --host
+    /// NAME`), accepted in `Host` headers beside the loopback names and the
+    /// bound IP (see [`access`]).
+    pub host_name: Option<String>,
 }
 
-/// The routes over `config`: creates the checkpoint folder if missing and
-/// starts watching it.
+/// How long in-flight requests may take to finish once shutdown is asked
+/// for; open event streams never finish by themselves and are dropped then.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The routes over `config`, without the [`access`] checks (the [`Server`]
+/// adds them): creates the checkpoint folder if missing and starts watching
+/// it.
 pub fn router(config: ServerConfig) -> Result<axum::Router, ServeError> {
     std::fs::create_dir_all(&config.tkr_dir).map_err(|source| ServeError::CheckpointDir {
         path: config.tkr_dir.clone(),
@@ -63,16 +73,34 @@ pub fn router(config: ServerConfig) -> Result<axum::Router, ServeError> {
 pub struct Server {
     listener: tokio::net::TcpListener,
     app: axum::Router,
+    policy: Arc<access::AccessPolicy>,
 }
 
 impl Server {
-    /// Binds `addr` (port 0: any free port) and prepares the routes.
+    /// Binds `addr` (port 0: any free port) and prepares the routes behind
+    /// the [`access`] checks for the bound address.
     pub async fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Server, ServeError> {
+        let host_name = config.host_name.clone();
         let app = router(config)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
-        Ok(Server { listener, app })
+        let bound = listener
+            .local_addr()
+            .map_err(|source| ServeError::LocalAddr { source })?;
+        let policy = Arc::new(access::AccessPolicy::for_bound_address(
+            bound,
+            host_name.as_deref(),
+        ));
+        let app = app.layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            access::guard,
+        ));
+        Ok(Server {
+            listener,
+            app,
+            policy,
+        })
     }
 
     /// The address actually bound.
@@ -82,25 +110,45 @@ impl Server {
             .map_err(|source| ServeError::LocalAddr { source })
     }
 
-    /// Serves until `shutdown` completes (open event streams are dropped).
+    /// The token the API requires (bound to a non-loopback address), if any.
+    pub fn token(&self) -> Option<&str> {
+        self.policy.token()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections
+    /// and lets requests under way finish (for at most [`SHUTDOWN_GRACE`]:
+    /// open event streams never end by themselves).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let serve = axum::serve(self.listener, self.app);
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let serve = axum::serve(self.listener, self.app)
+            .with_graceful_shutdown(async move {
+                // An error means the sender is gone: stop as well.
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .into_future();
+        tokio::pin!(serve);
         tokio::select! {
-            r = serve => r.map_err(|source| ServeError::Serve { source }),
-            () = shutdown => Ok(()),
+            r = &mut serve => return r.map_err(|source| ServeError::Serve { source }),
+            () = shutdown => {}
+        }
+        let _ = stop_tx.send(true);
+        match tokio::time::timeout(SHUTDOWN_GRACE, serve).await {
+            Ok(r) => r.map_err(|source| ServeError::Serve { source }),
+            Err(_) => Ok(()),
         }
     }
 }
 
 /// Runs the server on its own runtime until Ctrl-C: binds `addr`, calls
-/// `on_ready` with the bound address, then serves.
+/// `on_ready` with the bound address and the token (if one is needed), then
+/// serves.
 pub fn serve_blocking(
     addr: SocketAddr,
     config: ServerConfig,
-    on_ready: impl FnOnce(SocketAddr),
+    on_ready: impl FnOnce(SocketAddr, Option<&str>),
 ) -> Result<(), ServeError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -108,7 +156,7 @@ pub fn serve_blocking(
         .map_err(|source| ServeError::Runtime { source })?;
     let result = rt.block_on(async move {
         let server = Server::bind(addr, config).await?;
-        on_ready(server.local_addr()?);
+        on_ready(server.local_addr()?, server.token());
         server
             .run(async {
                 if tokio::signal::ctrl_c().await.is_err() {

@@ -31,6 +31,12 @@ fn main() {
         Trial::test("runs_written_by_the_python_reference", python_runs),
         Trial::test("paused_run_shows_its_breakpoint_and_continues", paused_run),
         Trial::test("a_cached_task_names_the_run_it_came_from", cached_task),
+        Trial::test(
+            "cross_site_restart_is_403_and_own_origin_works",
+            cross_site_restart,
+        ),
+        Trial::test("foreign_host_is_421", foreign_host),
+        Trial::test("non_loopback_needs_the_token", token_required),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
@@ -709,5 +715,135 @@ fn cached_task() -> Result<(), Failed> {
         json!({"run": wf(81).to_string(), "loc": "-.N1"})
     );
     assert_eq!(second["status"], "Finished");
+    Ok(())
+}
+
+/// A page on another site may not restart tasks (`Origin`, or failing that
+/// `Referer`, not this server: 403 with a message, nothing restarted); the
+/// server's own page may.
+fn cross_site_restart() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    assert!(matches!(
+        run_graph(tmp.path(), wf(41), DIV_BY_ZERO, &[]),
+        Outcome::Failed(_)
+    ));
+    let srv = start_server(tmp.path());
+    let path = format!("/api/workflows/{}/nodes/-.N2/restart", wf(41));
+    let error_marker = tmp.path().join(wf(41).to_string()).join("-.N2/_error");
+    for header in [
+        ("Origin", "http://evil.example"),
+        ("Origin", "null"),
+        ("Referer", "http://evil.example/page.html"),
+    ] {
+        let r = request_with(srv.addr, "POST", &path, &[header]);
+        assert_eq!(r.status, 403, "{header:?}: {}", r.text());
+        let message = r.json()["error"].as_str().unwrap_or_default().to_owned();
+        assert!(
+            message.contains(header.0) && message.contains(header.1),
+            "{message}"
+        );
+        assert!(error_marker.exists(), "{header:?} restarted the task");
+    }
+    // Another port of this host is another origin.
+    let other_port = format!("http://127.0.0.1:{}", srv.addr.port().wrapping_add(1));
+    let r = request_with(srv.addr, "POST", &path, &[("Origin", &other_port)]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Reading stays open to any origin's simple GET (the Host check guards it).
+    let own = format!("http://{}", srv.addr);
+    let r = request_with(
+        srv.addr,
+        "GET",
+        "/api/workflows/",
+        &[("Origin", "http://evil.example")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The page's own origin restarts.
+    let r = request_with(srv.addr, "POST", &path, &[("Origin", &own)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let wf_dir = tmp.path().join(wf(41).to_string());
+    wait_until(
+        "the resume started by the restart to end",
+        Duration::from_secs(30),
+        || wf_dir.join("-/_error").exists() && wf_dir.join("-.N2/_error").exists(),
+    );
+    Ok(())
+}
+
+/// A request whose `Host` is not this server (DNS rebinding) gets 421 with a
+/// message; loopback names with the bound port are served.
+fn foreign_host() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    let srv = start_server(tmp.path());
+    let port = srv.addr.port();
+    for host in [
+        format!("evil.example:{port}"),
+        format!("localhost:{}", port.wrapping_add(1)),
+    ] {
+        let r = request_with(srv.addr, "GET", "/api/workflows/", &[("Host", &host)]);
+        assert_eq!(r.status, 421, "{host}: {}", r.text());
+        assert!(
+            r.json()["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&host),
+            "{}",
+            r.text()
+        );
+        let r = request_with(srv.addr, "GET", "/", &[("Host", &host)]);
+        assert_eq!(r.status, 421, "{host}: {}", r.text());
+    }
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("LOCALHOST:{port}"),
+    ] {
+        let r = request_with(srv.addr, "GET", "/api/workflows/", &[("Host", &host)]);
+        assert_eq!(r.status, 200, "{host}: {}", r.text());
+    }
+    Ok(())
+}
+
+/// Bound to every address, the API and page need the server's token: 401
+/// without it; `?token=` (which also sets a same-site cookie for the page's
+/// own calls), the cookie, or `Authorization: Bearer` let a request in.
+fn token_required() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    let srv = start_server_at(tmp.path(), "0.0.0.0:0");
+    let token = srv.token.clone().expect("a token for a non-loopback bind");
+    let r = get(srv.addr, "/api/workflows/");
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("token"));
+    let r = get(srv.addr, "/api/workflows/?token=wrong");
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = get(srv.addr, &format!("/?token={token}"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cookie = format!("tkr_token={token}");
+    assert!(
+        r.head.contains(&cookie) && r.head.contains("SameSite=Strict"),
+        "{}",
+        r.head
+    );
+    let r = request_with(srv.addr, "GET", "/api/workflows/", &[("Cookie", &cookie)]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let bearer = format!("Bearer {token}");
+    let r = request_with(
+        srv.addr,
+        "GET",
+        "/api/workflows/",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Any host name is accepted then: the token is what protects it.
+    let host = format!("some-machine.example:{}", srv.addr.port());
+    let r = request_with(
+        srv.addr,
+        "GET",
+        &format!("/api/workflows/?token={token}"),
+        &[("Host", &host)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
     Ok(())
 }

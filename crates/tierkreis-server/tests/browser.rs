@@ -22,7 +22,7 @@ use uuid::Uuid;
 fn main() {
     act_as_tkr_resume();
     let args = Arguments::from_args();
-    let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false");
+    let in_ci = tierkreis_test_support::in_ci();
     let chromium = find_chromium();
     let trial = match chromium {
         Some(exe) => Trial::test(

@@ -2,6 +2,10 @@
 //! controller (Python `tierkreis` 2.1.1 or this workspace's) can run, and
 //! generate the Python stubs graph builders import to call it.
 //!
+//! The protocol this SDK implements (call arguments, environment, order of
+//! writes, markers, value encoding, failures) is specified in the
+//! repository's `docs/worker-protocol.md`, for workers in any language.
+//!
 //! A worker is a named set of tasks. A typed task is a plain Rust function
 //! from an input struct (one field per input port) to an output; values are
 //! converted to and from the reference's file encoding by a serde bridge

@@ -5,8 +5,7 @@
 //! the reference environment is missing outside CI.
 
 mod common;
-#[path = "support/reference.rs"]
-mod reference;
+use tierkreis_test_support as reference;
 
 use std::path::Path;
 
@@ -40,12 +39,12 @@ print(json.dumps({"functions": funcs, "outputs": [[k, v[1]] for k, v in outs]}))
 "#;
 
 fn builds_a_graph(run_sh: &Path) -> Result<(), String> {
-    let dir = reference::scratch();
+    let dir = reference::reference_scratch("tkr-worker-ref-");
     let stubs = common::demo_worker().stubs().map_err(|e| e.to_string())?;
     std::fs::write(dir.path().join("demo_stubs.py"), stubs).map_err(|e| e.to_string())?;
     let script = dir.path().join("build.py");
     std::fs::write(&script, BUILD_GRAPH).map_err(|e| e.to_string())?;
-    let out = reference::python(run_sh, dir.path(), &script, &[])?;
+    let out = reference::reference_python(run_sh, dir.path(), &script, &[])?;
     let got: serde_json::Value =
         serde_json::from_str(out.trim()).map_err(|e| format!("{e}: {out}"))?;
     let want = serde_json::json!({
@@ -69,7 +68,7 @@ fn builds_a_graph(run_sh: &Path) -> Result<(), String> {
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
-    let trials = vec![reference::trial(
+    let trials = vec![reference::reference_trial(
         "stubs_build_a_graph_with_the_reference_builder",
         builds_a_graph,
     )];

@@ -5,8 +5,7 @@
 //! `harness = false` so the test can report itself skipped (ignored) when
 //! the reference environment is missing outside CI.
 
-#[path = "../../../crates/tierkreis-worker/tests/support/reference.rs"]
-mod reference;
+use tierkreis_test_support as reference;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -43,7 +42,7 @@ fn e(err: impl std::fmt::Display) -> String {
 }
 
 fn reference_controller_runs_the_worker(run_sh: &Path) -> Result<(), String> {
-    let dir = reference::scratch();
+    let dir = reference::reference_scratch("tkr-worker-ref-");
     let root = dir.path();
     // The binary must be visible inside the reference root: copy it under /tmp.
     let bin = root.join("tkr-hello-world-worker");
@@ -69,7 +68,7 @@ fn reference_controller_runs_the_worker(run_sh: &Path) -> Result<(), String> {
     std::fs::write(&script, RUN_GRAPH).map_err(e)?;
     let tkr_dir = root.join("checkpoints");
     let registry = root.join("registry");
-    let out = reference::python(
+    let out = reference::reference_python(
         run_sh,
         root,
         &script,
@@ -83,7 +82,7 @@ fn reference_controller_runs_the_worker(run_sh: &Path) -> Result<(), String> {
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
-    let trials = vec![reference::trial(
+    let trials = vec![reference::reference_trial(
         "reference_controller_runs_the_worker",
         reference_controller_runs_the_worker,
     )];

@@ -5,8 +5,7 @@
 //! as `numerics_worker`. `harness = false` so the test can report itself
 //! skipped (ignored) when the reference environment is missing outside CI.
 
-#[path = "../../../crates/tierkreis-worker/tests/support/reference.rs"]
-mod reference;
+use tierkreis_test_support as reference;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -52,7 +51,7 @@ fn e(err: impl std::fmt::Display) -> String {
 }
 
 fn reference_controller_runs_the_worker(run_sh: &Path) -> Result<(), String> {
-    let dir = reference::scratch();
+    let dir = reference::reference_scratch("tkr-worker-ref-");
     let root = dir.path();
     let bin = root.join("tkr-numerics-worker");
     std::fs::copy(BIN, &bin).map_err(e)?;
@@ -75,7 +74,7 @@ fn reference_controller_runs_the_worker(run_sh: &Path) -> Result<(), String> {
     std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).map_err(e)?;
     let script = root.join("run_graph.py");
     std::fs::write(&script, RUN_GRAPH).map_err(e)?;
-    let out = reference::python(
+    let out = reference::reference_python(
         run_sh,
         root,
         &script,
@@ -96,7 +95,7 @@ fn reference_controller_runs_the_worker(run_sh: &Path) -> Result<(), String> {
 
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
-    let trials = vec![reference::trial(
+    let trials = vec![reference::reference_trial(
         "reference_controller_runs_the_worker",
         reference_controller_runs_the_worker,
     )];

@@ -108,7 +108,8 @@ pub fn slow_loop_graph(n: i64, delay: f64) -> String {
 /// Runs `trials` with libtest-mimic as tests that need something from
 /// outside (the reference environment, SLURM): when `missing` says it is
 /// absent, each trial is reported ignored (skipped), or failed under CI
-/// (`CI` set), where `.ci/run` installs it. A panicking trial fails.
+/// ([`tierkreis_test_support::in_ci`]), where `.ci/run` installs it. A
+/// panicking trial fails.
 pub fn run_trials_needing(missing: Option<String>, trials: Vec<(&'static str, fn())>) -> ! {
     let args = libtest_mimic::Arguments::from_args();
     let trials = trials
@@ -126,7 +127,7 @@ pub fn trial_needing(
     missing: Option<String>,
 ) -> libtest_mimic::Trial {
     use libtest_mimic::{Failed, Trial};
-    let skip = missing.is_some() && std::env::var_os("CI").is_none();
+    let skip = missing.is_some() && !tierkreis_test_support::in_ci();
     Trial::test(name, move || {
         if let Some(why) = missing {
             return Err(Failed::from(why));

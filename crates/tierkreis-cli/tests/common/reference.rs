@@ -12,36 +12,21 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tierkreis_core::Value;
 
-/// Runs a command inside the reference environment.
-/// `run.sh` of the reference environment, in `../shared` beside the
-/// repository (where CI and the developers have it).
+/// `run.sh` of the reference environment, which runs a command inside it
+/// (found by [`tierkreis_test_support::reference_run_sh`]).
 pub fn run_sh() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/run.sh")
+    tierkreis_test_support::reference_run_sh()
 }
 
-/// The reference environment's root: `$TKR_REF` (as `run.sh` reads it), else
-/// `/opt/tierkreis-ref`.
+/// The reference environment's root ([`tierkreis_test_support::reference_root`]).
 pub fn reference_root() -> PathBuf {
-    std::env::var_os("TKR_REF").map_or_else(|| PathBuf::from("/opt/tierkreis-ref"), PathBuf::from)
+    tierkreis_test_support::reference_root()
 }
 
-/// `Ok` when the reference environment can be used (its `.ready` marker and
-/// `run.sh` exist), else why not.
+/// `Ok` when the reference environment can be used, else why not
+/// ([`tierkreis_test_support::reference_availability`]).
 pub fn availability() -> Result<(), String> {
-    let ready = reference_root().join(".ready");
-    if !ready.exists() {
-        return Err(format!(
-            "the reference environment is missing ({} does not exist): run `bash ../shared/reference/setup.sh`",
-            ready.display()
-        ));
-    }
-    if !run_sh().exists() {
-        return Err(format!(
-            "the reference environment is missing ({} does not exist)",
-            run_sh().display()
-        ));
-    }
-    Ok(())
+    tierkreis_test_support::reference_availability().map(|_| ())
 }
 
 /// The Python side of the interop tests: small commands over the reference's

@@ -151,16 +151,27 @@ pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
 
 /// A running server on a loopback port; its runtime lives on a thread.
 pub struct TestServer {
+    /// Where to connect (a loopback address even when bound to all).
     pub addr: SocketAddr,
     pub tkr_dir: PathBuf,
+    /// The token the API requires, when bound to a non-loopback address.
+    pub token: Option<String>,
 }
 
 /// Starts the real server on `127.0.0.1:0` over `tkr_dir`, with this test
 /// binary as the `tkr` it runs for `resume`.
 pub fn start_server(tkr_dir: &Path) -> TestServer {
+    start_server_at(tkr_dir, "127.0.0.1:0")
+}
+
+/// [`start_server`] bound at `bind` (e.g. `0.0.0.0:0`); requests still go
+/// to loopback.
+pub fn start_server_at(tkr_dir: &Path, bind: &str) -> TestServer {
+    let bind: SocketAddr = bind.parse().expect("bind address");
     let config = tierkreis_server::ServerConfig {
         tkr_dir: tkr_dir.to_path_buf(),
         tkr_exe: std::env::current_exe().expect("current exe"),
+        host_name: None,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -170,21 +181,23 @@ pub fn start_server(tkr_dir: &Path) -> TestServer {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            let server =
-                tierkreis_server::Server::bind("127.0.0.1:0".parse().expect("addr"), config)
-                    .await
-                    .expect("bind");
-            tx.send(server.local_addr().expect("addr"))
+            let server = tierkreis_server::Server::bind(bind, config)
+                .await
+                .expect("bind");
+            let token = server.token().map(str::to_owned);
+            tx.send((server.local_addr().expect("addr"), token))
                 .expect("send addr");
             server.run(std::future::pending()).await.expect("serve");
         });
     });
-    let addr = rx
+    let (bound, token) = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("server started");
+    let addr = SocketAddr::new("127.0.0.1".parse().expect("loopback"), bound.port());
     TestServer {
         addr,
         tkr_dir: tkr_dir.to_path_buf(),
+        token,
     }
 }
 
@@ -194,6 +207,8 @@ pub struct Resp {
     pub status: u16,
     pub content_type: String,
     pub body: Vec<u8>,
+    /// The status line and headers, as received.
+    pub head: String,
 }
 
 impl Resp {
@@ -209,14 +224,24 @@ impl Resp {
 /// One HTTP/1.1 request with `Connection: close`; the path is sent exactly
 /// as given (no normalisation of `..`).
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> Resp {
+    request_with(addr, method, path, &[])
+}
+
+/// [`request`] with extra headers; a `Host` among them replaces the default
+/// (the address connected to).
+pub fn request_with(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .expect("send");
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("Connection: close\r\nContent-Length: 0\r\n\r\n");
+    s.write_all(head.as_bytes()).expect("send");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
     let split = raw
@@ -245,6 +270,7 @@ pub fn request(addr: SocketAddr, method: &str, path: &str) -> Resp {
         status,
         content_type: header("content-type"),
         body,
+        head,
     }
 }
 
