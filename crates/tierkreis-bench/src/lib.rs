@@ -4,6 +4,7 @@
 //! process-spawn floor of a worker binary, and a runner for the Python
 //! reference controller on the same graphs.
 
+pub mod cache;
 pub mod child;
 pub mod floor;
 pub mod graphs;

@@ -8,5 +8,6 @@
 pub mod builtins;
 pub mod cache;
 pub mod executor;
+pub mod retry;
 pub mod runtime;
 pub mod scheduler;

@@ -600,6 +600,7 @@ fn paused_run() -> Result<(), Failed> {
                 ..Breakpoints::default()
             },
             cache: None,
+            retries: None,
         };
         let out = runtime::run_with_options(
             Arc::new(storage),

@@ -16,6 +16,7 @@
 //! [`StorageError::NotFound`].
 
 pub mod atomic;
+pub mod attempts;
 pub mod breakpoints;
 pub mod controller;
 pub mod error;
