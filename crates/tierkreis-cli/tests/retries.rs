@@ -151,6 +151,20 @@ fn when_retries_run_out_the_last_failure_is_final() {
     assert_eq!(attempt_numbers(&node), vec!["1"]);
     assert!(node.join("_error").exists());
     assert!(read(&node.join("logs")).contains("attempt 2"));
+
+    // A restart starts a fresh count: one more retry is allowed.
+    let out = tkr(&e.ck)
+        .args(["restart", "--run-id", "1", "--registry"])
+        .arg(&e.reg)
+        .arg("--config")
+        .arg(&config)
+        .arg("-.N1")
+        .output()
+        .expect("restart");
+    expect_code(&out, 1);
+    assert_eq!(e.calls(), 4);
+    assert_eq!(attempt_numbers(&node), vec!["1"]);
+    assert!(read(&node.join("attempts/1/logs")).contains("attempt 3"));
 }
 
 #[test]
