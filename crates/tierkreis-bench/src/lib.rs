@@ -5,6 +5,7 @@
 //! reference controller on the same graphs; and the reference's own quantum
 //! workflow under both controllers, side by side.
 
+pub mod cache;
 pub mod child;
 pub mod floor;
 pub mod graphs;

@@ -152,6 +152,22 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000)]
         files: u64,
     },
+    /// The result cache: map_worker(N) without the cache, with --cache on an
+    /// empty cache, and with --cache again (all hits), side by side in each
+    /// round, in fresh folders under --dir (use tmpfs: /dev/shm).
+    Cache {
+        #[arg(long, value_name = "PATH")]
+        tkr: PathBuf,
+        /// The numerics worker binary (default: next to tkr).
+        #[arg(long, value_name = "PATH")]
+        worker: Option<PathBuf>,
+        #[arg(long, default_value_t = 1000)]
+        n: u64,
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// tkr with file storage against the durable-storage floor, side by
     /// side: rounds alternate one `tkr run` (map_square_sum(N)) and one
     /// floor run in the same folder, so both see the same machine state;
@@ -272,6 +288,13 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Floor { n, dir, files } => floor(n, dir, files),
+        Cmd::Cache {
+            tkr,
+            worker,
+            n,
+            rounds,
+            dir,
+        } => cache(tkr, worker, n, rounds, dir),
         Cmd::Durable {
             tkr,
             n,
@@ -464,6 +487,53 @@ fn floor(n: u64, dir: Option<PathBuf>, files: u64) -> anyhow::Result<()> {
         "| small file create (File::create + 2-byte write) | {files} | {:.3} | {:.2} per file | - |",
         d.as_secs_f64(),
         per_unit_us(d, files)
+    );
+    Ok(())
+}
+
+fn cache(
+    tkr: PathBuf,
+    worker: Option<PathBuf>,
+    n: u64,
+    rounds: u32,
+    dir: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let parent = dir.unwrap_or_else(std::env::temp_dir);
+    let worker = match worker {
+        Some(w) => w,
+        None => worker_next_to(
+            &tkr,
+            Workload::MapWorker.worker_binary().unwrap_or_default(),
+        )?,
+    };
+    println!(
+        "| round | N | no cache s | --cache, empty s | --cache, all hits s | overhead | speed-up |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    let (mut plain, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds.max(1) {
+        let r = tierkreis_bench::cache::cache_round(&tkr, &worker, n, &parent)
+            .with_context(|| format!("cache round {round} failed"))?;
+        println!(
+            "| {round} | {n} | {:.3} | {:.3} | {:.3} | {:+.1}% | {:.1}x |",
+            r.plain.as_secs_f64(),
+            r.first.as_secs_f64(),
+            r.second.as_secs_f64(),
+            (r.first.as_secs_f64() / r.plain.as_secs_f64() - 1.0) * 100.0,
+            r.first.as_secs_f64() / r.second.as_secs_f64()
+        );
+        plain.push(r.plain);
+        first.push(r.first);
+        second.push(r.second);
+    }
+    let (p, f, s) = (median(&plain), median(&first), median(&second));
+    println!(
+        "| median | {n} | {:.3} | {:.3} | {:.3} | {:+.1}% | {:.1}x |",
+        p.as_secs_f64(),
+        f.as_secs_f64(),
+        s.as_secs_f64(),
+        (f.as_secs_f64() / p.as_secs_f64() - 1.0) * 100.0,
+        f.as_secs_f64() / s.as_secs_f64()
     );
     Ok(())
 }

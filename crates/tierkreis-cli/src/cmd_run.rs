@@ -320,6 +320,7 @@ fn run_options(
         resume,
         breakpoints,
         cache: None,
+        retries: None,
     })
 }
 
@@ -332,6 +333,7 @@ fn drive(
     let mut options = run_options(storage.as_ref(), resume, common)?;
     let config = executor_config(common, overrides)?;
     options.cache = result_cache(storage.as_ref(), common, &config);
+    options.retries = retry_policies(common, &config);
     let mut executor = executor(common, config, overrides)?;
     let events = runtime::EventChannel::new();
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
@@ -534,6 +536,10 @@ fn result_cache(
     }
     let discovery = Discovery::new(config.clone(), common.registries.clone());
     let config = config.clone();
+    let memo = storage
+        .tkr_dir()
+        .join(tierkreis_storage::result_cache::CACHE_DIR)
+        .join(tierkreis_controller::cache::FILE_HASHES_DIR);
     Some(Arc::new(tierkreis_controller::cache::ResultCache::new(
         storage.tkr_dir(),
         move |worker, function| {
@@ -546,9 +552,46 @@ fn result_cache(
                 return None;
             }
             let plan = discovery.resolve(worker, function).ok()?;
-            Some(tierkreis_controller::cache::worker_identity(&plan, None))
+            Some(tierkreis_controller::cache::worker_identity(
+                &plan,
+                None,
+                Some(&memo),
+            ))
         },
     )))
+}
+
+/// Each task's retry policy: its worker's or route's `retries`,
+/// `retry_backoff` and `retry_on`, else `--retries`; `None` when nothing
+/// asks for retries.
+fn retry_policies(common: &Common, config: &ExecutorConfig) -> Option<Arc<runtime::RetryPolicyFn>> {
+    use tierkreis_controller::retry::{parse_duration, RetryPolicy};
+    let configured = config
+        .workers
+        .values()
+        .any(|w| w.retries.is_some_and(|n| n > 0))
+        || config
+            .routes
+            .iter()
+            .any(|r| r.retries.is_some_and(|n| n > 0));
+    if !configured && common.retries.unwrap_or(0) == 0 {
+        return None;
+    }
+    let config = config.clone();
+    let default_retries = common.retries.unwrap_or(0);
+    Some(Arc::new(move |worker: &str, function: &str| {
+        let s = config.settings_for(worker, function);
+        let defaults = RetryPolicy::default();
+        RetryPolicy {
+            retries: s.retries.unwrap_or(default_retries),
+            backoff: s
+                .retry_backoff
+                .as_deref()
+                .and_then(parse_duration)
+                .unwrap_or(defaults.backoff),
+            retry_on: s.retry_on.unwrap_or(defaults.retry_on),
+        }
+    }))
 }
 
 /// The executor for `common`'s flags and the configuration file: builtins

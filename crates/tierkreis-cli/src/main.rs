@@ -163,6 +163,11 @@ struct Common {
     /// true` in tkr.toml; opt a worker out with `cache = false`).
     #[arg(long)]
     cache: bool,
+    /// Run a failed task again up to N times (on exit, signal or timeout;
+    /// a worker's or route's `retries`, `retry_backoff` and `retry_on` in
+    /// tkr.toml win). Failed attempts are kept in <node>/attempts/<k>/.
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
 }
 
 /// Where the run pauses (exit status 4); `tkr resume` continues past the

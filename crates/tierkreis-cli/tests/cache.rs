@@ -197,7 +197,10 @@ fn two_runs_share_one_cache_at_once() {
     assert!(stats.starts_with("2 entries, 2 intact"), "{stats}");
     let leftovers: Vec<_> = walk(&e.ck.join(".cache"))
         .into_iter()
-        .filter(|p| !p.to_string_lossy().ends_with(".json"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".tmp"))
+        })
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }

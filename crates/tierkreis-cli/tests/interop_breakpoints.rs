@@ -1,7 +1,8 @@
-//! Breakpoints across implementations, with the real Python reference
-//! (tierkreis 2.1.1, `enable_breakpoints=True`): a run paused by either
-//! controller continues under the other, past the recorded breakpoint and on
-//! to the next.
+//! Issue 12 across implementations, with the real Python reference
+//! (tierkreis 2.1.1): a run paused at breakpoints by either controller
+//! (`enable_breakpoints=True`) continues under the other, past the recorded
+//! breakpoint and on to the next; and the reference reads runs whose tasks
+//! were retried or reused from the result cache as usual.
 //!
 //! Trials are reported ignored when the reference environment is missing and
 //! `CI` is unset; with `CI` set they fail instead, saying what is missing.
@@ -70,6 +71,10 @@ fn main() {
         (
             "we_continue_a_run_python_paused_and_pause_at_the_next_breakpoint",
             we_continue_a_run_python_paused,
+        ),
+        (
+            "python_reads_runs_with_retried_and_cached_tasks",
+            python_reads_retried_and_cached,
         ),
     ];
     common::run_trials_needing(availability().err(), trials);
@@ -207,4 +212,61 @@ fn we_continue_a_run_python_paused() {
         .expect("tkr resume");
     expect_code(&out, 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "value: 7");
+}
+
+/// A task that fails once (retried, its attempt kept in `attempts/1`) and
+/// the same graph again with every task reused from the cache: the
+/// reference's `read_outputs` reads both workflows as usual.
+fn python_reads_retried_and_cached() {
+    let s = Scratch::new();
+    let reg = s.path().join("reg");
+    std::fs::create_dir_all(reg.join("flaky")).expect("registry");
+    let count = s.path().join("count");
+    std::fs::write(
+        reg.join("flaky/main.sh"),
+        format!(
+            "n=$(( $(cat {c} 2>/dev/null || echo 0) + 1 ))\necho $n > {c}\n[ $n -le 1 ] && exit 1\nx=$(cat \"$input_x_file\")\necho $((x + 1)) > \"$output_value_file\"\n",
+            c = count.display()
+        ),
+    )
+    .expect("worker");
+    let graph = s.write(
+        "flaky.json",
+        r#"{"nodes": [
+ {"type": "const", "value": 41, "inputs": {}, "outputs": {"value": [1]}},
+ {"type": "function", "function_name": "flaky.inc", "inputs": {"x": [0, "value"]}, "outputs": {"value": [2]}},
+ {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#,
+    );
+    for id in ["51", "52"] {
+        let out = s
+            .tkr()
+            .args([
+                "run",
+                "--retries",
+                "2",
+                "--cache",
+                "--run-id",
+                id,
+                "--registry",
+            ])
+            .arg(&reg)
+            .arg("-f")
+            .arg(&graph)
+            .output()
+            .expect("tkr run");
+        expect_code(&out, 0);
+    }
+    assert!(s.workflow(51).join("-.N1/attempts/1/reason").exists());
+    assert!(s.workflow(52).join("-.N1/cache_source").exists());
+    assert_eq!(std::fs::read_to_string(&count).expect("count").trim(), "2");
+    let g = graph.to_str().expect("utf-8 path");
+    let out = s
+        .python(["read", &format!("51:{g}"), &format!("52:{g}")])
+        .output()
+        .expect("python");
+    let got = json_lines("python read_outputs", &out);
+    let mut want = indexmap::IndexMap::new();
+    want.insert("value".to_string(), Value::Int(42.into()));
+    assert_eq!(got, vec![Value::Map(want.clone()), Value::Map(want)]);
 }

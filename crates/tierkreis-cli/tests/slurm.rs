@@ -36,6 +36,10 @@ fn main() {
             "run_p_sets_the_batch_job_polling_interval",
             run_p_sets_the_batch_job_polling_interval,
         ),
+        (
+            "a_failed_job_is_retried_as_a_new_job_and_the_old_id_is_kept",
+            failed_job_is_retried_as_a_new_job,
+        ),
     ];
     let missing = availability()
         .and_then(|()| common::reference::availability())
@@ -622,4 +626,80 @@ fn run_p_sets_the_batch_job_polling_interval() {
     let out = timed.output().expect("run tkr");
     expect_code(&out, 0);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "value: \"LOUD!\"\n");
+}
+
+/// Retries on SLURM: a shell worker whose first call exits 2 runs as a
+/// batch job; with `retries = 1` the task is submitted again as a new job,
+/// which succeeds. The first job's record (its id) is kept in
+/// `attempts/1/executor`, the new one in `debug/executors/<loc>`.
+fn failed_job_is_retried_as_a_new_job() {
+    let s = Scratch::new();
+    let count = s.path().join("count");
+    script(
+        &s.path().join("reg/flaky/main.sh"),
+        &format!(
+            "n=$(( $(cat {c} 2>/dev/null || echo 0) + 1 ))\necho $n > {c}\n[ $n -le 1 ] && exit 2\nx=$(cat \"$input_x_file\")\necho $((x + 1)) > \"$output_value_file\"\n",
+            c = count.display()
+        ),
+    );
+    let cfg = s.path().join("tkr.toml");
+    std::fs::write(
+        &cfg,
+        r#"registries = ["reg"]
+
+[hpc]
+poll_secs = 0.3
+
+[workers.flaky]
+executor = "slurm"
+retries = 1
+retry_backoff = "10ms"
+
+[workers.flaky.job]
+queue = "debug"
+walltime = "00:05:00"
+"#,
+    )
+    .expect("config");
+    let graph = s.path().join("g.json");
+    std::fs::write(
+        &graph,
+        r#"{"nodes": [
+ {"type": "const", "value": 41, "inputs": {}, "outputs": {"value": [1]}},
+ {"type": "function", "function_name": "flaky.inc", "inputs": {"x": [0, "value"]}, "outputs": {"value": [2]}},
+ {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#,
+    )
+    .expect("graph");
+    let id = 9004;
+    let out = s
+        .tkr()
+        .args(["run", "-o", "--run-id", &id.to_string(), "--config"])
+        .arg(&cfg)
+        .arg("-f")
+        .arg(&graph)
+        .current_dir(s.path())
+        .output()
+        .expect("tkr run");
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "value: 42\n");
+    assert_eq!(std::fs::read_to_string(&count).expect("count").trim(), "2");
+    let st = s.storage(id);
+    let new_job = recorded_jobs(&st)
+        .remove("-.N1")
+        .expect("the new job's record");
+    let node = st.node_dir(&Loc::root().n(1));
+    let old = tierkreis_core::json::parse(
+        &std::fs::read(node.join("attempts/1/executor")).expect("the old job's record"),
+    )
+    .expect("executor record");
+    let old_job = old
+        .as_map()
+        .and_then(|m| m.get("job_id"))
+        .and_then(tierkreis_core::Value::as_str)
+        .expect("old job id")
+        .to_string();
+    assert_ne!(old_job, new_job, "the retry was not submitted as a new job");
+    let reason = std::fs::read_to_string(node.join("attempts/1/reason")).expect("reason");
+    assert!(reason.contains(&format!("batch job {old_job}")), "{reason}");
 }

@@ -159,7 +159,8 @@ impl ResultCache {
             storage.link(&src, &storage.output_path(&task.loc, &out.port))?;
         }
         let source = cache_source_json(&entry);
-        storage.write(
+        // Vouched for by the `_done` written next, like an output.
+        storage.write_fresh(
             &storage.node_dir(&task.loc).join(CACHE_SOURCE_FILE),
             source.as_bytes(),
         )?;
@@ -212,7 +213,16 @@ fn cache_source_json(entry: &CacheEntry) -> String {
 /// them (the executable found on `PATH` or given, a script argument such as
 /// `main.sh`, and a Python worker's `main.py`, `pyproject.toml` and
 /// `uv.lock`), so rebuilding or editing the worker changes every key.
-pub fn worker_identity(plan: &LaunchPlan, path: Option<&std::ffi::OsStr>) -> String {
+///
+/// With `memo`, content hashes are remembered in that folder keyed by each
+/// file's path, device, inode, size and modification time (as `make` and
+/// `ccache` trust them), so a large executable is hashed again only when it
+/// changed, not on every run.
+pub fn worker_identity(
+    plan: &LaunchPlan,
+    path: Option<&std::ffi::OsStr>,
+    memo: Option<&Path>,
+) -> String {
     let mut parts = vec![
         format!("kind={}", plan.kind.name()),
         format!("program={}", plan.program.to_string_lossy()),
@@ -249,12 +259,50 @@ pub fn worker_identity(plan: &LaunchPlan, path: Option<&std::ffi::OsStr>) -> Str
         }
     }
     for f in files {
-        match std::fs::read(&f) {
-            Ok(bytes) => parts.push(format!("file={}:{}", f.display(), sha256_hex(&bytes))),
+        match file_hash(&f, memo) {
+            Ok(h) => parts.push(format!("file={}:{h}", f.display())),
             Err(e) => parts.push(format!("file={}:unreadable:{e}", f.display())),
         }
     }
     parts.join("\n")
+}
+
+/// `.cache/<this>`: remembered content hashes of worker files.
+pub const FILE_HASHES_DIR: &str = "file-hashes";
+
+/// SHA-256 of the file `f`, remembered in `memo` under its stat identity.
+fn file_hash(f: &Path, memo: Option<&Path>) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let Some(memo) = memo else {
+        return Ok(sha256_hex(&std::fs::read(f)?));
+    };
+    let m = std::fs::metadata(f)?;
+    let stamp = format!(
+        "{}\n{}\n{}\n{}\n{}.{}",
+        f.display(),
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    );
+    let entry = memo.join(sha256_hex(stamp.as_bytes()));
+    if let Ok(h) = std::fs::read_to_string(&entry) {
+        if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(h);
+        }
+    }
+    let h = sha256_hex(&std::fs::read(f)?);
+    // Best effort: a memo that cannot be written only costs a rehash.
+    let tmp = memo.join(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        sha256_hex(stamp.as_bytes())
+    ));
+    if std::fs::create_dir_all(memo).is_ok() && std::fs::write(&tmp, &h).is_ok() {
+        let _ = std::fs::rename(&tmp, &entry);
+    }
+    Ok(h)
 }
 
 fn on_path(name: &std::ffi::OsStr, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {

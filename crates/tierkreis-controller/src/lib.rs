@@ -10,5 +10,6 @@ pub mod builtins;
 pub mod cache;
 pub mod embedded;
 pub mod executor;
+pub mod retry;
 pub mod runtime;
 pub mod scheduler;

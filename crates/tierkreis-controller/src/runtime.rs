@@ -38,6 +38,8 @@ pub enum Event {
     Completion(Completion),
     /// Stop the run: stop running tasks, mark nothing failed.
     Stop,
+    /// The backoff of a task's retry has passed: launch it again.
+    RetryDue(Loc),
 }
 
 /// Where executors report completions (a cloneable sender of [`Event`]s).
@@ -252,7 +254,7 @@ pub fn run_with_events(
 }
 
 /// How a run goes beyond the defaults.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Continue the workflow from its checkpoint instead of starting it.
     pub resume: bool,
@@ -262,6 +264,22 @@ pub struct RunOptions {
     pub breakpoints: Breakpoints,
     /// Reuse earlier results of identical tasks (`--cache`).
     pub cache: Option<Arc<crate::cache::ResultCache>>,
+    /// The retry policy of each task (`worker`, `function`); `None`: no retries.
+    pub retries: Option<Arc<RetryPolicyFn>>,
+}
+
+/// Gives the retry policy of task `worker.function`.
+pub type RetryPolicyFn = dyn Fn(&str, &str) -> crate::retry::RetryPolicy + Send + Sync;
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("resume", &self.resume)
+            .field("breakpoints", &self.breakpoints)
+            .field("cache", &self.cache)
+            .field("retries", &self.retries.is_some())
+            .finish()
+    }
 }
 
 /// `debug/<this>`: the breakpoints a run was started with (JSON:
@@ -352,6 +370,7 @@ pub fn run_with_options(
         &events,
         on_progress,
         options.cache.as_deref(),
+        options.retries.as_deref(),
     ) {
         Err(RunError::Stopped { stopped }) => {
             storage.append_workflow_log(&format!(
@@ -397,12 +416,17 @@ fn drive(
     events: &EventChannel,
     on_progress: &mut dyn FnMut(Progress),
     cache: Option<&crate::cache::ResultCache>,
+    retries: Option<&RetryPolicyFn>,
 ) -> Result<Outcome, RunError> {
     let stop = |executor: &mut dyn Executor| RunError::Stopped {
         stopped: executor.stop(),
     };
     // Tasks launched on a cache miss: recorded under their key once done.
     let mut to_record: HashMap<Loc, (String, Launch)> = HashMap::new();
+    // Launched tasks, kept while retries are on (to launch them again), and
+    // the ones waiting for their backoff.
+    let mut launched: HashMap<Loc, Launch> = HashMap::new();
+    let mut backing_off: HashMap<Loc, Launch> = HashMap::new();
     loop {
         // A cache hit finishes its node at once, which may make more tasks
         // ready: take launches until there are none.
@@ -425,6 +449,9 @@ fn drive(
                         crate::cache::Reuse::NotEligible => {}
                     }
                 }
+                if retries.is_some() {
+                    launched.insert(task.loc.clone(), task.clone());
+                }
                 launch_one(sched, storage, executor, events, task)?;
             }
         }
@@ -444,15 +471,41 @@ fn drive(
         while let Some(event) = next {
             match event {
                 Event::Completion(c) => {
-                    let pending = to_record.remove(&c.loc);
-                    if let (Some(cache), Some((key, task)), Ok(())) = (cache, &pending, &c.result) {
-                        if let Err(e) = cache.record(key, task, storage.as_ref()) {
-                            tracing::warn!(loc = %c.loc, error = %e, "could not record the result in the cache");
+                    let retry = match (retries, &c.result, launched.get(&c.loc)) {
+                        (Some(policy_of), Err(reason), Some(task)) => {
+                            retry_after(policy_of, task, reason, storage.as_ref())?
                         }
+                        _ => None,
+                    };
+                    if let Some(delay) = retry {
+                        if let Some(task) = launched.get(&c.loc) {
+                            backing_off.insert(c.loc.clone(), task.clone());
+                        }
+                        let tx = events.events.tx.clone();
+                        let loc = c.loc.clone();
+                        std::thread::spawn(move || {
+                            std::thread::sleep(delay);
+                            let _ = tx.send(Event::RetryDue(loc));
+                        });
+                    } else {
+                        launched.remove(&c.loc);
+                        let pending = to_record.remove(&c.loc);
+                        if let (Some(cache), Some((key, task)), Ok(())) =
+                            (cache, &pending, &c.result)
+                        {
+                            if let Err(e) = cache.record(key, task, storage.as_ref()) {
+                                tracing::warn!(loc = %c.loc, error = %e, "could not record the result in the cache");
+                            }
+                        }
+                        apply(sched, c)?;
                     }
-                    apply(sched, c)?;
                 }
                 Event::Stop => stopped = true,
+                Event::RetryDue(loc) => {
+                    if let Some(task) = backing_off.remove(&loc) {
+                        launch_one(sched, storage, executor, events, task)?;
+                    }
+                }
             }
             next = events.rx.try_recv().ok();
         }
@@ -462,6 +515,39 @@ fn drive(
             return Err(err);
         }
     }
+}
+
+/// Whether the failed `task` is retried, by its policy and the failure
+/// `reason`; if so its attempt is archived and markers cleared (see
+/// [`crate::retry`]), and the wait before launching it again is returned.
+fn retry_after(
+    policy_of: &RetryPolicyFn,
+    task: &Launch,
+    reason: &str,
+    storage: &dyn ControllerStorage,
+) -> Result<Option<std::time::Duration>, RunError> {
+    let policy = policy_of(&task.worker, &task.function);
+    if policy.retries == 0 {
+        return Ok(None);
+    }
+    let kind = crate::retry::classify(reason);
+    if !policy.retry_on.contains(&kind) {
+        return Ok(None);
+    }
+    let done = crate::retry::failed_attempts(storage, &task.loc);
+    if done >= policy.retries {
+        return Ok(None);
+    }
+    let k = crate::retry::archive_attempt(storage, &task.loc, reason)?;
+    let delay = policy.delay(k);
+    tracing::info!(loc = %task.loc, attempt = k, ?kind, ?delay, "task failed; retrying");
+    storage.append_workflow_log(&format!(
+        "task {} attempt {k} failed ({kind:?}); retry {k} of {} in {:.3}s",
+        task.loc,
+        policy.retries,
+        delay.as_secs_f64()
+    ))?;
+    Ok(Some(delay))
 }
 
 /// Hands one task to the executor; a task that cannot start fails its node.

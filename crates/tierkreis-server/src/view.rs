@@ -148,6 +148,15 @@ pub struct NodeInfo {
     /// A task reused from the result cache: the run and node its outputs
     /// came from (`{"run": .., "loc": ..}`).
     pub cached_from: Option<CachedFrom>,
+    /// A retried task's failed attempts (`<node>/attempts/<k>`), in order.
+    pub attempts: Vec<FailedAttempt>,
+}
+
+/// One failed attempt of a retried task.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedAttempt {
+    pub number: u32,
+    pub reason: String,
 }
 
 /// Where a cached task's outputs came from.
@@ -566,6 +575,17 @@ pub fn node_info(s: &FileControllerStorage, loc: &Loc) -> Result<NodeInfo, ApiEr
                 .map(|(run, loc)| CachedFrom { run, loc })
         } else {
             None
+        },
+        attempts: if is_task {
+            tierkreis_storage::attempts::attempts(s, loc)
+                .into_iter()
+                .map(|a| FailedAttempt {
+                    number: a.number,
+                    reason: a.reason,
+                })
+                .collect()
+        } else {
+            Vec::new()
         },
         error,
         logs,

@@ -37,6 +37,7 @@ fn main() {
         ),
         Trial::test("foreign_host_is_421", foreign_host),
         Trial::test("non_loopback_needs_the_token", token_required),
+        Trial::test("a_retried_task_lists_its_failed_attempts", retried_task),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
@@ -616,6 +617,7 @@ fn paused_run() -> Result<(), Failed> {
                 ..Breakpoints::default()
             },
             cache: None,
+            retries: None,
         };
         let out = runtime::run_with_options(
             Arc::new(storage),
@@ -845,5 +847,67 @@ fn token_required() -> Result<(), Failed> {
         &[("Host", &host)],
     );
     assert_eq!(r.status, 200, "{}", r.text());
+    Ok(())
+}
+
+/// A task that reports an error on its first call and is retried (policy:
+/// one retry on `error`): its node info lists the failed attempt.
+fn retried_task() -> Result<(), Failed> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tierkreis_controller::executor::InProcessExecutor;
+    use tierkreis_controller::retry::{RetryOn, RetryPolicy};
+    use tierkreis_controller::runtime;
+    use tierkreis_storage::FileControllerStorage;
+    let tmp = tempfile::tempdir()?;
+    let graph = r#"{"nodes": [
+ {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}},
+ {"type": "function", "function_name": "flaky.f", "inputs": {"x": [0, "value"]}, "outputs": {"value": [2]}},
+ {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+    let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut exec = InProcessExecutor::file(tmp.path());
+    let seen = calls.clone();
+    exec.register("flaky", move |args, ws| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Err("transient failure".to_string());
+        }
+        ws.write_output(&args.outputs["value"], b"7")
+            .map_err(|e| e.to_string())
+    });
+    let storage = FileControllerStorage::new(tmp.path(), wf(91), None);
+    runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
+    let policy = |_: &str, _: &str| RetryPolicy {
+        retries: 1,
+        backoff: Duration::from_millis(1),
+        retry_on: vec![RetryOn::Error],
+    };
+    let options = runtime::RunOptions {
+        retries: Some(Arc::new(policy)),
+        ..runtime::RunOptions::default()
+    };
+    let out = runtime::run_with_options(
+        Arc::new(storage),
+        &options,
+        &mut exec,
+        &mut |_| {},
+        runtime::EventChannel::new(),
+    )
+    .expect("run");
+    assert_eq!(out, Outcome::Finished);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let srv = start_server(tmp.path());
+    let info = get(
+        srv.addr,
+        &format!("/api/workflows/{}/nodes/-.N1/info", wf(91)),
+    )
+    .json();
+    assert_eq!(
+        info["attempts"],
+        json!([{"number": 1, "reason": "transient failure"}])
+    );
+    assert_eq!(info["status"], "Finished");
+    assert_eq!(info["error"], Value::Null);
     Ok(())
 }

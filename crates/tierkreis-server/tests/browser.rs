@@ -167,12 +167,69 @@ fn browser_test(chromium: &Path) -> Result<(), Failed> {
          document.querySelector('#wf-chip [data-status]')?.dataset.status === 'failed'",
         Duration::from_secs(20),
     );
+    paused_run_continues_from_the_page(&mut b, ck, &base);
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "the browser test took {:?}",
         started.elapsed()
     );
     Ok(())
+}
+
+/// A run paused at breakpoint -.N2: the page outlines the node and offers
+/// "Continue", which resumes the run (this binary as `tkr resume`) up to the
+/// next breakpoint, -.N3.
+fn paused_run_continues_from_the_page(b: &mut Browser, ck: &Path, base: &str) {
+    use std::sync::Arc;
+    use tierkreis_controller::executor::DefaultExecutor;
+    use tierkreis_controller::runtime;
+    use tierkreis_controller::scheduler::Breakpoints;
+    use tierkreis_storage::FileControllerStorage;
+    let graph = r#"{"nodes": [
+ {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+ {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
+ {"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {},
+ "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}}}"#;
+    let id = Uuid::from_u128(21);
+    let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
+    let storage = FileControllerStorage::new(ck, id, None);
+    runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
+    let options = runtime::RunOptions {
+        breakpoints: Breakpoints {
+            from_metadata: true,
+            ..Breakpoints::default()
+        },
+        ..runtime::RunOptions::default()
+    };
+    let out = runtime::run_with_options(
+        Arc::new(storage),
+        &options,
+        &mut DefaultExecutor::new(),
+        &mut |_| {},
+        runtime::EventChannel::new(),
+    )
+    .expect("run");
+    assert!(matches!(out, Outcome::Paused(_)), "{out:?}");
+    b.navigate(&format!("{base}/#/w/{id}"));
+    b.wait_for(
+        "the Continue button and the paused node outlined",
+        "document.querySelector('#continue') !== null && \
+         document.querySelector('[data-loc=\"-.N2\"]')?.classList.contains('paused') === true",
+        Duration::from_secs(15),
+    );
+    b.click("#continue", 1);
+    b.wait_for(
+        "the continue to be acknowledged",
+        "document.body.dataset.continued === '-.N2'",
+        Duration::from_secs(10),
+    );
+    let next = ck.join(id.to_string()).join("debug/breakpoints/-.N3");
+    wait_until("the run to pause at -.N3", Duration::from_secs(30), || {
+        next.exists()
+    });
 }
 
 /// Writes the PNG to `target/artifacts/web.png`, and to `docs/web-view.png`

@@ -708,7 +708,8 @@ pub trait ControllerStorage: Send + Sync {
     /// `_done` and `outputs/`; `loc` loses its `nodedef`, so the controller
     /// starts it again. Additionally (the reference leaves them, so a failed
     /// task would still look failed) the `_error` markers of those locations
-    /// and the error text (`logs`) of `loc` are removed.
+    /// and the error text (`logs`) of `loc` are removed, and so are its
+    /// failed attempts (`attempts/`) and `cache_source`.
     /// [`StorageError::WrongNodeType`] if `loc` is not a function node.
     fn restart_task(&self, loc: &Loc) -> Result<Vec<Loc>, StorageError> {
         let def = self.read_node_def(loc)?;
@@ -729,6 +730,14 @@ pub trait ControllerStorage: Send + Sync {
             self.delete_path(&self.error_path(&partial))?;
         }
         self.delete_path(&self.worker_logs_path(loc))?;
+        // A restarted task starts a fresh retry count and is no longer a
+        // cache hit (ours; the reference has neither).
+        self.delete_path(&self.node_dir(loc).join(crate::attempts::ATTEMPTS_DIR))?;
+        self.delete_path(
+            &self
+                .node_dir(loc)
+                .join(crate::result_cache::CACHE_SOURCE_FILE),
+        )?;
         self.delete_path(&self.nodedef_path(loc))?;
         Ok(deps.into_iter().collect())
     }

@@ -18,6 +18,7 @@
 //! [`StorageError::NotFound`].
 
 pub mod atomic;
+pub mod attempts;
 pub mod breakpoints;
 pub mod controller;
 pub mod error;

@@ -29,7 +29,7 @@ pub struct CleanArgs {
     #[arg(long)]
     all: bool,
     /// With --all: only workflows with this status.
-    #[arg(long, value_name = "STATUS", requires = "all", value_parser = ["finished", "failed", "interrupted"])]
+    #[arg(long, value_name = "STATUS", requires = "all", value_parser = ["finished", "failed", "interrupted", "paused"])]
     status: Option<String>,
     #[command(flatten)]
     folder: Folder,

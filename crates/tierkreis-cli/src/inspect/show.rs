@@ -360,8 +360,17 @@ impl<'a> Ctx<'a> {
         };
         let mut v = self.base(loc, label, def.type_name(), detail);
         if matches!(def.kind, NodeKind::Function { .. }) {
-            if let Some((run, from)) = tierkreis_controller::cache::cache_source(self.st, loc) {
+            if let Some((run, from)) = tierkreis_storage::result_cache::cache_source(self.st, loc) {
                 v.detail = format!("{} [cached from {run} {from}]", v.detail);
+            }
+            let failed = tierkreis_storage::attempts::failed_attempts(self.st, loc);
+            if failed > 0 {
+                v.detail = format!(
+                    "{} [{failed} failed attempt{}, see {}/attempts]",
+                    v.detail,
+                    if failed == 1 { "" } else { "s" },
+                    loc
+                );
             }
         }
         match &def.kind {

@@ -264,6 +264,12 @@ pub struct ExecutorConfig {
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    #[error("{}: {field} = {value:?} is not a duration (e.g. \"1s\", \"500ms\", \"2m\")", .path.display())]
+    BadDuration {
+        path: PathBuf,
+        field: String,
+        value: String,
+    },
     #[error("cannot read the executor configuration {}", .path.display())]
     Read {
         path: PathBuf,
@@ -345,6 +351,22 @@ impl ExecutorConfig {
         seconds("timeout_secs".into(), self.timeout_secs)?;
         seconds("grace_secs".into(), self.grace_secs)?;
         seconds("hpc.poll_secs".into(), self.hpc.poll_secs)?;
+        let backoff = |field: String, b: &Option<String>| match b {
+            Some(text) if crate::retry::parse_duration(text).is_none() => {
+                Err(ConfigError::BadDuration {
+                    path: path.to_path_buf(),
+                    field,
+                    value: text.clone(),
+                })
+            }
+            _ => Ok(()),
+        };
+        for (name, w) in &self.workers {
+            backoff(format!("workers.{name}.retry_backoff"), &w.retry_backoff)?;
+        }
+        for (index, r) in self.routes.iter().enumerate() {
+            backoff(format!("routes[{index}].retry_backoff"), &r.retry_backoff)?;
+        }
         for (name, w) in &self.workers {
             seconds(format!("workers.{name}.timeout_secs"), w.timeout_secs)?;
             command(format!("workers.{name}.command"), &w.command)?;

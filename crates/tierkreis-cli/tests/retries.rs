@@ -1,0 +1,261 @@
+//! Retries through the real `tkr` binary with real failing workers: shell
+//! workers that fail their first k calls (counting in a file), kill
+//! themselves, or report an error; the attempts kept in
+//! `<node>/attempts/<k>/`; and a resume after a crash continuing the count.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{expect_code, run_uuid, tkr, write};
+
+struct Env {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    ck: PathBuf,
+    reg: PathBuf,
+    count: PathBuf,
+}
+
+/// Worker `flaky`: its call number n (1, 2, ...) is kept in a file; calls
+/// up to `fail_first` fail with `fail` (a shell snippet), later ones output
+/// x + 1.
+fn env(fail_first: u32, fail: &str) -> Env {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().to_path_buf();
+    let reg = root.join("reg");
+    let count = root.join("count");
+    std::fs::create_dir_all(reg.join("flaky")).expect("registry");
+    std::fs::write(
+        reg.join("flaky/main.sh"),
+        format!(
+            "n=$(( $(cat {c} 2>/dev/null || echo 0) + 1 ))\necho $n > {c}\necho \"attempt $n\" >&2\nif [ $n -le {fail_first} ]; then\n{fail}\nfi\nx=$(cat \"$input_x_file\")\necho $((x + 1)) > \"$output_value_file\"\n",
+            c = count.display()
+        ),
+    )
+    .expect("worker");
+    Env {
+        _dir: dir,
+        ck: root.join("ck"),
+        reg,
+        count,
+        root,
+    }
+}
+
+const GRAPH: &str = r#"{"nodes": [
+ {"type": "const", "value": 41, "inputs": {}, "outputs": {"value": [1]}},
+ {"type": "function", "function_name": "flaky.inc", "inputs": {"x": [0, "value"]}, "outputs": {"value": [2]}},
+ {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+
+impl Env {
+    fn calls(&self) -> u32 {
+        std::fs::read_to_string(&self.count)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn config(&self, toml: &str) -> PathBuf {
+        write(&self.root, "tkr.toml", toml)
+    }
+
+    fn cmd(&self, id: u128, config: Option<&Path>, extra: &[&str]) -> Command {
+        let g = write(&self.root, "g.json", GRAPH);
+        let mut c = tkr(&self.ck);
+        c.args(["run", "--run-id", &id.to_string(), "-o", "--registry"])
+            .arg(&self.reg)
+            .args(extra);
+        if let Some(config) = config {
+            c.arg("--config").arg(config);
+        }
+        c.arg("-f").arg(g);
+        c
+    }
+
+    fn run(&self, id: u128, config: Option<&Path>, extra: &[&str]) -> Output {
+        self.cmd(id, config, extra).output().expect("tkr run")
+    }
+
+    fn node(&self, id: u128) -> PathBuf {
+        self.ck.join(run_uuid(id)).join("-.N1")
+    }
+}
+
+fn attempt_numbers(node: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(node.join("attempts"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn a_task_failing_twice_succeeds_on_its_third_attempt_and_keeps_each_attempt() {
+    let e = env(2, "exit 3");
+    let config = e.config("[workers.flaky]\nretries = 3\nretry_backoff = \"10ms\"\n");
+    let out = e.run(1, Some(&config), &[]);
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "value: 42\n");
+    assert_eq!(e.calls(), 3);
+    let node = e.node(1);
+    assert_eq!(attempt_numbers(&node), vec!["1", "2"]);
+    for k in ["1", "2"] {
+        let reason = read(&node.join("attempts").join(k).join("reason"));
+        assert!(
+            reason.contains("exited with status 3"),
+            "attempt {k}: {reason}"
+        );
+        let logs = read(&node.join("attempts").join(k).join("logs"));
+        assert!(
+            logs.contains(&format!("attempt {k}")),
+            "attempt {k} log: {logs}"
+        );
+    }
+    // `_done` and `_error` mean the final outcome only.
+    assert!(node.join("_done").exists());
+    assert!(!node.join("_error").exists());
+    assert!(read(&node.join("logs")).contains("attempt 3"));
+    let show = tkr(&e.ck)
+        .args(["show", &run_uuid(1)])
+        .output()
+        .expect("show");
+    expect_code(&show, 0);
+    assert!(
+        String::from_utf8_lossy(&show.stdout).contains("2 failed attempts"),
+        "{}",
+        String::from_utf8_lossy(&show.stdout)
+    );
+}
+
+#[test]
+fn when_retries_run_out_the_last_failure_is_final() {
+    let e = env(5, "exit 1");
+    let config =
+        e.config("[[routes]]\ntask = \"flaky.*\"\nretries = 1\nretry_backoff = \"10ms\"\n");
+    let out = e.run(1, Some(&config), &[]);
+    expect_code(&out, 1);
+    assert_eq!(e.calls(), 2);
+    let node = e.node(1);
+    assert_eq!(attempt_numbers(&node), vec!["1"]);
+    assert!(node.join("_error").exists());
+    assert!(read(&node.join("logs")).contains("attempt 2"));
+
+    // A restart starts a fresh count: one more retry is allowed.
+    let out = tkr(&e.ck)
+        .args(["restart", "--run-id", "1", "--registry"])
+        .arg(&e.reg)
+        .arg("--config")
+        .arg(&config)
+        .arg("-.N1")
+        .output()
+        .expect("restart");
+    expect_code(&out, 1);
+    assert_eq!(e.calls(), 4);
+    assert_eq!(attempt_numbers(&node), vec!["1"]);
+    assert!(read(&node.join("attempts/1/logs")).contains("attempt 3"));
+}
+
+#[test]
+fn a_killed_worker_is_retried_with_the_command_line_flag() {
+    let e = env(1, "kill -KILL $$");
+    let out = e.run(1, None, &["--retries", "2"]);
+    expect_code(&out, 0);
+    assert_eq!(e.calls(), 2);
+    let reason = read(&e.node(1).join("attempts/1/reason"));
+    assert!(reason.contains("killed by signal 9"), "{reason}");
+}
+
+#[test]
+fn a_worker_reported_error_is_retried_only_when_retry_on_names_it() {
+    let report = "echo \"bad input\" > \"$error_path\"\ntouch \"${done_path%_done}_error\"\nexit 0";
+    let e = env(1, report);
+    let config = e.config("[workers.flaky]\nretries = 2\nretry_backoff = \"10ms\"\n");
+    let out = e.run(1, Some(&config), &[]);
+    expect_code(&out, 1);
+    assert_eq!(
+        e.calls(),
+        1,
+        "an error the worker reported was retried by default"
+    );
+    assert!(attempt_numbers(&e.node(1)).is_empty());
+
+    std::fs::remove_file(&e.count).expect("reset the call count");
+    let config = e
+        .config("[workers.flaky]\nretries = 2\nretry_backoff = \"10ms\"\nretry_on = [\"error\"]\n");
+    let out = e.run(2, Some(&config), &[]);
+    expect_code(&out, 0);
+    assert_eq!(e.calls(), 2);
+    let node = e.node(2);
+    assert_eq!(read(&node.join("attempts/1/reason")).trim(), "bad input");
+    assert!(node.join("attempts/1/_error").exists());
+    assert!(!node.join("_error").exists());
+}
+
+#[test]
+fn a_resume_after_a_crash_continues_the_attempt_count() {
+    // Fails twice; one retry allowed. Killed while waiting to retry after
+    // the first failure, the resumed run's attempt is the second and last.
+    let e = env(2, "exit 1");
+    let config = e.config("[workers.flaky]\nretries = 1\nretry_backoff = \"30s\"\n");
+    let mut child = e
+        .cmd(1, Some(&config), &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let node = e.node(1);
+    let start = Instant::now();
+    while !node.join("attempts/1/reason").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first attempt never failed"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "tkr exited before retrying"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    assert_eq!(e.calls(), 1);
+    assert!(!node.join("_error").exists() && !node.join("_done").exists());
+
+    let out = tkr(&e.ck)
+        .args(["resume", "--run-id", "1", "--registry"])
+        .arg(&e.reg)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("resume");
+    expect_code(&out, 1);
+    assert_eq!(e.calls(), 2, "the resumed run retried beyond its one retry");
+    assert_eq!(attempt_numbers(&node), vec!["1"]);
+    assert!(node.join("_error").exists());
+}
+
+#[test]
+fn a_bad_backoff_is_refused_naming_the_key() {
+    let e = env(0, "");
+    let config = e.config("[workers.flaky]\nretries = 1\nretry_backoff = \"soon\"\n");
+    let out = e.run(1, Some(&config), &[]);
+    expect_code(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("workers.flaky.retry_backoff") && err.contains("soon"),
+        "{err}"
+    );
+}

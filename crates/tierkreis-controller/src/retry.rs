@@ -1,0 +1,194 @@
+//! Retries of failed tasks, decided by the runtime on a failed completion so
+//! they work the same for every executor (one-shot processes, warm workers,
+//! batch jobs, which are submitted again).
+//!
+//! A failed attempt's traces move to `<node>/attempts/<k>/` (k from 1): its
+//! `logs`, a `reason` (the failure message), `_error` if it wrote one and the
+//! executor record `executor` (e.g. the old batch job id from
+//! `debug/executors/<loc>`). Then the node's markers and partial outputs are
+//! cleared and the task launched again after a backoff, so `_done` and
+//! `_error` in the node folder always mean the final outcome. The attempt
+//! count is the number of `attempts/<k>` folders, so a resume after a crash
+//! continues it.
+
+use std::time::Duration;
+
+use tierkreis_core::Loc;
+use tierkreis_storage::{ControllerStorage, StorageError};
+
+pub use crate::executor::config::RetryOn;
+
+pub use tierkreis_storage::attempts::{
+    attempts, attempts_dir, failed_attempts, Attempt, ATTEMPTS_DIR,
+};
+
+/// The longest wait between attempts, unless the configured backoff itself
+/// is longer.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
+
+/// How a task is retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt (0: none).
+    pub retries: u32,
+    /// The wait before the first retry, doubled for each later one up to
+    /// [`BACKOFF_CAP`] (or the backoff itself if longer).
+    pub backoff: Duration,
+    /// Which failures are retried.
+    pub retry_on: Vec<RetryOn>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 0,
+            backoff: Duration::from_secs(1),
+            retry_on: DEFAULT_RETRY_ON.to_vec(),
+        }
+    }
+}
+
+/// Retried unless configured otherwise: not `error`, which a worker reports
+/// itself and is usually not transient.
+pub const DEFAULT_RETRY_ON: [RetryOn; 3] = [RetryOn::Exit, RetryOn::Signal, RetryOn::Timeout];
+
+impl RetryPolicy {
+    /// The wait before retry `k` (1 for the first retry).
+    pub fn delay(&self, k: u32) -> Duration {
+        let cap = BACKOFF_CAP.max(self.backoff);
+        let factor = 2u32.saturating_pow(k.saturating_sub(1));
+        self.backoff.saturating_mul(factor).min(cap)
+    }
+}
+
+/// Which kind of failure a completion's message reports. The executors'
+/// messages start with a summary line: a timeout (`timed out after`, a batch
+/// job's `ran out of time`), a signal (`was killed by signal`, a job that
+/// `ran out of memory` or `was cancelled`), an exit without a result
+/// (`exited with status`, `exited without marking done or error`, `ended
+/// with`, a job that `failed (..) without the worker marking done or error`,
+/// `ended without the worker marking`, `is no longer known to the
+/// scheduler`); anything else is the worker's own error text (`error`).
+pub fn classify(message: &str) -> RetryOn {
+    let first = message.lines().next().unwrap_or_default();
+    let has = |s: &str| first.contains(s);
+    if has(" timed out after ") || has(" ran out of time ") {
+        RetryOn::Timeout
+    } else if has(" was killed by signal ") || has(" ran out of memory ") || has(" was cancelled") {
+        RetryOn::Signal
+    } else if has(" exited with status ")
+        || has(" exited without marking done or error")
+        || has(" ended with ")
+        || has("without the worker marking done or error")
+        || has(" is no longer known to the scheduler")
+    {
+        RetryOn::Exit
+    } else {
+        RetryOn::Error
+    }
+}
+
+/// Parses a duration such as `1s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Moves the traces of the failed attempt of `loc` into `attempts/<k>` (k =
+/// the next number), clears its markers and partial outputs, and returns k.
+pub fn archive_attempt(
+    storage: &dyn ControllerStorage,
+    loc: &Loc,
+    message: &str,
+) -> Result<u32, StorageError> {
+    let k = failed_attempts(storage, loc) + 1;
+    let dir = attempts_dir(storage, loc).join(k.to_string());
+    storage.mkdir(&dir)?;
+    let logs = storage.worker_logs_path(loc);
+    match storage.read(&logs) {
+        Ok(bytes) => storage.write(&dir.join("logs"), &bytes)?,
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+    }
+    match storage.read(&storage.executor_data_path(loc)) {
+        Ok(bytes) => storage.write(&dir.join("executor"), &bytes)?,
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+    }
+    if storage.node_has_error(loc) {
+        storage.write(&dir.join("_error"), b"")?;
+    }
+    storage.write(&dir.join("reason"), message.as_bytes())?;
+    // A batch executor that finds the old job's record would follow that
+    // job instead of submitting a new one; its id is kept above.
+    storage.delete_path(&storage.executor_data_path(loc))?;
+    // The markers last: until they go, the node still reads as failed.
+    // Partial outputs go; the folder stays (the worker writes into it).
+    for output in storage.list_subpaths(&storage.outputs_dir(loc))? {
+        storage.delete_path(&output)?;
+    }
+    storage.delete_path(&logs)?;
+    storage.delete_path(&storage.error_path(loc))?;
+    Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_of_the_executors_are_classified_by_their_first_line() {
+        let w = "worker \"w\" (shell at -.N1)";
+        assert_eq!(
+            classify(&format!("{w} timed out after 2s and was stopped")),
+            RetryOn::Timeout
+        );
+        assert_eq!(
+            classify(&format!("{w} was killed by signal 9 (SIGKILL)")),
+            RetryOn::Signal
+        );
+        assert_eq!(
+            classify(&format!(
+                "{w} exited with status 3\nlast lines of stderr:\ntimed out after x"
+            )),
+            RetryOn::Exit
+        );
+        assert_eq!(
+            classify(&format!("{w} exited without marking done or error")),
+            RetryOn::Exit
+        );
+        assert_eq!(
+            classify("x (batch job 12 on slurm) ran out of time (walltime 1) and was stopped"),
+            RetryOn::Timeout
+        );
+        assert_eq!(classify("ValueError: bad input"), RetryOn::Error);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let p = RetryPolicy {
+            retries: 10,
+            backoff: Duration::from_secs(1),
+            retry_on: DEFAULT_RETRY_ON.to_vec(),
+        };
+        assert_eq!(p.delay(1), Duration::from_secs(1));
+        assert_eq!(p.delay(3), Duration::from_secs(4));
+        assert_eq!(p.delay(10), BACKOFF_CAP);
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_secs_f64(1.5)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}
