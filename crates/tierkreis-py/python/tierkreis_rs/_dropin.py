@@ -38,7 +38,8 @@ def _storage_location(storage: Any, *, new: bool) -> tuple[Path, bool]:
     """`(tkr_dir, in_memory)` for the reference storage object."""
     kind = type(storage).__name__
     if kind == "ControllerFileStorage":
-        return Path(storage.tkr_dir), False
+        # Absolute, so that workers started elsewhere find the same folder.
+        return Path(storage.tkr_dir).absolute(), False
     if kind == "ControllerInMemoryStorage":
         existing = getattr(storage, _MEMORY_DIR_ATTRIBUTE, None)
         if existing is None:
