@@ -8,4 +8,6 @@ root="$(cd "$here/../.." && pwd)"
 cargo build --release --locked -p tierkreis-cli --bin tkr --manifest-path "$root/Cargo.toml"
 mkdir -p "$here/wheel-data/scripts"
 install -m 0755 "$root/target/release/tkr" "$here/wheel-data/scripts/tkr-rs"
+# The release profile keeps line tables for profiling; the wheel needs none.
+if command -v strip >/dev/null 2>&1; then strip "$here/wheel-data/scripts/tkr-rs"; fi
 maturin build --release --locked --manifest-path "$here/Cargo.toml" --out "$out"

@@ -75,3 +75,20 @@ def test_failing_worker_raises_the_reference_error_type(tmp_path: Path, workers:
     for checkpoints in (reference_dir, ours_dir):
         read_back = run_script(EXAMPLES / "error_handling.py", checkpoints, workers, "read")
         assert read_back["failed_nodes"] == reference["failed_nodes"]
+
+
+def test_compile_simulate_on_aer_and_qulacs(tmp_path: Path, workers: Path) -> None:
+    """Shots are random: both runs give GHZ counts (all-equal bit strings
+    only) with the requested number of shots per circuit; each tree reads
+    back with the reference's read_outputs exactly as its run reported."""
+    reference, ours, reference_dir, ours_dir = both(tmp_path, workers, "compile_simulate.py")
+    for result in (reference, ours):
+        for simulator in ("aer", "qulacs"):
+            per_circuit = result["outputs"][simulator]
+            assert [sum(c.values()) for c in per_circuit] == [300]
+            for n_qubits, c in zip((3,), per_circuit):
+                assert set(c) <= {"0" * n_qubits, "1" * n_qubits}, c
+                assert len(c) == 2, f"both GHZ outcomes should appear in 300 shots: {c}"
+    for checkpoints, result in ((reference_dir, reference), (ours_dir, ours)):
+        read_back = run_script(EXAMPLES / "compile_simulate.py", checkpoints, workers, "read")
+        assert read_back == result

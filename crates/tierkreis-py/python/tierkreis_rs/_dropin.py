@@ -13,7 +13,9 @@ the failed nodes.
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,8 @@ def _storage_location(storage: Any, *, new: bool) -> tuple[Path, bool]:
     """`(tkr_dir, in_memory)` for the reference storage object."""
     kind = type(storage).__name__
     if kind == "ControllerFileStorage":
-        return Path(storage.tkr_dir), False
+        # Absolute, so that workers started elsewhere find the same folder.
+        return Path(storage.tkr_dir).absolute(), False
     if kind == "ControllerInMemoryStorage":
         existing = getattr(storage, _MEMORY_DIR_ATTRIBUTE, None)
         if existing is None:
@@ -47,6 +50,8 @@ def _storage_location(storage: Any, *, new: bool) -> tuple[Path, bool]:
                 )
             existing = tempfile.mkdtemp(prefix="tierkreis-rs-memory-")
             setattr(storage, _MEMORY_DIR_ATTRIBUTE, existing)
+            # The folder lives as long as the storage object (for resume_graph).
+            weakref.finalize(storage, shutil.rmtree, existing, True)
         return Path(existing), True
     raise TypeError(
         f"tierkreis_rs cannot use the storage {type(storage).__module__}."

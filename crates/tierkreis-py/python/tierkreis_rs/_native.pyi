@@ -1,5 +1,7 @@
 from typing import Any, Callable, Sequence
 
+__all__ = ["EngineFailure", "__version__", "run_workflow"]
+
 __version__: str
 
 class EngineFailure(Exception): ...

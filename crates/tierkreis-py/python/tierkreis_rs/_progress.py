@@ -3,6 +3,7 @@ the call runs in a terminal or a notebook and tqdm is importable."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -30,11 +31,14 @@ class Reporter:
         self.bar: Any = None
         if show_bar:
             try:
-                from tqdm.auto import tqdm
+                # Imported by name: tqdm is optional and ships no type stubs.
+                tqdm_auto = importlib.import_module("tqdm.auto")
             except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self.bar = tqdm(total=0, desc=f"tierkreis {workflow}", unit="node", leave=False)
+                tqdm_auto = None
+            if tqdm_auto is not None:
+                self.bar = tqdm_auto.tqdm(
+                    total=0, desc=f"tierkreis {workflow}", unit="node", leave=False
+                )
         self.last = (0, 0, 0, 0)
 
     def __call__(self, started: int, finished: int, running: int, failed: int) -> None:
