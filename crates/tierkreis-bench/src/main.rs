@@ -386,7 +386,7 @@ fn quantum(
         reference_memory_cap_kib: (reference_memory_cap_gib * 1024.0 * 1024.0) as u64,
     };
     let controllers: Vec<Controller> = controllers.iter().map(|&c| c.into()).collect();
-    println!("| N circuits | controller | wall s | vs reference | peak worker RSS MiB (sum) | peak worker processes | controller peak RSS MiB |");
+    println!("| N circuits | controller | wall s | vs reference | peak worker RSS MiB (sum) | peak worker processes | controller peak RSS MiB (sampled) |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
     for &n in ns {
         let runs = bench
@@ -423,7 +423,7 @@ fn quantum_row(r: &QuantumRun, reference: Option<(std::time::Duration, bool)>) -
         r.wall.as_secs_f64(),
         r.peak_worker_rss_kib as f64 / 1024.0,
         r.peak_worker_processes,
-        r.controller_max_rss_kib as f64 / 1024.0
+        r.controller_peak_rss_kib as f64 / 1024.0
     )
 }
 
