@@ -10,6 +10,7 @@ pub mod graphs;
 pub mod reference;
 pub mod runner;
 pub mod spawn;
+pub mod warm;
 
 use std::path::PathBuf;
 

@@ -146,6 +146,34 @@ enum Cmd {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// The per-call cost of warm workers against one process per call:
+    /// tkr on map_worker with a Rust SDK worker and a Python `tierkreis`
+    /// worker, warm and --no-warm, --jobs 1; the slope between two sizes.
+    Warm {
+        /// The tkr binary.
+        #[arg(long, value_name = "PATH")]
+        tkr: PathBuf,
+        /// The Rust SDK worker (default: tkr-numerics-worker next to tkr).
+        #[arg(long, value_name = "PATH")]
+        worker: Option<PathBuf>,
+        /// Calls of the large size for warm series.
+        #[arg(long, default_value_t = 1000)]
+        n: u64,
+        /// Calls of the large size for one-process-per-call Python (slow).
+        #[arg(long, default_value_t = 100)]
+        cold_python_n: u64,
+        /// Calls of the small size (the slope's start).
+        #[arg(long, default_value_t = 10)]
+        small: u64,
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+        /// The reference environment's runner (for the Python worker).
+        #[arg(long, default_value = "../shared/reference/run.sh")]
+        run_sh: PathBuf,
+        /// Scratch folder; must be under /tmp for the Python worker.
+        #[arg(long, default_value = "/tmp")]
+        work_dir: PathBuf,
+    },
     /// Time the Python reference controller on the same workload.
     Reference {
         #[arg(long, value_delimiter = ',', default_value = "200")]
@@ -225,6 +253,25 @@ fn main() -> anyhow::Result<()> {
             tkr,
             repeat,
         } => spawn(&worker, n, &jobs, dir, tkr, repeat),
+        Cmd::Warm {
+            tkr,
+            worker,
+            n,
+            cold_python_n,
+            small,
+            repeat,
+            run_sh,
+            work_dir,
+        } => warm(
+            tkr,
+            worker,
+            n,
+            cold_python_n,
+            small,
+            repeat,
+            run_sh,
+            work_dir,
+        ),
         Cmd::Reference {
             n,
             storage,
@@ -284,6 +331,54 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn warm(
+    tkr: PathBuf,
+    worker: Option<PathBuf>,
+    n: u64,
+    cold_python_n: u64,
+    small: u64,
+    repeat: u32,
+    run_sh: PathBuf,
+    work_dir: PathBuf,
+) -> anyhow::Result<()> {
+    use tierkreis_bench::warm::{warm_series, WarmWorker};
+    let rust = match worker {
+        Some(w) => w,
+        None => worker_next_to(&tkr, tierkreis_bench::graphs::WORKER_BINARY)?,
+    };
+    let run_sh = std::path::absolute(&run_sh)?;
+    let series = [
+        (WarmWorker::Rust(rust.clone()), true, n),
+        (WarmWorker::Rust(rust), false, n),
+        (
+            WarmWorker::Python {
+                run_sh: run_sh.clone(),
+            },
+            true,
+            n,
+        ),
+        (WarmWorker::Python { run_sh }, false, cold_python_n),
+    ];
+    println!("| worker | mode | calls (small, large) | median s (small) | median s (large) | ms / call |");
+    println!("|---|---|---|---:|---:|---:|");
+    for (worker, is_warm, large) in series {
+        let s = warm_series(&tkr, &worker, is_warm, small, large, repeat, &work_dir)
+            .with_context(|| format!("{worker:?} warm={is_warm} failed"))?;
+        println!(
+            "| {} | {} | {}, {} | {:.3} | {:.3} | {:.3} |",
+            s.worker,
+            if s.warm { "warm" } else { "--no-warm" },
+            s.small.0,
+            s.large.0,
+            s.small.1.as_secs_f64(),
+            s.large.1.as_secs_f64(),
+            s.ms_per_call()
+        );
+    }
+    Ok(())
 }
 
 fn graphs(out: &std::path::Path, ns: &[u64]) -> anyhow::Result<()> {
