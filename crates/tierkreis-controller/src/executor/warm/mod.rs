@@ -9,8 +9,8 @@
 //! - Python workers built on `tierkreis.worker.Worker`: registry `W/main.py`
 //!   (kinds `python` and `uv`) and Python scripts on `PATH` or configured as
 //!   the `command` (console scripts such as `tkr-aer-worker`, found by their
-//!   `#!` line). The loader shipped in `tkr` (`loader.py`, written once to
-//!   the cache folder) runs under the worker's own interpreter or uv
+//!   `#!` line). The loader shipped in `tkr` (`loader.py`, written once
+//!   beside the checkpoint folder, else in the cache folder) runs under the worker's own interpreter or uv
 //!   environment, imports the script without running its `__main__` block,
 //!   finds the `Worker` object and serves `Worker.run(path)` per call. A
 //!   script is only tried when it has a `__name__` guard and mentions
