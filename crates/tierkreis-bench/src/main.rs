@@ -362,20 +362,25 @@ fn warm(
         ),
         (WarmWorker::Python { run_sh }, false, cold_python_n),
     ];
-    println!("| worker | mode | calls (small, large) | median s (small) | median s (large) | ms / call |");
-    println!("|---|---|---|---:|---:|---:|");
+    println!(
+        "| worker | mode | calls (small, large) | wall s (small, large) | CPU s (small, large) | wall ms / call | CPU ms / call |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|");
     for (worker, is_warm, large) in series {
         let s = warm_series(&tkr, &worker, is_warm, small, large, repeat, &work_dir)
             .with_context(|| format!("{worker:?} warm={is_warm} failed"))?;
         println!(
-            "| {} | {} | {}, {} | {:.3} | {:.3} | {:.3} |",
+            "| {} | {} | {}, {} | {:.3}, {:.3} | {:.3}, {:.3} | {:.3} | {:.3} |",
             s.worker,
             if s.warm { "warm" } else { "--no-warm" },
             s.small.0,
             s.large.0,
             s.small.1.as_secs_f64(),
             s.large.1.as_secs_f64(),
-            s.ms_per_call()
+            s.small.2.as_secs_f64(),
+            s.large.2.as_secs_f64(),
+            s.ms_per_call(),
+            s.cpu_ms_per_call()
         );
     }
     Ok(())

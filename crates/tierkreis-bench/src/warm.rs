@@ -48,15 +48,22 @@ pub enum WarmWorker {
 pub struct WarmSeries {
     pub worker: &'static str,
     pub warm: bool,
-    /// (n, median wall time) for the small and the large size.
-    pub small: (u64, Duration),
-    pub large: (u64, Duration),
+    /// (n, median wall time, median CPU time) for the small and the large size.
+    pub small: (u64, Duration, Duration),
+    pub large: (u64, Duration, Duration),
 }
 
 impl WarmSeries {
-    /// Milliseconds per further call.
+    /// Wall-clock milliseconds per further call.
     pub fn ms_per_call(&self) -> f64 {
         let dt = self.large.1.as_secs_f64() - self.small.1.as_secs_f64();
+        1000.0 * dt / (self.large.0 - self.small.0) as f64
+    }
+
+    /// CPU milliseconds (controller and workers) per further call: the cost
+    /// of a call whatever else runs on the machine.
+    pub fn cpu_ms_per_call(&self) -> f64 {
+        let dt = self.large.2.as_secs_f64() - self.small.2.as_secs_f64();
         1000.0 * dt / (self.large.0 - self.small.0) as f64
     }
 }
@@ -105,7 +112,7 @@ pub fn warm_series(
         let graph = base.join(format!("map_worker_{n}.json"));
         std::fs::write(&graph, Workload::MapWorker.graph(n).to_json())
             .map_err(|source| io(&graph, source))?;
-        let mut walls = Vec::new();
+        let (mut walls, mut cpus) = (Vec::new(), Vec::new());
         for r in 0..repeat.max(1) {
             let ck = base.join(format!("ck-{n}-{r}"));
             let mut args: Vec<std::ffi::OsString> = vec![
@@ -159,8 +166,9 @@ pub fn warm_series(
             )?;
             check_value(&value, &program, Workload::MapWorker, n)?;
             walls.push(run.wall);
+            cpus.push(run.cpu);
         }
-        sizes.push((n, median(&walls)));
+        sizes.push((n, median(&walls), median(&cpus)));
     }
     Ok(WarmSeries {
         worker: match worker {
