@@ -351,6 +351,7 @@ fn warm(
     };
     let run_sh = std::path::absolute(&run_sh)?;
     let series = [
+        (WarmWorker::Builtin, true, n),
         (WarmWorker::Rust(rust.clone()), true, n),
         (WarmWorker::Rust(rust), false, n),
         (
@@ -367,12 +368,17 @@ fn warm(
     );
     println!("|---|---|---|---:|---:|---:|---:|");
     for (worker, is_warm, large) in series {
+        let is_builtin = matches!(worker, WarmWorker::Builtin);
         let s = warm_series(&tkr, &worker, is_warm, small, large, repeat, &work_dir)
             .with_context(|| format!("{worker:?} warm={is_warm} failed"))?;
         println!(
             "| {} | {} | {}, {} | {:.3}, {:.3} | {:.3}, {:.3} | {:.3} | {:.3} |",
             s.worker,
-            if s.warm { "warm" } else { "--no-warm" },
+            match (&is_builtin, s.warm) {
+                (true, _) => "-",
+                (false, true) => "warm",
+                (false, false) => "--no-warm",
+            },
             s.small.0,
             s.large.0,
             s.small.1.as_secs_f64(),

@@ -6,6 +6,9 @@
 //! The cost of one call is the slope between two sizes, `(T(N) - T(n0)) /
 //! (N - n0)`, so controller start, graph loading and a warm process's start
 //! (imports) drop out, and what is left is what each further call costs.
+//! The same map with a builtin square (no worker at all) gives the
+//! controller's own work per element; a worker call's overhead is its slope
+//! minus that one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -36,6 +39,10 @@ if __name__ == "__main__":
 /// Which worker serves the calls.
 #[derive(Debug, Clone)]
 pub enum WarmWorker {
+    /// No worker: the same map with the square computed by a builtin, in
+    /// the controller (`map_square_sum`): the baseline whose slope is the
+    /// controller's own work per element.
+    Builtin,
     /// The Rust SDK binary (`tkr-numerics-worker`), put first on `PATH`.
     Rust(PathBuf),
     /// [`PYTHON_SQUARE_WORKER`] in a registry; `tkr` runs inside the
@@ -92,7 +99,12 @@ pub fn warm_series(
     // Python: a registry holding the worker. Rust: a bin folder with the binary.
     let reg = base.join("registry");
     let bin = base.join("bin");
+    let workload = match worker {
+        WarmWorker::Builtin => Workload::MapSquareSum,
+        _ => Workload::MapWorker,
+    };
     match worker {
+        WarmWorker::Builtin => {}
         WarmWorker::Python { .. } => {
             let d = reg.join("numerics_worker");
             std::fs::create_dir_all(&d).map_err(|source| io(&d, source))?;
@@ -109,9 +121,8 @@ pub fn warm_series(
     let tkr = std::path::absolute(tkr).map_err(|source| io(tkr, source))?;
     let mut sizes = Vec::new();
     for n in [small, large] {
-        let graph = base.join(format!("map_worker_{n}.json"));
-        std::fs::write(&graph, Workload::MapWorker.graph(n).to_json())
-            .map_err(|source| io(&graph, source))?;
+        let graph = base.join(format!("{}_{n}.json", workload.name()));
+        std::fs::write(&graph, workload.graph(n).to_json()).map_err(|source| io(&graph, source))?;
         let (mut walls, mut cpus) = (Vec::new(), Vec::new());
         for r in 0..repeat.max(1) {
             let ck = base.join(format!("ck-{n}-{r}"));
@@ -135,6 +146,11 @@ pub fn warm_series(
                 args.push("--no-warm".into());
             }
             let mut cmd = match worker {
+                WarmWorker::Builtin => {
+                    let mut c = Command::new(&tkr);
+                    c.args(&args);
+                    c
+                }
                 WarmWorker::Rust(_) => {
                     let mut c = Command::new(&tkr);
                     c.args(&args).env("PATH", path_with_first(&bin));
@@ -156,15 +172,9 @@ pub fn warm_series(
             cmd.env("TKR_DIR", &ck).current_dir(base);
             let run = run_measured(&mut cmd, base)?;
             let program = tkr.display().to_string();
-            check_run(&run, &program, Workload::MapWorker, n)?;
-            let value = parse_output(
-                run.last_stdout_line(),
-                &program,
-                Workload::MapWorker,
-                n,
-                &["value"],
-            )?;
-            check_value(&value, &program, Workload::MapWorker, n)?;
+            check_run(&run, &program, workload, n)?;
+            let value = parse_output(run.last_stdout_line(), &program, workload, n, &["value"])?;
+            check_value(&value, &program, workload, n)?;
             walls.push(run.wall);
             cpus.push(run.cpu);
         }
@@ -172,6 +182,7 @@ pub fn warm_series(
     }
     Ok(WarmSeries {
         worker: match worker {
+            WarmWorker::Builtin => "none (builtin square, map_square_sum)",
             WarmWorker::Rust(_) => "Rust SDK (tkr-numerics-worker)",
             WarmWorker::Python { .. } => "Python tierkreis Worker",
         },
