@@ -504,8 +504,8 @@ fn python_worker_plain_interpreter() {
     ];
     let debug = run_hello(&s, s.tkr(), &options);
     assert!(
-        debug.contains("\"tierkreis-rs:python\""),
-        "not run as kind python:\n{debug}"
+        debug.contains("\"tierkreis-rs:python-warm\""),
+        "not run as kind python (warm):\n{debug}"
     );
 }
 
@@ -540,7 +540,7 @@ fn python_worker_uv() {
     // No `python` is configured; the debug record below says uv ran it.
     let debug = run_hello(&s, cmd, &["--registry".as_ref(), reg.as_os_str()]);
     assert!(
-        debug.contains("\"tierkreis-rs:uv\""),
-        "not run as kind uv:\n{debug}"
+        debug.contains("\"tierkreis-rs:uv-warm\""),
+        "not run as kind uv (warm):\n{debug}"
     );
 }

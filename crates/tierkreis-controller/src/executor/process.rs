@@ -318,7 +318,7 @@ impl ProcessExecutor {
 pub(super) fn write_debug_data(job: &Job) -> Result<(), tierkreis_storage::StorageError> {
     let data = match &job.warm {
         Some(key) => ExecutorDebugData {
-            executor: format!("tierkreis-rs:{}", key.flavour.executor_name()),
+            executor: format!("tierkreis-rs:{}", key.executor_name),
             launch_command: format!(
                 "{} (warm: one process serves many calls)",
                 key.spec.command_line()
