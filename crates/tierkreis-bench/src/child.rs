@@ -18,6 +18,9 @@ pub struct ChildRun {
     /// The child's peak RSS in KiB (`ru_maxrss`; on Linux this covers the
     /// process and everything it `exec`s, not its own children).
     pub max_rss_kib: u64,
+    /// User plus system CPU time of the child and the descendants it reaped
+    /// (`wait4`'s resource usage): what the work cost, whatever the load.
+    pub cpu: Duration,
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
@@ -71,7 +74,7 @@ pub fn run_measured_telling_pid(
     })?;
     let pid = child.id();
     on_spawn(pid);
-    let (raw_status, max_rss) = wait4(pid).map_err(|source| BenchError::Wait {
+    let (raw_status, max_rss, cpu) = wait4(pid).map_err(|source| BenchError::Wait {
         program: program.clone(),
         pid,
         source,
@@ -82,6 +85,7 @@ pub fn run_measured_telling_pid(
     Ok(ChildRun {
         wall,
         max_rss_kib: u64::try_from(max_rss).unwrap_or(0),
+        cpu,
         status: ExitStatus::from_raw(raw_status),
         stdout: read(&out_path)?,
         stderr: read(&err_path)?,
@@ -102,9 +106,10 @@ fn read(path: &Path) -> Result<Vec<u8>, BenchError> {
     })
 }
 
-/// Reaps `pid`, returning its raw wait status and `ru_maxrss` (KiB).
+/// Reaps `pid`, returning its raw wait status, `ru_maxrss` (KiB) and its
+/// user plus system CPU time.
 #[allow(unsafe_code)]
-fn wait4(pid: u32) -> std::io::Result<(libc::c_int, libc::c_long)> {
+fn wait4(pid: u32) -> std::io::Result<(libc::c_int, libc::c_long, Duration)> {
     let pid = libc::pid_t::try_from(pid)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "pid out of range"))?;
     let mut status: libc::c_int = 0;
@@ -116,7 +121,15 @@ fn wait4(pid: u32) -> std::io::Result<(libc::c_int, libc::c_long)> {
         // wait4 expects; `pid` is our own unreaped child.
         let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         if r == pid {
-            return Ok((status, usage.ru_maxrss));
+            let t = |tv: libc::timeval| {
+                Duration::from_secs(u64::try_from(tv.tv_sec).unwrap_or(0))
+                    + Duration::from_micros(u64::try_from(tv.tv_usec).unwrap_or(0))
+            };
+            return Ok((
+                status,
+                usage.ru_maxrss,
+                t(usage.ru_utime) + t(usage.ru_stime),
+            ));
         }
         let e = std::io::Error::last_os_error();
         if e.kind() != std::io::ErrorKind::Interrupted {

@@ -13,6 +13,7 @@ pub mod quantum;
 pub mod reference;
 pub mod runner;
 pub mod spawn;
+pub mod warm;
 
 use std::path::PathBuf;
 

@@ -223,6 +223,34 @@ enum Cmd {
         #[arg(long, value_name = "DIR", default_value = "/tmp")]
         work_dir: PathBuf,
     },
+    /// The per-call cost of warm workers against one process per call:
+    /// tkr on map_worker with a Rust SDK worker and a Python `tierkreis`
+    /// worker, warm and --no-warm, --jobs 1; the slope between two sizes.
+    Warm {
+        /// The tkr binary.
+        #[arg(long, value_name = "PATH")]
+        tkr: PathBuf,
+        /// The Rust SDK worker (default: tkr-numerics-worker next to tkr).
+        #[arg(long, value_name = "PATH")]
+        worker: Option<PathBuf>,
+        /// Calls of the large size for warm series.
+        #[arg(long, default_value_t = 1000)]
+        n: u64,
+        /// Calls of the large size for one-process-per-call Python (slow).
+        #[arg(long, default_value_t = 100)]
+        cold_python_n: u64,
+        /// Calls of the small size (the slope's start).
+        #[arg(long, default_value_t = 10)]
+        small: u64,
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+        /// The reference environment's runner (for the Python worker).
+        #[arg(long, default_value = "../shared/reference/run.sh")]
+        run_sh: PathBuf,
+        /// Scratch folder; must be under /tmp for the Python worker.
+        #[arg(long, default_value = "/tmp")]
+        work_dir: PathBuf,
+    },
     /// Time the Python reference controller on the same workload.
     Reference {
         #[arg(long, value_delimiter = ',', default_value = "200")]
@@ -326,6 +354,25 @@ fn main() -> anyhow::Result<()> {
             run_sh,
             &work_dir,
         ),
+        Cmd::Warm {
+            tkr,
+            worker,
+            n,
+            cold_python_n,
+            small,
+            repeat,
+            run_sh,
+            work_dir,
+        } => warm(
+            tkr,
+            worker,
+            n,
+            cold_python_n,
+            small,
+            repeat,
+            run_sh,
+            work_dir,
+        ),
         Cmd::Reference {
             n,
             storage,
@@ -409,7 +456,7 @@ fn quantum(
         reference_memory_cap_kib: (reference_memory_cap_gib * 1024.0 * 1024.0) as u64,
     };
     let controllers: Vec<Controller> = controllers.iter().map(|&c| c.into()).collect();
-    println!("| N circuits | controller | wall s | vs reference | peak worker RSS MiB (sum) | peak worker processes | controller peak RSS MiB |");
+    println!("| N circuits | controller | wall s | vs reference | peak worker RSS MiB (sum) | peak worker processes | controller peak RSS MiB (sampled) |");
     println!("|---:|---|---:|---:|---:|---:|---:|");
     for &n in ns {
         let runs = bench
@@ -422,6 +469,65 @@ fn quantum(
         for r in &runs {
             println!("{}", quantum_row(r, reference));
         }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn warm(
+    tkr: PathBuf,
+    worker: Option<PathBuf>,
+    n: u64,
+    cold_python_n: u64,
+    small: u64,
+    repeat: u32,
+    run_sh: PathBuf,
+    work_dir: PathBuf,
+) -> anyhow::Result<()> {
+    use tierkreis_bench::warm::{warm_series, WarmWorker};
+    let rust = match worker {
+        Some(w) => w,
+        None => worker_next_to(&tkr, tierkreis_bench::graphs::WORKER_BINARY)?,
+    };
+    let run_sh = std::path::absolute(&run_sh)?;
+    let series = [
+        (WarmWorker::Builtin, true, n),
+        (WarmWorker::Rust(rust.clone()), true, n),
+        (WarmWorker::Rust(rust), false, n),
+        (
+            WarmWorker::Python {
+                run_sh: run_sh.clone(),
+            },
+            true,
+            n,
+        ),
+        (WarmWorker::Python { run_sh }, false, cold_python_n),
+    ];
+    println!(
+        "| worker | mode | calls (small, large) | wall s (small, large) | CPU s (small, large) | wall ms / call | CPU ms / call |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|");
+    for (worker, is_warm, large) in series {
+        let is_builtin = matches!(worker, WarmWorker::Builtin);
+        let s = warm_series(&tkr, &worker, is_warm, small, large, repeat, &work_dir)
+            .with_context(|| format!("{worker:?} warm={is_warm} failed"))?;
+        println!(
+            "| {} | {} | {}, {} | {:.3}, {:.3} | {:.3}, {:.3} | {:.3} | {:.3} |",
+            s.worker,
+            match (&is_builtin, s.warm) {
+                (true, _) => "-",
+                (false, true) => "warm",
+                (false, false) => "--no-warm",
+            },
+            s.small.0,
+            s.large.0,
+            s.small.1.as_secs_f64(),
+            s.large.1.as_secs_f64(),
+            s.small.2.as_secs_f64(),
+            s.large.2.as_secs_f64(),
+            s.ms_per_call(),
+            s.cpu_ms_per_call()
+        );
     }
     Ok(())
 }
@@ -446,10 +552,9 @@ fn quantum_row(r: &QuantumRun, reference: Option<(std::time::Duration, bool)>) -
         r.wall.as_secs_f64(),
         r.peak_worker_rss_kib as f64 / 1024.0,
         r.peak_worker_processes,
-        r.controller_max_rss_kib as f64 / 1024.0
+        r.controller_peak_rss_kib as f64 / 1024.0
     )
 }
-
 fn graphs(out: &std::path::Path, ns: &[u64]) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for &n in ns {

@@ -92,8 +92,9 @@ pub struct QuantumRun {
     pub peak_worker_rss_kib: u64,
     /// Most worker processes seen in one sample.
     pub peak_worker_processes: usize,
-    /// The controller's own peak RSS (`ru_maxrss`), KiB.
-    pub controller_max_rss_kib: u64,
+    /// The controller process's own peak RSS, KiB, sampled like the
+    /// workers' (`ru_maxrss` would include the workers `tkr` reaps).
+    pub controller_peak_rss_kib: u64,
     /// Set when the run was stopped at the memory cap: its wall time and
     /// memory are then lower bounds.
     pub stopped_at_memory_cap: bool,
@@ -206,11 +207,16 @@ impl QuantumBench {
         cmd.process_group(0).stdin(Stdio::null());
         let (child, peak) = std::thread::scope(|s| {
             let sampler = s.spawn(|| {
-                let mut peak = (0u64, 0usize);
+                let mut peak = (0u64, 0usize, 0u64);
                 while !finished.load(Ordering::Acquire) {
                     let me = controller_pid.load(Ordering::Acquire);
                     let (rss, count) = worker_memory(&entry, me);
-                    peak = (peak.0.max(rss), peak.1.max(count));
+                    let own = if me == 0 {
+                        0
+                    } else {
+                        vm_rss_kib(me).unwrap_or(0)
+                    };
+                    peak = (peak.0.max(rss), peak.1.max(count), peak.2.max(own));
                     if cap.is_some_and(|c| rss > c) && !capped.swap(true, Ordering::AcqRel) {
                         kill_run(me, &entry);
                     }
@@ -226,7 +232,7 @@ impl QuantumBench {
                 // Workers the reference detached may still be ending.
                 kill_run(0, &entry);
             }
-            (child, sampler.join().unwrap_or((0, 0)))
+            (child, sampler.join().unwrap_or((0, 0, 0)))
         });
         let child = child?;
         let stopped = capped.load(Ordering::Acquire);
@@ -239,7 +245,7 @@ impl QuantumBench {
             wall: child.wall,
             peak_worker_rss_kib: peak.0,
             peak_worker_processes: peak.1,
-            controller_max_rss_kib: child.max_rss_kib,
+            controller_peak_rss_kib: peak.2,
             stopped_at_memory_cap: stopped,
         })
     }

@@ -49,6 +49,14 @@ fn main() {
             an_older_worker_api_without_run_falls_back_to_one_process_per_call,
         ),
         (
+            "a_console_script_on_path_is_served_warm_through_its_entry_point",
+            a_console_script_on_path_is_served_warm_through_its_entry_point,
+        ),
+        (
+            "an_idle_warm_process_makes_room_for_another_worker",
+            an_idle_warm_process_makes_room_for_another_worker,
+        ),
+        (
             "rust_sdk_worker_serves_many_calls_in_one_process",
             rust_sdk_worker_serves_many_calls_in_one_process,
         ),
@@ -502,6 +510,87 @@ fn an_older_worker_api_without_run_falls_back_to_one_process_per_call() {
         "{wlog}"
     );
     assert!(executor_of(&wf, &task_loc(0)).contains("\"tierkreis-rs:python\""));
+}
+
+/// A console script like the published workers' (`tkr-aer-worker`): a
+/// Python script on `PATH` importing its entry point from a package.
+fn a_console_script_on_path_is_served_warm_through_its_entry_point() {
+    let s = Scratch::new();
+    let pkg = s.path().join("pkgs/pyw_impl");
+    std::fs::create_dir_all(&pkg).expect("pkg");
+    std::fs::write(pkg.join("__init__.py"), "").expect("init");
+    let module = PY_WORKER.replace(
+        "if __name__ == \"__main__\":\n    worker.app(argv)",
+        "def main():\n    worker.app(argv)",
+    );
+    std::fs::write(pkg.join("main.py"), module).expect("main.py");
+    let bin = s.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let script = bin.join("tkr-pyw");
+    std::fs::write(
+        &script,
+        "#!/opt/tk/bin/python\n# -*- coding: utf-8 -*-\nimport re\nimport sys\n\
+         from pyw_impl.main import main\nif __name__ == '__main__':\n\
+         \x20   sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n\
+         \x20   sys.exit(main())\n",
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let calls: Vec<(&str, i64)> = (0..6).map(|i| ("pid", i)).collect();
+    let g = s.write("graph.json", &tasks_graph("pyw", &calls));
+    let path = format!(
+        "PATH={}:/opt/tk/bin:/usr/local/bin:/usr/bin:/bin",
+        bin.display()
+    );
+    let pythonpath = format!("PYTHONPATH={}", s.path().join("pkgs").display());
+    // The script's folder and package on the paths, as an install would have them.
+    let mut cmd = Command::new("bash");
+    let tkr = Path::new(env!("CARGO_BIN_EXE_tkr"));
+    cmd.arg(run_sh())
+        .arg("--bind")
+        .arg(tkr.parent().expect("bin folder"))
+        .args(["--", "/usr/bin/env", &path, &pythonpath, "RUST_LOG="])
+        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
+        .arg(tkr)
+        .args(["run", "--run-id", "1", "--jobs", "1", "-f"])
+        .arg(&g)
+        .current_dir(s.path());
+    let out = cmd.output().expect("tkr");
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    let pids: BTreeSet<String> = (0..6).map(|i| output_of(&wf, &task_loc(i))).collect();
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    let debug = executor_of(&wf, &task_loc(0));
+    assert!(
+        debug.contains("\"tierkreis-rs:python-warm\"") && debug.contains("tkr-pyw"),
+        "{debug}"
+    );
+}
+
+/// With one job, worker `pyw`'s idle warm process is ended when `pyv` has
+/// a task waiting, and `pyw` gets a new one afterwards: no worker keeps a
+/// slot it does not use (else this run would never finish).
+fn an_idle_warm_process_makes_room_for_another_worker() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let other = reg.join("pyv");
+    std::fs::create_dir_all(&other).expect("pyv");
+    std::fs::write(
+        other.join("main.py"),
+        PY_WORKER.replace("Worker(\"pyw\")", "Worker(\"pyv\")"),
+    )
+    .expect("pyv main.py");
+    let mut graph = tasks_graph("pyw", &[("pid", 1), ("pid", 2), ("pid", 3)]);
+    // The middle task is pyv's.
+    graph = graph.replacen("\"pyw.pid\"", "\"pyw.PID\"", 1);
+    graph = graph.replacen("\"pyw.pid\"", "\"pyv.pid\"", 1);
+    graph = graph.replacen("\"pyw.PID\"", "\"pyw.pid\"", 1);
+    let out = run_graph(&s, &reg, &graph, 1, &["--jobs", "1"]);
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    let pids: Vec<String> = (0..3).map(|i| output_of(&wf, &task_loc(i))).collect();
+    let distinct: BTreeSet<&String> = pids.iter().collect();
+    assert_eq!(distinct.len(), 3, "{pids:?}");
 }
 
 /// `tkr-hello-world-worker` (built with the SDK, unchanged) on `PATH`.

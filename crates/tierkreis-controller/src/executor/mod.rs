@@ -78,6 +78,9 @@
 //! python = "python3.12"
 //! timeout_secs = 60     # wins over --task-timeout
 //! env = { OMP_NUM_THREADS = "1" }
+//! warm = true           # one process serves many calls where possible (default; --no-warm)
+//! max_calls = 500       # a fresh warm process after this many calls
+//! memory_limit = "2GiB" # replace a warm process past this resident memory
 //!
 //! [workers.tool]
 //! command = ["/opt/tool/bin/tool", "--quiet"]  # no discovery; kind defaults to "binary"

@@ -9,8 +9,8 @@
 //! - Python workers built on `tierkreis.worker.Worker`: registry `W/main.py`
 //!   (kinds `python` and `uv`) and Python scripts on `PATH` or configured as
 //!   the `command` (console scripts such as `tkr-aer-worker`, found by their
-//!   `#!` line). The loader shipped in `tkr` (`loader.py`, written once to
-//!   the cache folder) runs under the worker's own interpreter or uv
+//!   `#!` line). The loader shipped in `tkr` (`loader.py`, written once
+//!   beside the checkpoint folder, else in the cache folder) runs under the worker's own interpreter or uv
 //!   environment, imports the script without running its `__main__` block,
 //!   finds the `Worker` object and serves `Worker.run(path)` per call. A
 //!   script is only tried when it has a `__name__` guard and mentions
@@ -323,13 +323,27 @@ struct WarmProcess {
 impl WarmProcess {
     /// Spawns the warm command and waits for its handshake; `Err` says why
     /// the worker cannot serve warm.
-    fn start(key: &WarmKey, storage: &Arc<dyn ControllerStorage>) -> Result<Self, String> {
+    /// The process group is recorded in slot `id` of `pool` at once, so a
+    /// stop reaches a process that is still importing its worker.
+    fn start(
+        key: &WarmKey,
+        storage: &Arc<dyn ControllerStorage>,
+        pool: &Pool,
+        id: u64,
+    ) -> Result<Self, String> {
         let mut child = key
             .spec
             .spawn()
             .map_err(|e| format!("cannot run `{}`: {e}", key.spec.command_line()))?;
         let pid = child.id();
-        let pgid = Pid::from_raw(i32::try_from(pid).map_err(|_| "process id out of range")?);
+        let Ok(raw) = i32::try_from(pid) else {
+            let _ = child.kill();
+            return Err(format!("process id {pid} is out of range"));
+        };
+        let pgid = Pid::from_raw(raw);
+        if let Some(slot) = pool.lock().warm.get_mut(&id) {
+            slot.pgid = Some(pgid);
+        }
         let (tx, replies) = channel();
         if let Some(out) = child.stdout.take() {
             std::thread::spawn(move || read_replies(out, tx));
@@ -672,15 +686,12 @@ pub(super) fn serve(
     orders: Receiver<Order>,
 ) {
     let grace = pool.options.grace;
-    let mut process = match WarmProcess::start(&key, &first.storage) {
+    let mut process = match WarmProcess::start(&key, &first.storage, &pool, id) {
         Ok(p) => p,
         Err(reason) => return refused(&pool, id, &key, reason, first),
     };
     {
         let mut state = pool.lock();
-        if let Some(slot) = state.warm.get_mut(&id) {
-            slot.pgid = Some(process.pgid);
-        }
         if state.stopping {
             state.warm.remove(&id);
             drop(state);
@@ -774,6 +785,11 @@ pub(super) fn serve(
 fn refused(pool: &Arc<Pool>, id: u64, key: &Arc<WarmKey>, reason: String, mut job: Job) {
     let mut state = pool.lock();
     state.warm.remove(&id);
+    if state.stopping {
+        // Killed by the stop while starting: nothing was refused.
+        pool.changed.notify_all();
+        return;
+    }
     if !state.warm_refused.contains_key(key) {
         tracing::warn!(worker = %key.worker, %reason, "running one process per call");
         let _ = job.storage.append_workflow_log(&format!(
@@ -786,9 +802,7 @@ fn refused(pool: &Arc<Pool>, id: u64, key: &Arc<WarmKey>, reason: String, mut jo
     if let Err(e) = write_debug_data(&job) {
         tracing::warn!(loc = %job.loc, error = %e, "cannot rewrite debug data");
     }
-    if !state.stopping {
-        state.queue.push_front(job);
-    }
+    state.queue.push_front(job);
     pool.changed.notify_all();
     pool.dispatch(&mut state);
 }
