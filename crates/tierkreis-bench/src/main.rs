@@ -244,10 +244,14 @@ enum Cmd {
         small: u64,
         #[arg(long, default_value_t = 3)]
         repeat: u32,
+        /// Only the builtin baseline and the Rust SDK worker.
+        #[arg(long)]
+        rust_only: bool,
         /// The reference environment's runner (for the Python worker).
         #[arg(long, default_value = "../shared/reference/run.sh")]
         run_sh: PathBuf,
-        /// Scratch folder; must be under /tmp for the Python worker.
+        /// Scratch folder (bound into the reference environment when not
+        /// under /tmp), e.g. /dev/shm to leave the disk out.
         #[arg(long, default_value = "/tmp")]
         work_dir: PathBuf,
     },
@@ -361,6 +365,7 @@ fn main() -> anyhow::Result<()> {
             cold_python_n,
             small,
             repeat,
+            rust_only,
             run_sh,
             work_dir,
         } => warm(
@@ -370,6 +375,7 @@ fn main() -> anyhow::Result<()> {
             cold_python_n,
             small,
             repeat,
+            rust_only,
             run_sh,
             work_dir,
         ),
@@ -481,6 +487,7 @@ fn warm(
     cold_python_n: u64,
     small: u64,
     repeat: u32,
+    rust_only: bool,
     run_sh: PathBuf,
     work_dir: PathBuf,
 ) -> anyhow::Result<()> {
@@ -507,7 +514,8 @@ fn warm(
         "| worker | mode | calls (small, large) | wall s (small, large) | CPU s (small, large) | wall ms / call | CPU ms / call |"
     );
     println!("|---|---|---|---:|---:|---:|---:|");
-    for (worker, is_warm, large) in series {
+    let count = if rust_only { 3 } else { series.len() };
+    for (worker, is_warm, large) in series.into_iter().take(count) {
         let is_builtin = matches!(worker, WarmWorker::Builtin);
         let s = warm_series(&tkr, &worker, is_warm, small, large, repeat, &work_dir)
             .with_context(|| format!("{worker:?} warm={is_warm} failed"))?;

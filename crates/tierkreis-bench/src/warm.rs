@@ -76,8 +76,8 @@ impl WarmSeries {
 }
 
 /// Times `tkr` (`--jobs 1`, file storage) on `map_worker` of sizes `small`
-/// and `large`, `repeat` times each, under `dir` (which must be under /tmp
-/// for the Python worker, the folder the reference environment sees).
+/// and `large`, `repeat` times each, under `dir` (a folder outside /tmp is
+/// bound into the reference environment for the Python worker).
 pub fn warm_series(
     tkr: &Path,
     worker: &WarmWorker,
@@ -162,10 +162,12 @@ pub fn warm_series(
                     let mut c = Command::new("bash");
                     c.arg(run_sh)
                         .arg("--bind")
-                        .arg(tkr.parent().unwrap_or(Path::new("/")))
-                        .arg("--")
-                        .arg(&tkr)
-                        .args(&args);
+                        .arg(tkr.parent().unwrap_or(Path::new("/")));
+                    if !base.starts_with("/tmp") {
+                        // E.g. /dev/shm: the reference root sees /tmp only.
+                        c.arg("--bind").arg(base);
+                    }
+                    c.arg("--").arg(&tkr).args(&args);
                     c
                 }
             };
