@@ -38,8 +38,8 @@ pub enum WorkflowStatus {
     /// Neither finished nor failed, and no controller runs it: `tkr resume`
     /// continues it.
     Interrupted,
-    /// Written but never run: no controller of ours took it (no lock file)
-    /// and no node of it started, e.g. a graph shown by `tkr vis --graph`.
+    /// Written but no node of it ever started, e.g. a graph shown by
+    /// `tkr vis --graph`; `tkr resume` would run it.
     #[serde(rename = "not started")]
     NotStarted,
     /// Paused at breakpoints (`debug/breakpoints/<loc>`, as the reference
@@ -80,9 +80,9 @@ pub fn workflow_status(storage: &dyn ControllerStorage) -> WorkflowStatus {
     if lock == LockState::Absent && reference_run_recently_active(storage) {
         return WorkflowStatus::Running;
     }
-    // No controller of ours ever held it (no lock file) and no node has
-    // started: a graph written to be shown (`tkr vis --graph`).
-    if lock == LockState::Absent && !any_top_level_node_started(storage) {
+    // No node has started: a graph only written (`tkr vis --graph` shows
+    // one), or a controller stopped before starting anything.
+    if !any_top_level_node_started(storage) {
         return WorkflowStatus::NotStarted;
     }
     WorkflowStatus::Interrupted
@@ -212,6 +212,10 @@ mod tests {
         let st = FileControllerStorage::new(dir.path(), Uuid::from_u128(2), None);
         st.write_workflow_metadata().expect("metadata");
         drop(WorkflowLock::acquire(st.workflow_dir()).expect("lock"));
+        assert_eq!(workflow_status(&st), WorkflowStatus::NotStarted);
+        let first = st.workflow_dir().join("-.N0");
+        std::fs::create_dir_all(&first).expect("node folder");
+        std::fs::write(first.join("nodedef"), "{}").expect("nodedef");
         assert_eq!(workflow_status(&st), WorkflowStatus::Interrupted);
         assert_eq!(
             workflow_ids(dir.path()).expect("ids"),

@@ -134,6 +134,10 @@ mod tests {
         let st = FileControllerStorage::new(dir.path(), id, Some("n".into()));
         st.write_workflow_metadata().expect("metadata");
         drop(tierkreis_storage::WorkflowLock::acquire(st.workflow_dir()).expect("lock"));
+        assert_eq!(status(&st), Status::NotStarted, "no node started yet");
+        let first = st.workflow_dir().join("-.N0");
+        std::fs::create_dir_all(&first).expect("node folder");
+        std::fs::write(first.join("nodedef"), "{}").expect("nodedef");
         assert_eq!(status(&st), Status::Interrupted);
         st.mark_node_error(&Loc::root()).expect("error");
         assert_eq!(status(&st), Status::Failed);
