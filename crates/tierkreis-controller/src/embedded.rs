@@ -77,11 +77,17 @@ pub struct EngineSettings {
     /// pause record is dropped and the run goes on past it. When `false`
     /// (as `tkr resume`), a resume keeps the run's own breakpoints.
     pub only_these_breakpoints: bool,
+    /// Reuse results of identical earlier tasks (`tkr run --cache`); the
+    /// configuration's `cache = true` turns it on too.
+    pub cache: bool,
+    /// Retries of a failed task without its own `retries` setting
+    /// (`tkr run --retries N`); the configuration's settings apply anyway.
+    pub retries: u32,
 }
 
 impl Default for EngineSettings {
     /// The default checkpoint folder is empty (set it); warm workers on, no
-    /// breakpoints.
+    /// breakpoints, no cache, no retries beyond the configuration's.
     fn default() -> Self {
         Self {
             tkr_dir: PathBuf::new(),
@@ -91,6 +97,8 @@ impl Default for EngineSettings {
             warm: true,
             breakpoints: Breakpoints::default(),
             only_these_breakpoints: false,
+            cache: false,
+            retries: 0,
         }
     }
 }
@@ -232,10 +240,18 @@ pub fn run_workflow(
             )?;
         }
     }
+    let cache = (settings.cache || settings.config.cache == Some(true)).then(|| {
+        Arc::new(crate::cache::configured_cache(
+            &settings.tkr_dir,
+            &settings.config,
+            &settings.registries,
+        ))
+    });
     let options = RunOptions {
         resume: !new,
         breakpoints: settings.breakpoints.clone(),
-        ..RunOptions::default()
+        cache,
+        retries: crate::retry::configured_policies(&settings.config, settings.retries),
     };
     let mut executor = default_executor(settings);
     let mut last = Progress::default();
