@@ -313,3 +313,32 @@ fn on_path(name: &std::ffi::OsStr, path: Option<&std::ffi::OsStr>) -> Option<Pat
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
+
+/// The cache a run uses when its configuration or `--cache` asks for one:
+/// entries in `tkr_dir`, workers identified through discovery in `config`
+/// and `registries`. Builtins are left out unless `[workers.builtins]` says
+/// `cache = true`; a worker or route with `cache = false` is left out. The
+/// one recipe for `tkr run --cache` and the embedded engine.
+pub fn configured_cache(
+    tkr_dir: &Path,
+    config: &crate::executor::ExecutorConfig,
+    registries: &[PathBuf],
+) -> ResultCache {
+    let discovery = crate::executor::Discovery::new(config.clone(), registries.to_vec());
+    let config = config.clone();
+    let memo = tkr_dir
+        .join(tierkreis_storage::result_cache::CACHE_DIR)
+        .join(FILE_HASHES_DIR);
+    ResultCache::new(tkr_dir, move |worker, function| {
+        let wanted = config.settings_for(worker, function).cache;
+        if worker == "builtins" {
+            return (wanted == Some(true))
+                .then(|| format!("builtins of tierkreis-rs {}", env!("CARGO_PKG_VERSION")));
+        }
+        if wanted == Some(false) {
+            return None;
+        }
+        let plan = discovery.resolve(worker, function).ok()?;
+        Some(worker_identity(&plan, None, Some(&memo)))
+    })
+}

@@ -7,7 +7,8 @@
 //! write a new workflow's inputs or invalidate a restarted task, build the
 //! default executor (builtins in-process, other workers found by
 //! [`Discovery`]) and run until the workflow finishes, fails, stalls or is
-//! stopped through the [`EventChannel`]'s stop handle.
+//! stopped through the [`EventChannel`]'s stop handle, or pauses at a
+//! breakpoint.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,8 +23,8 @@ use uuid::Uuid;
 use crate::executor::{
     DefaultExecutor, Discovery, ExecutorConfig, ProcessExecutor, ProcessOptions,
 };
-use crate::runtime::{self, EventChannel, RunError};
-use crate::scheduler::{GraphInfo, Outcome, PrepareError, Progress};
+use crate::runtime::{self, EventChannel, RunError, RunOptions};
+use crate::scheduler::{Breakpoints, GraphInfo, Outcome, PrepareError, Progress};
 
 /// How a call begins.
 #[derive(Debug, Clone)]
@@ -53,8 +54,8 @@ impl WorkflowStart {
     }
 }
 
-/// Where checkpoints live and how workers run.
-#[derive(Debug, Clone, Default)]
+/// Where checkpoints live, how workers run and where the run pauses.
+#[derive(Debug, Clone)]
 pub struct EngineSettings {
     /// The checkpoint folder (the workflow lives in `tkr_dir/<uuid>`).
     pub tkr_dir: PathBuf,
@@ -64,6 +65,42 @@ pub struct EngineSettings {
     pub config: ExecutorConfig,
     /// Worker processes at once; `None` takes the configuration's, else one per core.
     pub jobs: Option<usize>,
+    /// Keep workers that support it warm (one process serves many calls);
+    /// `false` is `tkr run --no-warm`. On by default.
+    pub warm: bool,
+    /// Where to pause: `from_metadata` is the reference's
+    /// `enable_breakpoints`, `break_at` is `tkr run --break-at`.
+    pub breakpoints: Breakpoints,
+    /// On resume, only [`EngineSettings::breakpoints`] count, as in the
+    /// reference's `resume_graph(enable_breakpoints=...)`: the breakpoints
+    /// the run was started with are forgotten, and without breakpoints a
+    /// pause record is dropped and the run goes on past it. When `false`
+    /// (as `tkr resume`), a resume keeps the run's own breakpoints.
+    pub only_these_breakpoints: bool,
+    /// Reuse results of identical earlier tasks (`tkr run --cache`); the
+    /// configuration's `cache = true` turns it on too.
+    pub cache: bool,
+    /// Retries of a failed task without its own `retries` setting
+    /// (`tkr run --retries N`); the configuration's settings apply anyway.
+    pub retries: u32,
+}
+
+impl Default for EngineSettings {
+    /// The default checkpoint folder is empty (set it); warm workers on, no
+    /// breakpoints, no cache, no retries beyond the configuration's.
+    fn default() -> Self {
+        Self {
+            tkr_dir: PathBuf::new(),
+            registries: Vec::new(),
+            config: ExecutorConfig::default(),
+            jobs: None,
+            warm: true,
+            breakpoints: Breakpoints::default(),
+            only_these_breakpoints: false,
+            cache: false,
+            retries: 0,
+        }
+    }
 }
 
 /// A failed node and its error text.
@@ -78,7 +115,7 @@ pub struct NodeFailure {
 pub struct WorkflowReport {
     pub workflow_id: Uuid,
     pub workflow_dir: PathBuf,
-    /// `Finished`, `Failed` or `Stalled` (never `Running`).
+    /// `Finished`, `Failed`, `Paused` or `Stalled` (never `Running`).
     pub outcome: Outcome,
     /// Counts at the end of this call.
     pub progress: Progress,
@@ -91,6 +128,14 @@ pub struct WorkflowReport {
 pub enum EngineError {
     #[error("the graph is invalid")]
     InvalidGraph(#[from] PrepareError),
+    #[error("break at {}: names no node of the graph (give a location such as -.N3, a named node, or a function name such as builtins.iadd)", .selectors.join(", "))]
+    UnknownBreakpoints { selectors: Vec<String> },
+    #[error("cannot forget the breakpoints of workflow {workflow_id}")]
+    ForgetBreakpoints {
+        workflow_id: Uuid,
+        #[source]
+        source: Box<StorageError>,
+    },
     #[error("workflow {workflow_id} already exists in {}; resume it, clean it up, or use another id", .tkr_dir.display())]
     AlreadyExists { workflow_id: Uuid, tkr_dir: PathBuf },
     #[error("no workflow {workflow_id} in {}", .tkr_dir.display())]
@@ -134,7 +179,8 @@ pub fn run_workflow(
     };
     let (name, new) = match &start {
         WorkflowStart::New { name, graph, .. } => {
-            GraphInfo::prepare(GraphData::clone(graph))?;
+            let prepared = GraphInfo::prepare(GraphData::clone(graph))?;
+            check_breakpoints(&settings.breakpoints, &prepared)?;
             (name.clone(), true)
         }
         _ => (None, false),
@@ -180,11 +226,38 @@ pub fn run_workflow(
         }
         WorkflowStart::Resume { .. } => {}
     }
+    if !new {
+        if !settings.breakpoints.break_at.is_empty() {
+            let graph = runtime::stored_graph(storage.as_ref()).map_err(run_error)?;
+            check_breakpoints(&settings.breakpoints, &graph)?;
+        }
+        if settings.only_these_breakpoints {
+            forget_saved_breakpoints(storage.as_ref(), &settings.breakpoints).map_err(
+                |source| EngineError::ForgetBreakpoints {
+                    workflow_id,
+                    source: Box::new(source),
+                },
+            )?;
+        }
+    }
+    let cache = (settings.cache || settings.config.cache == Some(true)).then(|| {
+        Arc::new(crate::cache::configured_cache(
+            &settings.tkr_dir,
+            &settings.config,
+            &settings.registries,
+        ))
+    });
+    let options = RunOptions {
+        resume: !new,
+        breakpoints: settings.breakpoints.clone(),
+        cache,
+        retries: crate::retry::configured_policies(&settings.config, settings.retries),
+    };
     let mut executor = default_executor(settings);
     let mut last = Progress::default();
-    let outcome = runtime::run_with_events(
+    let outcome = runtime::run_with_options(
         storage.clone(),
-        !new,
+        &options,
         &mut executor,
         &mut |p| {
             last = p;
@@ -222,12 +295,39 @@ pub fn run_workflow(
     })
 }
 
+/// Fails, naming them, when `break_at` selectors name nothing in `graph`.
+fn check_breakpoints(breakpoints: &Breakpoints, graph: &GraphInfo) -> Result<(), EngineError> {
+    let selectors = breakpoints.unknown_selectors(graph);
+    if selectors.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::UnknownBreakpoints { selectors })
+    }
+}
+
+/// Removes the breakpoint settings a run was started with, so that only
+/// `now` counts on this resume; without breakpoints now, also the pause
+/// record (the run goes on past the paused nodes, as the reference's
+/// `resume_graph(enable_breakpoints=False)` does).
+fn forget_saved_breakpoints(
+    storage: &dyn ControllerStorage,
+    now: &Breakpoints,
+) -> Result<(), StorageError> {
+    let saved = storage.debug_path().join(runtime::BREAKPOINT_SETTINGS_FILE);
+    match storage.delete_path(&saved) {
+        Err(e) if !e.is_not_found() => return Err(e),
+        _ => {}
+    }
+    if !now.enabled() {
+        tierkreis_storage::breakpoints::take_pause(storage)?;
+    }
+    Ok(())
+}
+
 /// Builtins in-process; other workers found by discovery in the settings'
 /// registries and configuration, run as processes or batch jobs.
 pub fn default_executor(settings: &EngineSettings) -> DefaultExecutor {
     let defaults = ProcessOptions::default();
-    // `..defaults` keeps options added later (e.g. warm workers) at their defaults.
-    #[allow(clippy::needless_update)]
     let options = ProcessOptions {
         jobs: settings
             .jobs
@@ -241,7 +341,7 @@ pub fn default_executor(settings: &EngineSettings) -> DefaultExecutor {
             .config
             .grace_secs
             .map_or(defaults.grace, std::time::Duration::from_secs_f64),
-        ..defaults
+        warm: settings.warm,
     };
     let discovery = Discovery::new(settings.config.clone(), settings.registries.clone());
     DefaultExecutor::with_processes(ProcessExecutor::new(discovery, options))

@@ -144,6 +144,41 @@ pub fn archive_attempt(
     Ok(k)
 }
 
+/// Each task's retry policy: its worker's or route's `retries`,
+/// `retry_backoff` and `retry_on` in `config`, else `default_retries`
+/// (`--retries`); `None` when nothing asks for retries. The one recipe for
+/// `tkr run` and the embedded engine.
+pub fn configured_policies(
+    config: &crate::executor::ExecutorConfig,
+    default_retries: u32,
+) -> Option<std::sync::Arc<crate::runtime::RetryPolicyFn>> {
+    let configured = config
+        .workers
+        .values()
+        .any(|w| w.retries.is_some_and(|n| n > 0))
+        || config
+            .routes
+            .iter()
+            .any(|r| r.retries.is_some_and(|n| n > 0));
+    if !configured && default_retries == 0 {
+        return None;
+    }
+    let config = config.clone();
+    Some(std::sync::Arc::new(move |worker: &str, function: &str| {
+        let s = config.settings_for(worker, function);
+        let defaults = RetryPolicy::default();
+        RetryPolicy {
+            retries: s.retries.unwrap_or(default_retries),
+            backoff: s
+                .retry_backoff
+                .as_deref()
+                .and_then(parse_duration)
+                .unwrap_or(defaults.backoff),
+            retry_on: s.retry_on.unwrap_or(defaults.retry_on),
+        }
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

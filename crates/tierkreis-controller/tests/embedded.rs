@@ -132,3 +132,136 @@ fn a_stop_before_the_first_event_leaves_the_run_resumable() {
     }
     assert_eq!(value(dir.path(), id), "24");
 }
+
+/// 1 + 2 at -.N2, + 2 at -.N3, + 2 at -.N4; each a breakpoint.
+const BREAKPOINT_CHAIN: &str = r#"{"nodes": [
+ {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+ {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3, 4]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [3, "value"], "b": [1, "value"]}, "outputs": {"value": [5]}},
+ {"type": "output", "inputs": {"value": [4, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {},
+ "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}, "4": {"has_breakpoint": true}}}"#;
+
+fn breakpoint_run(id: Uuid) -> WorkflowStart {
+    WorkflowStart::New {
+        graph: Box::new(GraphData::from_json(BREAKPOINT_CHAIN.as_bytes()).expect("graph")),
+        inputs: IndexMap::new(),
+        workflow_id: id,
+        name: None,
+    }
+}
+
+fn with_breakpoints(dir: &Path, only_these: bool) -> EngineSettings {
+    EngineSettings {
+        breakpoints: tierkreis_controller::scheduler::Breakpoints {
+            from_metadata: true,
+            ..Default::default()
+        },
+        only_these_breakpoints: only_these,
+        ..settings(dir)
+    }
+}
+
+#[test]
+fn breakpoints_pause_a_run_and_each_resume_steps_to_the_next() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let id = Uuid::new_v4();
+    let mut report = run_workflow(
+        breakpoint_run(id),
+        &with_breakpoints(dir.path(), true),
+        EventChannel::new(),
+        &mut |_| {},
+    )
+    .expect("the run");
+    let mut pauses = Vec::new();
+    while let Outcome::Paused(locs) = &report.outcome {
+        pauses.push(locs.clone());
+        assert!(
+            pauses.len() <= 3,
+            "more pauses than breakpoints: {pauses:?}"
+        );
+        // The drop-in's resume_graph(enable_breakpoints=True).
+        report = run_workflow(
+            WorkflowStart::Resume { workflow_id: id },
+            &with_breakpoints(dir.path(), true),
+            EventChannel::new(),
+            &mut |_| {},
+        )
+        .expect("resume");
+    }
+    let root = Loc::root();
+    assert_eq!(
+        pauses,
+        vec![vec![root.n(2)], vec![root.n(3)], vec![root.n(4)]]
+    );
+    assert_eq!(report.outcome, Outcome::Finished);
+    assert_eq!(value(dir.path(), id), "7");
+}
+
+#[test]
+fn a_resume_with_only_these_breakpoints_and_none_runs_past_the_pause() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let id = Uuid::new_v4();
+    let first = run_workflow(
+        breakpoint_run(id),
+        &with_breakpoints(dir.path(), true),
+        EventChannel::new(),
+        &mut |_| {},
+    )
+    .expect("the run");
+    assert_eq!(first.outcome, Outcome::Paused(vec![Loc::root().n(2)]));
+    // Without only_these_breakpoints (`tkr resume`), the run keeps its own.
+    let kept = run_workflow(
+        WorkflowStart::Resume { workflow_id: id },
+        &settings(dir.path()),
+        EventChannel::new(),
+        &mut |_| {},
+    )
+    .expect("resume keeping the run's breakpoints");
+    assert_eq!(kept.outcome, Outcome::Paused(vec![Loc::root().n(3)]));
+    // The reference's resume_graph(enable_breakpoints=False): to the end.
+    let past = run_workflow(
+        WorkflowStart::Resume { workflow_id: id },
+        &EngineSettings {
+            only_these_breakpoints: true,
+            ..settings(dir.path())
+        },
+        EventChannel::new(),
+        &mut |_| {},
+    )
+    .expect("resume without breakpoints");
+    assert_eq!(past.outcome, Outcome::Finished);
+    assert_eq!(value(dir.path(), id), "7");
+    assert!(!dir
+        .path()
+        .join(id.to_string())
+        .join("debug/breakpoints")
+        .join("-.N3")
+        .exists());
+}
+
+#[test]
+fn a_break_at_naming_nothing_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let id = Uuid::new_v4();
+    let err = run_workflow(
+        breakpoint_run(id),
+        &EngineSettings {
+            breakpoints: tierkreis_controller::scheduler::Breakpoints {
+                break_at: vec!["builtins.no_such_function".to_string()],
+                ..Default::default()
+            },
+            ..settings(dir.path())
+        },
+        EventChannel::new(),
+        &mut |_| {},
+    )
+    .expect_err("an unknown selector");
+    assert!(
+        matches!(&err, EngineError::UnknownBreakpoints { selectors } if selectors == &["builtins.no_such_function".to_string()])
+    );
+    assert!(err.to_string().contains("builtins.no_such_function"));
+    assert!(!dir.path().join(id.to_string()).exists());
+}

@@ -15,7 +15,7 @@ use tierkreis_controller::embedded::{
 };
 use tierkreis_controller::executor::ExecutorConfig;
 use tierkreis_controller::runtime::EventChannel;
-use tierkreis_controller::scheduler::{Outcome, Progress};
+use tierkreis_controller::scheduler::{Breakpoints, Outcome, Progress};
 use tierkreis_core::{GraphData, Loc};
 use uuid::Uuid;
 
@@ -80,15 +80,24 @@ fn executor_config(
 
 /// Runs (`mode="run"`), resumes (`"resume"`) or restarts (`"restart"`, at
 /// `loc`) the workflow `workflow_id` in `tkr_dir` to its end. Returns a dict
-/// with `workflow_id`, `workflow_dir`, `outcome` (`"finished"`, `"failed"`
-/// or `"stalled"`), `failures` (`[(loc, error_text)]`) and node counts.
+/// with `workflow_id`, `workflow_dir`, `outcome` (`"finished"`, `"failed"`,
+/// `"paused"` or `"stalled"`), `failures` (`[(loc, error_text)]`),
+/// `paused_at` (`[loc]`) and node counts. `warm=False` runs every task in a
+/// process of its own. `breakpoints` pauses at nodes whose metadata has a
+/// breakpoint, `break_at` at the named locations, nodes or functions;
+/// `only_these_breakpoints` makes a resume forget the run's own breakpoints
+/// (the reference's `resume_graph`). `cache` reuses results of identical
+/// earlier tasks in `tkr_dir`; `retries` retries failed tasks without a
+/// configured `retries` that many times.
 /// `progress(started, finished, running, failed)` is called as the run goes.
 /// Ctrl-C stops the workers, leaves the run resumable and raises
 /// `KeyboardInterrupt`.
 #[pyfunction]
 #[pyo3(signature = (
     mode, tkr_dir, workflow_id, *, name=None, graph_json=None, inputs=None, loc=None,
-    registries=Vec::new(), config_toml=None, config_path=None, jobs=None, progress=None
+    registries=Vec::new(), config_toml=None, config_path=None, jobs=None, progress=None,
+    warm=true, breakpoints=false, break_at=Vec::new(), only_these_breakpoints=false,
+    cache=false, retries=0
 ))]
 #[allow(clippy::too_many_arguments)]
 fn run_workflow(
@@ -105,6 +114,12 @@ fn run_workflow(
     config_path: Option<PathBuf>,
     jobs: Option<usize>,
     progress: Option<PyObject>,
+    warm: bool,
+    breakpoints: bool,
+    break_at: Vec<String>,
+    only_these_breakpoints: bool,
+    cache: bool,
+    retries: u32,
 ) -> PyResult<PyObject> {
     let workflow_id = parse_workflow_id(workflow_id)?;
     let start = match mode {
@@ -147,6 +162,15 @@ fn run_workflow(
         registries,
         config: executor_config(config_toml, config_path)?,
         jobs,
+        warm,
+        breakpoints: Breakpoints {
+            from_metadata: breakpoints,
+            break_at,
+            passed: Vec::new(),
+        },
+        only_these_breakpoints,
+        cache,
+        retries,
     };
     let report = drive_on_engine_thread(py, start, settings, progress.as_ref())?;
     report_to_dict(py, &report)
@@ -238,6 +262,7 @@ fn report_to_dict(py: Python<'_>, report: &WorkflowReport) -> PyResult<PyObject>
     let outcome = match &report.outcome {
         Outcome::Finished => "finished",
         Outcome::Failed(_) => "failed",
+        Outcome::Paused(_) => "paused",
         Outcome::Stalled => "stalled",
         Outcome::Running => "running",
     };
@@ -247,6 +272,13 @@ fn report_to_dict(py: Python<'_>, report: &WorkflowReport) -> PyResult<PyObject>
         failures.append((f.loc.to_string(), f.error.clone()))?;
     }
     dict.set_item("failures", failures)?;
+    let paused_at = PyList::empty(py);
+    if let Outcome::Paused(locs) = &report.outcome {
+        for loc in locs {
+            paused_at.append(loc.to_string())?;
+        }
+    }
+    dict.set_item("paused_at", paused_at)?;
     dict.set_item("started", report.progress.started)?;
     dict.set_item("finished", report.progress.finished)?;
     dict.set_item("failed", report.progress.failed)?;

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import pytest
 from tierkreis.builder import Graph
-from tierkreis.builtins.stubs import itimes, sum_list, tkr_range
+from tierkreis.builtins.stubs import iadd, itimes, sum_list, tkr_range
 from tierkreis.controller.executor.multiple import MultipleExecutor
 from tierkreis.controller.executor.shell_executor import ShellExecutor
 from tierkreis.controller.executor.uv_executor import UvExecutor
@@ -65,6 +65,71 @@ class checked_double(NamedTuple):
     @property
     def namespace(self) -> str:
         return "failing_worker"
+
+
+class process_id(NamedTuple):
+    tag: TKR[int]
+
+    @staticmethod
+    def out() -> type[TKR[int]]:
+        return TKR[int]
+
+    @property
+    def namespace(self) -> str:
+        return "pid_worker"
+
+
+class count_call(NamedTuple):
+    path: TKR[str]
+
+    @staticmethod
+    def out() -> type[TKR[int]]:
+        return TKR[int]
+
+    @property
+    def namespace(self) -> str:
+        return "counting_worker"
+
+
+class fail_first(NamedTuple):
+    path: TKR[str]
+    failures: TKR[int]
+
+    @staticmethod
+    def out() -> type[TKR[int]]:
+        return TKR[int]
+
+    @property
+    def namespace(self) -> str:
+        return "counting_worker"
+
+
+def counting_graph():
+    g = Graph(TKR[str], TKR[int])
+    return g.finish_with_outputs(g.task(count_call(path=g.inputs)))
+
+
+def failing_first_graph():
+    g = Graph(TKR[str], TKR[int])
+    return g.finish_with_outputs(g.task(fail_first(path=g.inputs, failures=g.const(2))))
+
+
+def process_ids_graph():
+    """The process id of the worker call for each of range(value)."""
+    body = Graph(TKR[int], TKR[int])
+    body_wf = body.finish_with_outputs(body.task(process_id(tag=body.inputs)))
+    g = Graph(TKR[int], TKR[list[int]])
+    return g.finish_with_outputs(
+        g.map(body_wf, g.task(tkr_range(start=g.const(0), stop=g.inputs)))
+    )
+
+
+def breakpoint_chain_graph():
+    """((value + 1) * 3) + 10; the multiplication and the last addition are breakpoints."""
+    g = Graph(TKR[int], TKR[int])
+    one = g.task(iadd(a=g.inputs, b=g.const(1)))
+    three = g.task(itimes(a=one, b=g.const(3)), has_breakpoint=True)
+    return g.finish_with_outputs(g.task(iadd(a=three, b=g.const(10)), has_breakpoint=True))
 
 
 def squares_sum_graph():
@@ -219,3 +284,99 @@ def test_installed_commands_do_not_replace_the_reference_tkr() -> None:
     # `tkr` is still the reference's Python entry point.
     reference_tkr = scripts / "tkr"
     assert reference_tkr.read_bytes().startswith(b"#!")
+
+
+def test_warm_serves_many_calls_in_one_process_and_no_warm_in_many(
+    tmp_path: Path, workers: Path
+) -> None:
+    """One job slot: warm, one Python worker process answers all five calls;
+    warm=False starts one process per call."""
+    calls = 5
+    warm = tierkreis_rs.run(
+        process_ids_graph(), {"value": calls}, tkr_dir=tmp_path / "warm",
+        registry=[workers], jobs=1, warm=True, progress=False,
+    )["value"]
+    cold = tierkreis_rs.run(
+        process_ids_graph(), {"value": calls}, tkr_dir=tmp_path / "cold",
+        registry=[workers], jobs=1, warm=False, progress=False,
+    )["value"]
+    assert len(warm) == len(cold) == calls
+    assert len(set(warm)) == 1, warm
+    assert len(set(cold)) == calls, cold
+    assert os.getpid() not in warm + cold
+    # The node logs say which process served each warm call.
+    [run] = tierkreis_rs.runs(tmp_path / "warm")
+    warm_logs = [
+        p for p in run.workflow_dir.rglob("logs") if p.is_file() and "running warm" in p.read_text()
+    ]
+    assert len(warm_logs) == calls
+
+
+def test_breakpoints_pause_the_native_run_and_resume_steps_to_the_next(tmp_path: Path) -> None:
+    with pytest.raises(tierkreis_rs.WorkflowPaused) as first:
+        tierkreis_rs.run(
+            breakpoint_chain_graph(), {"value": 4}, tkr_dir=tmp_path, name="stepping",
+            breakpoints=True, progress=False,
+        )
+    assert first.value.paused_at == ["-.N4"]
+    assert [(r.name, r.status) for r in tierkreis_rs.runs(tmp_path)] == [("stepping", "paused")]
+    # The run keeps its breakpoints: a plain resume stops at the next one.
+    with pytest.raises(tierkreis_rs.WorkflowPaused) as second:
+        tierkreis_rs.resume("stepping", tkr_dir=tmp_path, progress=False)
+    assert second.value.paused_at == ["-.N6"]
+    assert tierkreis_rs.resume("stepping", tkr_dir=tmp_path, progress=False) == {"value": 25}
+    assert [r.status for r in tierkreis_rs.runs(tmp_path)] == ["finished"]
+
+
+def test_break_at_pauses_at_a_function_and_a_selector_naming_nothing_is_refused(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(tierkreis_rs.WorkflowPaused) as paused:
+        tierkreis_rs.run(
+            breakpoint_chain_graph(), {"value": 1}, tkr_dir=tmp_path / "a",
+            break_at=["builtins.itimes"], progress=False,
+        )
+    assert paused.value.paused_at == ["-.N4"]
+    with pytest.raises(tierkreis_rs.EngineFailure, match="no_such_function"):
+        tierkreis_rs.run(
+            breakpoint_chain_graph(), {"value": 1}, tkr_dir=tmp_path / "b",
+            break_at=["no_such_function"], progress=False,
+        )
+    # Refused before anything was written.
+    assert tierkreis_rs.runs(tmp_path / "b") == []
+
+
+def test_cache_reuses_an_identical_task_of_an_earlier_run(tmp_path: Path, workers: Path) -> None:
+    calls = tmp_path / "calls.txt"
+    ck = tmp_path / "ck"
+    for _ in range(2):
+        assert tierkreis_rs.run(
+            counting_graph(), {"value": str(calls)}, tkr_dir=ck, registry=[workers],
+            cache=True, progress=False,
+        ) == {"value": 1}
+    # The second run's task came from the cache: the worker ran once.
+    assert calls.read_text().splitlines() == ["call"]
+    # Without the cache the task runs again.
+    assert tierkreis_rs.run(
+        counting_graph(), {"value": str(calls)}, tkr_dir=ck, registry=[workers], progress=False,
+    ) == {"value": 2}
+
+
+def test_retries_rerun_a_crashing_task_until_it_succeeds(tmp_path: Path, workers: Path) -> None:
+    calls = tmp_path / "calls.txt"
+    outputs = tierkreis_rs.run(
+        failing_first_graph(), {"value": str(calls)}, tkr_dir=tmp_path / "ck",
+        registry=[workers], retries=2, warm=False, progress=False,
+    )
+    assert outputs == {"value": 3}
+    [run] = tierkreis_rs.runs(tmp_path / "ck")
+    # Each failed attempt is kept with its reason.
+    attempts = sorted(p.name for p in (run.workflow_dir / "-.N2" / "attempts").iterdir())
+    assert attempts == ["1", "2"]
+    # Without retries the first crash fails the run, naming the node.
+    calls.unlink()
+    with pytest.raises(tierkreis_rs.WorkflowFailed, match="-.N2"):
+        tierkreis_rs.run(
+            failing_first_graph(), {"value": str(calls)}, tkr_dir=tmp_path / "ck2",
+            registry=[workers], warm=False, progress=False,
+        )

@@ -10,6 +10,7 @@ or use the native API: `run`, `resume`, `restart`, `runs`.
 from tierkreis_rs._api import (
     RunInfo,
     WorkflowFailed,
+    WorkflowPaused,
     WorkflowStalled,
     restart,
     resume,
@@ -25,6 +26,7 @@ __all__ = [
     "RunInfo",
     "UnsupportedExecutorError",
     "WorkflowFailed",
+    "WorkflowPaused",
     "WorkflowStalled",
     "__version__",
     "restart",

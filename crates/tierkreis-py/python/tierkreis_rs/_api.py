@@ -30,6 +30,20 @@ class WorkflowFailed(Exception):
         super().__init__("\n".join(lines))
 
 
+class WorkflowPaused(Exception):
+    """The run stopped at a breakpoint before starting the nodes in
+    `paused_at`; `resume(workflow_id)` continues it (to the next breakpoint,
+    as the run was started with them)."""
+
+    def __init__(self, workflow_id: str, paused_at: list[str]) -> None:
+        self.workflow_id = workflow_id
+        self.paused_at = paused_at
+        super().__init__(
+            f"workflow {workflow_id} paused at breakpoint(s) {', '.join(paused_at)}; "
+            "resume it to continue"
+        )
+
+
 class WorkflowStalled(Exception):
     """Nothing runs and nothing can start (e.g. a graph input is missing)."""
 
@@ -41,7 +55,8 @@ class RunInfo:
     workflow_id: str
     name: str | None
     status: str
-    """`finished`, `failed` or `incomplete` (running, stopped or crashed)."""
+    """`finished`, `failed`, `paused` (at a breakpoint) or `incomplete`
+    (running, stopped or crashed)."""
     start_time: str | None
     workflow_dir: Path
 
@@ -58,6 +73,8 @@ def _settings(
 def _outputs(report: dict[str, Any]) -> dict[str, Any]:
     if report["outcome"] == "failed":
         raise WorkflowFailed(report["workflow_id"], list(report["failures"]))
+    if report["outcome"] == "paused":
+        raise WorkflowPaused(report["workflow_id"], list(report["paused_at"]))
     if report["outcome"] != "finished":
         raise WorkflowStalled(
             f"workflow {report['workflow_id']} stalled: nothing is running and nothing can "
@@ -79,19 +96,31 @@ def run(
     warm: bool = True,
     workflow_id: str | uuid.UUID | None = None,
     progress: bool | None = None,
+    breakpoints: bool = False,
+    break_at: Sequence[str] = (),
+    cache: bool = False,
+    retries: int = 0,
 ) -> dict[str, Any]:
     """Runs `graph` (a `GraphData`, builder `Graph`, `Workflow`, graph JSON as
     a dict, bytes or a file path) on `inputs` and returns its outputs by port.
 
     `registry` folders and the `config` file (default `./tkr.toml` when it
     exists) say where workers are, as `tkr run --registry/--config` do;
-    `jobs` limits concurrent worker processes. `warm` asks for warm workers
-    where the engine offers them (accepted; today every task starts a fresh
-    process). Raises `WorkflowFailed` when nodes fail, `WorkflowStalled`,
-    `EngineFailure` for bad graphs, storage or configuration, and
-    `KeyboardInterrupt` on Ctrl-C (workers stopped, the run resumable).
+    `jobs` limits concurrent worker processes. `warm` (default) lets one
+    process of a worker that supports it serve many calls; `warm=False`
+    starts a process per task (`tkr run --no-warm`). `breakpoints=True`
+    pauses before nodes whose metadata has a breakpoint (the reference's
+    `enable_breakpoints`), `break_at` before the given locations (`-.N3`),
+    named nodes or functions (`builtins.iadd`); both are kept for `resume`.
+    `cache=True` reuses the outputs of identical tasks finished earlier in
+    `tkr_dir` (`tkr run --cache`; workers opt out with `cache = false` in
+    the config); `retries=N` retries a failed task N times unless its worker
+    or route configures its own `retries` (`tkr run --retries N`).
+    Raises `WorkflowFailed` when nodes fail, `WorkflowPaused` at a
+    breakpoint, `WorkflowStalled`, `EngineFailure` for bad graphs, storage,
+    configuration or a `break_at` naming nothing, and `KeyboardInterrupt` on
+    Ctrl-C (workers stopped, the run resumable).
     """
-    del warm
     registries, config_path = _settings(registry, config)
     wid = str(workflow_id) if workflow_id is not None else str(uuid.uuid4())
     report = _engine.call_engine(
@@ -105,6 +134,11 @@ def run(
         config_path=config_path,
         jobs=jobs,
         progress=progress,
+        warm=warm,
+        breakpoints=breakpoints,
+        break_at=break_at,
+        cache=cache,
+        retries=retries,
     )
     return _outputs(report)
 
@@ -136,9 +170,14 @@ def resume(
     jobs: int | None = None,
     warm: bool = True,
     progress: bool | None = None,
+    breakpoints: bool = False,
+    break_at: Sequence[str] = (),
+    cache: bool = False,
+    retries: int = 0,
 ) -> dict[str, Any]:
-    """Continues the workflow `run` (id, id prefix or name) and returns its outputs."""
-    del warm
+    """Continues the workflow `run` (id, id prefix or name) and returns its
+    outputs. A paused run goes on past the nodes it paused at, up to its next
+    breakpoint: those it was started with, plus `breakpoints`/`break_at`."""
     directory = Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
     registries, config_path = _settings(registry, config)
     report = _engine.call_engine(
@@ -149,6 +188,11 @@ def resume(
         config_path=config_path,
         jobs=jobs,
         progress=progress,
+        warm=warm,
+        breakpoints=breakpoints,
+        break_at=break_at,
+        cache=cache,
+        retries=retries,
     )
     return _outputs(report)
 
@@ -163,10 +207,11 @@ def restart(
     jobs: int | None = None,
     warm: bool = True,
     progress: bool | None = None,
+    cache: bool = False,
+    retries: int = 0,
 ) -> dict[str, Any]:
     """Re-runs the task at `loc` (e.g. `"-.N3"`) of workflow `run` and what
     depends on it, then continues to the end; returns the outputs."""
-    del warm
     directory = Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
     registries, config_path = _settings(registry, config)
     report = _engine.call_engine(
@@ -178,6 +223,9 @@ def restart(
         config_path=config_path,
         jobs=jobs,
         progress=progress,
+        warm=warm,
+        cache=cache,
+        retries=retries,
     )
     return _outputs(report)
 
@@ -201,10 +249,13 @@ def runs(tkr_dir: str | Path | None = None) -> list[RunInfo]:
         except (OSError, ValueError):
             pass
         root = entry / "-"
+        pause_record = entry / "debug" / "breakpoints"
         if (root / "_error").exists() or (root / "errors").exists():
             status = "failed"
         elif (root / "_done").exists():
             status = "finished"
+        elif pause_record.is_dir() and any(pause_record.iterdir()):
+            status = "paused"
         else:
             status = "incomplete"
         found.append(

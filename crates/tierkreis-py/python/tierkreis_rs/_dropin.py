@@ -75,7 +75,8 @@ def _copy_into_memory(storage: Any, tkr_dir: Path) -> None:
 def _finish(storage: Any, report: dict[str, Any], tkr_dir: Path, in_memory: bool) -> None:
     if in_memory:
         _copy_into_memory(storage, tkr_dir)
-    if report["outcome"] == "finished":
+    if report["outcome"] in ("finished", "paused"):
+        # At a breakpoint the reference's run_graph returns too.
         return
     error = _tierkreis_error()
     if report["outcome"] == "failed":
@@ -108,6 +109,7 @@ def _engine_call(storage: Any, executor: Any, mode: str, **kw: Any) -> None:
             str(storage.workflow_id),
             registries=config.registries if config else (),
             config_toml=config.to_toml() if config else None,
+            only_these_breakpoints=True,
             **kw,
         )
     except EngineFailure as e:
@@ -131,15 +133,15 @@ def run_graph(
 
     `n_iterations` and `polling_interval_seconds` are accepted and ignored:
     the engine waits for completions instead of polling, and runs until the
-    graph finishes or fails. `progress` (not in the reference) shows or hides
+    graph finishes or fails. With `enable_breakpoints=True` it returns, as the
+    reference does, when it reaches a node whose metadata has a breakpoint
+    (tasks already running finish first; the pause is recorded in the
+    reference's layout); `resume_graph(..., enable_breakpoints=True)`
+    continues to the next one. Warm workers are used: one process of a
+    worker serves many calls (see the README). `progress` (not in the reference) shows or hides
     the progress bar (default: shown on a terminal or in a notebook).
     """
     del n_iterations, polling_interval_seconds
-    if enable_breakpoints:
-        raise NotImplementedError(
-            "tierkreis_rs.run_graph does not support enable_breakpoints=True yet; "
-            "use tierkreis.controller.run_graph for breakpoints"
-        )
     g = _engine.graph_data_of(g)
     if not isinstance(graph_inputs, dict):
         graph_inputs = {"value": graph_inputs}
@@ -170,6 +172,7 @@ def run_graph(
         graph_json=_engine.encode_value(g),
         inputs=inputs,
         progress=progress,
+        breakpoints=enable_breakpoints,
     )
 
 
@@ -184,11 +187,10 @@ def resume_graph(
 ) -> None:
     """Continues the workflow in `storage` to its end, as
     `tierkreis.controller.resume_graph` (after a crash, Ctrl-C, or the
-    reference's `storage.restart_task(loc)`)."""
+    reference's `storage.restart_task(loc)`). As in the reference, only
+    `enable_breakpoints` decides whether breakpoints pause this call: with
+    `False` a paused run goes on past its breakpoints to the end."""
     del n_iterations, polling_interval_seconds
-    if enable_breakpoints:
-        raise NotImplementedError(
-            "tierkreis_rs.resume_graph does not support enable_breakpoints=True yet; "
-            "use tierkreis.controller.resume_graph for breakpoints"
-        )
-    _engine_call(storage, executor, "resume", progress=progress)
+    _engine_call(
+        storage, executor, "resume", progress=progress, breakpoints=enable_breakpoints
+    )

@@ -87,6 +87,12 @@ def call_engine(
     config_path: Path | None = None,
     jobs: int | None = None,
     progress: bool | None = None,
+    warm: bool = True,
+    breakpoints: bool = False,
+    break_at: Sequence[str] = (),
+    only_these_breakpoints: bool = False,
+    cache: bool = False,
+    retries: int = 0,
 ) -> dict[str, Any]:
     """Runs the engine with logging and the progress bar around it."""
     reporter = Reporter(workflow_id, progress)
@@ -107,6 +113,12 @@ def call_engine(
             config_path=str(config_path) if config_path is not None else None,
             jobs=jobs,
             progress=callback,
+            warm=warm,
+            breakpoints=breakpoints,
+            break_at=list(break_at),
+            only_these_breakpoints=only_these_breakpoints,
+            cache=cache,
+            retries=retries,
         )
     except KeyboardInterrupt:
         logger.warning(
@@ -116,6 +128,8 @@ def call_engine(
         raise
     finally:
         reporter.close()
+    if report["outcome"] == "paused":
+        logger.info("workflow %s paused at breakpoint(s) %s", workflow_id, ", ".join(report["paused_at"]))
     logger.info(
         "workflow %s %s: %d nodes in %.3fs",
         workflow_id,

@@ -20,4 +20,10 @@ def run_workflow(
     config_path: str | None = None,
     jobs: int | None = None,
     progress: Callable[[int, int, int, int], Any] | None = None,
+    warm: bool = True,
+    breakpoints: bool = False,
+    break_at: Sequence[str] = ...,
+    only_these_breakpoints: bool = False,
+    cache: bool = False,
+    retries: int = 0,
 ) -> dict[str, Any]: ...
