@@ -46,7 +46,9 @@ pub use scheduler::{BatchSystem, Commands, JobEnd, JobState, SchedulerError};
 use super::config::{ExecutorKind, WorkerKind};
 use super::discovery::Discovery;
 use super::process::{build_spec, quote, ProcessExecutor};
-use crate::runtime::{Completion, Events, Executor, LaunchError};
+use crate::runtime::{
+    BatchJobFailure, Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
+};
 use crate::scheduler::Launch;
 
 /// How many lines of a failed job's output and error files go into its
@@ -485,7 +487,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// What one poll decided for one job.
 enum Decision {
     Keep,
-    Complete(Result<(), String>),
+    Complete(Result<(), TaskFailure>),
     Resubmit,
 }
 
@@ -596,7 +598,7 @@ impl Shared {
                     fail(&t, &m);
                     t.events.complete(Completion {
                         loc: t.loc.clone(),
-                        result: Err(m),
+                        result: Err(TaskFailure::new(FailureKind::CouldNotLaunch, m)),
                     });
                 }
             }
@@ -623,33 +625,48 @@ fn decide(t: &mut Tracked, state: Option<&JobState>) -> Decision {
         return Decision::Resubmit;
     }
     let job = format!("{} (batch job {} on {})", t.who, t.job_id, t.system.name());
-    let summary = match state {
-        Some(JobState::Ended(JobEnd::Cancelled)) => format!("{job} was cancelled"),
-        Some(JobState::Ended(JobEnd::Timeout)) => {
+    let (failure, summary) = match state {
+        Some(JobState::Ended(JobEnd::Cancelled)) => {
+            (BatchJobFailure::Cancelled, format!("{job} was cancelled"))
+        }
+        Some(JobState::Ended(JobEnd::Timeout)) => (
+            BatchJobFailure::OutOfTime,
             format!(
                 "{job} ran out of time (walltime {}) and was stopped",
                 t.walltime
-            )
-        }
-        Some(JobState::Ended(JobEnd::OutOfMemory)) => {
-            format!("{job} ran out of memory and was stopped")
-        }
+            ),
+        ),
+        Some(JobState::Ended(JobEnd::OutOfMemory)) => (
+            BatchJobFailure::OutOfMemory,
+            format!("{job} ran out of memory and was stopped"),
+        ),
         _ if has_error => {
-            return Decision::Complete(Err(storage
+            let message = storage
                 .read_errors(&t.loc)
-                .unwrap_or_else(|e| format!("{job} failed (its error text is unreadable: {e})"))));
+                .unwrap_or_else(|e| format!("{job} failed (its error text is unreadable: {e})"));
+            return Decision::Complete(Err(TaskFailure::new(
+                FailureKind::WorkerReportedError,
+                message,
+            )));
         }
         _ if t.settling < 1 => {
             // Give a shared file system one more poll to show the markers.
             t.settling += 1;
             return Decision::Keep;
         }
-        Some(JobState::Ended(JobEnd::Failed(how))) => {
-            format!("{job} failed ({how}) without the worker marking done or error")
-        }
-        Some(_) => format!("{job} ended without the worker marking done or error"),
-        None => format!(
-            "{job} is no longer known to the scheduler, and the worker did not mark done or error"
+        Some(JobState::Ended(JobEnd::Failed(how))) => (
+            BatchJobFailure::EndedWithoutMarkers,
+            format!("{job} failed ({how}) without the worker marking done or error"),
+        ),
+        Some(_) => (
+            BatchJobFailure::EndedWithoutMarkers,
+            format!("{job} ended without the worker marking done or error"),
+        ),
+        None => (
+            BatchJobFailure::Lost,
+            format!(
+                "{job} is no longer known to the scheduler, and the worker did not mark done or error"
+            ),
         ),
     };
     let mut message = summary;
@@ -664,7 +681,10 @@ fn decide(t: &mut Tracked, state: Option<&JobState>) -> Decision {
         }
     }
     fail(t, &message);
-    Decision::Complete(Err(message))
+    Decision::Complete(Err(TaskFailure::new(
+        FailureKind::BatchJob(failure),
+        message,
+    )))
 }
 
 /// The last `n` lines of the file at `path` ("" when unreadable).
