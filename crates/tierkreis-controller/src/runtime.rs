@@ -599,8 +599,9 @@ fn drive(
                         }),
                 }) => {
                     // Not the task's failure: the node stays running (and
-                    // is un-started below) instead of failed.
-                    tracing::error!(%loc, %message, "checkpoint storage failed");
+                    // is un-started below) instead of failed. The first one
+                    // is the run's error; the others go to the debug log.
+                    tracing::debug!(%loc, %message, "checkpoint storage failed");
                     storage_failure.get_or_insert((loc, message));
                 }
                 Event::Completion(c) => {
