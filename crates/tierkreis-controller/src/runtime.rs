@@ -238,6 +238,15 @@ pub enum LaunchError {
         worker: String,
         message: String,
     },
+    /// The controller could not read or write the task's checkpoint files
+    /// while launching it (a full disk, say): not the task's fault, so the
+    /// node is not marked failed and the run stops for a resume.
+    #[error("checkpoint storage failed while launching the task at {loc}: {source}")]
+    Storage {
+        loc: Loc,
+        #[source]
+        source: StorageError,
+    },
 }
 
 /// Errors that stop a run (node failures are an [`Outcome`], not an error).
@@ -699,6 +708,12 @@ fn launch_one(
     task: Launch,
 ) -> Result<(), RunError> {
     if let Err(e) = executor.launch(&task, storage, &events.events) {
+        if let LaunchError::Storage { loc, source } = e {
+            return Err(RunError::TaskStorage {
+                loc,
+                message: source.to_string(),
+            });
+        }
         let message = e.to_string();
         tracing::warn!(loc = %task.loc, %message, "task could not start");
         storage.write_node_errors(&task.loc, &message)?;

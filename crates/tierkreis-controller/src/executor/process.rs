@@ -265,30 +265,44 @@ impl ProcessExecutor {
         task: &Launch,
         storage: &Arc<dyn ControllerStorage>,
         events: &Events,
-    ) -> Result<Job, String> {
+    ) -> Result<Job, LaunchError> {
+        let spawn_error = |message: String| LaunchError::Spawn {
+            loc: task.loc.clone(),
+            worker: task.worker.clone(),
+            message,
+        };
+        let storage_error = |source| LaunchError::Storage {
+            loc: task.loc.clone(),
+            source,
+        };
         let plan = self
             .discovery
             .resolve(&task.worker, &task.function)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| spawn_error(e.to_string()))?;
         if !storage.workflow_dir().is_dir() {
-            return Err(format!(
+            return Err(spawn_error(format!(
                 "worker processes need checkpoints on disk, and the workflow folder {} is not one \
                  (in-memory storage?)",
                 storage.workflow_dir().display()
-            ));
+            )));
         }
-        let tkr_dir = std::path::absolute(storage.tkr_dir())
-            .map_err(|e| format!("cannot make {} absolute: {e}", storage.tkr_dir().display()))?;
+        let tkr_dir = std::path::absolute(storage.tkr_dir()).map_err(|e| {
+            spawn_error(format!(
+                "cannot make {} absolute: {e}",
+                storage.tkr_dir().display()
+            ))
+        })?;
         let call_args = storage
             .read_worker_call_args(&task.loc)
-            .map_err(|e| format!("cannot read the call args: {e}"))?;
+            .map_err(storage_error)?;
         let spec = build_spec(
             &plan,
             &tkr_dir,
             &call_args,
             &task.call_args_path,
             storage.as_ref(),
-        )?;
+        )
+        .map_err(spawn_error)?;
         let warm = if self.pool.options.warm {
             self.warm_checks
                 .key(&plan, &tkr_dir, &task.worker, storage.as_ref())
@@ -308,7 +322,7 @@ impl ProcessExecutor {
             storage: storage.clone(),
             events: events.clone(),
         };
-        write_debug_data(&job).map_err(|e| format!("cannot write debug data: {e}"))?;
+        write_debug_data(&job).map_err(storage_error)?;
         Ok(job)
     }
 }
@@ -841,7 +855,7 @@ impl Executor for ProcessExecutor {
             worker: task.worker.clone(),
             message,
         };
-        let job = self.job(task, storage, done).map_err(spawn_error)?;
+        let job = self.job(task, storage, done)?;
         let mut state = self.pool.lock();
         if state.stopping {
             return Err(spawn_error("the executor is stopping".to_string()));

@@ -431,10 +431,16 @@ impl Executor for HpcExecutor {
             });
         }
         self.submit_or_adopt(task, storage, done)
-            .map_err(|e| LaunchError::Spawn {
-                loc: task.loc.clone(),
-                worker: task.worker.clone(),
-                message: error_chain(&e),
+            .map_err(|e| match e {
+                HpcError::Storage { loc, source } => LaunchError::Storage {
+                    loc,
+                    source: *source,
+                },
+                e => LaunchError::Spawn {
+                    loc: task.loc.clone(),
+                    worker: task.worker.clone(),
+                    message: error_chain(&e),
+                },
             })
     }
 
