@@ -245,7 +245,7 @@ pub enum LaunchError {
     Storage {
         loc: Loc,
         #[source]
-        source: StorageError,
+        source: Box<StorageError>,
     },
 }
 

@@ -273,7 +273,7 @@ impl ProcessExecutor {
         };
         let storage_error = |source| LaunchError::Storage {
             loc: task.loc.clone(),
-            source,
+            source: Box::new(source),
         };
         let plan = self
             .discovery

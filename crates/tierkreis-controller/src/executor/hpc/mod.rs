@@ -432,10 +432,7 @@ impl Executor for HpcExecutor {
         }
         self.submit_or_adopt(task, storage, done)
             .map_err(|e| match e {
-                HpcError::Storage { loc, source } => LaunchError::Storage {
-                    loc,
-                    source: *source,
-                },
+                HpcError::Storage { loc, source } => LaunchError::Storage { loc, source },
                 e => LaunchError::Spawn {
                     loc: task.loc.clone(),
                     worker: task.worker.clone(),
