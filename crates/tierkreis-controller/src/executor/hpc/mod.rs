@@ -335,6 +335,11 @@ impl HpcExecutor {
                 id
             }
             None => {
+                // A status left by an earlier attempt's job must not
+                // classify this one.
+                storage
+                    .delete_path(&node_dir.join(script::JOB_EXIT_STATUS_FILE))
+                    .map_err(st_err)?;
                 let id = system
                     .submit(&self.shared.commands, &script, job.no_check_directory)
                     .map_err(|source| HpcError::Submit {
@@ -647,10 +652,19 @@ fn decide(t: &mut Tracked, state: Option<&JobState>) -> Decision {
             let message = storage
                 .read_errors(&t.loc)
                 .unwrap_or_else(|e| format!("{job} failed (its error text is unreadable: {e})"));
-            return Decision::Complete(Err(TaskFailure::new(
-                FailureKind::WorkerReportedError,
-                message,
-            )));
+            // The job script marks `_error` for a worker that left no
+            // marker, recording its exit status beside it.
+            let status_file = storage
+                .node_dir(&t.loc)
+                .join(script::JOB_EXIT_STATUS_FILE);
+            let kind = match storage.read(&status_file) {
+                Ok(bytes) => match String::from_utf8_lossy(&bytes).trim().parse::<i32>() {
+                    Ok(0) | Err(_) => FailureKind::ExitedWithoutMarkers,
+                    Ok(status) => FailureKind::ExitedWithStatus(status),
+                },
+                Err(_) => FailureKind::WorkerReportedError,
+            };
+            return Decision::Complete(Err(TaskFailure::new(kind, message)));
         }
         _ if t.settling < 1 => {
             // Give a shared file system one more poll to show the markers.
