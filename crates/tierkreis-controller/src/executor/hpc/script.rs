@@ -253,7 +253,7 @@ fn body(s: &mut String, system: BatchSystem, spec: &JobSpec) {
     let who = q(&c.who);
     // Beside `_error`: the status of a worker that left no marker, so the
     // controller knows the job script (not the worker) reported it.
-    let exit_status = q(&c.error.with_file_name(JOB_EXIT_STATUS_FILE));
+    let exit_status = q(c.error.with_file_name(JOB_EXIT_STATUS_FILE));
     let _ = writeln!(
         s,
         "status=$?\nif [ ! -e {done} ] && [ ! -e {error} ]; then\n  if [ \"$status\" -eq 0 ]; then"
