@@ -267,7 +267,13 @@ fn a_worker_reported_error_is_retried_only_when_retry_on_names_it() {
     expect_code(&out, 0);
     assert_eq!(e.calls(), 2);
     let node = e.node(2);
-    assert_eq!(read(&node.join("attempts/1/reason")).trim(), "bad input");
+    // The error text goes to the node log, which the worker's stderr is
+    // copied into concurrently: "attempt 1" may land before or after it.
+    let reason = read(&node.join("attempts/1/reason"));
+    assert!(
+        reason.lines().any(|l| l == "bad input"),
+        "the worker's error text is not the reason: {reason}"
+    );
     assert!(node.join("attempts/1/_error").exists());
     assert!(!node.join("_error").exists());
 }
