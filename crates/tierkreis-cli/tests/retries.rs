@@ -2,6 +2,11 @@
 //! workers that fail their first k calls (counting in a file), kill
 //! themselves, or report an error; the attempts kept in
 //! `<node>/attempts/<k>/`; and a resume after a crash continuing the count.
+//! Python workers on the reference's `Worker`, warm and one process per
+//! call, whose first call exits, segfaults or hangs: each is retried exactly
+//! when `retry_on` names that kind of failure (these need the reference
+//! environment, so the runner reports them ignored without it, and failed
+//! under CI).
 
 mod common;
 
@@ -9,7 +14,75 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use common::reference::{availability, run_sh, Scratch};
 use common::{expect_code, run_uuid, tkr, write};
+
+fn main() {
+    let local: Vec<(&'static str, fn())> = vec![
+        (
+            "a_task_failing_twice_succeeds_on_its_third_attempt_and_keeps_each_attempt",
+            a_task_failing_twice_succeeds_on_its_third_attempt_and_keeps_each_attempt,
+        ),
+        (
+            "when_retries_run_out_the_last_failure_is_final",
+            when_retries_run_out_the_last_failure_is_final,
+        ),
+        (
+            "a_killed_worker_is_retried_with_the_command_line_flag",
+            a_killed_worker_is_retried_with_the_command_line_flag,
+        ),
+        (
+            "a_worker_reported_error_is_retried_only_when_retry_on_names_it",
+            a_worker_reported_error_is_retried_only_when_retry_on_names_it,
+        ),
+        (
+            "a_resume_after_a_crash_continues_the_attempt_count",
+            a_resume_after_a_crash_continues_the_attempt_count,
+        ),
+        (
+            "a_bad_backoff_is_refused_naming_the_key",
+            a_bad_backoff_is_refused_naming_the_key,
+        ),
+    ];
+    let python: Vec<(&'static str, fn())> = vec![
+        (
+            "a_warm_python_call_that_exits_is_retried_under_retry_on_exit_only",
+            a_warm_python_call_that_exits_is_retried_under_retry_on_exit_only,
+        ),
+        (
+            "a_one_shot_python_call_that_exits_is_retried_under_retry_on_exit_only",
+            a_one_shot_python_call_that_exits_is_retried_under_retry_on_exit_only,
+        ),
+        (
+            "a_warm_python_segfault_is_retried_under_retry_on_signal_only",
+            a_warm_python_segfault_is_retried_under_retry_on_signal_only,
+        ),
+        (
+            "a_one_shot_python_segfault_is_retried_under_retry_on_signal_only",
+            a_one_shot_python_segfault_is_retried_under_retry_on_signal_only,
+        ),
+        (
+            "a_warm_python_call_past_its_timeout_is_retried_under_retry_on_timeout",
+            a_warm_python_call_past_its_timeout_is_retried_under_retry_on_timeout,
+        ),
+        (
+            "a_one_shot_python_call_past_its_timeout_is_retried_under_retry_on_timeout",
+            a_one_shot_python_call_past_its_timeout_is_retried_under_retry_on_timeout,
+        ),
+    ];
+    let missing_reference = availability().err();
+    let trials = local
+        .into_iter()
+        .map(|(name, body)| common::trial_needing(name, body, None))
+        .chain(
+            python
+                .into_iter()
+                .map(|(name, body)| common::trial_needing(name, body, missing_reference.clone())),
+        )
+        .collect();
+    let args = libtest_mimic::Arguments::from_args();
+    libtest_mimic::run(&args, trials).exit()
+}
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -101,7 +174,6 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-#[test]
 fn a_task_failing_twice_succeeds_on_its_third_attempt_and_keeps_each_attempt() {
     let e = env(2, "exit 3");
     let config = e.config("[workers.flaky]\nretries = 3\nretry_backoff = \"10ms\"\n");
@@ -139,7 +211,6 @@ fn a_task_failing_twice_succeeds_on_its_third_attempt_and_keeps_each_attempt() {
     );
 }
 
-#[test]
 fn when_retries_run_out_the_last_failure_is_final() {
     let e = env(5, "exit 1");
     let config =
@@ -167,7 +238,6 @@ fn when_retries_run_out_the_last_failure_is_final() {
     assert!(read(&node.join("attempts/1/logs")).contains("attempt 3"));
 }
 
-#[test]
 fn a_killed_worker_is_retried_with_the_command_line_flag() {
     let e = env(1, "kill -KILL $$");
     let out = e.run(1, None, &["--retries", "2"]);
@@ -177,7 +247,6 @@ fn a_killed_worker_is_retried_with_the_command_line_flag() {
     assert!(reason.contains("killed by signal 9"), "{reason}");
 }
 
-#[test]
 fn a_worker_reported_error_is_retried_only_when_retry_on_names_it() {
     let report = "echo \"bad input\" > \"$error_path\"\ntouch \"${done_path%_done}_error\"\nexit 0";
     let e = env(1, report);
@@ -198,12 +267,17 @@ fn a_worker_reported_error_is_retried_only_when_retry_on_names_it() {
     expect_code(&out, 0);
     assert_eq!(e.calls(), 2);
     let node = e.node(2);
-    assert_eq!(read(&node.join("attempts/1/reason")).trim(), "bad input");
+    // The error text goes to the node log, which the worker's stderr is
+    // copied into concurrently: "attempt 1" may land before or after it.
+    let reason = read(&node.join("attempts/1/reason"));
+    assert!(
+        reason.lines().any(|l| l == "bad input"),
+        "the worker's error text is not the reason: {reason}"
+    );
     assert!(node.join("attempts/1/_error").exists());
     assert!(!node.join("_error").exists());
 }
 
-#[test]
 fn a_resume_after_a_crash_continues_the_attempt_count() {
     // Fails twice; one retry allowed. Killed while waiting to retry after
     // the first failure, the resumed run's attempt is the second and last.
@@ -247,7 +321,6 @@ fn a_resume_after_a_crash_continues_the_attempt_count() {
     assert!(node.join("_error").exists());
 }
 
-#[test]
 fn a_bad_backoff_is_refused_naming_the_key() {
     let e = env(0, "");
     let config = e.config("[workers.flaky]\nretries = 1\nretry_backoff = \"soon\"\n");
@@ -257,5 +330,241 @@ fn a_bad_backoff_is_refused_naming_the_key() {
     assert!(
         err.contains("workers.flaky.retry_backoff") && err.contains("soon"),
         "{err}"
+    );
+}
+
+/// How the first call of the Python worker fails.
+#[derive(Clone, Copy, Debug)]
+enum FirstCall {
+    /// `os._exit(3)`.
+    Exits,
+    /// Reads address 0: SIGSEGV.
+    Segfaults,
+    /// Sleeps far past the task timeout.
+    Hangs,
+}
+
+impl FirstCall {
+    fn python(self) -> &'static str {
+        match self {
+            FirstCall::Exits => "os._exit(3)",
+            FirstCall::Segfaults => "ctypes.string_at(0)",
+            FirstCall::Hangs => "time.sleep(300)",
+        }
+    }
+}
+
+/// The task timeout of the [`FirstCall::Hangs`] trials: long enough for a
+/// one-shot Python to import `tierkreis` on a loaded machine.
+const HANG_TIMEOUT_SECS: u32 = 20;
+
+/// A Python worker `pyf` on the reference's `Worker` in a scratch
+/// registry: `inc(x)` counts its calls in `count` beside it, fails its first
+/// call as `first` says, and otherwise returns x + 1.
+fn python_worker(first: FirstCall) -> (Scratch, PathBuf) {
+    let s = Scratch::new();
+    let dir = s.path().join("registry/pyf");
+    std::fs::create_dir_all(&dir).expect("registry");
+    let count = dir.join("count");
+    let source = format!(
+        r#"import ctypes
+import os
+import time
+from pathlib import Path
+from sys import argv
+
+from tierkreis import Worker
+
+worker = Worker("pyf")
+COUNT = Path("{count}")
+
+
+@worker.task()
+def inc(x: int) -> int:
+    n = int(COUNT.read_text()) + 1 if COUNT.exists() else 1
+    COUNT.write_text(str(n))
+    print(f"attempt {{n}} in process {{os.getpid()}}", flush=True)
+    if n == 1:
+        {fail}
+    return x + 1
+
+
+if __name__ == "__main__":
+    worker.app(argv)
+"#,
+        count = count.display(),
+        fail = first.python()
+    );
+    std::fs::write(dir.join("main.py"), source).expect("main.py");
+    (s, s_registry(&dir))
+}
+
+fn s_registry(worker_dir: &Path) -> PathBuf {
+    worker_dir.parent().expect("registry").to_path_buf()
+}
+
+/// `tkr run` of the one-task graph on `pyf.inc` inside the reference
+/// environment (its `python3` has `tierkreis`), with `toml` as its
+/// configuration; `extra` are more arguments (`--no-warm`).
+fn run_python(s: &Scratch, reg: &Path, id: u128, toml: &str, extra: &[&str]) -> Output {
+    let graph = s.write("graph.json", &GRAPH.replace("flaky.inc", "pyf.inc"));
+    let config = s.write(&format!("tkr{id}.toml"), toml);
+    std::fs::remove_file(reg.join("pyf/count")).ok();
+    let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
+    let mut c = Command::new("bash");
+    c.arg(run_sh())
+        .arg("--bind")
+        .arg(bin.parent().expect("bin folder"))
+        .arg("--")
+        .arg("/usr/bin/env")
+        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
+        .arg("RUST_LOG=")
+        .arg(bin)
+        .args(["run", "--run-id", &id.to_string(), "-o", "--jobs", "1"])
+        .arg("--registry")
+        .arg(reg)
+        .arg("--config")
+        .arg(config)
+        .args(extra)
+        .arg("-f")
+        .arg(graph)
+        .current_dir(s.path());
+    c.output().expect("tkr run in the reference environment")
+}
+
+fn python_calls(reg: &Path) -> u32 {
+    std::fs::read_to_string(reg.join("pyf/count"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The first call of `pyf.inc` fails as `first` says. With `retry_on`
+/// naming another kind (`wrong`, when given) the failure is final after one
+/// call; with `right` the second call succeeds, the attempt's reason says
+/// `reason_says`, and, warm, both attempts ran in the warm executor.
+fn python_failure_is_retried_by_its_kind(
+    first: FirstCall,
+    warm: bool,
+    right: &str,
+    wrong: Option<&str>,
+    reason_says: &str,
+) {
+    let (s, reg) = python_worker(first);
+    let extra: &[&str] = if warm { &[] } else { &["--no-warm"] };
+    let timeout = match first {
+        FirstCall::Hangs => format!("timeout_secs = {HANG_TIMEOUT_SECS}\n"),
+        _ => String::new(),
+    };
+    let toml = |kind: &str| {
+        format!(
+            "grace_secs = 1\n[workers.pyf]\n{timeout}retries = 2\nretry_backoff = \"10ms\"\nretry_on = [\"{kind}\"]\n"
+        )
+    };
+    let node_of = |id: u128| s.workflow(id).join("-.N1");
+    if let Some(wrong) = wrong {
+        let out = run_python(&s, &reg, 1, &toml(wrong), extra);
+        expect_code(&out, 1);
+        assert_eq!(
+            python_calls(&reg),
+            1,
+            "a {first:?} failure was retried under retry_on = [{wrong:?}]"
+        );
+        let node = node_of(1);
+        assert!(attempt_numbers(&node).is_empty());
+        assert!(node.join("_error").exists());
+        let logs = read(&node.join("logs"));
+        assert!(logs.contains(reason_says), "{logs}");
+    }
+    let out = run_python(&s, &reg, 2, &toml(right), extra);
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "value: 42\n");
+    assert_eq!(python_calls(&reg), 2);
+    let node = node_of(2);
+    assert_eq!(attempt_numbers(&node), vec!["1"]);
+    let reason = read(&node.join("attempts/1/reason"));
+    assert!(reason.contains(reason_says), "{reason}");
+    assert!(
+        read(&node.join("attempts/1/logs")).contains("attempt 1 in process"),
+        "the first attempt's log is not kept"
+    );
+    assert!(read(&node.join("logs")).contains("attempt 2 in process"));
+    assert!(node.join("_done").exists() && !node.join("_error").exists());
+    let executor = if warm {
+        "\"tierkreis-rs:python-warm\""
+    } else {
+        "\"tierkreis-rs:python\""
+    };
+    for record in [
+        node.join("attempts/1/executor"),
+        s.workflow(2).join("debug/executors/-.N1"),
+    ] {
+        let text = read(&record);
+        assert!(text.contains(executor), "{}: {text}", record.display());
+    }
+    assert_eq!(
+        reason.contains("its warm process"),
+        warm && !matches!(first, FirstCall::Hangs),
+        "{reason}"
+    );
+}
+
+fn a_warm_python_call_that_exits_is_retried_under_retry_on_exit_only() {
+    python_failure_is_retried_by_its_kind(
+        FirstCall::Exits,
+        true,
+        "exit",
+        Some("signal"),
+        "exited with status 3",
+    );
+}
+
+fn a_one_shot_python_call_that_exits_is_retried_under_retry_on_exit_only() {
+    python_failure_is_retried_by_its_kind(
+        FirstCall::Exits,
+        false,
+        "exit",
+        Some("signal"),
+        "exited with status 3",
+    );
+}
+
+fn a_warm_python_segfault_is_retried_under_retry_on_signal_only() {
+    python_failure_is_retried_by_its_kind(
+        FirstCall::Segfaults,
+        true,
+        "signal",
+        Some("exit"),
+        "was killed by signal 11 (SIGSEGV)",
+    );
+}
+
+fn a_one_shot_python_segfault_is_retried_under_retry_on_signal_only() {
+    python_failure_is_retried_by_its_kind(
+        FirstCall::Segfaults,
+        false,
+        "signal",
+        Some("exit"),
+        "was killed by signal 11 (SIGSEGV)",
+    );
+}
+
+fn a_warm_python_call_past_its_timeout_is_retried_under_retry_on_timeout() {
+    python_failure_is_retried_by_its_kind(
+        FirstCall::Hangs,
+        true,
+        "timeout",
+        None,
+        &format!("timed out after {HANG_TIMEOUT_SECS}s and was stopped"),
+    );
+}
+
+fn a_one_shot_python_call_past_its_timeout_is_retried_under_retry_on_timeout() {
+    python_failure_is_retried_by_its_kind(
+        FirstCall::Hangs,
+        false,
+        "timeout",
+        None,
+        &format!("timed out after {HANG_TIMEOUT_SECS}s and was stopped"),
     );
 }

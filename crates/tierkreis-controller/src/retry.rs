@@ -10,6 +10,10 @@
 //! `_error` in the node folder always mean the final outcome. The attempt
 //! count is the number of `attempts/<k>` folders, so a resume after a crash
 //! continues it.
+//!
+//! Which failures are retried is decided by the typed
+//! [`crate::runtime::FailureKind`] each executor sets on its completion
+//! ([`crate::runtime::FailureKind::retry_on`]), never by the message text.
 
 use std::time::Duration;
 
@@ -58,33 +62,6 @@ impl RetryPolicy {
         let cap = BACKOFF_CAP.max(self.backoff);
         let factor = 2u32.saturating_pow(k.saturating_sub(1));
         self.backoff.saturating_mul(factor).min(cap)
-    }
-}
-
-/// Which kind of failure a completion's message reports. The executors'
-/// messages start with a summary line: a timeout (`timed out after`, a batch
-/// job's `ran out of time`), a signal (`was killed by signal`, a job that
-/// `ran out of memory` or `was cancelled`), an exit without a result
-/// (`exited with status`, `exited without marking done or error`, `ended
-/// with`, a job that `failed (..) without the worker marking done or error`,
-/// `ended without the worker marking`, `is no longer known to the
-/// scheduler`); anything else is the worker's own error text (`error`).
-pub fn classify(message: &str) -> RetryOn {
-    let first = message.lines().next().unwrap_or_default();
-    let has = |s: &str| first.contains(s);
-    if has(" timed out after ") || has(" ran out of time ") {
-        RetryOn::Timeout
-    } else if has(" was killed by signal ") || has(" ran out of memory ") || has(" was cancelled") {
-        RetryOn::Signal
-    } else if has(" exited with status ")
-        || has(" exited without marking done or error")
-        || has(" ended with ")
-        || has("without the worker marking done or error")
-        || has(" is no longer known to the scheduler")
-    {
-        RetryOn::Exit
-    } else {
-        RetryOn::Error
     }
 }
 
@@ -184,31 +161,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_of_the_executors_are_classified_by_their_first_line() {
-        let w = "worker \"w\" (shell at -.N1)";
-        assert_eq!(
-            classify(&format!("{w} timed out after 2s and was stopped")),
-            RetryOn::Timeout
-        );
-        assert_eq!(
-            classify(&format!("{w} was killed by signal 9 (SIGKILL)")),
-            RetryOn::Signal
-        );
-        assert_eq!(
-            classify(&format!(
-                "{w} exited with status 3\nlast lines of stderr:\ntimed out after x"
-            )),
-            RetryOn::Exit
-        );
-        assert_eq!(
-            classify(&format!("{w} exited without marking done or error")),
-            RetryOn::Exit
-        );
-        assert_eq!(
-            classify("x (batch job 12 on slurm) ran out of time (walltime 1) and was stopped"),
-            RetryOn::Timeout
-        );
-        assert_eq!(classify("ValueError: bad input"), RetryOn::Error);
+    fn each_failure_kind_is_covered_by_its_retry_on_entry() {
+        use crate::runtime::{BatchJobFailure, FailureKind};
+        let cases = [
+            (FailureKind::WorkerReportedError, Some(RetryOn::Error)),
+            (FailureKind::DeclaredOutputsMissing, Some(RetryOn::Error)),
+            (FailureKind::CouldNotLaunch, Some(RetryOn::Error)),
+            (FailureKind::ExitedWithStatus(3), Some(RetryOn::Exit)),
+            (FailureKind::ExitedWithoutMarkers, Some(RetryOn::Exit)),
+            (FailureKind::KilledBySignal(9), Some(RetryOn::Signal)),
+            (FailureKind::MemoryLimitExceeded, Some(RetryOn::Signal)),
+            (FailureKind::TimedOut, Some(RetryOn::Timeout)),
+            (
+                FailureKind::BatchJob(BatchJobFailure::OutOfTime),
+                Some(RetryOn::Timeout),
+            ),
+            (
+                FailureKind::BatchJob(BatchJobFailure::OutOfMemory),
+                Some(RetryOn::Signal),
+            ),
+            (
+                FailureKind::BatchJob(BatchJobFailure::Cancelled),
+                Some(RetryOn::Signal),
+            ),
+            (
+                FailureKind::BatchJob(BatchJobFailure::EndedWithoutMarkers),
+                Some(RetryOn::Exit),
+            ),
+            (
+                FailureKind::BatchJob(BatchJobFailure::Lost),
+                Some(RetryOn::Exit),
+            ),
+            (FailureKind::ControllerStorage, None),
+        ];
+        for (kind, expected) in cases {
+            assert_eq!(kind.retry_on(), expected, "{kind:?}");
+        }
     }
 
     #[test]

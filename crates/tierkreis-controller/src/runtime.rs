@@ -27,8 +27,106 @@ pub struct Completion {
     /// The task's node.
     pub loc: Loc,
     /// `Ok` when the task marked itself done; `Err` with the reason otherwise.
-    /// The executor has already written the error text and `_error`.
-    pub result: Result<(), String>,
+    /// The executor has already written the error text and `_error`, except
+    /// for [`FailureKind::ControllerStorage`], which marks nothing.
+    pub result: Result<(), TaskFailure>,
+}
+
+/// Why a task did not finish: the kind, set by the executor that saw it
+/// end (the retry policy matches on it), and the message shown to users.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TaskFailure {
+    /// What kind of end it was.
+    pub kind: FailureKind,
+    /// The text written to the node's errors (summary line first).
+    pub message: String,
+}
+
+impl TaskFailure {
+    /// A failure of `kind` with `message`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// How a task ended without finishing, as its executor observed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The worker reported the failure itself: it wrote `_error`, or a warm
+    /// call raised, or a builtin returned an error.
+    WorkerReportedError,
+    /// The worker marked itself done without writing a declared output.
+    DeclaredOutputsMissing,
+    /// The process exited with this non-zero status (a warm process that
+    /// exited during the call included).
+    ExitedWithStatus(i32),
+    /// The process exited with status 0, or ended with no status, without
+    /// marking the task done or failed.
+    ExitedWithoutMarkers,
+    /// The process (or a warm process during the call) was killed by this
+    /// signal.
+    KilledBySignal(i32),
+    /// The task ran past its timeout and was stopped.
+    TimedOut,
+    /// The worker could not be started (spawn failed, no such program, a
+    /// warm process that cannot be reached).
+    CouldNotLaunch,
+    /// A warm process went over its memory limit during the call and was
+    /// stopped.
+    MemoryLimitExceeded,
+    /// A batch job ended in a way the scheduler reports.
+    BatchJob(BatchJobFailure),
+    /// The controller could not write the task's checkpoint files (disk full,
+    /// permissions): not the task's fault, so the node is not marked failed
+    /// and the run stops (exit 3) so that `tkr resume` runs it again.
+    ControllerStorage,
+}
+
+/// How a batch job ended without its task finishing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchJobFailure {
+    /// The job ended (failed or completed) without the worker marking done
+    /// or error.
+    EndedWithoutMarkers,
+    /// The job ran past its walltime.
+    OutOfTime,
+    /// The job was killed for using too much memory.
+    OutOfMemory,
+    /// The job was cancelled (by a user or the administrator).
+    Cancelled,
+    /// The scheduler no longer knows the job.
+    Lost,
+}
+
+impl FailureKind {
+    /// Which `retry_on` entry covers this kind; `None` for a storage
+    /// failure of the controller, which is never retried (the run stops).
+    pub fn retry_on(self) -> Option<crate::retry::RetryOn> {
+        use crate::retry::RetryOn;
+        Some(match self {
+            FailureKind::WorkerReportedError
+            | FailureKind::DeclaredOutputsMissing
+            | FailureKind::CouldNotLaunch => RetryOn::Error,
+            FailureKind::ExitedWithStatus(_)
+            | FailureKind::ExitedWithoutMarkers
+            | FailureKind::BatchJob(BatchJobFailure::EndedWithoutMarkers | BatchJobFailure::Lost) => {
+                RetryOn::Exit
+            }
+            FailureKind::KilledBySignal(_)
+            | FailureKind::MemoryLimitExceeded
+            | FailureKind::BatchJob(BatchJobFailure::OutOfMemory | BatchJobFailure::Cancelled) => {
+                RetryOn::Signal
+            }
+            FailureKind::TimedOut | FailureKind::BatchJob(BatchJobFailure::OutOfTime) => {
+                RetryOn::Timeout
+            }
+            FailureKind::ControllerStorage => return None,
+        })
+    }
 }
 
 /// What the runtime loop waits for.
@@ -140,6 +238,15 @@ pub enum LaunchError {
         worker: String,
         message: String,
     },
+    /// The controller could not read or write the task's checkpoint files
+    /// while launching it (a full disk, say): not the task's fault, so the
+    /// node is not marked failed and the run stops for a resume.
+    #[error("checkpoint storage failed while launching the task at {loc}: {source}")]
+    Storage {
+        loc: Loc,
+        #[source]
+        source: Box<StorageError>,
+    },
 }
 
 /// Errors that stop a run (node failures are an [`Outcome`], not an error).
@@ -163,6 +270,14 @@ pub enum RunError {
     Cache(#[from] crate::cache::ResultCacheError),
     #[error("the run was stopped ({stopped} running task(s) stopped); it can be resumed")]
     Stopped { stopped: usize },
+    /// The controller could not write a task's checkpoint files (a full
+    /// disk, say). The run stopped; that task and the running ones are left
+    /// not started, nothing is marked failed, so a resume runs them again.
+    #[error(
+        "checkpoint storage failed for task {loc}: {message}\n\
+         the run stopped with nothing marked failed; `tkr resume` continues it once the storage works again"
+    )]
+    TaskStorage { loc: Loc, message: String },
 }
 
 /// Writes a new workflow into `storage`: metadata, inputs, the graph as the
@@ -378,6 +493,19 @@ pub fn run_with_options(
             ))?;
             return Err(RunError::Stopped { stopped });
         }
+        Err(e @ (RunError::Storage(_) | RunError::TaskStorage { .. })) => {
+            // The checkpoint cannot be written (a full disk, say): stop the
+            // running tasks and leave them, unmarked, for a resume. Best
+            // effort: the storage that failed may fail again here.
+            let stopped = executor.stop();
+            if let Err(unstart) = unstart_interrupted(&sched, storage.as_ref()) {
+                tracing::warn!(error = %unstart, "cannot mark the interrupted tasks not started");
+            }
+            let _ = storage.append_workflow_log(&format!(
+                "run stopped on a storage failure ({stopped} running task(s) stopped): {e}"
+            ));
+            return Err(e);
+        }
         other => other?,
     };
     match &outcome {
@@ -467,13 +595,28 @@ fn drive(
             running: sched.progress().running,
         })?;
         let mut stopped = false;
+        let mut storage_failure: Option<(Loc, String)> = None;
         let mut next = Some(first);
         while let Some(event) = next {
             match event {
+                Event::Completion(Completion {
+                    loc,
+                    result:
+                        Err(TaskFailure {
+                            kind: FailureKind::ControllerStorage,
+                            message,
+                        }),
+                }) => {
+                    // Not the task's failure: the node stays running (and
+                    // is un-started below) instead of failed. The first one
+                    // is the run's error; the others go to the debug log.
+                    tracing::debug!(%loc, %message, "checkpoint storage failed");
+                    storage_failure.get_or_insert((loc, message));
+                }
                 Event::Completion(c) => {
                     let retry = match (retries, &c.result, launched.get(&c.loc)) {
-                        (Some(policy_of), Err(reason), Some(task)) => {
-                            retry_after(policy_of, task, reason, storage.as_ref())?
+                        (Some(policy_of), Err(failure), Some(task)) => {
+                            retry_after(policy_of, task, failure, storage.as_ref())?
                         }
                         _ => None,
                     };
@@ -509,6 +652,9 @@ fn drive(
             }
             next = events.rx.try_recv().ok();
         }
+        if let Some((loc, message)) = storage_failure {
+            return Err(RunError::TaskStorage { loc, message });
+        }
         if stopped {
             let err = stop(executor);
             unstart_interrupted(sched, storage.as_ref())?;
@@ -517,30 +663,33 @@ fn drive(
     }
 }
 
-/// Whether the failed `task` is retried, by its policy and the failure
-/// `reason`; if so its attempt is archived and markers cleared (see
+/// Whether the failed `task` is retried, by its policy and the kind of
+/// `failure`; if so its attempt is archived and markers cleared (see
 /// [`crate::retry`]), and the wait before launching it again is returned.
 fn retry_after(
     policy_of: &RetryPolicyFn,
     task: &Launch,
-    reason: &str,
+    failure: &TaskFailure,
     storage: &dyn ControllerStorage,
 ) -> Result<Option<std::time::Duration>, RunError> {
     let policy = policy_of(&task.worker, &task.function);
     if policy.retries == 0 {
         return Ok(None);
     }
-    let kind = crate::retry::classify(reason);
+    let Some(kind) = failure.kind.retry_on() else {
+        return Ok(None);
+    };
     if !policy.retry_on.contains(&kind) {
         return Ok(None);
     }
+    let reason = failure.message.as_str();
     let done = crate::retry::failed_attempts(storage, &task.loc);
     if done >= policy.retries {
         return Ok(None);
     }
     let k = crate::retry::archive_attempt(storage, &task.loc, reason)?;
     let delay = policy.delay(k);
-    tracing::info!(loc = %task.loc, attempt = k, ?kind, ?delay, "task failed; retrying");
+    tracing::info!(loc = %task.loc, attempt = k, ?kind, failure = ?failure.kind, ?delay, "task failed; retrying");
     storage.append_workflow_log(&format!(
         "task {} attempt {k} failed ({kind:?}); retry {k} of {} in {:.3}s",
         task.loc,
@@ -559,6 +708,12 @@ fn launch_one(
     task: Launch,
 ) -> Result<(), RunError> {
     if let Err(e) = executor.launch(&task, storage, &events.events) {
+        if let LaunchError::Storage { loc, source } = e {
+            return Err(RunError::TaskStorage {
+                loc,
+                message: source.to_string(),
+            });
+        }
         let message = e.to_string();
         tracing::warn!(loc = %task.loc, %message, "task could not start");
         storage.write_node_errors(&task.loc, &message)?;
@@ -587,8 +742,8 @@ fn unstart_interrupted(
 fn apply(sched: &mut Scheduler<'_>, c: Completion) -> Result<(), RunError> {
     match c.result {
         Ok(()) => sched.task_finished(&c.loc)?,
-        Err(reason) => {
-            tracing::debug!(loc = %c.loc, %reason, "task failed");
+        Err(failure) => {
+            tracing::debug!(loc = %c.loc, reason = %failure.message, kind = ?failure.kind, "task failed");
             sched.task_failed(&c.loc)?;
         }
     }

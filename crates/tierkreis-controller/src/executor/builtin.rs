@@ -13,7 +13,7 @@ use indexmap::IndexMap;
 use tierkreis_storage::{ControllerStorage, ExecutorDebugData, StorageError};
 
 use crate::builtins;
-use crate::runtime::{Completion, Events, Executor, LaunchError};
+use crate::runtime::{Completion, Events, Executor, FailureKind, LaunchError, TaskFailure};
 use crate::scheduler::Launch;
 
 /// A task's inputs by port, as the bytes of its input files.
@@ -148,23 +148,22 @@ fn compute(
     }
 }
 
-/// The task's completion from a step's result: a storage failure fails the
-/// node too (best effort: its error file may be writable even if an output
-/// was not).
-fn completion(
-    task: &Launch,
-    storage: &dyn ControllerStorage,
-    result: Result<Result<(), String>, StorageError>,
-) -> Completion {
-    let result = result.unwrap_or_else(|e| {
-        let message = format!(
-            "storage failed while running builtins.{}: {e}",
-            task.function
-        );
-        let _ = storage.write_node_errors(&task.loc, &message);
-        let _ = storage.mark_node_error(&task.loc);
-        Err(message)
-    });
+/// The task's completion from a step's result. A storage failure (a full
+/// disk, say) is not the task's fault: nothing is marked, and the
+/// [`FailureKind::ControllerStorage`] kind makes the runtime stop the run so
+/// that a resume runs the task again once the storage works.
+fn completion(task: &Launch, result: Result<Result<(), String>, StorageError>) -> Completion {
+    let result = match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(message)) => Err(TaskFailure::new(FailureKind::WorkerReportedError, message)),
+        Err(e) => Err(TaskFailure::new(
+            FailureKind::ControllerStorage,
+            format!(
+                "storage failed while running builtins.{}: {e}",
+                task.function
+            ),
+        )),
+    };
     Completion {
         loc: task.loc.clone(),
         result,
@@ -199,7 +198,7 @@ impl BuiltinExecutor {
                     return;
                 }
                 let result = compute(&task2, storage.as_ref(), &inputs);
-                done.complete(completion(&task2, storage.as_ref(), result));
+                done.complete(completion(&task2, result));
             });
         spawned.map(drop).map_err(|e| {
             self.waits.lock().waiting -= 1;
@@ -222,7 +221,7 @@ impl Executor for BuiltinExecutor {
         let inputs = match read_inputs(task, storage.as_ref()) {
             Ok(inputs) => inputs,
             Err(e) => {
-                done.complete(completion(task, storage.as_ref(), Err(e)));
+                done.complete(completion(task, Err(e)));
                 return Ok(());
             }
         };
@@ -230,7 +229,7 @@ impl Executor for BuiltinExecutor {
             return self.launch_waiting(task, storage, done, inputs, delay);
         }
         let result = compute(task, storage.as_ref(), &inputs);
-        done.complete(completion(task, storage.as_ref(), result));
+        done.complete(completion(task, result));
         Ok(())
     }
 

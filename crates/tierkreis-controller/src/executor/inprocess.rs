@@ -10,7 +10,7 @@ use tierkreis_storage::{
     ControllerStorage, ExecutorDebugData, FileWorkerStorage, MemoryControllerStorage, WorkerStorage,
 };
 
-use crate::runtime::{Completion, Events, Executor, LaunchError};
+use crate::runtime::{Completion, Events, Executor, FailureKind, LaunchError, TaskFailure};
 use crate::scheduler::Launch;
 
 /// A worker function: reads inputs and writes outputs through the storage,
@@ -75,11 +75,12 @@ impl InProcessExecutor {
         f: &WorkerFn,
         task: &Launch,
         storage: &dyn ControllerStorage,
-    ) -> Result<(), String> {
+    ) -> Result<(), TaskFailure> {
+        let storage_failed = |m: String| TaskFailure::new(FailureKind::ControllerStorage, m);
         let ws = self.storage.as_ref();
-        let args = ws
-            .read_call_args(&task.call_args_path)
-            .map_err(|e| format!("cannot read the call args of {}: {e}", task.loc))?;
+        let args = ws.read_call_args(&task.call_args_path).map_err(|e| {
+            storage_failed(format!("cannot read the call args of {}: {e}", task.loc))
+        })?;
         storage
             .write_executor_data(
                 &task.loc,
@@ -91,7 +92,7 @@ impl InProcessExecutor {
                     packages: Vec::new(),
                 },
             )
-            .map_err(|e| format!("cannot write debug data of {}: {e}", task.loc))?;
+            .map_err(|e| storage_failed(format!("cannot write debug data of {}: {e}", task.loc)))?;
         let outcome = catch_unwind(AssertUnwindSafe(|| f(&args, ws))).unwrap_or_else(|p| {
             let what = p
                 .downcast_ref::<&str>()
@@ -103,8 +104,9 @@ impl InProcessExecutor {
         match outcome {
             Ok(()) => {
                 if !storage.is_node_finished(&task.loc) {
-                    ws.mark_done(&args.done_path)
-                        .map_err(|e| format!("cannot mark {} done: {e}", task.loc))?;
+                    ws.mark_done(&args.done_path).map_err(|e| {
+                        storage_failed(format!("cannot mark {} done: {e}", task.loc))
+                    })?;
                 }
                 Ok(())
             }
@@ -112,7 +114,7 @@ impl InProcessExecutor {
                 if let Err(e) = ws.write_error(&args.error_path, &message) {
                     tracing::error!(loc = %task.loc, error = %e, "cannot write a task's error");
                 }
-                Err(message)
+                Err(TaskFailure::new(FailureKind::WorkerReportedError, message))
             }
         }
     }
@@ -133,7 +135,8 @@ impl Executor for InProcessExecutor {
             });
         };
         let result = self.run(f.as_ref(), task, storage.as_ref());
-        if result.is_err() {
+        let task_failed = matches!(&result, Err(f) if f.kind != FailureKind::ControllerStorage);
+        if task_failed {
             if let Err(e) = storage.mark_node_error(&task.loc) {
                 tracing::error!(loc = %task.loc, error = %e, "cannot mark a task failed");
             }

@@ -26,7 +26,7 @@ use tierkreis_storage::{ControllerStorage, ExecutorDebugData, TKR_DIR_KEY};
 
 use super::config::WorkerKind;
 use super::discovery::{Discovery, LaunchPlan};
-use crate::runtime::{Completion, Events, Executor, LaunchError};
+use crate::runtime::{Completion, Events, Executor, FailureKind, LaunchError, TaskFailure};
 use crate::scheduler::Launch;
 
 /// How many lines of a failed task's stderr go into its error text.
@@ -265,30 +265,44 @@ impl ProcessExecutor {
         task: &Launch,
         storage: &Arc<dyn ControllerStorage>,
         events: &Events,
-    ) -> Result<Job, String> {
+    ) -> Result<Job, LaunchError> {
+        let spawn_error = |message: String| LaunchError::Spawn {
+            loc: task.loc.clone(),
+            worker: task.worker.clone(),
+            message,
+        };
+        let storage_error = |source| LaunchError::Storage {
+            loc: task.loc.clone(),
+            source: Box::new(source),
+        };
         let plan = self
             .discovery
             .resolve(&task.worker, &task.function)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| spawn_error(e.to_string()))?;
         if !storage.workflow_dir().is_dir() {
-            return Err(format!(
+            return Err(spawn_error(format!(
                 "worker processes need checkpoints on disk, and the workflow folder {} is not one \
                  (in-memory storage?)",
                 storage.workflow_dir().display()
-            ));
+            )));
         }
-        let tkr_dir = std::path::absolute(storage.tkr_dir())
-            .map_err(|e| format!("cannot make {} absolute: {e}", storage.tkr_dir().display()))?;
+        let tkr_dir = std::path::absolute(storage.tkr_dir()).map_err(|e| {
+            spawn_error(format!(
+                "cannot make {} absolute: {e}",
+                storage.tkr_dir().display()
+            ))
+        })?;
         let call_args = storage
             .read_worker_call_args(&task.loc)
-            .map_err(|e| format!("cannot read the call args: {e}"))?;
+            .map_err(storage_error)?;
         let spec = build_spec(
             &plan,
             &tkr_dir,
             &call_args,
             &task.call_args_path,
             storage.as_ref(),
-        )?;
+        )
+        .map_err(spawn_error)?;
         let warm = if self.pool.options.warm {
             self.warm_checks
                 .key(&plan, &tkr_dir, &task.worker, storage.as_ref())
@@ -308,7 +322,7 @@ impl ProcessExecutor {
             storage: storage.clone(),
             events: events.clone(),
         };
-        write_debug_data(&job).map_err(|e| format!("cannot write debug data: {e}"))?;
+        write_debug_data(&job).map_err(storage_error)?;
         Ok(job)
     }
 }
@@ -533,7 +547,7 @@ impl Pool {
                         fail(&next, &message);
                         next.events.complete(Completion {
                             loc: next.loc.clone(),
-                            result: Err(message),
+                            result: Err(TaskFailure::new(FailureKind::CouldNotLaunch, message)),
                         });
                     }
                 }
@@ -703,47 +717,66 @@ pub(super) fn conclude(
     status: std::io::Result<ExitStatus>,
     timed_out: bool,
     tail: &VecDeque<String>,
-) -> Result<(), String> {
+) -> Result<(), TaskFailure> {
     let storage = job.storage.as_ref();
     let loc = &job.loc;
     let who = format!("worker {:?} ({} at {loc})", job.worker, job.kind.name());
     if storage.is_node_finished(loc) {
         return outputs_complete(job, &who);
     }
-    let summary = if timed_out {
+    let (kind, summary) = if timed_out {
         let secs = job.timeout.map_or(0.0, |t| t.as_secs_f64());
-        format!("{who} timed out after {secs}s and was stopped")
+        (
+            FailureKind::TimedOut,
+            format!("{who} timed out after {secs}s and was stopped"),
+        )
     } else if storage.node_has_error(loc) {
-        return Err(storage
+        let message = storage
             .read_errors(loc)
-            .unwrap_or_else(|e| format!("{who} failed (its error text is unreadable: {e})")));
+            .unwrap_or_else(|e| format!("{who} failed (its error text is unreadable: {e})"));
+        return Err(TaskFailure::new(FailureKind::WorkerReportedError, message));
     } else {
         match status {
-            Err(e) => format!("{who}: waiting for the process failed: {e}"),
+            Err(e) => (
+                FailureKind::ExitedWithoutMarkers,
+                format!("{who}: waiting for the process failed: {e}"),
+            ),
             Ok(s) if s.success() => {
                 if job.kind.done_on_success() {
                     if let Some(m) = missing_outputs_message(job, &who) {
                         fail(job, &m);
-                        return Err(m);
+                        return Err(TaskFailure::new(FailureKind::DeclaredOutputsMissing, m));
                     }
-                    return match storage.mark_node_finished(loc) {
-                        Ok(()) => Ok(()),
-                        Err(e) => {
-                            let m = format!("{who} succeeded but its _done cannot be written: {e}");
-                            fail(job, &m);
-                            Err(m)
-                        }
-                    };
+                    // Not the task's fault (e.g. a full disk): nothing is
+                    // marked, the run stops and a resume runs it again.
+                    return storage.mark_node_finished(loc).map_err(|e| {
+                        TaskFailure::new(
+                            FailureKind::ControllerStorage,
+                            format!("{who} succeeded but its _done cannot be written: {e}"),
+                        )
+                    });
                 }
-                format!("{who} exited without marking done or error")
+                (
+                    FailureKind::ExitedWithoutMarkers,
+                    format!("{who} exited without marking done or error"),
+                )
             }
             Ok(s) => match (s.code(), s.signal()) {
-                (Some(code), _) => format!("{who} exited with status {code}"),
+                (Some(code), _) => (
+                    FailureKind::ExitedWithStatus(code),
+                    format!("{who} exited with status {code}"),
+                ),
                 (None, Some(sig)) => {
                     let name = Signal::try_from(sig).map_or("unknown", |s| s.as_str());
-                    format!("{who} was killed by signal {sig} ({name})")
+                    (
+                        FailureKind::KilledBySignal(sig),
+                        format!("{who} was killed by signal {sig} ({name})"),
+                    )
                 }
-                (None, None) => format!("{who} ended with {s}"),
+                (None, None) => (
+                    FailureKind::ExitedWithoutMarkers,
+                    format!("{who} ended with {s}"),
+                ),
             },
         }
     };
@@ -756,7 +789,7 @@ pub(super) fn conclude(
         }
     }
     fail(job, &message);
-    Err(message)
+    Err(TaskFailure::new(kind, message))
 }
 
 /// The failure message when a declared output of `job` is missing, naming
@@ -781,7 +814,7 @@ fn missing_outputs_message(job: &Job, who: &str) -> Option<String> {
 /// For a task whose `_done` exists: `Ok` when every declared output exists;
 /// otherwise takes `_done` back (so no controller trusts the node), records
 /// the failure naming the missing ports, and returns it.
-pub(super) fn outputs_complete(job: &Job, who: &str) -> Result<(), String> {
+pub(super) fn outputs_complete(job: &Job, who: &str) -> Result<(), TaskFailure> {
     let Some(message) = missing_outputs_message(job, who) else {
         return Ok(());
     };
@@ -790,7 +823,10 @@ pub(super) fn outputs_complete(job: &Job, who: &str) -> Result<(), String> {
         tracing::error!(loc = %job.loc, error = %e, "cannot remove _done of a task with missing outputs");
     }
     fail(job, &message);
-    Err(message)
+    Err(TaskFailure::new(
+        FailureKind::DeclaredOutputsMissing,
+        message,
+    ))
 }
 
 /// Appends `message` to the node's log (keeping what the worker wrote) and
@@ -819,7 +855,7 @@ impl Executor for ProcessExecutor {
             worker: task.worker.clone(),
             message,
         };
-        let job = self.job(task, storage, done).map_err(spawn_error)?;
+        let job = self.job(task, storage, done)?;
         let mut state = self.pool.lock();
         if state.stopping {
             return Err(spawn_error("the executor is stopping".to_string()));

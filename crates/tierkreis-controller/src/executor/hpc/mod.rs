@@ -46,7 +46,9 @@ pub use scheduler::{BatchSystem, Commands, JobEnd, JobState, SchedulerError};
 use super::config::{ExecutorKind, WorkerKind};
 use super::discovery::Discovery;
 use super::process::{build_spec, quote, ProcessExecutor};
-use crate::runtime::{Completion, Events, Executor, LaunchError};
+use crate::runtime::{
+    BatchJobFailure, Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
+};
 use crate::scheduler::Launch;
 
 /// How many lines of a failed job's output and error files go into its
@@ -333,6 +335,11 @@ impl HpcExecutor {
                 id
             }
             None => {
+                // A status left by an earlier attempt's job must not
+                // classify this one.
+                storage
+                    .delete_path(&node_dir.join(script::JOB_EXIT_STATUS_FILE))
+                    .map_err(st_err)?;
                 let id = system
                     .submit(&self.shared.commands, &script, job.no_check_directory)
                     .map_err(|source| HpcError::Submit {
@@ -429,10 +436,13 @@ impl Executor for HpcExecutor {
             });
         }
         self.submit_or_adopt(task, storage, done)
-            .map_err(|e| LaunchError::Spawn {
-                loc: task.loc.clone(),
-                worker: task.worker.clone(),
-                message: error_chain(&e),
+            .map_err(|e| match e {
+                HpcError::Storage { loc, source } => LaunchError::Storage { loc, source },
+                e => LaunchError::Spawn {
+                    loc: task.loc.clone(),
+                    worker: task.worker.clone(),
+                    message: error_chain(&e),
+                },
             })
     }
 
@@ -485,7 +495,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// What one poll decided for one job.
 enum Decision {
     Keep,
-    Complete(Result<(), String>),
+    Complete(Result<(), TaskFailure>),
     Resubmit,
 }
 
@@ -596,7 +606,7 @@ impl Shared {
                     fail(&t, &m);
                     t.events.complete(Completion {
                         loc: t.loc.clone(),
-                        result: Err(m),
+                        result: Err(TaskFailure::new(FailureKind::CouldNotLaunch, m)),
                     });
                 }
             }
@@ -623,33 +633,57 @@ fn decide(t: &mut Tracked, state: Option<&JobState>) -> Decision {
         return Decision::Resubmit;
     }
     let job = format!("{} (batch job {} on {})", t.who, t.job_id, t.system.name());
-    let summary = match state {
-        Some(JobState::Ended(JobEnd::Cancelled)) => format!("{job} was cancelled"),
-        Some(JobState::Ended(JobEnd::Timeout)) => {
+    let (failure, summary) = match state {
+        Some(JobState::Ended(JobEnd::Cancelled)) => {
+            (BatchJobFailure::Cancelled, format!("{job} was cancelled"))
+        }
+        Some(JobState::Ended(JobEnd::Timeout)) => (
+            BatchJobFailure::OutOfTime,
             format!(
                 "{job} ran out of time (walltime {}) and was stopped",
                 t.walltime
-            )
-        }
-        Some(JobState::Ended(JobEnd::OutOfMemory)) => {
-            format!("{job} ran out of memory and was stopped")
-        }
+            ),
+        ),
+        Some(JobState::Ended(JobEnd::OutOfMemory)) => (
+            BatchJobFailure::OutOfMemory,
+            format!("{job} ran out of memory and was stopped"),
+        ),
         _ if has_error => {
-            return Decision::Complete(Err(storage
+            let message = storage
                 .read_errors(&t.loc)
-                .unwrap_or_else(|e| format!("{job} failed (its error text is unreadable: {e})"))));
+                .unwrap_or_else(|e| format!("{job} failed (its error text is unreadable: {e})"));
+            // The job script marks `_error` for a worker that left no
+            // marker, recording its exit status beside it.
+            let status_file = storage
+                .node_dir(&t.loc)
+                .join(script::JOB_EXIT_STATUS_FILE);
+            let kind = match storage.read(&status_file) {
+                Ok(bytes) => match String::from_utf8_lossy(&bytes).trim().parse::<i32>() {
+                    Ok(0) | Err(_) => FailureKind::ExitedWithoutMarkers,
+                    Ok(status) => FailureKind::ExitedWithStatus(status),
+                },
+                Err(_) => FailureKind::WorkerReportedError,
+            };
+            return Decision::Complete(Err(TaskFailure::new(kind, message)));
         }
         _ if t.settling < 1 => {
             // Give a shared file system one more poll to show the markers.
             t.settling += 1;
             return Decision::Keep;
         }
-        Some(JobState::Ended(JobEnd::Failed(how))) => {
-            format!("{job} failed ({how}) without the worker marking done or error")
-        }
-        Some(_) => format!("{job} ended without the worker marking done or error"),
-        None => format!(
-            "{job} is no longer known to the scheduler, and the worker did not mark done or error"
+        Some(JobState::Ended(JobEnd::Failed(how))) => (
+            BatchJobFailure::EndedWithoutMarkers,
+            format!("{job} failed ({how}) without the worker marking done or error"),
+        ),
+        Some(_) => (
+            BatchJobFailure::EndedWithoutMarkers,
+            format!("{job} ended without the worker marking done or error"),
+        ),
+        None => (
+            BatchJobFailure::Lost,
+            format!(
+                "{job} is no longer known to the scheduler, and the worker did not mark done or error"
+            ),
         ),
     };
     let mut message = summary;
@@ -664,7 +698,10 @@ fn decide(t: &mut Tracked, state: Option<&JobState>) -> Decision {
         }
     }
     fail(t, &message);
-    Decision::Complete(Err(message))
+    Decision::Complete(Err(TaskFailure::new(
+        FailureKind::BatchJob(failure),
+        message,
+    )))
 }
 
 /// The last `n` lines of the file at `path` ("" when unreadable).

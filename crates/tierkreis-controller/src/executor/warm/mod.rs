@@ -49,7 +49,7 @@ use tierkreis_storage::{ControllerStorage, TKR_DIR_KEY};
 use super::config::WorkerKind;
 use super::discovery::LaunchPlan;
 use super::process::{fail, outputs_complete, write_debug_data, Job, Pool, Spec};
-use crate::runtime::Completion;
+use crate::runtime::{Completion, FailureKind, TaskFailure};
 
 /// The Python loader, shipped in the binary.
 const PYTHON_LOADER: &str = include_str!("loader.py");
@@ -396,7 +396,7 @@ impl WarmProcess {
                 std::thread::sleep(Duration::from_millis(50));
                 Err(format!(
                     "the warm process {} before answering{}",
-                    describe(&status),
+                    describe(&status).1,
                     tail_text(&tail)
                 ))
             }
@@ -570,17 +570,27 @@ fn log_lines(
     }
 }
 
-/// "exited with status 3", "was killed by signal 11 (SIGSEGV)".
-fn describe(status: &std::io::Result<ExitStatus>) -> String {
+/// "exited with status 3", "was killed by signal 11 (SIGSEGV)", with the
+/// kind of failure that is for the call the process was running.
+fn describe(status: &std::io::Result<ExitStatus>) -> (FailureKind, String) {
     match status {
-        Err(e) => format!("could not be waited for ({e})"),
+        Err(e) => (
+            FailureKind::ExitedWithoutMarkers,
+            format!("could not be waited for ({e})"),
+        ),
         Ok(s) => match (s.code(), s.signal()) {
-            (Some(code), _) => format!("exited with status {code}"),
+            (Some(code), _) => (
+                FailureKind::ExitedWithStatus(code),
+                format!("exited with status {code}"),
+            ),
             (None, Some(sig)) => {
                 let name = Signal::try_from(sig).map_or("unknown", |s| s.as_str());
-                format!("was killed by signal {sig} ({name})")
+                (
+                    FailureKind::KilledBySignal(sig),
+                    format!("was killed by signal {sig} ({name})"),
+                )
             }
-            (None, None) => format!("ended with {s}"),
+            (None, None) => (FailureKind::ExitedWithoutMarkers, format!("ended with {s}")),
         },
     }
 }
@@ -623,7 +633,13 @@ fn copy_to_workflow_log(job: &Job, from: u64) {
 }
 
 /// How the call of `job` went, writing `_error` when the worker did not.
-fn conclude(job: &Job, key: &WarmKey, pid: u32, end: &CallEnd, from: u64) -> Result<(), String> {
+fn conclude(
+    job: &Job,
+    key: &WarmKey,
+    pid: u32,
+    end: &CallEnd,
+    from: u64,
+) -> Result<(), TaskFailure> {
     let storage = job.storage.as_ref();
     let loc = &job.loc;
     let who = format!("worker {:?} ({} at {loc})", job.worker, key.executor_name);
@@ -631,49 +647,69 @@ fn conclude(job: &Job, key: &WarmKey, pid: u32, end: &CallEnd, from: u64) -> Res
         if storage.is_node_finished(loc) {
             Some(outputs_complete(job, who))
         } else if storage.node_has_error(loc) {
-            Some(Err(storage.read_errors(loc).unwrap_or_else(|e| {
-                format!("{who} failed (its error text is unreadable: {e})")
-            })))
+            let message = storage
+                .read_errors(loc)
+                .unwrap_or_else(|e| format!("{who} failed (its error text is unreadable: {e})"));
+            Some(Err(TaskFailure::new(
+                FailureKind::WorkerReportedError,
+                message,
+            )))
         } else {
             None
         }
     };
-    let message = match end {
+    let (kind, message) = match end {
         CallEnd::Replied(raised) => {
             if let Some(r) = markers(&who) {
                 return r;
             }
             match raised {
-                None => format!("{who} returned without marking done or error"),
-                Some(m) => format!("{who} raised {m}{}", tail_since(job, from)),
+                None => (
+                    FailureKind::ExitedWithoutMarkers,
+                    format!("{who} returned without marking done or error"),
+                ),
+                Some(m) => (
+                    FailureKind::WorkerReportedError,
+                    format!("{who} raised {m}{}", tail_since(job, from)),
+                ),
             }
         }
         CallEnd::Died(status) => {
             if let Some(r) = markers(&who) {
                 return r;
             }
-            format!(
-                "{who}: its warm process {pid} {} while running this task{}",
-                describe(status),
-                tail_since(job, from)
+            let (kind, how) = describe(status);
+            (
+                kind,
+                format!(
+                    "{who}: its warm process {pid} {how} while running this task{}",
+                    tail_since(job, from)
+                ),
             )
         }
-        CallEnd::TimedOut(secs) => {
-            format!("{who} timed out after {secs}s and was stopped (warm process {pid})")
-        }
-        CallEnd::MemoryExceeded { rss, limit } => format!(
-            "{who}: its warm process {pid} grew to {} MiB, past memory_limit {} MiB, \
-             while running this task, and was stopped",
-            rss >> 20,
-            limit >> 20
+        CallEnd::TimedOut(secs) => (
+            FailureKind::TimedOut,
+            format!("{who} timed out after {secs}s and was stopped (warm process {pid})"),
         ),
-        CallEnd::Protocol(line) => format!(
-            "{who}: its warm process {pid} answered {line:?}, which is not the warm protocol; \
-             it was stopped"
+        CallEnd::MemoryExceeded { rss, limit } => (
+            FailureKind::MemoryLimitExceeded,
+            format!(
+                "{who}: its warm process {pid} grew to {} MiB, past memory_limit {} MiB, \
+                 while running this task, and was stopped",
+                rss >> 20,
+                limit >> 20
+            ),
+        ),
+        CallEnd::Protocol(line) => (
+            FailureKind::ExitedWithoutMarkers,
+            format!(
+                "{who}: its warm process {pid} answered {line:?}, which is not the warm \
+                 protocol; it was stopped"
+            ),
         ),
     };
     fail(job, &message);
-    Err(message)
+    Err(TaskFailure::new(kind, message))
 }
 
 /// The thread of one warm process: starts it with `first`, then serves the
