@@ -27,8 +27,8 @@
 //! `pjdel`) unless `[hpc] cancel_on_stop = false`; a killed controller leaves
 //! them running, and `tkr resume` follows them.
 
+pub mod batch_system;
 pub mod job;
-pub mod scheduler;
 pub mod script;
 
 use std::collections::HashMap;
@@ -40,8 +40,8 @@ use std::time::Duration;
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, ExecutorDebugData};
 
+pub use batch_system::{BatchSystem, BatchSystemError, Commands, JobEnd, JobState};
 pub use job::{ContainerConfig, HpcConfig, JobCommand, JobConfig, JobSpec, MpiConfig};
-pub use scheduler::{BatchSystem, Commands, JobEnd, JobState, SchedulerError};
 
 use super::config::{ExecutorKind, WorkerKind};
 use super::discovery::Discovery;
@@ -172,7 +172,7 @@ pub enum HpcError {
         system: BatchSystem,
         script: PathBuf,
         #[source]
-        source: SchedulerError,
+        source: BatchSystemError,
     },
     #[error("no batch job is followed at {0}")]
     NoJob(Loc),
@@ -181,7 +181,7 @@ pub enum HpcError {
         loc: Loc,
         job_id: String,
         #[source]
-        source: SchedulerError,
+        source: BatchSystemError,
     },
 }
 
@@ -546,7 +546,7 @@ impl Shared {
                 let Some(m) = states.get(&t.system) else {
                     continue;
                 };
-                match decide(t, m.get(scheduler::job_key(&t.job_id))) {
+                match decide(t, m.get(batch_system::job_key(&t.job_id))) {
                     Decision::Keep => {}
                     Decision::Complete(r) => {
                         if let Some(t) = s.jobs.remove(&loc) {

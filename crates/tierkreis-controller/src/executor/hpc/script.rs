@@ -6,8 +6,8 @@
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 
+use super::batch_system::BatchSystem;
 use super::job::JobSpec;
-use super::scheduler::BatchSystem;
 use crate::executor::process::quote;
 
 /// The whole job script of `spec` for `system`.
