@@ -13,13 +13,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// A batch system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BatchSystem {
-    Slurm,
-    Pbs,
-    Pjsub,
-}
+pub use crate::executor::config::batch::BatchSystem;
 
 /// What the scheduler says about a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,15 +139,6 @@ pub fn job_key(id: &str) -> &str {
 }
 
 impl BatchSystem {
-    /// The configuration's name of the system.
-    pub fn name(self) -> &'static str {
-        match self {
-            BatchSystem::Slurm => "slurm",
-            BatchSystem::Pbs => "pbs",
-            BatchSystem::Pjsub => "pjsub",
-        }
-    }
-
     /// The variable holding the job id inside a job.
     pub fn job_id_variable(self) -> &'static str {
         match self {

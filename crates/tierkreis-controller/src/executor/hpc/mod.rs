@@ -40,8 +40,9 @@ use std::time::Duration;
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, ExecutorDebugData};
 
+pub use super::config::batch::{ContainerConfig, HpcConfig, JobConfig, MpiConfig};
 pub use batch_system::{BatchSystem, BatchSystemError, Commands, JobEnd, JobState};
-pub use job::{ContainerConfig, HpcConfig, JobCommand, JobConfig, JobSpec, MpiConfig};
+pub use job::{JobCommand, JobSpec};
 
 use super::config::{ExecutorKind, WorkerKind};
 use super::discovery::Discovery;
@@ -247,9 +248,7 @@ impl HpcExecutor {
         let name = format!("{}.{}", task.worker, task.function);
         let system = match settings.executor.unwrap_or_default() {
             ExecutorKind::Local => return Err(HpcError::NotBatch { task: name }),
-            ExecutorKind::Slurm => BatchSystem::Slurm,
-            ExecutorKind::Pbs => BatchSystem::Pbs,
-            ExecutorKind::Pjsub => BatchSystem::Pjsub,
+            ExecutorKind::Batch(system) => system,
         };
         let plan = self.discovery.resolve(&task.worker, &task.function)?;
         if !storage.workflow_dir().is_dir() {
@@ -730,7 +729,7 @@ impl Executor for LocalOrBatchExecutor {
             .settings_for(&task.worker, &task.function);
         match settings.executor.unwrap_or_default() {
             ExecutorKind::Local => self.local.launch(task, storage, done),
-            _ => self.batch.launch(task, storage, done),
+            ExecutorKind::Batch(_) => self.batch.launch(task, storage, done),
         }
     }
 

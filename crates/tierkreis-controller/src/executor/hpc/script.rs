@@ -266,8 +266,9 @@ fn body(s: &mut String, system: BatchSystem, spec: &JobSpec) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::job::{JobCommand, JobConfig, JobSpec};
+    use super::super::job::{JobCommand, JobSpec};
     use super::*;
+    use crate::executor::config::batch::JobConfig;
     use expect_test::expect;
     use std::path::{Path, PathBuf};
 
