@@ -56,21 +56,21 @@ impl GraphInfo {
     pub fn prepare(data: GraphData) -> Result<Arc<GraphInfo>, PrepareError> {
         data.validate()?;
         let (output_idx, _) = data.output_node()?;
-        let n = data.nodes.len();
-        let mut consumers: Vec<Vec<NodeIndex>> = vec![Vec::new(); n];
-        let mut const_graphs = Vec::with_capacity(n);
-        for (idx, node) in data.nodes.iter().enumerate() {
-            for (_, vref) in node.in_edges() {
-                if let Ok(src) = usize::try_from(vref.node) {
-                    if src < n && !consumers[src].contains(&idx) {
-                        consumers[src].push(idx);
+        let node_count = data.nodes.len();
+        let mut consumers: Vec<Vec<NodeIndex>> = vec![Vec::new(); node_count];
+        let mut const_graphs = Vec::with_capacity(node_count);
+        for (node_index, node) in data.nodes.iter().enumerate() {
+            for (_, value_ref) in node.in_edges() {
+                if let Some(source) = value_ref.node_index() {
+                    if source < node_count && !consumers[source].contains(&node_index) {
+                        consumers[source].push(node_index);
                     }
                 }
             }
             const_graphs.push(match &node.kind {
                 NodeKind::Const {
-                    value: ConstValue::Graph(g),
-                } => Some(GraphInfo::prepare((**g).clone())?),
+                    value: ConstValue::Graph(const_graph),
+                } => Some(GraphInfo::prepare((**const_graph).clone())?),
                 _ => None,
             });
         }
@@ -79,12 +79,13 @@ impl GraphInfo {
             .nodes
             .iter()
             .map(|node| {
-                let refs: Vec<&ValueRef> = match &node.kind {
+                let references: Vec<&ValueRef> = match &node.kind {
                     NodeKind::IfElse { pred, .. } => vec![pred],
-                    _ => node.in_edges().map(|(_, r)| r).collect(),
+                    _ => node.in_edges().map(|(_, value_ref)| value_ref).collect(),
                 };
-                refs.into_iter()
-                    .filter_map(|r| usize::try_from(r.node).ok())
+                references
+                    .into_iter()
+                    .filter_map(ValueRef::node_index)
                     .collect()
             })
             .collect();
@@ -98,8 +99,8 @@ impl GraphInfo {
         }))
     }
 
-    fn node(&self, idx: NodeIndex) -> &NodeDef {
-        &self.data.nodes[idx]
+    fn node(&self, node_index: NodeIndex) -> &NodeDef {
+        &self.data.nodes[node_index]
     }
 }
 
@@ -113,7 +114,7 @@ pub struct Launch {
     /// The function within the worker, e.g. `iadd`.
     pub function: String,
     /// Each input port and the (location, port) of the value it reads.
-    pub inputs: Vec<(PortId, Loc, PortId)>,
+    pub inputs: Vec<InputLink>,
     /// The output ports the graph uses.
     pub outputs: Vec<PortId>,
     /// The call-args file, relative to the checkpoint directory.
@@ -158,20 +159,20 @@ impl Breakpoints {
         self.from_metadata || !self.break_at.is_empty()
     }
 
-    /// Whether node `n` of `graph` at `loc` is a breakpoint (ignoring `passed`).
-    fn hits(&self, graph: &GraphInfo, n: NodeIndex, loc: &Loc) -> bool {
+    /// Whether node `node_index` of `graph` at `loc` is a breakpoint (ignoring `passed`).
+    fn hits(&self, graph: &GraphInfo, node_index: NodeIndex, loc: &Loc) -> bool {
         if self.from_metadata
             && graph
                 .data
                 .node_metadata
-                .get(&n)
-                .is_some_and(|m| m.has_breakpoint)
+                .get(&node_index)
+                .is_some_and(|metadata| metadata.has_breakpoint)
         {
             return true;
         }
         self.break_at
             .iter()
-            .any(|sel| selector_matches(sel, graph, n, loc))
+            .any(|selector| selector_matches(selector, graph, node_index, loc))
     }
 
     /// The `break_at` selectors that name nothing in `graph` or the graphs
@@ -180,11 +181,11 @@ impl Breakpoints {
     pub fn unknown_selectors(&self, graph: &GraphInfo) -> Vec<String> {
         self.break_at
             .iter()
-            .filter(|sel| {
-                if sel.starts_with('-') {
-                    sel.parse::<Loc>().is_err()
+            .filter(|selector| {
+                if selector.starts_with('-') {
+                    selector.parse::<Loc>().is_err()
                 } else {
-                    !names_anywhere(graph, sel)
+                    !names_anywhere(graph, selector)
                 }
             })
             .cloned()
@@ -192,31 +193,32 @@ impl Breakpoints {
     }
 }
 
-fn selector_matches(sel: &str, graph: &GraphInfo, n: NodeIndex, loc: &Loc) -> bool {
-    if sel.starts_with('-') {
-        return loc.as_str() == sel;
+fn selector_matches(selector: &str, graph: &GraphInfo, node_index: NodeIndex, loc: &Loc) -> bool {
+    if selector.starts_with('-') {
+        return loc.as_str() == selector;
     }
-    if graph.data.named_nodes.get(sel) == Some(&n) {
+    if graph.data.named_nodes.get(selector) == Some(&node_index) {
         return true;
     }
-    match &graph.node(n).kind {
+    match &graph.node(node_index).kind {
         NodeKind::Function { function_name } => {
-            function_name == sel
+            function_name == selector
                 || function_name
                     .rsplit_once('.')
-                    .is_some_and(|(_, f)| f == sel)
+                    .is_some_and(|(_, function)| function == selector)
         }
         _ => false,
     }
 }
 
-fn names_anywhere(graph: &GraphInfo, sel: &str) -> bool {
-    (0..graph.data.nodes.len()).any(|n| selector_matches(sel, graph, n, &Loc::root()))
+fn names_anywhere(graph: &GraphInfo, selector: &str) -> bool {
+    (0..graph.data.nodes.len())
+        .any(|node_index| selector_matches(selector, graph, node_index, &Loc::root()))
         || graph
             .const_graphs
             .iter()
             .flatten()
-            .any(|g| names_anywhere(g, sel))
+            .any(|const_graph| names_anywhere(const_graph, selector))
 }
 
 /// Errors that stop the controller itself (as opposed to a node failing).
@@ -312,8 +314,8 @@ pub struct Progress {
 }
 
 /// The scheduling core for one workflow.
-pub struct Scheduler<'s> {
-    storage: &'s dyn ControllerStorage,
+pub struct Scheduler<'storage> {
+    storage: &'storage dyn ControllerStorage,
     scopes: Vec<Option<Scope>>,
     free_scopes: Vec<ScopeId>,
     work: VecDeque<Work>,
@@ -329,8 +331,9 @@ pub struct Scheduler<'s> {
 }
 
 impl std::fmt::Debug for Scheduler<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scheduler")
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Scheduler")
             .field("scopes", &self.scopes.len())
             .field("running", &self.running.len())
             .field("failed", &self.failed)
@@ -342,14 +345,37 @@ impl std::fmt::Debug for Scheduler<'_> {
 /// What went wrong with a node, as the text written to its error file.
 type NodeFailure = String;
 
-impl<'s> Scheduler<'s> {
+/// One input of a node or scope: (its port, the location and port it reads).
+pub type InputLink = (PortId, Loc, PortId);
+
+/// What every `start_*` method needs to know about the node it starts.
+struct StartingNode<'graph> {
+    scope_id: ScopeId,
+    node_index: NodeIndex,
+    node: &'graph NodeDef,
+    loc: Loc,
+    /// Resuming a node that had started: its nested scopes are restored.
+    already_started: bool,
+    /// The node's inputs, resolved to the locations they read.
+    input_links: Vec<InputLink>,
+}
+
+/// The two if-else kinds: `ifelse` waits for its predicate only and then
+/// runs the chosen branch; `eifelse` waits for both branches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IfElseMode {
+    Lazy,
+    Eager,
+}
+
+impl<'storage> Scheduler<'storage> {
     /// A scheduler for the workflow in `storage`, whose top-level graph is `graph`.
     ///
     /// The top-level inputs and body must already be at `-.N-1` (see
     /// `runtime::start_workflow`). With `resume`, node states are read from the
     /// checkpoint, so finished nodes are not run again.
     pub fn new(
-        storage: &'s dyn ControllerStorage,
+        storage: &'storage dyn ControllerStorage,
         graph: Arc<GraphInfo>,
         resume: bool,
     ) -> Result<Self, SchedulerError> {
@@ -361,12 +387,12 @@ impl<'s> Scheduler<'s> {
     /// inputs are ready; from then on nothing new starts, and once the
     /// running tasks end the outcome is [`Outcome::Paused`].
     pub fn with_breakpoints(
-        storage: &'s dyn ControllerStorage,
+        storage: &'storage dyn ControllerStorage,
         graph: Arc<GraphInfo>,
         resume: bool,
         breakpoints: Breakpoints,
     ) -> Result<Self, SchedulerError> {
-        let mut s = Scheduler {
+        let mut scheduler = Scheduler {
             storage,
             scopes: Vec::new(),
             free_scopes: Vec::new(),
@@ -382,12 +408,12 @@ impl<'s> Scheduler<'s> {
         };
         let root = Loc::root();
         if resume && storage.is_node_finished(&root) {
-            s.root_done = true;
-            return Ok(s);
+            scheduler.root_done = true;
+            return Ok(scheduler);
         }
-        s.new_scope(root, graph, Owner::Root, resume)?;
-        s.run_work()?;
-        Ok(s)
+        scheduler.new_scope(root, graph, Owner::Root, resume)?;
+        scheduler.run_work()?;
+        Ok(scheduler)
     }
 
     /// Tasks decided since the last call, for the runtime to launch.
@@ -418,7 +444,12 @@ impl<'s> Scheduler<'s> {
         } else if !self.failed.is_empty() {
             Outcome::Failed(self.failed.clone())
         } else if !self.paused.is_empty() {
-            Outcome::Paused(self.paused.iter().map(|p| p.loc.clone()).collect())
+            Outcome::Paused(
+                self.paused
+                    .iter()
+                    .map(|paused| paused.loc.clone())
+                    .collect(),
+            )
         } else {
             Outcome::Stalled
         }
@@ -429,32 +460,32 @@ impl<'s> Scheduler<'s> {
         &self.paused
     }
 
-    /// Whether node `n` of scope `s` must not start now: it is a breakpoint
-    /// not yet passed (it is then recorded), or the run is pausing. A node
-    /// already started (a resumed nested scope) is never held.
-    fn held_at_breakpoint(&mut self, s: ScopeId, n: NodeIndex) -> bool {
+    /// Whether node `node_index` of scope `scope_id` must not start now: it
+    /// is a breakpoint not yet passed (it is then recorded), or the run is
+    /// pausing. A node already started (a resumed nested scope) is never held.
+    fn held_at_breakpoint(&mut self, scope_id: ScopeId, node_index: NodeIndex) -> bool {
         if !self.breakpoints.enabled() && self.paused.is_empty() {
             return false;
         }
-        let scope = self.scope(s);
-        let loc = scope.loc.n(n as i64);
+        let scope = self.scope(scope_id);
+        let loc = scope.loc.n(node_index as i64);
         if scope.restored && self.storage.is_node_started(&loc) {
             return false;
         }
         let graph = scope.graph.clone();
-        let breakpoint =
-            self.breakpoints.hits(&graph, n, &loc) && !self.breakpoints.passed.contains(&loc);
+        let breakpoint = self.breakpoints.hits(&graph, node_index, &loc)
+            && !self.breakpoints.passed.contains(&loc);
         if !breakpoint && self.paused.is_empty() {
             return false;
         }
-        self.scope_mut(s).nodes[n].status = Status::Waiting;
-        if breakpoint && !self.paused.iter().any(|p| p.loc == loc) {
+        self.scope_mut(scope_id).nodes[node_index].status = Status::Waiting;
+        if breakpoint && !self.paused.iter().any(|paused| paused.loc == loc) {
             tracing::info!(%loc, "paused at a breakpoint");
-            let node = graph.node(n);
+            let node = graph.node(node_index);
             self.paused
                 .push(tierkreis_storage::breakpoints::PausedNode {
                     loc,
-                    nodedef_json: graph.nodedefs[n].clone(),
+                    nodedef_json: graph.nodedefs[node_index].clone(),
                     outputs: node.outputs.keys().cloned().collect(),
                 });
         }
@@ -463,37 +494,37 @@ impl<'s> Scheduler<'s> {
 
     /// The task at `loc` finished: its outputs and `_done` are written.
     pub fn task_finished(&mut self, loc: &Loc) -> Result<(), SchedulerError> {
-        let (s, n) = self
+        let (scope_id, node_index) = self
             .running
             .remove(loc)
             .ok_or_else(|| SchedulerError::UnknownTask { loc: loc.clone() })?;
-        self.work.push_back(Work::Finished(s, n));
+        self.work.push_back(Work::Finished(scope_id, node_index));
         self.run_work()
     }
 
     /// The task at `loc` failed; its error text and `_error` are written.
     pub fn task_failed(&mut self, loc: &Loc) -> Result<(), SchedulerError> {
-        let (s, n) = self
+        let (scope_id, node_index) = self
             .running
             .remove(loc)
             .ok_or_else(|| SchedulerError::UnknownTask { loc: loc.clone() })?;
-        self.set_failed(s, n);
+        self.set_failed(scope_id, node_index);
         Ok(())
     }
 
-    fn set_failed(&mut self, s: ScopeId, n: NodeIndex) {
-        if let Some(scope) = self.scopes[s].as_mut() {
-            scope.nodes[n].status = Status::Failed;
-            self.failed.push(scope.loc.n(n as i64));
+    fn set_failed(&mut self, scope_id: ScopeId, node_index: NodeIndex) {
+        if let Some(scope) = self.scopes[scope_id].as_mut() {
+            scope.nodes[node_index].status = Status::Failed;
+            self.failed.push(scope.loc.n(node_index as i64));
         }
     }
 
-    fn scope(&self, s: ScopeId) -> &Scope {
-        self.scopes[s].as_ref().expect("live scope id")
+    fn scope(&self, scope_id: ScopeId) -> &Scope {
+        self.scopes[scope_id].as_ref().expect("live scope id")
     }
 
-    fn scope_mut(&mut self, s: ScopeId) -> &mut Scope {
-        self.scopes[s].as_mut().expect("live scope id")
+    fn scope_mut(&mut self, scope_id: ScopeId) -> &mut Scope {
+        self.scopes[scope_id].as_mut().expect("live scope id")
     }
 
     fn new_scope(
@@ -503,15 +534,15 @@ impl<'s> Scheduler<'s> {
         owner: Owner,
         restored: bool,
     ) -> Result<ScopeId, SchedulerError> {
-        let n = graph.data.nodes.len();
-        let mut nodes = Vec::with_capacity(n);
-        for idx in 0..n {
+        let node_count = graph.data.nodes.len();
+        let mut nodes = Vec::with_capacity(node_count);
+        for node_index in 0..node_count {
             let status = if restored {
-                let nl = loc.n(idx as i64);
-                if self.storage.is_node_finished(&nl) {
+                let node_loc = loc.n(node_index as i64);
+                if self.storage.is_node_finished(&node_loc) {
                     Status::Done
-                } else if self.storage.node_has_error(&nl) {
-                    self.failed.push(nl);
+                } else if self.storage.node_has_error(&node_loc) {
+                    self.failed.push(node_loc);
                     Status::Failed
                 } else {
                     Status::Idle
@@ -539,10 +570,10 @@ impl<'s> Scheduler<'s> {
             owner,
             restored,
         };
-        let id = match self.free_scopes.pop() {
-            Some(id) => {
-                self.scopes[id] = Some(scope);
-                id
+        let scope_id = match self.free_scopes.pop() {
+            Some(free_id) => {
+                self.scopes[free_id] = Some(scope);
+                free_id
             }
             None => {
                 self.scopes.push(Some(scope));
@@ -550,72 +581,72 @@ impl<'s> Scheduler<'s> {
             }
         };
         self.work.push_back(if scope_finished {
-            Work::ScopeDone(id)
+            Work::ScopeDone(scope_id)
         } else {
-            Work::Demand(id, output_idx)
+            Work::Demand(scope_id, output_idx)
         });
-        Ok(id)
+        Ok(scope_id)
     }
 
     fn run_work(&mut self) -> Result<(), SchedulerError> {
-        while let Some(w) = self.work.pop_front() {
-            match w {
-                Work::Demand(s, n) => self.demand(s, n)?,
-                Work::Finished(s, n) => self.finished(s, n)?,
-                Work::ScopeDone(s) => self.scope_done(s)?,
+        while let Some(work) = self.work.pop_front() {
+            match work {
+                Work::Demand(scope_id, node_index) => self.demand(scope_id, node_index)?,
+                Work::Finished(scope_id, node_index) => self.finished(scope_id, node_index)?,
+                Work::ScopeDone(scope_id) => self.scope_done(scope_id)?,
             }
         }
         Ok(())
     }
 
-    fn demand(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
-        let Some(scope) = self.scopes[s].as_ref() else {
+    fn demand(&mut self, scope_id: ScopeId, node_index: NodeIndex) -> Result<(), SchedulerError> {
+        let Some(scope) = self.scopes[scope_id].as_ref() else {
             return Ok(());
         };
-        if scope.nodes[n].status != Status::Idle {
+        if scope.nodes[node_index].status != Status::Idle {
             return Ok(());
         }
         let graph = scope.graph.clone();
         let mut ready = true;
-        for &dep in &graph.required[n] {
-            match scope.nodes[dep].status {
+        for &dependency in &graph.required[node_index] {
+            match scope.nodes[dependency].status {
                 Status::Done => {}
                 Status::Failed => return Ok(()),
                 _ => {
                     ready = false;
-                    self.work.push_back(Work::Demand(s, dep));
+                    self.work.push_back(Work::Demand(scope_id, dependency));
                 }
             }
         }
         if ready {
-            self.start(s, n)
+            self.start(scope_id, node_index)
         } else {
-            self.scope_mut(s).nodes[n].status = Status::Waiting;
+            self.scope_mut(scope_id).nodes[node_index].status = Status::Waiting;
             Ok(())
         }
     }
 
-    fn finished(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
-        let Some(scope) = self.scopes[s].as_mut() else {
+    fn finished(&mut self, scope_id: ScopeId, node_index: NodeIndex) -> Result<(), SchedulerError> {
+        let Some(scope) = self.scopes[scope_id].as_mut() else {
             return Ok(());
         };
-        scope.nodes[n].status = Status::Done;
+        scope.nodes[node_index].status = Status::Done;
         self.progress.finished += 1;
         let graph = scope.graph.clone();
-        for &c in &graph.consumers[n] {
-            let scope = self.scope(s);
-            match (&scope.nodes[c].status, &scope.nodes[c].sub) {
+        for &consumer in &graph.consumers[node_index] {
+            let scope = self.scope(scope_id);
+            match (&scope.nodes[consumer].status, &scope.nodes[consumer].sub) {
                 (Status::Waiting, _) => {
-                    let all_done = graph.required[c]
+                    let all_done = graph.required[consumer]
                         .iter()
-                        .all(|&d| scope.nodes[d].status == Status::Done);
+                        .all(|&dependency| scope.nodes[dependency].status == Status::Done);
                     if all_done {
-                        self.start(s, c)?;
+                        self.start(scope_id, consumer)?;
                     }
                 }
-                (Status::Started, Sub::Branch(branch)) if branch.node == n as i64 => {
+                (Status::Started, Sub::Branch(branch)) if branch.node == node_index as i64 => {
                     let branch = branch.clone();
-                    self.complete_ifelse(s, c, &branch)?;
+                    self.complete_ifelse(scope_id, consumer, &branch)?;
                 }
                 _ => {}
             }
@@ -625,324 +656,477 @@ impl<'s> Scheduler<'s> {
 
     fn fail_node(
         &mut self,
-        s: ScopeId,
-        n: NodeIndex,
+        scope_id: ScopeId,
+        node_index: NodeIndex,
         message: NodeFailure,
     ) -> Result<(), SchedulerError> {
-        let loc = self.scope(s).loc.n(n as i64);
+        let loc = self.scope(scope_id).loc.n(node_index as i64);
         tracing::warn!(%loc, %message, "node failed");
         self.storage.write_node_errors(&loc, &message)?;
         self.storage.mark_node_error(&loc)?;
-        self.set_failed(s, n);
+        self.set_failed(scope_id, node_index);
         Ok(())
     }
 
-    /// Resolves a reference in scope `s` to the (location, port) it reads.
-    fn resolve(&self, s: ScopeId, r: &ValueRef) -> (Loc, PortId) {
-        (self.scope(s).loc.n(r.node), r.port.clone())
+    /// Resolves a reference in scope `scope_id` to the (location, port) it reads.
+    fn resolve(&self, scope_id: ScopeId, value_ref: &ValueRef) -> (Loc, PortId) {
+        (
+            self.scope(scope_id).loc.n(value_ref.node),
+            value_ref.port.clone(),
+        )
     }
 
-    /// Links each (port <- location, port) into `dst`'s outputs. A missing
-    /// source is tolerated like the reference does (a task may have a default).
-    fn link_all(&self, dst: &Loc, links: &[(PortId, Loc, PortId)]) -> Result<(), SchedulerError> {
-        for (port, src, src_port) in links {
-            match self.storage.link_outputs(dst, port, src, src_port) {
+    /// Links each (port <- location, port) into `destination`'s outputs. A
+    /// missing source is tolerated like the reference does (a task may have a
+    /// default).
+    fn link_all(&self, destination: &Loc, links: &[InputLink]) -> Result<(), SchedulerError> {
+        for (port, source, source_port) in links {
+            match self
+                .storage
+                .link_outputs(destination, port, source, source_port)
+            {
                 Ok(()) => {}
                 Err(StorageError::NotFound { path }) => {
-                    tracing::warn!(%dst, %port, path = %path.display(), "input value not found; a task may use its default");
+                    tracing::warn!(%destination, %port, path = %path.display(), "input value not found; a task may use its default");
                 }
-                Err(e) => return Err(e.into()),
+                Err(error) => return Err(error.into()),
             }
         }
         Ok(())
     }
 
-    /// Finds the graph a reference in scope `s` points to, without I/O when it
-    /// is a constant of the enclosing graph or the scope's own body.
-    fn body_graph(&mut self, s: ScopeId, r: &ValueRef) -> Result<Arc<GraphInfo>, NodeFailure> {
-        let scope = self.scope(s);
-        if let Ok(idx) = usize::try_from(r.node) {
-            if let Some(Some(g)) = scope.graph.const_graphs.get(idx) {
-                return Ok(g.clone());
+    /// Finds the graph a reference in scope `scope_id` points to, without I/O
+    /// when it is a constant of the enclosing graph or the scope's own body.
+    fn body_graph(
+        &mut self,
+        scope_id: ScopeId,
+        graph_ref: &ValueRef,
+    ) -> Result<Arc<GraphInfo>, NodeFailure> {
+        let scope = self.scope(scope_id);
+        if let Some(node_index) = graph_ref.node_index() {
+            if let Some(Some(const_graph)) = scope.graph.const_graphs.get(node_index) {
+                return Ok(const_graph.clone());
             }
-        } else if r.port == BODY_PORT {
+        } else if graph_ref.port == BODY_PORT {
             // A scope's own `body` input is the graph it runs.
             return Ok(scope.graph.clone());
         }
-        let (loc, port) = self.resolve(s, r);
+        let (loc, port) = self.resolve(scope_id, graph_ref);
         let bytes = self
             .storage
             .read_output(&loc, &port)
-            .map_err(|e| format!("cannot read graph at {loc} port {port}: {e}"))?;
-        if let Some(g) = self.graph_cache.get(&bytes) {
-            return Ok(g.clone());
+            .map_err(|error| format!("cannot read graph at {loc} port {port}: {error}"))?;
+        if let Some(cached) = self.graph_cache.get(&bytes) {
+            return Ok(cached.clone());
         }
         let value = Value::from_bytes(&bytes);
         let data = GraphData::from_value(&value)
-            .map_err(|e| format!("value at {loc} port {port} is not a graph: {e}"))?;
+            .map_err(|error| format!("value at {loc} port {port} is not a graph: {error}"))?;
         let info = GraphInfo::prepare(data)
-            .map_err(|e| format!("graph at {loc} port {port} is invalid: {e}"))?;
+            .map_err(|error| format!("graph at {loc} port {port} is invalid: {error}"))?;
         self.graph_cache.insert(bytes, info.clone());
         Ok(info)
     }
 
-    fn read_value(&self, s: ScopeId, r: &ValueRef) -> Result<Vec<u8>, NodeFailure> {
-        let (loc, port) = self.resolve(s, r);
+    /// Reads the value a reference in scope `scope_id` points to.
+    fn read_value(&self, scope_id: ScopeId, value_ref: &ValueRef) -> Result<Value, NodeFailure> {
+        let (loc, port) = self.resolve(scope_id, value_ref);
         self.storage
             .read_output(&loc, &port)
-            .map_err(|e| format!("cannot read {loc} port {port}: {e}"))
+            .map(|bytes| Value::from_bytes(&bytes))
+            .map_err(|error| format!("cannot read {loc} port {port}: {error}"))
     }
 
-    fn start(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
-        let scope = self.scope(s);
+    /// Starts a node whose required inputs are done: writes its nodedef, then
+    /// does what its kind says (one method per kind below).
+    fn start(&mut self, scope_id: ScopeId, node_index: NodeIndex) -> Result<(), SchedulerError> {
+        let scope = self.scope(scope_id);
         let graph = scope.graph.clone();
-        let node = graph.node(n);
+        let node = graph.node(node_index);
         if !self.failed.is_empty() && matches!(node.kind, NodeKind::Function { .. }) {
             // After a failure no new task is launched; the node stays ready for a resume.
-            self.scope_mut(s).nodes[n].status = Status::Waiting;
+            self.scope_mut(scope_id).nodes[node_index].status = Status::Waiting;
             return Ok(());
         }
-        if self.held_at_breakpoint(s, n) {
+        if self.held_at_breakpoint(scope_id, node_index) {
             return Ok(());
         }
-        let scope = self.scope(s);
-        let loc = scope.loc.n(n as i64);
+        let scope = self.scope(scope_id);
+        let loc = scope.loc.n(node_index as i64);
         let restored = scope.restored;
-        self.scope_mut(s).nodes[n].status = Status::Started;
+        self.scope_mut(scope_id).nodes[node_index].status = Status::Started;
         self.progress.started += 1;
-        // On resume, a started nested node is re-entered: its checkpoint stays.
-        let already_started = restored && self.storage.is_node_started(&loc);
         // Created in place when new (it is one JSON object, so a copy cut
         // short never parses as complete); written again on resume, by
         // rename, since a controller killed while writing it (ours or the
         // reference's) may have left it cut short.
-        let path = self.storage.nodedef_path(&loc);
-        self.storage.write_fresh(&path, &graph.nodedefs[n])?;
-        let ins: Vec<(PortId, Loc, PortId)> = node
+        // On resume, a started nested node is re-entered: its checkpoint stays.
+        // (Asked before the nodedef below is written, which makes it started.)
+        let already_started = restored && self.storage.is_node_started(&loc);
+        let nodedef_path = self.storage.nodedef_path(&loc);
+        self.storage
+            .write_fresh(&nodedef_path, &graph.nodedefs[node_index])?;
+        let input_links: Vec<InputLink> = node
             .inputs
             .iter()
-            .map(|(k, r)| {
-                let (l, p) = self.resolve(s, r);
-                (k.clone(), l, p)
+            .map(|(port, value_ref)| {
+                let (source, source_port) = self.resolve(scope_id, value_ref);
+                (port.clone(), source, source_port)
             })
             .collect();
+        let starting = StartingNode {
+            scope_id,
+            node_index,
+            node,
+            already_started,
+            loc,
+            input_links,
+        };
         match &node.kind {
-            NodeKind::Function { function_name } => {
-                let (worker, function) = match function_name.rsplit_once('.') {
-                    Some((w, f)) => (w.to_string(), f.to_string()),
-                    None => (String::new(), function_name.clone()),
-                };
-                let outputs: Vec<PortId> = node.outputs.keys().cloned().collect();
-                let call_args_path = self
-                    .storage
-                    .write_worker_call_args(&loc, &function, &ins, &outputs)?;
-                self.running.insert(loc.clone(), (s, n));
-                self.launches.push(Launch {
-                    loc,
-                    worker,
-                    function,
-                    inputs: ins,
-                    outputs,
-                    call_args_path,
-                });
-            }
-            NodeKind::Input { name } => {
-                let src = self.scope(s).loc.n(-1);
-                self.link_all(&loc, &[(name.clone(), src, name.clone())])?;
-                self.storage.mark_node_finished(&loc)?;
-                self.work.push_back(Work::Finished(s, n));
-            }
-            NodeKind::Const { value } => {
-                let bytes = match value {
-                    ConstValue::Value(v) => v.to_bytes(),
-                    ConstValue::Graph(g) => {
-                        tierkreis_core::json::to_string_pretty(&g.to_value()).into_bytes()
-                    }
-                };
-                self.storage.write_output(&loc, "value", &bytes)?;
-                self.storage.mark_node_finished(&loc)?;
-                self.work.push_back(Work::Finished(s, n));
-            }
-            NodeKind::Output => {
-                self.storage.mark_node_finished(&loc)?;
-                let scope_loc = self.scope(s).loc.clone();
-                self.link_all(&scope_loc, &ins)?;
-                self.storage.mark_node_finished(&scope_loc)?;
-                self.scope_mut(s).nodes[n].status = Status::Done;
-                self.work.push_back(Work::ScopeDone(s));
-            }
-            NodeKind::Eval { graph: gref } => {
-                let body = match self.body_graph(s, gref) {
-                    Ok(b) => b,
-                    Err(msg) => return self.fail_node(s, n, msg),
-                };
-                let mut links = ins;
-                let (bl, bp) = self.resolve(s, gref);
-                links.push((BODY_PORT.to_string(), bl, bp));
-                push_fixed(&mut links, &body.data);
-                self.link_all(&loc.n(-1), &links)?;
-                self.scope_mut(s).nodes[n].sub = Sub::Eval;
-                self.new_scope(
-                    loc,
-                    body,
-                    Owner::Eval { scope: s, node: n },
-                    already_started,
-                )?;
-            }
+            NodeKind::Function { function_name } => self.start_function(starting, function_name),
+            NodeKind::Input { name } => self.start_input(starting, name),
+            NodeKind::Const { value } => self.start_const(starting, value),
+            NodeKind::Output => self.start_output(starting),
+            NodeKind::Eval { graph: graph_ref } => self.start_eval(starting, graph_ref),
             NodeKind::Loop {
-                body: bref, name, ..
-            } => {
-                let body = match self.body_graph(s, bref) {
-                    Ok(b) => b,
-                    Err(msg) => return self.fail_node(s, n, msg),
-                };
-                let mut links = ins.clone();
-                let (bl, bp) = self.resolve(s, bref);
-                links.push((BODY_PORT.to_string(), bl, bp));
-                let inner = loc.n(-1);
-                let mut iter = 0;
-                self.link_all(&inner, &links)?;
-                if already_started {
-                    iter = u64::try_from(self.storage.latest_loop_iteration(&loc).peek_index())
-                        .unwrap_or(0);
-                } else if let Some(name) = name {
-                    self.storage.write_debug_data(name, &loc)?;
-                }
-                self.scope_mut(s).nodes[n].sub = Sub::Loop;
-                let iter_loc = loc.l(iter);
-                let iter_restored = already_started && self.storage.is_node_started(&iter_loc);
-                // Links are idempotent: a restored iteration gets them again, in
-                // case the controller died between its nodedef and its inputs.
-                let iter_links = if iter == 0 {
-                    // Iteration 0 reads every loop input from the loop's own inputs.
-                    let mut first: Vec<(PortId, Loc, PortId)> = links
-                        .iter()
-                        .map(|(k, _, _)| (k.clone(), inner.clone(), k.clone()))
-                        .collect();
-                    push_fixed(&mut first, &body.data);
-                    first
-                } else {
-                    later_iteration_links(node, &loc.l(iter - 1), &body)
-                };
-                self.start_iteration(&iter_loc, node, &iter_links)?;
-                self.new_scope(
-                    iter_loc,
-                    body,
-                    Owner::LoopIter {
-                        scope: s,
-                        node: n,
-                        iter,
-                    },
-                    iter_restored,
-                )?;
-            }
-            NodeKind::Map { body: bref } => {
-                let body = match self.body_graph(s, bref) {
-                    Ok(b) => b,
-                    Err(msg) => return self.fail_node(s, n, msg),
-                };
-                let Some((_, star_src, _)) = ins.iter().find(|(_, _, p)| p == "*").cloned() else {
-                    return self.fail_node(
-                        s,
-                        n,
-                        format!("map node {loc} has no input whose port is \"*\" to map over"),
-                    );
-                };
-                let ports = self.storage.read_output_ports(&star_src)?;
-                let mut elems = Vec::with_capacity(ports.len());
-                for p in ports {
-                    let idx = p.rsplit('-').next().and_then(|i| i.parse::<u64>().ok());
-                    match idx {
-                        Some(i) => elems.push((i, p)),
-                        None => {
-                            return self.fail_node(
-                                s,
-                                n,
-                                format!(
-                                    "map node {loc}: output {p:?} of {star_src} has no element index (expected a name ending in -<number>)"
-                                ),
-                            )
-                        }
-                    }
-                }
-                if elems.is_empty() {
-                    self.storage.mark_node_finished(&loc)?;
-                    self.work.push_back(Work::Finished(s, n));
-                    return Ok(());
-                }
-                let (bl, bp) = self.resolve(s, bref);
-                let elem_def = virtual_eval(node.inputs.clone(), node).to_json();
-                let mut remaining = 0;
-                let mut scopes_to_make = Vec::new();
-                for (i, p) in &elems {
-                    let el = loc.m(*i);
-                    if already_started && self.storage.is_node_finished(&el) {
-                        continue;
-                    }
-                    remaining += 1;
-                    let el_restored = already_started && self.storage.is_node_started(&el);
-                    let mut links = vec![(BODY_PORT.to_string(), bl.clone(), bp.clone())];
-                    for (k, l, port) in &ins {
-                        let port = if port == "*" { p.clone() } else { port.clone() };
-                        links.push((k.clone(), l.clone(), port));
-                    }
-                    push_fixed(&mut links, &body.data);
-                    self.link_all(&el.n(-1), &links)?;
-                    let path = self.storage.nodedef_path(&el);
-                    self.storage.write_fresh(&path, &elem_def)?;
-                    scopes_to_make.push((el, el_restored));
-                }
-                self.scope_mut(s).nodes[n].sub = Sub::Map {
-                    remaining,
-                    elems,
-                    body: body.clone(),
-                };
-                if remaining == 0 {
-                    self.finish_map(s, n)?;
-                }
-                for (el, el_restored) in scopes_to_make {
-                    self.new_scope(
-                        el,
-                        body.clone(),
-                        Owner::MapElem { scope: s, node: n },
-                        el_restored,
-                    )?;
-                }
-            }
+                body: body_ref,
+                name,
+                ..
+            } => self.start_loop(starting, body_ref, name.as_deref()),
+            NodeKind::Map { body: body_ref } => self.start_map(starting, body_ref),
             NodeKind::IfElse {
                 pred,
                 if_true,
                 if_false,
-            } => {
-                let pv = match self.read_value(s, pred) {
-                    Ok(v) => v,
-                    Err(msg) => return self.fail_node(s, n, msg),
-                };
-                let branch = if pv == b"true" { if_true } else { if_false }.clone();
-                let bnode = usize::try_from(branch.node).ok();
-                let branch_done = match bnode {
-                    Some(b) => self.scope(s).nodes[b].status == Status::Done,
-                    None => true,
-                };
-                if branch_done {
-                    self.complete_ifelse(s, n, &branch)?;
-                } else if let Some(b) = bnode {
-                    self.scope_mut(s).nodes[n].sub = Sub::Branch(branch);
-                    self.work.push_back(Work::Demand(s, b));
-                }
-            }
+            } => self.start_if_else(starting, IfElseMode::Lazy, pred, if_true, if_false),
             NodeKind::EagerIfElse {
                 pred,
                 if_true,
                 if_false,
-            } => {
-                let pv = match self.read_value(s, pred) {
-                    Ok(v) => v,
-                    Err(msg) => return self.fail_node(s, n, msg),
-                };
-                let branch = if pv == b"true" { if_true } else { if_false }.clone();
-                self.complete_ifelse(s, n, &branch)?;
+            } => self.start_if_else(starting, IfElseMode::Eager, pred, if_true, if_false),
+        }
+    }
+
+    /// A `function` node: writes the call args and puts the task in the outbox.
+    fn start_function(
+        &mut self,
+        starting: StartingNode<'_>,
+        function_name: &str,
+    ) -> Result<(), SchedulerError> {
+        let (worker, function) = match function_name.rsplit_once('.') {
+            Some((worker, function)) => (worker.to_string(), function.to_string()),
+            None => (String::new(), function_name.to_string()),
+        };
+        let outputs: Vec<PortId> = starting.node.outputs.keys().cloned().collect();
+        let call_args_path = self.storage.write_worker_call_args(
+            &starting.loc,
+            &function,
+            &starting.input_links,
+            &outputs,
+        )?;
+        self.running.insert(
+            starting.loc.clone(),
+            (starting.scope_id, starting.node_index),
+        );
+        self.launches.push(Launch {
+            loc: starting.loc,
+            worker,
+            function,
+            inputs: starting.input_links,
+            outputs,
+            call_args_path,
+        });
+        Ok(())
+    }
+
+    /// An `input` node: links the scope's input port `name` and is done.
+    fn start_input(
+        &mut self,
+        starting: StartingNode<'_>,
+        name: &str,
+    ) -> Result<(), SchedulerError> {
+        let scope_inputs = self.scope(starting.scope_id).loc.n(-1);
+        self.link_all(
+            &starting.loc,
+            &[(name.to_string(), scope_inputs, name.to_string())],
+        )?;
+        self.storage.mark_node_finished(&starting.loc)?;
+        self.work
+            .push_back(Work::Finished(starting.scope_id, starting.node_index));
+        Ok(())
+    }
+
+    /// A `const` node: writes its value (a graph as its JSON) and is done.
+    fn start_const(
+        &mut self,
+        starting: StartingNode<'_>,
+        value: &ConstValue,
+    ) -> Result<(), SchedulerError> {
+        let bytes = match value {
+            ConstValue::Value(value) => value.to_bytes(),
+            ConstValue::Graph(const_graph) => {
+                tierkreis_core::json::to_string_pretty(&const_graph.to_value()).into_bytes()
             }
+        };
+        self.storage.write_output(&starting.loc, "value", &bytes)?;
+        self.storage.mark_node_finished(&starting.loc)?;
+        self.work
+            .push_back(Work::Finished(starting.scope_id, starting.node_index));
+        Ok(())
+    }
+
+    /// The `output` node: links its inputs as the scope's outputs, which
+    /// finishes the scope.
+    fn start_output(&mut self, starting: StartingNode<'_>) -> Result<(), SchedulerError> {
+        self.storage.mark_node_finished(&starting.loc)?;
+        let scope_loc = self.scope(starting.scope_id).loc.clone();
+        self.link_all(&scope_loc, &starting.input_links)?;
+        self.storage.mark_node_finished(&scope_loc)?;
+        self.scope_mut(starting.scope_id).nodes[starting.node_index].status = Status::Done;
+        self.work.push_back(Work::ScopeDone(starting.scope_id));
+        Ok(())
+    }
+
+    /// An `eval` node: runs its graph in a nested scope.
+    fn start_eval(
+        &mut self,
+        starting: StartingNode<'_>,
+        graph_ref: &ValueRef,
+    ) -> Result<(), SchedulerError> {
+        let StartingNode {
+            scope_id,
+            node_index,
+            loc,
+            already_started,
+            input_links,
+            ..
+        } = starting;
+        let body = match self.body_graph(scope_id, graph_ref) {
+            Ok(body) => body,
+            Err(message) => return self.fail_node(scope_id, node_index, message),
+        };
+        let mut links = input_links;
+        let (body_loc, body_port) = self.resolve(scope_id, graph_ref);
+        links.push((BODY_PORT.to_string(), body_loc, body_port));
+        push_fixed(&mut links, &body.data);
+        self.link_all(&loc.n(-1), &links)?;
+        self.scope_mut(scope_id).nodes[node_index].sub = Sub::Eval;
+        self.new_scope(
+            loc,
+            body,
+            Owner::Eval {
+                scope: scope_id,
+                node: node_index,
+            },
+            already_started,
+        )?;
+        Ok(())
+    }
+
+    /// A `loop` node: starts its first iteration (or, on resume, the latest
+    /// one); each finished iteration starts the next (`next_iteration`).
+    fn start_loop(
+        &mut self,
+        starting: StartingNode<'_>,
+        body_ref: &ValueRef,
+        debug_name: Option<&str>,
+    ) -> Result<(), SchedulerError> {
+        let StartingNode {
+            scope_id,
+            node_index,
+            node,
+            loc,
+            already_started,
+            input_links,
+        } = starting;
+        let body = match self.body_graph(scope_id, body_ref) {
+            Ok(body) => body,
+            Err(message) => return self.fail_node(scope_id, node_index, message),
+        };
+        let mut links = input_links;
+        let (body_loc, body_port) = self.resolve(scope_id, body_ref);
+        links.push((BODY_PORT.to_string(), body_loc, body_port));
+        let loop_inputs = loc.n(-1);
+        let mut iteration = 0;
+        self.link_all(&loop_inputs, &links)?;
+        if already_started {
+            iteration =
+                u64::try_from(self.storage.latest_loop_iteration(&loc).peek_index()).unwrap_or(0);
+        } else if let Some(debug_name) = debug_name {
+            self.storage.write_debug_data(debug_name, &loc)?;
+        }
+        self.scope_mut(scope_id).nodes[node_index].sub = Sub::Loop;
+        let iteration_loc = loc.l(iteration);
+        let iteration_restored = already_started && self.storage.is_node_started(&iteration_loc);
+        // Links are idempotent: a restored iteration gets them again, in
+        // case the controller died between its nodedef and its inputs.
+        let iteration_links = if iteration == 0 {
+            // Iteration 0 reads every loop input from the loop's own inputs.
+            let mut first: Vec<InputLink> = links
+                .iter()
+                .map(|(port, _, _)| (port.clone(), loop_inputs.clone(), port.clone()))
+                .collect();
+            push_fixed(&mut first, &body.data);
+            first
+        } else {
+            later_iteration_links(node, &loc.l(iteration - 1), &body)
+        };
+        self.start_iteration(&iteration_loc, node, &iteration_links)?;
+        self.new_scope(
+            iteration_loc,
+            body,
+            Owner::LoopIter {
+                scope: scope_id,
+                node: node_index,
+                iter: iteration,
+            },
+            iteration_restored,
+        )?;
+        Ok(())
+    }
+
+    /// A `map` node: one nested scope per element of its `*` input (on
+    /// resume, per element not yet finished).
+    fn start_map(
+        &mut self,
+        starting: StartingNode<'_>,
+        body_ref: &ValueRef,
+    ) -> Result<(), SchedulerError> {
+        let StartingNode {
+            scope_id,
+            node_index,
+            node,
+            loc,
+            already_started,
+            input_links,
+        } = starting;
+        let body = match self.body_graph(scope_id, body_ref) {
+            Ok(body) => body,
+            Err(message) => return self.fail_node(scope_id, node_index, message),
+        };
+        let Some((_, mapped_source, _)) = input_links
+            .iter()
+            .find(|(_, _, source_port)| source_port == "*")
+            .cloned()
+        else {
+            return self.fail_node(
+                scope_id,
+                node_index,
+                format!("map node {loc} has no input whose port is \"*\" to map over"),
+            );
+        };
+        let ports = self.storage.read_output_ports(&mapped_source)?;
+        let mut elements = Vec::with_capacity(ports.len());
+        for port in ports {
+            let element_index = port
+                .rsplit('-')
+                .next()
+                .and_then(|index| index.parse::<u64>().ok());
+            match element_index {
+                Some(element_index) => elements.push((element_index, port)),
+                None => {
+                    return self.fail_node(
+                        scope_id,
+                        node_index,
+                        format!(
+                            "map node {loc}: output {port:?} of {mapped_source} has no element index (expected a name ending in -<number>)"
+                        ),
+                    )
+                }
+            }
+        }
+        if elements.is_empty() {
+            self.storage.mark_node_finished(&loc)?;
+            self.work.push_back(Work::Finished(scope_id, node_index));
+            return Ok(());
+        }
+        let (body_loc, body_port) = self.resolve(scope_id, body_ref);
+        let element_nodedef = virtual_eval(node.inputs.clone(), node).to_json();
+        let mut remaining = 0;
+        let mut scopes_to_make = Vec::new();
+        for (element_index, element_port) in &elements {
+            let element_loc = loc.m(*element_index);
+            if already_started && self.storage.is_node_finished(&element_loc) {
+                continue;
+            }
+            remaining += 1;
+            let element_restored = already_started && self.storage.is_node_started(&element_loc);
+            let mut links = vec![(BODY_PORT.to_string(), body_loc.clone(), body_port.clone())];
+            for (port, source, source_port) in &input_links {
+                let source_port = if source_port == "*" {
+                    element_port.clone()
+                } else {
+                    source_port.clone()
+                };
+                links.push((port.clone(), source.clone(), source_port));
+            }
+            push_fixed(&mut links, &body.data);
+            self.link_all(&element_loc.n(-1), &links)?;
+            let nodedef_path = self.storage.nodedef_path(&element_loc);
+            self.storage.write_fresh(&nodedef_path, &element_nodedef)?;
+            scopes_to_make.push((element_loc, element_restored));
+        }
+        self.scope_mut(scope_id).nodes[node_index].sub = Sub::Map {
+            remaining,
+            elems: elements,
+            body: body.clone(),
+        };
+        if remaining == 0 {
+            self.finish_map(scope_id, node_index)?;
+        }
+        for (element_loc, element_restored) in scopes_to_make {
+            self.new_scope(
+                element_loc,
+                body.clone(),
+                Owner::MapElem {
+                    scope: scope_id,
+                    node: node_index,
+                },
+                element_restored,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// An `ifelse` or `eifelse` node, whose predicate is done: a lazy one
+    /// demands the chosen branch and finishes once it is done; an eager one
+    /// (whose branches are both done) finishes now.
+    fn start_if_else(
+        &mut self,
+        starting: StartingNode<'_>,
+        mode: IfElseMode,
+        pred: &ValueRef,
+        if_true: &ValueRef,
+        if_false: &ValueRef,
+    ) -> Result<(), SchedulerError> {
+        let StartingNode {
+            scope_id,
+            node_index,
+            ..
+        } = starting;
+        let condition = match self.read_value(scope_id, pred) {
+            Ok(condition) => condition,
+            Err(message) => return self.fail_node(scope_id, node_index, message),
+        };
+        // Like the reference, only `true` chooses the true branch; any other
+        // value (`false`, but also `1` or a string) chooses the false one.
+        let branch = if condition == Value::Bool(true) {
+            if_true
+        } else {
+            if_false
+        };
+        let branch_node = branch.node_index();
+        let branch_done = match (mode, branch_node) {
+            (IfElseMode::Eager, _) | (IfElseMode::Lazy, None) => true,
+            (IfElseMode::Lazy, Some(branch_node)) => {
+                self.scope(scope_id).nodes[branch_node].status == Status::Done
+            }
+        };
+        if branch_done {
+            self.complete_ifelse(scope_id, node_index, branch)?;
+        } else if let Some(branch_node) = branch_node {
+            self.scope_mut(scope_id).nodes[node_index].sub = Sub::Branch(branch.clone());
+            self.work.push_back(Work::Demand(scope_id, branch_node));
         }
         Ok(())
     }
@@ -952,136 +1136,153 @@ impl<'s> Scheduler<'s> {
     /// both are done again (idempotent, and repairs a cut-short nodedef).
     fn start_iteration(
         &self,
-        iter_loc: &Loc,
+        iteration_loc: &Loc,
         loop_node: &NodeDef,
-        links: &[(PortId, Loc, PortId)],
+        links: &[InputLink],
     ) -> Result<(), SchedulerError> {
-        self.link_all(&iter_loc.n(-1), links)?;
+        self.link_all(&iteration_loc.n(-1), links)?;
         let inputs: IndexMap<PortId, ValueRef> = links
             .iter()
-            .map(|(k, _, _)| (k.clone(), ValueRef::new(-1, k.clone())))
+            .map(|(port, _, _)| (port.clone(), ValueRef::new(-1, port.clone())))
             .collect();
         self.storage
-            .write_node_def(iter_loc, &virtual_eval(inputs, loop_node))?;
+            .write_node_def(iteration_loc, &virtual_eval(inputs, loop_node))?;
         Ok(())
     }
 
     fn complete_ifelse(
         &mut self,
-        s: ScopeId,
-        n: NodeIndex,
+        scope_id: ScopeId,
+        node_index: NodeIndex,
         branch: &ValueRef,
     ) -> Result<(), SchedulerError> {
-        let loc = self.scope(s).loc.n(n as i64);
-        let (bl, bp) = self.resolve(s, branch);
-        self.link_all(&loc, &[("value".to_string(), bl, bp)])?;
+        let loc = self.scope(scope_id).loc.n(node_index as i64);
+        let (branch_loc, branch_port) = self.resolve(scope_id, branch);
+        self.link_all(&loc, &[("value".to_string(), branch_loc, branch_port)])?;
         self.storage.mark_node_finished(&loc)?;
-        self.scope_mut(s).nodes[n].sub = Sub::None;
-        self.work.push_back(Work::Finished(s, n));
+        self.scope_mut(scope_id).nodes[node_index].sub = Sub::None;
+        self.work.push_back(Work::Finished(scope_id, node_index));
         Ok(())
     }
 
-    fn scope_done(&mut self, id: ScopeId) -> Result<(), SchedulerError> {
-        let Some(scope) = self.scopes[id].take() else {
+    fn scope_done(&mut self, scope_id: ScopeId) -> Result<(), SchedulerError> {
+        let Some(scope) = self.scopes[scope_id].take() else {
             return Ok(());
         };
-        self.free_scopes.push(id);
+        self.free_scopes.push(scope_id);
         match scope.owner {
             Owner::Root => {
                 self.root_done = true;
             }
-            Owner::Eval { scope: ps, node } => {
-                self.work.push_back(Work::Finished(ps, node));
+            Owner::Eval {
+                scope: parent_id,
+                node,
+            } => {
+                self.work.push_back(Work::Finished(parent_id, node));
             }
-            Owner::MapElem { scope: ps, node } => {
-                let Some(parent) = self.scopes[ps].as_mut() else {
+            Owner::MapElem {
+                scope: parent_id,
+                node,
+            } => {
+                let Some(parent) = self.scopes[parent_id].as_mut() else {
                     return Ok(());
                 };
                 if let Sub::Map { remaining, .. } = &mut parent.nodes[node].sub {
                     *remaining -= 1;
                     if *remaining == 0 {
-                        self.finish_map(ps, node)?;
+                        self.finish_map(parent_id, node)?;
                     }
                 }
             }
             Owner::LoopIter {
-                scope: ps,
+                scope: parent_id,
                 node,
                 iter,
-            } => self.next_iteration(ps, node, iter, &scope)?,
+            } => self.next_iteration(parent_id, node, iter, &scope)?,
         }
         Ok(())
     }
 
-    fn finish_map(&mut self, s: ScopeId, n: NodeIndex) -> Result<(), SchedulerError> {
-        let loc = self.scope(s).loc.n(n as i64);
-        let Sub::Map { elems, body, .. } =
-            std::mem::replace(&mut self.scope_mut(s).nodes[n].sub, Sub::None)
-        else {
+    fn finish_map(
+        &mut self,
+        scope_id: ScopeId,
+        node_index: NodeIndex,
+    ) -> Result<(), SchedulerError> {
+        let loc = self.scope(scope_id).loc.n(node_index as i64);
+        let Sub::Map { elems, body, .. } = std::mem::replace(
+            &mut self.scope_mut(scope_id).nodes[node_index].sub,
+            Sub::None,
+        ) else {
             return Ok(());
         };
-        let outs: Vec<PortId> = body.node(body.output_idx).inputs.keys().cloned().collect();
-        for (i, p) in &elems {
-            let el = loc.m(*i);
-            let links: Vec<(PortId, Loc, PortId)> = outs
+        let body_outputs: Vec<PortId> = body.node(body.output_idx).inputs.keys().cloned().collect();
+        for (element_index, element_port) in &elems {
+            let element_loc = loc.m(*element_index);
+            let links: Vec<InputLink> = body_outputs
                 .iter()
-                .map(|o| (format!("{o}-{p}"), el.clone(), o.clone()))
+                .map(|output| {
+                    (
+                        format!("{output}-{element_port}"),
+                        element_loc.clone(),
+                        output.clone(),
+                    )
+                })
                 .collect();
             self.link_all(&loc, &links)?;
         }
         self.storage.mark_node_finished(&loc)?;
-        self.work.push_back(Work::Finished(s, n));
+        self.work.push_back(Work::Finished(scope_id, node_index));
         Ok(())
     }
 
     fn next_iteration(
         &mut self,
-        s: ScopeId,
-        n: NodeIndex,
-        iter: u64,
+        scope_id: ScopeId,
+        node_index: NodeIndex,
+        iteration: u64,
         done: &Scope,
     ) -> Result<(), SchedulerError> {
-        let Some(parent) = self.scopes[s].as_ref() else {
+        let Some(parent) = self.scopes[scope_id].as_ref() else {
             return Ok(());
         };
-        let loop_loc = parent.loc.n(n as i64);
-        let loop_node = parent.graph.node(n).clone();
+        let loop_loc = parent.loc.n(node_index as i64);
+        let loop_node = parent.graph.node(node_index).clone();
         let NodeKind::Loop { continue_port, .. } = &loop_node.kind else {
             return Ok(());
         };
-        let iter_loc = &done.loc;
+        let iteration_loc = &done.loc;
         let body = done.graph.clone();
-        let outs = &body.node(body.output_idx).inputs;
-        let cont = match self.storage.read_output(iter_loc, continue_port) {
-            Ok(b) => Value::from_bytes(&b),
-            Err(e) => {
+        let body_outputs = &body.node(body.output_idx).inputs;
+        let continue_value = match self.storage.read_output(iteration_loc, continue_port) {
+            Ok(bytes) => Value::from_bytes(&bytes),
+            Err(error) => {
                 return self.fail_node(
-                    s,
-                    n,
-                    format!("loop {loop_loc}: cannot read continue port {continue_port:?} of iteration {iter_loc}: {e}"),
+                    scope_id,
+                    node_index,
+                    format!("loop {loop_loc}: cannot read continue port {continue_port:?} of iteration {iteration_loc}: {error}"),
                 )
             }
         };
-        if cont == Value::Bool(false) {
-            let links: Vec<(PortId, Loc, PortId)> = outs
+        if continue_value == Value::Bool(false) {
+            let links: Vec<InputLink> = body_outputs
                 .keys()
-                .map(|k| (k.clone(), iter_loc.clone(), k.clone()))
+                .map(|port| (port.clone(), iteration_loc.clone(), port.clone()))
                 .collect();
             self.link_all(&loop_loc, &links)?;
             self.storage.mark_node_finished(&loop_loc)?;
-            self.work.push_back(Work::Finished(s, n));
+            self.work.push_back(Work::Finished(scope_id, node_index));
             return Ok(());
         }
-        let links = later_iteration_links(&loop_node, iter_loc, &body);
-        let next = iter + 1;
+        let links = later_iteration_links(&loop_node, iteration_loc, &body);
+        let next = iteration + 1;
         let next_loc = loop_loc.l(next);
         self.start_iteration(&next_loc, &loop_node, &links)?;
         self.new_scope(
             next_loc,
             body,
             Owner::LoopIter {
-                scope: s,
-                node: n,
+                scope: scope_id,
+                node: node_index,
                 iter: next,
             },
             false,
@@ -1090,33 +1291,37 @@ impl<'s> Scheduler<'s> {
     }
 }
 
-/// The inputs of the loop iteration after `prev` (the reference's `walk_loop`):
-/// each body output, and every other loop input carried over from `prev`.
-fn later_iteration_links(
-    loop_node: &NodeDef,
-    prev: &Loc,
-    body: &GraphInfo,
-) -> Vec<(PortId, Loc, PortId)> {
-    let inner = prev.n(-1);
+/// The inputs of the loop iteration after `previous` (the reference's `walk_loop`):
+/// each body output, and every other loop input carried over from `previous`.
+fn later_iteration_links(loop_node: &NodeDef, previous: &Loc, body: &GraphInfo) -> Vec<InputLink> {
+    let previous_inputs = previous.n(-1);
     let mut links: IndexMap<PortId, (Loc, PortId)> = loop_node
         .inputs
         .keys()
-        .map(|k| (k.clone(), (inner.clone(), k.clone())))
+        .map(|port| (port.clone(), (previous_inputs.clone(), port.clone())))
         .collect();
-    for (k, r) in &body.node(body.output_idx).inputs {
-        links.insert(k.clone(), (prev.n(r.node), r.port.clone()));
+    for (port, value_ref) in &body.node(body.output_idx).inputs {
+        links.insert(
+            port.clone(),
+            (previous.n(value_ref.node), value_ref.port.clone()),
+        );
     }
-    links.insert(BODY_PORT.to_string(), (inner, BODY_PORT.to_string()));
-    let mut links: Vec<(PortId, Loc, PortId)> =
-        links.into_iter().map(|(k, (l, p))| (k, l, p)).collect();
+    links.insert(
+        BODY_PORT.to_string(),
+        (previous_inputs, BODY_PORT.to_string()),
+    );
+    let mut links: Vec<InputLink> = links
+        .into_iter()
+        .map(|(port, (source, source_port))| (port, source, source_port))
+        .collect();
     push_fixed(&mut links, &body.data);
     links
 }
 
 /// Adds a graph's fixed inputs (absolute locations) to a scope's input links.
-fn push_fixed(links: &mut Vec<(PortId, Loc, PortId)>, g: &GraphData) {
-    for (k, (l, p)) in &g.fixed_inputs {
-        links.push((k.clone(), l.clone(), p.clone()));
+fn push_fixed(links: &mut Vec<InputLink>, graph: &GraphData) {
+    for (port, (source, source_port)) in &graph.fixed_inputs {
+        links.push((port.clone(), source.clone(), source_port.clone()));
     }
 }
 
@@ -1152,23 +1357,29 @@ mod tests {
         graph: &str,
         inputs: &[(&str, &str)],
     ) -> Arc<GraphInfo> {
-        let g = GraphData::from_json(graph.as_bytes()).expect("graph");
+        let graph_data = GraphData::from_json(graph.as_bytes()).expect("graph");
         let inputs = inputs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .map(|(port, value)| (port.to_string(), value.as_bytes().to_vec()))
             .collect();
-        start_workflow(storage, &g, &inputs).expect("start");
-        GraphInfo::prepare(g).expect("prepare")
+        start_workflow(storage, &graph_data, &inputs).expect("start");
+        GraphInfo::prepare(graph_data).expect("prepare")
     }
 
     /// Completes a launched task the way a worker would: outputs, then `_done`.
-    fn complete(s: &mut Scheduler<'_>, st: &dyn ControllerStorage, l: &Launch, value: &str) {
-        for port in &l.outputs {
-            st.write_output(&l.loc, port, value.as_bytes())
+    fn complete(
+        scheduler: &mut Scheduler<'_>,
+        store: &dyn ControllerStorage,
+        launch: &Launch,
+        value: &str,
+    ) {
+        for port in &launch.outputs {
+            store
+                .write_output(&launch.loc, port, value.as_bytes())
                 .expect("write");
         }
-        st.mark_node_finished(&l.loc).expect("done");
-        s.task_finished(&l.loc).expect("finished");
+        store.mark_node_finished(&launch.loc).expect("done");
+        scheduler.task_finished(&launch.loc).expect("finished");
     }
 
     fn func(name: &str, inputs: &str, consumers: &str) -> String {
@@ -1189,8 +1400,8 @@ mod tests {
 
     #[test]
     fn a_task_is_launched_once_its_inputs_exist_and_its_output_finishes_the_run() {
-        let st = storage();
-        let g = graph(
+        let store = storage();
+        let graph_json = graph(
             &[
                 r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#
                     .to_string(),
@@ -1200,33 +1411,40 @@ mod tests {
             2,
             r#"["x"]"#,
         );
-        let info = setup(&st, &g, &[("x", "21")]);
-        let mut s = Scheduler::new(&st, info, false).expect("new");
-        let launches = s.take_launches();
+        let info = setup(&store, &graph_json, &[("x", "21")]);
+        let mut scheduler = Scheduler::new(&store, info, false).expect("new");
+        let launches = scheduler.take_launches();
         assert_eq!(launches.len(), 1);
-        let l = &launches[0];
-        assert_eq!((l.worker.as_str(), l.function.as_str()), ("w", "double"));
-        assert_eq!(l.loc.as_str(), "-.N1");
+        let launch = &launches[0];
         assert_eq!(
-            l.inputs,
+            (launch.worker.as_str(), launch.function.as_str()),
+            ("w", "double")
+        );
+        assert_eq!(launch.loc.as_str(), "-.N1");
+        assert_eq!(
+            launch.inputs,
             vec![("a".to_string(), Loc::root().n(0), "x".to_string())]
         );
         assert_eq!(
-            st.read_output(&Loc::root().n(0), "x")
+            store
+                .read_output(&Loc::root().n(0), "x")
                 .expect("input linked"),
             b"21"
         );
-        assert_eq!(s.outcome(), Outcome::Running);
-        complete(&mut s, &st, l, "42");
-        assert_eq!(s.outcome(), Outcome::Finished);
-        assert_eq!(st.read_output(&Loc::root(), "out").expect("output"), b"42");
-        assert!(st.is_node_finished(&Loc::root()));
+        assert_eq!(scheduler.outcome(), Outcome::Running);
+        complete(&mut scheduler, &store, launch, "42");
+        assert_eq!(scheduler.outcome(), Outcome::Finished);
+        assert_eq!(
+            store.read_output(&Loc::root(), "out").expect("output"),
+            b"42"
+        );
+        assert!(store.is_node_finished(&Loc::root()));
     }
 
     #[test]
     fn lazy_ifelse_runs_only_the_chosen_branch() {
-        let st = storage();
-        let g = graph(
+        let store = storage();
+        let graph_json = graph(
             &[
                 r#"{"type": "const", "value": false, "inputs": {}, "outputs": {"value": [3]}}"#.to_string(),
                 func("w.yes", "{}", "[3]"),
@@ -1237,27 +1455,56 @@ mod tests {
             4,
             "[]",
         );
-        let info = setup(&st, &g, &[]);
-        let mut s = Scheduler::new(&st, info, false).expect("new");
-        let launches = s.take_launches();
-        let names: Vec<&str> = launches.iter().map(|l| l.function.as_str()).collect();
+        let info = setup(&store, &graph_json, &[]);
+        let mut scheduler = Scheduler::new(&store, info, false).expect("new");
+        let launches = scheduler.take_launches();
+        let names: Vec<&str> = launches
+            .iter()
+            .map(|launch| launch.function.as_str())
+            .collect();
         assert_eq!(names, ["no"]);
-        complete(&mut s, &st, &launches[0], "\"b\"");
-        assert_eq!(s.outcome(), Outcome::Finished);
+        complete(&mut scheduler, &store, &launches[0], "\"b\"");
+        assert_eq!(scheduler.outcome(), Outcome::Finished);
         assert!(
-            !st.is_node_started(&Loc::root().n(1)),
+            !store.is_node_started(&Loc::root().n(1)),
             "the other branch never starts"
         );
         assert_eq!(
-            st.read_output(&Loc::root(), "value").expect("out"),
+            store.read_output(&Loc::root(), "value").expect("out"),
             b"\"b\""
         );
     }
 
     #[test]
+    fn an_ifelse_predicate_other_than_true_chooses_the_false_branch_like_the_reference() {
+        for predicate in ["1", "\"true\"", "null"] {
+            let store = storage();
+            let graph_json = graph(
+                &[
+                    format!(r#"{{"type": "const", "value": {predicate}, "inputs": {{}}, "outputs": {{"value": [3]}}}}"#),
+                    func("w.yes", "{}", "[3]"),
+                    func("w.no", "{}", "[3]"),
+                    r#"{"type": "ifelse", "pred": [0, "value"], "if_true": [1, "value"], "if_false": [2, "value"], "inputs": {}, "outputs": {"value": [4]}}"#.to_string(),
+                    r#"{"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}"#.to_string(),
+                ],
+                4,
+                "[]",
+            );
+            let info = setup(&store, &graph_json, &[]);
+            let mut scheduler = Scheduler::new(&store, info, false).expect("new");
+            let names: Vec<String> = scheduler
+                .take_launches()
+                .into_iter()
+                .map(|launch| launch.function)
+                .collect();
+            assert_eq!(names, ["no"], "predicate {predicate}");
+        }
+    }
+
+    #[test]
     fn eager_ifelse_runs_both_branches() {
-        let st = storage();
-        let g = graph(
+        let store = storage();
+        let graph_json = graph(
             &[
                 r#"{"type": "const", "value": true, "inputs": {}, "outputs": {"value": [3]}}"#.to_string(),
                 func("w.yes", "{}", "[3]"),
@@ -1268,21 +1515,21 @@ mod tests {
             4,
             "[]",
         );
-        let info = setup(&st, &g, &[]);
-        let mut s = Scheduler::new(&st, info, false).expect("new");
-        let launches = s.take_launches();
+        let info = setup(&store, &graph_json, &[]);
+        let mut scheduler = Scheduler::new(&store, info, false).expect("new");
+        let launches = scheduler.take_launches();
         assert_eq!(launches.len(), 2, "independent tasks are launched together");
-        complete(&mut s, &st, &launches[0], "1");
-        assert_eq!(s.outcome(), Outcome::Running);
-        complete(&mut s, &st, &launches[1], "2");
-        assert_eq!(s.outcome(), Outcome::Finished);
-        assert_eq!(st.read_output(&Loc::root(), "value").expect("out"), b"1");
+        complete(&mut scheduler, &store, &launches[0], "1");
+        assert_eq!(scheduler.outcome(), Outcome::Running);
+        complete(&mut scheduler, &store, &launches[1], "2");
+        assert_eq!(scheduler.outcome(), Outcome::Finished);
+        assert_eq!(store.read_output(&Loc::root(), "value").expect("out"), b"1");
     }
 
     #[test]
     fn after_a_failure_nothing_new_is_launched_and_the_run_fails_once_idle() {
-        let st = storage();
-        let g = graph(
+        let store = storage();
+        let graph_json = graph(
             &[
                 CONST_1.to_string(),
                 func("w.a", r#"{"x": [0, "value"]}"#, "[2]"),
@@ -1293,21 +1540,24 @@ mod tests {
             4,
             "[]",
         );
-        let info = setup(&st, &g, &[]);
-        let mut s = Scheduler::new(&st, info, false).expect("new");
-        let launches = s.take_launches();
-        let names: Vec<&str> = launches.iter().map(|l| l.function.as_str()).collect();
+        let info = setup(&store, &graph_json, &[]);
+        let mut scheduler = Scheduler::new(&store, info, false).expect("new");
+        let launches = scheduler.take_launches();
+        let names: Vec<&str> = launches
+            .iter()
+            .map(|launch| launch.function.as_str())
+            .collect();
         assert_eq!(names, ["c", "a"]);
-        s.task_failed(&launches[1].loc).expect("failed");
-        assert_eq!(s.outcome(), Outcome::Running, "c still runs");
-        complete(&mut s, &st, &launches[0], "3");
-        assert!(s.take_launches().is_empty());
-        assert_eq!(s.outcome(), Outcome::Failed(vec![Loc::root().n(1)]));
+        scheduler.task_failed(&launches[1].loc).expect("failed");
+        assert_eq!(scheduler.outcome(), Outcome::Running, "c still runs");
+        complete(&mut scheduler, &store, &launches[0], "3");
+        assert!(scheduler.take_launches().is_empty());
+        assert_eq!(scheduler.outcome(), Outcome::Failed(vec![Loc::root().n(1)]));
     }
 
     #[test]
     fn a_map_launches_every_element_at_once_and_names_outputs_by_element() {
-        let st = storage();
+        let store = storage();
         let body = graph(
             &[
                 r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#
@@ -1319,7 +1569,7 @@ mod tests {
             2,
             r#"["x"]"#,
         );
-        let g = graph(
+        let graph_json = graph(
             &[
                 format!(r#"{{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [2]}}}}"#),
                 r#"{"type": "function", "function_name": "w.unfold", "inputs": {}, "outputs": {"*": [2]}}"#.to_string(),
@@ -1329,38 +1579,51 @@ mod tests {
             3,
             "[]",
         );
-        let info = setup(&st, &g, &[]);
-        let mut s = Scheduler::new(&st, info, false).expect("new");
-        let unfold = s.take_launches();
+        let info = setup(&store, &graph_json, &[]);
+        let mut scheduler = Scheduler::new(&store, info, false).expect("new");
+        let unfold = scheduler.take_launches();
         assert_eq!(unfold.len(), 1);
-        for i in 0..3 {
-            st.write_output(&unfold[0].loc, &i.to_string(), i.to_string().as_bytes())
+        for element in 0..3 {
+            store
+                .write_output(
+                    &unfold[0].loc,
+                    &element.to_string(),
+                    element.to_string().as_bytes(),
+                )
                 .expect("w");
         }
-        st.mark_node_finished(&unfold[0].loc).expect("done");
-        s.task_finished(&unfold[0].loc).expect("finished");
-        let elems = s.take_launches();
-        let locs: Vec<&str> = elems.iter().map(|l| l.loc.as_str()).collect();
+        store.mark_node_finished(&unfold[0].loc).expect("done");
+        scheduler.task_finished(&unfold[0].loc).expect("finished");
+        let elems = scheduler.take_launches();
+        let locs: Vec<&str> = elems.iter().map(|launch| launch.loc.as_str()).collect();
         assert_eq!(locs, ["-.N2.M0.N1", "-.N2.M1.N1", "-.N2.M2.N1"]);
-        for l in &elems {
-            let x = st
-                .read_output(&l.inputs[0].1, &l.inputs[0].2)
+        for launch in &elems {
+            let element = store
+                .read_output(&launch.inputs[0].1, &launch.inputs[0].2)
                 .expect("element input");
-            let x: i64 = String::from_utf8(x).expect("utf8").parse().expect("int");
-            complete(&mut s, &st, l, &(x * x).to_string());
+            let element: i64 = String::from_utf8(element)
+                .expect("utf8")
+                .parse()
+                .expect("int");
+            complete(
+                &mut scheduler,
+                &store,
+                launch,
+                &(element * element).to_string(),
+            );
         }
-        assert_eq!(s.outcome(), Outcome::Finished);
+        assert_eq!(scheduler.outcome(), Outcome::Finished);
         let map = Loc::root().n(2);
         assert_eq!(
-            st.read_output_ports(&map).expect("ports"),
+            store.read_output_ports(&map).expect("ports"),
             ["value-0", "value-1", "value-2"]
         );
-        assert_eq!(st.read_output(&map, "value-2").expect("v"), b"4");
+        assert_eq!(store.read_output(&map, "value-2").expect("v"), b"4");
     }
 
     #[test]
     fn a_loop_carries_values_and_stops_when_continue_is_false() {
-        let st = storage();
+        let store = storage();
         let body = graph(
             &[
                 r#"{"type": "input", "name": "i", "inputs": {}, "outputs": {"i": [1]}}"#.to_string(),
@@ -1371,7 +1634,7 @@ mod tests {
             3,
             r#"["i"]"#,
         );
-        let g = graph(
+        let graph_json = graph(
             &[
                 r#"{"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}}"#.to_string(),
                 format!(r#"{{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [2]}}}}"#),
@@ -1381,30 +1644,30 @@ mod tests {
             3,
             "[]",
         );
-        let info = setup(&st, &g, &[]);
-        let mut s = Scheduler::new(&st, info, false).expect("new");
+        let info = setup(&store, &graph_json, &[]);
+        let mut scheduler = Scheduler::new(&store, info, false).expect("new");
         for iter in 0..3u64 {
-            let step = s.take_launches();
+            let step = scheduler.take_launches();
             assert_eq!(step.len(), 1);
             assert_eq!(step[0].loc, Loc::root().n(2).l(iter).n(1));
-            complete(&mut s, &st, &step[0], &(iter + 1).to_string());
-            let more = s.take_launches();
+            complete(&mut scheduler, &store, &step[0], &(iter + 1).to_string());
+            let more = scheduler.take_launches();
             complete(
-                &mut s,
-                &st,
+                &mut scheduler,
+                &store,
                 &more[0],
                 if iter < 2 { "true" } else { "false" },
             );
         }
-        assert_eq!(s.outcome(), Outcome::Finished);
-        assert_eq!(st.read_output(&Loc::root(), "value").expect("out"), b"3");
-        assert!(!st.is_node_started(&Loc::root().n(2).l(3)));
+        assert_eq!(scheduler.outcome(), Outcome::Finished);
+        assert_eq!(store.read_output(&Loc::root(), "value").expect("out"), b"3");
+        assert!(!store.is_node_started(&Loc::root().n(2).l(3)));
     }
 
     #[test]
     fn resume_launches_only_unfinished_tasks() {
-        let st = storage();
-        let g = graph(
+        let store = storage();
+        let graph_json = graph(
             &[
                 CONST_1.to_string(),
                 func("w.a", r#"{"x": [0, "value"]}"#, "[2]"),
@@ -1415,26 +1678,29 @@ mod tests {
             3,
             "[]",
         );
-        let info = setup(&st, &g, &[]);
+        let info = setup(&store, &graph_json, &[]);
         {
-            let mut s = Scheduler::new(&st, info.clone(), false).expect("new");
-            let a = s.take_launches();
-            complete(&mut s, &st, &a[0], "5");
-            assert_eq!(s.take_launches()[0].function, "b");
+            let mut scheduler = Scheduler::new(&store, info.clone(), false).expect("new");
+            let first = scheduler.take_launches();
+            complete(&mut scheduler, &store, &first[0], "5");
+            assert_eq!(scheduler.take_launches()[0].function, "b");
             // The controller dies here, with b running.
         }
-        let mut s = Scheduler::new(&st, info, true).expect("resume");
-        let launches = s.take_launches();
-        let names: Vec<&str> = launches.iter().map(|l| l.function.as_str()).collect();
+        let mut scheduler = Scheduler::new(&store, info, true).expect("resume");
+        let launches = scheduler.take_launches();
+        let names: Vec<&str> = launches
+            .iter()
+            .map(|launch| launch.function.as_str())
+            .collect();
         assert_eq!(names, ["b"]);
-        complete(&mut s, &st, &launches[0], "6");
-        assert_eq!(s.outcome(), Outcome::Finished);
+        complete(&mut scheduler, &store, &launches[0], "6");
+        assert_eq!(scheduler.outcome(), Outcome::Finished);
     }
 
     #[test]
     fn a_body_that_is_not_a_graph_fails_the_eval_node_with_its_location() {
-        let st = storage();
-        let g = graph(
+        let store = storage();
+        let graph_json = graph(
             &[
                 r#"{"type": "const", "value": 7, "inputs": {}, "outputs": {"value": [1]}}"#.to_string(),
                 r#"{"type": "eval", "graph": [0, "value"], "inputs": {}, "outputs": {"value": [2]}}"#.to_string(),
@@ -1443,10 +1709,10 @@ mod tests {
             2,
             "[]",
         );
-        let info = setup(&st, &g, &[]);
-        let s = Scheduler::new(&st, info, false).expect("new");
-        assert_eq!(s.outcome(), Outcome::Failed(vec![Loc::root().n(1)]));
-        let text = st.read_errors(&Loc::root().n(1)).expect("error text");
+        let info = setup(&store, &graph_json, &[]);
+        let scheduler = Scheduler::new(&store, info, false).expect("new");
+        assert_eq!(scheduler.outcome(), Outcome::Failed(vec![Loc::root().n(1)]));
+        let text = store.read_errors(&Loc::root().n(1)).expect("error text");
         assert!(
             text.contains("-.N0") && text.contains("not a graph"),
             "{text}"

@@ -6,6 +6,7 @@
 //! and says precisely what is wrong with bad input.
 
 pub mod call_args;
+mod float_repr;
 pub mod graph;
 pub mod json;
 pub mod loc;

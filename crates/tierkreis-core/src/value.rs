@@ -1,5 +1,8 @@
-//! Tierkreis values and their byte encoding (the reference's `bytes_from_ptype`
-//! and `ptype_from_bytes` with no type annotation).
+//! Tierkreis values: the data type, its accessors and Python's `str`/`repr`
+//! of it. Its byte encoding (the reference's `bytes_from_ptype` and
+//! `ptype_from_bytes` with no type annotation, [`Value::to_bytes`] and
+//! [`Value::from_bytes`]) is implemented in [`crate::json`], which imports
+//! this module and not the other way round; the encoding's tests stay here.
 //!
 //! Encoding: a top-level `Bytes` value is written raw; every other value is
 //! JSON, pretty-printed with an indent of 2 like Python's
@@ -33,27 +36,6 @@ pub enum Value {
 }
 
 impl Value {
-    /// The reference's `ptype_from_bytes` with no annotation: the JSON value
-    /// the bytes hold, or, if they are not valid UTF-8 JSON, the bytes
-    /// themselves as [`Value::Bytes`]. (The reference raises instead of
-    /// falling back when a `__tkr_bytes__` object holds invalid base64; here
-    /// that also falls back to the raw bytes.)
-    pub fn from_bytes(b: &[u8]) -> Value {
-        match crate::json::parse(b) {
-            Ok(v) => v,
-            Err(_) => Value::Bytes(b.to_vec()),
-        }
-    }
-
-    /// The reference's `bytes_from_ptype`: a top-level `Bytes` value raw,
-    /// anything else as JSON pretty-printed with an indent of 2.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        match self {
-            Value::Bytes(b) => b.clone(),
-            other => crate::json::to_string_pretty(other).into_bytes(),
-        }
-    }
-
     /// An integer value.
     pub fn int(i: i64) -> Value {
         Value::Int(BigInt::from(i))
@@ -159,7 +141,7 @@ fn write_repr(out: &mut String, v: &Value) {
         Value::Bool(true) => out.push_str("True"),
         Value::Bool(false) => out.push_str("False"),
         Value::Int(i) => out.push_str(&i.to_string()),
-        Value::Float(f) => out.push_str(&crate::json::python_float_repr(*f)),
+        Value::Float(f) => out.push_str(&crate::float_repr::python_float_repr(*f)),
         Value::Str(s) => write_str_repr(out, s),
         Value::Bytes(b) => write_bytes_repr(out, b),
         Value::List(items) => {

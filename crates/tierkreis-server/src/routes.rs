@@ -341,7 +341,7 @@ async fn restart(
                 e.into()
             }
         })?;
-        if def.type_name() != "function" {
+        if !matches!(def.kind, tierkreis_core::graph::NodeKind::Function { .. }) {
             return Err(ApiError::NotATask {
                 loc: loc.to_string(),
                 node_type: def.type_name().to_string(),

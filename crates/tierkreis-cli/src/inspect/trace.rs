@@ -56,7 +56,7 @@ pub fn run(a: TraceArgs) -> anyhow::Result<u8> {
     let def = st
         .read_node_def(&loc)
         .with_context(|| format!("cannot read the loop node {loc} (has it started?)"))?;
-    if def.type_name() != "loop" {
+    if !matches!(def.kind, tierkreis_core::graph::NodeKind::Loop { .. }) {
         bail!(
             "{loc} is a {} node: can only read traces from loop nodes",
             def.type_name()

@@ -6,32 +6,57 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::hpc::{HpcConfig, JobConfig};
+pub mod batch;
+
+use batch::{BatchSystem, HpcConfig, JobConfig};
 
 /// Where a worker's tasks run: on this machine, or as batch jobs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ExecutorKind {
     /// Processes on this machine (the default).
     #[default]
     Local,
-    /// SLURM jobs (`sbatch`).
-    Slurm,
-    /// PBS jobs (`qsub`).
-    Pbs,
-    /// Fujitsu PJM jobs (`pjsub`).
-    Pjsub,
+    /// Jobs of a batch system: SLURM (`sbatch`), PBS (`qsub`) or Fujitsu
+    /// PJM (`pjsub`).
+    Batch(BatchSystem),
 }
 
 impl ExecutorKind {
+    /// Every kind, in the order the configuration's documentation lists them.
+    pub const ALL: [ExecutorKind; 4] = [
+        ExecutorKind::Local,
+        ExecutorKind::Batch(BatchSystem::Slurm),
+        ExecutorKind::Batch(BatchSystem::Pbs),
+        ExecutorKind::Batch(BatchSystem::Pjsub),
+    ];
+
     /// The name used in the configuration file.
     pub fn name(self) -> &'static str {
         match self {
             ExecutorKind::Local => "local",
-            ExecutorKind::Slurm => "slurm",
-            ExecutorKind::Pbs => "pbs",
-            ExecutorKind::Pjsub => "pjsub",
+            ExecutorKind::Batch(system) => system.name(),
         }
+    }
+}
+
+/// Read from its name (`executor = "slurm"`), with serde's usual message for
+/// an unknown one.
+impl<'de> Deserialize<'de> for ExecutorKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl serde::de::Visitor<'_> for NameVisitor {
+            type Value = ExecutorKind;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("an executor name: local, slurm, pbs or pjsub")
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ExecutorKind, E> {
+                ExecutorKind::ALL
+                    .into_iter()
+                    .find(|kind| kind.name() == name)
+                    .ok_or_else(|| E::unknown_variant(name, &["local", "slurm", "pbs", "pjsub"]))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
     }
 }
 
@@ -548,6 +573,34 @@ kind = "stdio"
             Some(WorkerKind::Stdio)
         );
         assert_eq!(c.settings_for("other", "x"), WorkerConfig::default());
+    }
+
+    #[test]
+    fn executor_names_read_as_local_or_a_batch_system() {
+        let path = Path::new("/cfg/tkr.toml");
+        for (name, kind) in [
+            ("local", ExecutorKind::Local),
+            ("slurm", ExecutorKind::Batch(BatchSystem::Slurm)),
+            ("pbs", ExecutorKind::Batch(BatchSystem::Pbs)),
+            ("pjsub", ExecutorKind::Batch(BatchSystem::Pjsub)),
+        ] {
+            let text = format!("[workers.w]\nexecutor = \"{name}\"");
+            let config = ExecutorConfig::parse(&text, path, Path::new("/")).unwrap();
+            assert_eq!(config.workers["w"].executor, Some(kind));
+            assert_eq!(kind.name(), name);
+        }
+        let error = ExecutorConfig::parse("[workers.w]\nexecutor = \"lsf\"", path, Path::new("/"))
+            .unwrap_err();
+        let message = format!("{error:#}");
+        let source = std::error::Error::source(&error)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            source.contains(
+                "unknown variant `lsf`, expected one of `local`, `slurm`, `pbs`, `pjsub`"
+            ),
+            "{message}: {source}"
+        );
     }
 
     #[test]

@@ -27,8 +27,8 @@
 //! `pjdel`) unless `[hpc] cancel_on_stop = false`; a killed controller leaves
 //! them running, and `tkr resume` follows them.
 
+pub mod batch_system;
 pub mod job;
-pub mod scheduler;
 pub mod script;
 
 use std::collections::HashMap;
@@ -40,8 +40,9 @@ use std::time::Duration;
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, ExecutorDebugData};
 
-pub use job::{ContainerConfig, HpcConfig, JobCommand, JobConfig, JobSpec, MpiConfig};
-pub use scheduler::{BatchSystem, Commands, JobEnd, JobState, SchedulerError};
+pub use super::config::batch::{ContainerConfig, HpcConfig, JobConfig, MpiConfig};
+pub use batch_system::{BatchSystem, BatchSystemError, Commands, JobEnd, JobState};
+pub use job::{JobCommand, JobSpec};
 
 use super::config::{ExecutorKind, WorkerKind};
 use super::discovery::Discovery;
@@ -174,7 +175,7 @@ pub enum HpcError {
         system: BatchSystem,
         script: PathBuf,
         #[source]
-        source: SchedulerError,
+        source: BatchSystemError,
     },
     #[error("no batch job is followed at {0}")]
     NoJob(Loc),
@@ -183,7 +184,7 @@ pub enum HpcError {
         loc: Loc,
         job_id: String,
         #[source]
-        source: SchedulerError,
+        source: BatchSystemError,
     },
 }
 
@@ -249,9 +250,7 @@ impl HpcExecutor {
         let name = format!("{}.{}", task.worker, task.function);
         let system = match settings.executor.unwrap_or_default() {
             ExecutorKind::Local => return Err(HpcError::NotBatch { task: name }),
-            ExecutorKind::Slurm => BatchSystem::Slurm,
-            ExecutorKind::Pbs => BatchSystem::Pbs,
-            ExecutorKind::Pjsub => BatchSystem::Pjsub,
+            ExecutorKind::Batch(system) => system,
         };
         let plan = self.discovery.resolve(&task.worker, &task.function)?;
         if !storage.workflow_dir().is_dir() {
@@ -556,7 +555,7 @@ impl Shared {
                 let Some(m) = states.get(&t.system) else {
                     continue;
                 };
-                match decide(t, m.get(scheduler::job_key(&t.job_id))) {
+                match decide(t, m.get(batch_system::job_key(&t.job_id))) {
                     Decision::Keep => {}
                     Decision::Complete(r) => {
                         if let Some(t) = s.jobs.remove(&loc) {
@@ -767,7 +766,7 @@ impl Executor for LocalOrBatchExecutor {
             .settings_for(&task.worker, &task.function);
         match settings.executor.unwrap_or_default() {
             ExecutorKind::Local => self.local.launch(task, storage, done),
-            _ => self.batch.launch(task, storage, done),
+            ExecutorKind::Batch(_) => self.batch.launch(task, storage, done),
         }
     }
 

@@ -6,8 +6,8 @@
 use std::ffi::OsStr;
 use std::fmt::Write as _;
 
+use super::batch_system::BatchSystem;
 use super::job::JobSpec;
-use super::scheduler::BatchSystem;
 use crate::executor::process::quote;
 
 /// In the node's folder: the exit status of a worker that left neither
@@ -275,8 +275,9 @@ fn body(s: &mut String, system: BatchSystem, spec: &JobSpec) {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use super::super::job::{JobCommand, JobConfig, JobSpec};
+    use super::super::job::{JobCommand, JobSpec};
     use super::*;
+    use crate::executor::config::batch::JobConfig;
     use expect_test::expect;
     use std::path::{Path, PathBuf};
 

@@ -556,13 +556,19 @@ nodes = 4
 "#;
     let c = ExecutorConfig::parse(text, Path::new("tkr.toml"), Path::new("/")).unwrap();
     let s = c.settings_for("w", "big_one");
-    assert_eq!(s.executor, Some(crate::executor::ExecutorKind::Pbs));
+    assert_eq!(
+        s.executor,
+        Some(crate::executor::ExecutorKind::Batch(BatchSystem::Pbs))
+    );
     let job = s.job.unwrap();
     assert_eq!(job.queue.as_deref(), Some("large"));
     assert_eq!(job.walltime.as_deref(), Some("00:10:00"));
     assert_eq!(job.nodes, Some(4));
     let s = c.settings_for("w", "small");
-    assert_eq!(s.executor, Some(crate::executor::ExecutorKind::Slurm));
+    assert_eq!(
+        s.executor,
+        Some(crate::executor::ExecutorKind::Batch(BatchSystem::Slurm))
+    );
     assert_eq!(s.job.unwrap().queue.as_deref(), Some("small"));
     assert!(!ExecutorConfig::default().uses_batch_jobs());
     let e =

@@ -3,19 +3,17 @@
 //! (`squeue`, with `sacct` for jobs `squeue` no longer knows; `qstat -f -x`;
 //! `pjstat`, with `pjstat -H` for ended jobs), cancellation (`scancel`,
 //! `qdel`, `pjdel`), and the parsers of what they print.
+//!
+//! Named `batch_system`, not `scheduler`: the crate's `scheduler` is the
+//! graph scheduler that decides what runs; this module only talks to SLURM,
+//! PBS and PJSUB.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-/// A batch system.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BatchSystem {
-    Slurm,
-    Pbs,
-    Pjsub,
-}
+pub use crate::executor::config::batch::BatchSystem;
 
 /// What the scheduler says about a job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +48,9 @@ impl JobState {
     }
 }
 
-/// A scheduler command that could not be run or failed.
+/// A batch-system command (`sbatch`, `squeue`, `qdel`...) that could not be run or failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SchedulerError {
+pub enum BatchSystemError {
     #[error("cannot run `{command}`: {source}")]
     Spawn {
         command: String,
@@ -77,7 +75,7 @@ pub struct Commands {
 }
 
 impl Commands {
-    fn run(&self, program: &str, args: &[String]) -> Result<Output, SchedulerError> {
+    fn run(&self, program: &str, args: &[String]) -> Result<Output, BatchSystemError> {
         let line = || {
             let mut l = program.to_string();
             for a in args {
@@ -91,7 +89,7 @@ impl Commands {
         if let Some(p) = &self.path {
             c.env("PATH", p);
         }
-        c.output().map_err(|source| SchedulerError::Spawn {
+        c.output().map_err(|source| BatchSystemError::Spawn {
             command: line(),
             source,
         })
@@ -110,7 +108,7 @@ impl Commands {
         program.into()
     }
 
-    fn checked(&self, program: &str, args: &[String]) -> Result<Output, SchedulerError> {
+    fn checked(&self, program: &str, args: &[String]) -> Result<Output, BatchSystemError> {
         let out = self.run(program, args)?;
         if out.status.success() {
             Ok(out)
@@ -125,8 +123,8 @@ impl Commands {
     }
 }
 
-fn failed(program: &str, args: &[String], out: &Output) -> SchedulerError {
-    SchedulerError::Failed {
+fn failed(program: &str, args: &[String], out: &Output) -> BatchSystemError {
+    BatchSystemError::Failed {
         command: format!("{program} {}", args.join(" ")),
         status: out.status,
         stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
@@ -141,15 +139,6 @@ pub fn job_key(id: &str) -> &str {
 }
 
 impl BatchSystem {
-    /// The configuration's name of the system.
-    pub fn name(self) -> &'static str {
-        match self {
-            BatchSystem::Slurm => "slurm",
-            BatchSystem::Pbs => "pbs",
-            BatchSystem::Pjsub => "pjsub",
-        }
-    }
-
     /// The variable holding the job id inside a job.
     pub fn job_id_variable(self) -> &'static str {
         match self {
@@ -186,12 +175,12 @@ impl BatchSystem {
         commands: &Commands,
         script: &Path,
         no_check_directory: bool,
-    ) -> Result<String, SchedulerError> {
+    ) -> Result<String, BatchSystemError> {
         let (program, args) = self.submit_command(script, no_check_directory);
         let out = commands.checked(program, &args)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         self.parse_submission(&stdout)
-            .ok_or_else(|| SchedulerError::NoJobId {
+            .ok_or_else(|| BatchSystemError::NoJobId {
                 command: format!("{program} {}", args.join(" ")),
                 stdout: stdout.into_owned(),
             })
@@ -234,7 +223,7 @@ impl BatchSystem {
         self,
         commands: &Commands,
         ids: &[String],
-    ) -> Result<HashMap<String, JobState>, SchedulerError> {
+    ) -> Result<HashMap<String, JobState>, BatchSystemError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -319,7 +308,7 @@ impl BatchSystem {
     }
 
     /// Cancels `ids` (one command for all).
-    pub fn cancel(self, commands: &Commands, ids: &[String]) -> Result<(), SchedulerError> {
+    pub fn cancel(self, commands: &Commands, ids: &[String]) -> Result<(), BatchSystemError> {
         if ids.is_empty() {
             return Ok(());
         }
