@@ -65,6 +65,10 @@ fn main() {
             a_worker_with_short_calls_keeps_one_process_with_two_jobs,
         ),
         (
+            "warm_prestart_starts_named_workers_within_jobs_and_ends_unused_ones",
+            warm_prestart_starts_named_workers_within_jobs_and_ends_unused_ones,
+        ),
+        (
             "rust_sdk_worker_serves_many_calls_in_one_process",
             rust_sdk_worker_serves_many_calls_in_one_process,
         ),
@@ -647,6 +651,74 @@ fn a_worker_with_short_calls_keeps_one_process_with_two_jobs() {
     // Only one warm process of pyw was ever started.
     let wlog = std::fs::read_to_string(wf.join("logs")).expect("workflow log");
     assert!(!wlog.contains("cannot run warm"), "{wlog}");
+}
+
+/// `--warm-prestart`: worker `pyv`, named only in a nested graph that never
+/// runs, gets a warm process when the run starts (its import leaves
+/// `import.<pid>` in the pid folder), which is gone when `tkr` exits; with
+/// `--jobs 1` the one slot goes to `pyw`, named first, and `pyv` never starts.
+fn warm_prestart_starts_named_workers_within_jobs_and_ends_unused_ones() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let other = reg.join("pyv");
+    std::fs::create_dir_all(&other).expect("pyv");
+    std::fs::write(
+        other.join("main.py"),
+        PY_WORKER.replace(
+            "worker = Worker(\"pyw\")",
+            "worker = Worker(\"pyv\")\n\
+             (Path(os.environ[\"WARM_PID_DIR\"]) / f\"import.{os.getpid()}\").write_text(\"\")",
+        ),
+    )
+    .expect("pyv main.py");
+    let unused = r#"{"nodes": [
+        {"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}},
+        {"type": "function", "function_name": "pyv.pid", "inputs": {"x": [0, "x"]}, "outputs": {"value": [2]}},
+        {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+      ], "fixed_inputs": {}, "graph_inputs": ["x"], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+    let calls = [("pid", 1), ("pid", 2)];
+    let n = calls.len();
+    // A const node holding the graph, after the output node, read by nothing.
+    let graph = tasks_graph("pyw", &calls).replacen(
+        "}], \"fixed_inputs\"",
+        &format!(
+            "}},\n{{\"type\": \"const\", \"value\": {unused}, \"inputs\": {{}}, \"outputs\": {{}}}}], \"fixed_inputs\""
+        ),
+        1,
+    );
+    assert!(graph.contains("pyv.pid"), "{graph}");
+    let imports = |s: &Scratch| -> Vec<u32> {
+        std::fs::read_dir(s.path().join("pids"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_prefix("import.")?
+                            .parse::<u32>()
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let out = run_graph(&s, &reg, &graph, 1, &["--jobs", "1", "--warm-prestart"]);
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    let pids: BTreeSet<String> = (0..n).map(|i| output_of(&wf, &task_loc(i))).collect();
+    assert_eq!(pids.len(), 1, "pyw ran in {pids:?}");
+    assert!(imports(&s).is_empty(), "pyv started with --jobs 1");
+
+    let out = run_graph(&s, &reg, &graph, 2, &["--jobs", "2", "--warm-prestart"]);
+    expect_code(&out, 0);
+    let started = imports(&s);
+    assert_eq!(started.len(), 1, "pyv pre-started processes: {started:?}");
+    expect_gone(&started, "the end of the run");
+    let wf = s.workflow(2);
+    for i in 0..n {
+        assert!(done(&wf, &task_loc(i)));
+        assert!(executor_of(&wf, &task_loc(i)).contains("\"tierkreis-rs:python-warm\""));
+    }
 }
 
 /// `tkr-hello-world-worker` (built with the SDK, unchanged) on `PATH`.
