@@ -66,6 +66,9 @@ enum ControllerArg {
     /// tkr --no-warm.
     #[value(name = "no-warm")]
     NoWarm,
+    /// tkr --warm-prestart: warm, a process per named worker from the start.
+    #[value(name = "warm-prestart")]
+    WarmPrestart,
 }
 
 impl From<ControllerArg> for Controller {
@@ -74,6 +77,7 @@ impl From<ControllerArg> for Controller {
             ControllerArg::Reference => Controller::Reference,
             ControllerArg::Warm => Controller::TkrWarm,
             ControllerArg::NoWarm => Controller::TkrNoWarm,
+            ControllerArg::WarmPrestart => Controller::TkrWarmPrestart,
         }
     }
 }

@@ -52,6 +52,9 @@ pub enum Controller {
     TkrWarm,
     /// `tkr run --no-warm`: one process per call.
     TkrNoWarm,
+    /// `tkr run --warm-prestart`: warm, and a process for every worker the
+    /// graph names starts with the run.
+    TkrWarmPrestart,
 }
 
 impl Controller {
@@ -61,6 +64,7 @@ impl Controller {
             Controller::Reference => "python 2.1.1 run_graph",
             Controller::TkrWarm => "tkr (warm)",
             Controller::TkrNoWarm => "tkr --no-warm",
+            Controller::TkrWarmPrestart => "tkr --warm-prestart",
         }
     }
 }
@@ -149,13 +153,16 @@ impl QuantumBench {
                 Controller::Reference => {
                     cmd.arg("python3").arg(&script).arg("reference").arg(&case);
                 }
-                Controller::TkrWarm | Controller::TkrNoWarm => {
+                Controller::TkrWarm | Controller::TkrNoWarm | Controller::TkrWarmPrestart => {
                     cmd.arg(&tkr)
                         .args(["run", "-q", "--run-id", "1"])
                         .arg("-f")
                         .arg(case.join("graph.json"));
                     if controller == Controller::TkrNoWarm {
                         cmd.arg("--no-warm");
+                    }
+                    if controller == Controller::TkrWarmPrestart {
+                        cmd.arg("--warm-prestart");
                     }
                     if let Some(j) = self.jobs {
                         cmd.arg("--jobs").arg(j.to_string());

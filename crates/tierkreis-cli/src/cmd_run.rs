@@ -616,6 +616,7 @@ fn executor(
             .grace_secs
             .map_or(defaults.grace, std::time::Duration::from_secs_f64),
         warm: !common.no_warm,
+        prestart_warm: common.warm_prestart,
     };
     let discovery =
         Discovery::new(config, common.registries.clone()).with_uv_preferred(overrides.prefer_uv);

@@ -156,6 +156,12 @@ struct Common {
     /// process that serves many calls (see `warm` in tkr.toml).
     #[arg(long)]
     no_warm: bool,
+    /// Start a warm process for each worker the graph names as soon as the
+    /// run starts (while free job slots last), not when its first task is
+    /// ready. Pays only when every such worker is called: a worker named in
+    /// an untaken branch costs its import for nothing.
+    #[arg(long, conflicts_with = "no_warm")]
+    warm_prestart: bool,
     #[command(flatten)]
     breakpoints: BreakpointArgs,
     /// Reuse the results of tasks already run with the same function, worker

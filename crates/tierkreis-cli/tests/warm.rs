@@ -57,6 +57,18 @@ fn main() {
             an_idle_warm_process_makes_room_for_another_worker,
         ),
         (
+            "a_worker_with_slow_calls_gets_a_second_process_with_two_jobs",
+            a_worker_with_slow_calls_gets_a_second_process_with_two_jobs,
+        ),
+        (
+            "a_worker_with_short_calls_keeps_one_process_with_two_jobs",
+            a_worker_with_short_calls_keeps_one_process_with_two_jobs,
+        ),
+        (
+            "warm_prestart_starts_named_workers_within_jobs_and_ends_unused_ones",
+            warm_prestart_starts_named_workers_within_jobs_and_ends_unused_ones,
+        ),
+        (
             "rust_sdk_worker_serves_many_calls_in_one_process",
             rust_sdk_worker_serves_many_calls_in_one_process,
         ),
@@ -146,9 +158,15 @@ if __name__ == "__main__":
 /// One task node per `(function, x)`: node `2i` is the constant `x`, node
 /// `2i + 1` the task `worker.function(x)`; the output node has `v<i>`.
 fn tasks_graph(worker: &str, calls: &[(&str, i64)]) -> String {
+    let calls: Vec<(&str, &str, i64)> = calls.iter().map(|(f, x)| (worker, *f, *x)).collect();
+    tasks_graph_on(&calls)
+}
+
+/// [`tasks_graph`] with each task's own worker: `(worker, function, x)`.
+fn tasks_graph_on(calls: &[(&str, &str, i64)]) -> String {
     let n = calls.len();
     let mut nodes = Vec::new();
-    for (i, (function, x)) in calls.iter().enumerate() {
+    for (i, (worker, function, x)) in calls.iter().enumerate() {
         nodes.push(format!(
             r#"{{"type": "const", "value": {x}, "inputs": {{}}, "outputs": {{"value": [{}]}}}}"#,
             2 * i + 1
@@ -573,13 +591,7 @@ fn a_console_script_on_path_is_served_warm_through_its_entry_point() {
 /// slot it does not use (else this run would never finish).
 fn an_idle_warm_process_makes_room_for_another_worker() {
     let (s, reg) = scratch_with(PY_WORKER);
-    let other = reg.join("pyv");
-    std::fs::create_dir_all(&other).expect("pyv");
-    std::fs::write(
-        other.join("main.py"),
-        PY_WORKER.replace("Worker(\"pyw\")", "Worker(\"pyv\")"),
-    )
-    .expect("pyv main.py");
+    add_second_worker_pyv(&reg);
     let mut graph = tasks_graph("pyw", &[("pid", 1), ("pid", 2), ("pid", 3)]);
     // The middle task is pyv's.
     graph = graph.replacen("\"pyw.pid\"", "\"pyw.PID\"", 1);
@@ -591,6 +603,122 @@ fn an_idle_warm_process_makes_room_for_another_worker() {
     let pids: Vec<String> = (0..3).map(|i| output_of(&wf, &task_loc(i))).collect();
     let distinct: BTreeSet<&String> = pids.iter().collect();
     assert_eq!(distinct.len(), 3, "{pids:?}");
+}
+
+/// A second worker `pyv` in the registry: the same code as `pyw`.
+fn add_second_worker_pyv(reg: &Path) {
+    let other = reg.join("pyv");
+    std::fs::create_dir_all(&other).expect("pyv");
+    std::fs::write(
+        other.join("main.py"),
+        PY_WORKER.replace("Worker(\"pyw\")", "Worker(\"pyv\")"),
+    )
+    .expect("pyv main.py");
+}
+
+/// Four calls of 5 s each with two jobs: the queue's wait passes the
+/// worker's start-up while the first call runs, so a second warm process
+/// serves part of them (and never more than `--jobs`).
+fn a_worker_with_slow_calls_gets_a_second_process_with_two_jobs() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let calls = [("sleep", 5), ("sleep", 5), ("sleep", 5), ("sleep", 5)];
+    let graph = tasks_graph("pyw", &calls);
+    let out = run_graph(&s, &reg, &graph, 1, &["--jobs", "2"]);
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    let pids: BTreeSet<String> = (0..calls.len())
+        .map(|i| output_of(&wf, &task_loc(i)))
+        .collect();
+    assert_eq!(pids.len(), 2, "slow calls ran in {pids:?}");
+    for i in 0..calls.len() {
+        assert!(executor_of(&wf, &task_loc(i)).contains("\"tierkreis-rs:python-warm\""));
+    }
+}
+
+/// Sixteen calls of a few milliseconds with two jobs: waiting for the one
+/// warm process is cheaper than importing another, so one process serves all.
+fn a_worker_with_short_calls_keeps_one_process_with_two_jobs() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let calls: Vec<(&str, i64)> = (0..16).map(|i| ("pid", i)).collect();
+    let graph = tasks_graph("pyw", &calls);
+    let out = run_graph(&s, &reg, &graph, 1, &["--jobs", "2"]);
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    let pids: BTreeSet<String> = (0..calls.len())
+        .map(|i| output_of(&wf, &task_loc(i)))
+        .collect();
+    assert_eq!(pids.len(), 1, "short calls ran in {pids:?}");
+    // Only one warm process of pyw was ever started.
+    let wlog = std::fs::read_to_string(wf.join("logs")).expect("workflow log");
+    assert!(!wlog.contains("cannot run warm"), "{wlog}");
+}
+
+/// `--warm-prestart`: worker `pyv`, named only in a nested graph that never
+/// runs, gets a warm process when the run starts (its import leaves
+/// `import.<pid>` in the pid folder), which is gone when `tkr` exits; with
+/// `--jobs 1` the one slot goes to `pyw`, named first, and `pyv` never starts.
+fn warm_prestart_starts_named_workers_within_jobs_and_ends_unused_ones() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let other = reg.join("pyv");
+    std::fs::create_dir_all(&other).expect("pyv");
+    std::fs::write(
+        other.join("main.py"),
+        PY_WORKER.replace(
+            "worker = Worker(\"pyw\")",
+            "worker = Worker(\"pyv\")\n\
+             (Path(os.environ[\"WARM_PID_DIR\"]) / f\"import.{os.getpid()}\").write_text(\"\")",
+        ),
+    )
+    .expect("pyv main.py");
+    let unused = r#"{"nodes": [
+        {"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}},
+        {"type": "function", "function_name": "pyv.pid", "inputs": {"x": [0, "x"]}, "outputs": {"value": [2]}},
+        {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+      ], "fixed_inputs": {}, "graph_inputs": ["x"], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+    let calls = [("pid", 1), ("pid", 2)];
+    let n = calls.len();
+    // A const node holding the graph, after the output node, read by nothing.
+    let graph = tasks_graph("pyw", &calls).replacen(
+        "}], \"fixed_inputs\"",
+        &format!(
+            "}},\n{{\"type\": \"const\", \"value\": {unused}, \"inputs\": {{}}, \"outputs\": {{}}}}], \"fixed_inputs\""
+        ),
+        1,
+    );
+    assert!(graph.contains("pyv.pid"), "{graph}");
+    let imports = |s: &Scratch| -> Vec<u32> {
+        std::fs::read_dir(s.path().join("pids"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_prefix("import.")?
+                            .parse::<u32>()
+                            .ok()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let out = run_graph(&s, &reg, &graph, 1, &["--jobs", "1", "--warm-prestart"]);
+    expect_code(&out, 0);
+    let wf = s.workflow(1);
+    let pids: BTreeSet<String> = (0..n).map(|i| output_of(&wf, &task_loc(i))).collect();
+    assert_eq!(pids.len(), 1, "pyw ran in {pids:?}");
+    assert!(imports(&s).is_empty(), "pyv started with --jobs 1");
+
+    let out = run_graph(&s, &reg, &graph, 2, &["--jobs", "2", "--warm-prestart"]);
+    expect_code(&out, 0);
+    let started = imports(&s);
+    assert_eq!(started.len(), 1, "pyv pre-started processes: {started:?}");
+    expect_gone(&started, "the end of the run");
+    let wf = s.workflow(2);
+    for i in 0..n {
+        assert!(done(&wf, &task_loc(i)));
+        assert!(executor_of(&wf, &task_loc(i)).contains("\"tierkreis-rs:python-warm\""));
+    }
 }
 
 /// `tkr-hello-world-worker` (built with the SDK, unchanged) on `PATH`.
@@ -658,10 +786,13 @@ fn rust_sdk_worker_serves_many_calls_in_one_process() {
     assert_eq!(pids.len(), 1, "{pids:?}");
 }
 
-/// Starts a run whose two warm processes are up (one idle after `mark(0)`,
-/// one busy in `mark(600)`, jobs 2), returns the controller and their pids.
+/// Starts a run whose two warm processes are up (`pyw`'s idle after
+/// `mark(0)`, `pyv`'s busy in `mark(600)`, jobs 2), returns the controller
+/// and their pids. (Two workers: one worker would not get a second process
+/// while its first is starting.)
 fn start_with_warm_processes(s: &Scratch, reg: &Path) -> (Group, Vec<u32>) {
-    let graph = tasks_graph("pyw", &[("mark", 0), ("mark", 600)]);
+    add_second_worker_pyv(reg);
+    let graph = tasks_graph_on(&[("pyw", "mark", 0), ("pyv", "mark", 600)]);
     let g = s.write("graph.json", &graph);
     let cmd = tkr_in_reference(
         s,

@@ -342,6 +342,7 @@ pub fn default_executor(settings: &EngineSettings) -> DefaultExecutor {
             .grace_secs
             .map_or(defaults.grace, std::time::Duration::from_secs_f64),
         warm: settings.warm,
+        ..defaults
     };
     let discovery = Discovery::new(settings.config.clone(), settings.registries.clone());
     DefaultExecutor::with_processes(ProcessExecutor::new(discovery, options))

@@ -221,6 +221,11 @@ pub trait Executor {
     fn stop(&mut self) -> usize {
         0
     }
+
+    /// A fresh run of `graph` is about to start: the executor may get ready
+    /// for the workers it will call (warm processes start importing while
+    /// the first nodes run). Nothing by default.
+    fn prepare_for_run(&mut self, _graph: &GraphData, _storage: &Arc<dyn ControllerStorage>) {}
 }
 
 /// A task that could not be started at all.
@@ -476,6 +481,9 @@ pub fn run_with_options(
 ) -> Result<Outcome, RunError> {
     let graph = stored_graph(storage.as_ref())?;
     let breakpoints = effective_breakpoints(storage.as_ref(), options)?;
+    if !options.resume {
+        executor.prepare_for_run(&graph.data, &storage);
+    }
     let mut sched =
         Scheduler::with_breakpoints(storage.as_ref(), graph, options.resume, breakpoints)?;
     let outcome = match drive(

@@ -154,6 +154,7 @@ pub use inprocess::{InProcessExecutor, WorkerFn};
 pub use process::{ProcessExecutor, ProcessOptions};
 pub use router::{Route, RouterExecutor};
 
+use tierkreis_core::GraphData;
 use tierkreis_storage::ControllerStorage;
 
 use crate::runtime::{Events, Executor, LaunchError};
@@ -211,6 +212,10 @@ impl Executor for DefaultExecutor {
 
     fn stop(&mut self) -> usize {
         self.router.stop()
+    }
+
+    fn prepare_for_run(&mut self, graph: &GraphData, storage: &Arc<dyn ControllerStorage>) {
+        self.router.prepare_for_run(graph, storage);
     }
 }
 

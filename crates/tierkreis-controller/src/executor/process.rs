@@ -21,13 +21,18 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use tierkreis_core::{Loc, WorkerCallArgs};
+use tierkreis_core::graph::{ConstValue, NodeKind};
+use tierkreis_core::{GraphData, Loc, WorkerCallArgs};
 use tierkreis_storage::{ControllerStorage, ExecutorDebugData, TKR_DIR_KEY};
 
 use super::config::WorkerKind;
 use super::discovery::{Discovery, LaunchPlan};
 use crate::runtime::{Completion, Events, Executor, FailureKind, LaunchError, TaskFailure};
 use crate::scheduler::Launch;
+
+/// How often queued warm tasks are reconsidered for another warm process
+/// (see [`Pool::dispatch`]).
+const WARM_SCALING_TICK: Duration = Duration::from_millis(200);
 
 /// How many lines of a failed task's stderr go into its error text.
 pub const STDERR_TAIL_LINES: usize = 20;
@@ -44,6 +49,13 @@ pub struct ProcessOptions {
     /// Keep workers that support it warm: one process serves many calls
     /// (see [`crate::executor::warm`]); `false` is `--no-warm`.
     pub warm: bool,
+    /// When a fresh run starts, start a warm process for each worker its
+    /// graph names (while free slots last), so imports overlap the first
+    /// nodes (`--warm-prestart`). Off by default: a graph names workers it
+    /// may never call (both branches of an `ifelse`, as `compile_simulate`
+    /// does for Aer and Qulacs), and on a small machine their imports slow
+    /// the ones that matter (measured in BENCHMARKS.md).
+    pub prestart_warm: bool,
 }
 
 impl Default for ProcessOptions {
@@ -54,6 +66,7 @@ impl Default for ProcessOptions {
             task_timeout: None,
             grace: Duration::from_secs(5),
             warm: true,
+            prestart_warm: false,
         }
     }
 }
@@ -89,6 +102,9 @@ pub(super) struct State {
     /// Warm commands that cannot serve warm, with the reason: their tasks run
     /// one process per call.
     pub(super) warm_refused: HashMap<Arc<super::warm::WarmKey>, String>,
+    /// Start-up and call times observed per warm command, for
+    /// [`super::warm::scaling::decide_warm_scaling`].
+    pub(super) warm_timings: HashMap<Arc<super::warm::WarmKey>, super::warm::scaling::WarmTimings>,
 }
 
 /// A task ready to spawn.
@@ -239,13 +255,18 @@ impl ProcessExecutor {
             jobs: options.jobs.max(1),
             ..options
         };
+        let warm = options.warm;
+        let pool = Arc::new(Pool {
+            options,
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+        });
+        if warm {
+            Pool::spawn_scaling_ticker(&pool);
+        }
         Self {
             discovery,
-            pool: Arc::new(Pool {
-                options,
-                state: Mutex::new(State::default()),
-                changed: Condvar::new(),
-            }),
+            pool,
             warm_checks: Default::default(),
         }
     }
@@ -465,94 +486,218 @@ impl Pool {
         state.running.len() + state.warm.len()
     }
 
-    /// Starts queued tasks, first come first served, while there is room:
-    /// a warm task goes to an idle warm process of its command, else to a
-    /// new one; one-shot tasks start a process. When every slot is taken,
-    /// an idle warm process (of another command) is ended to make room, so
-    /// no worker keeps slots it does not use.
+    /// Starts queued tasks while there is room, first come first served,
+    /// repeated until nothing changes. In queue order:
+    ///
+    /// - a warm task whose command has an idle process goes to it;
+    /// - a warm task whose command has processes, none idle, waits for them
+    ///   and does not hold up the tasks behind it;
+    /// - any other task (one-shot, or a warm command without a process)
+    ///   starts a process if a slot is free; else an idle warm process is
+    ///   ended to make room (no worker keeps a slot it does not use); else it
+    ///   waits, and so does every task behind it that needs a new process.
+    ///
+    /// When nothing else can move and a slot is free, the first warm command
+    /// for which [`super::warm::scaling::decide_warm_scaling`] says another
+    /// process pays gets one (an extra process never ends another worker's
+    /// idle one, and never goes before a worker that has no process).
     pub(super) fn dispatch(self: &Arc<Self>, state: &mut State) {
-        while !state.stopping {
-            let Some(front) = state.queue.front() else {
-                break;
-            };
-            let warm = front
-                .warm
-                .clone()
-                .filter(|k| !state.warm_refused.contains_key(k));
-            if let Some(key) = &warm {
-                let idle = state
-                    .warm
-                    .iter()
-                    .find(|(_, s)| s.idle && s.key == *key)
-                    .map(|(id, _)| *id);
-                if let Some(id) = idle {
-                    let Some(job) = state.queue.pop_front() else {
+        use super::warm::scaling::{decide_warm_scaling, WarmScaling};
+        enum Step {
+            Give(u64, usize),
+            Start(usize),
+            End(u64),
+        }
+        while !state.stopping && !state.queue.is_empty() {
+            let now = Instant::now();
+            let free = Self::used(state) < self.options.jobs;
+            let mut step = None;
+            let mut extra = None;
+            let mut considered: Vec<Arc<super::warm::WarmKey>> = Vec::new();
+            for (index, job) in state.queue.iter().enumerate() {
+                let key = self.usable_warm_key(state, job);
+                if let Some(key) = &key {
+                    let idle = state
+                        .warm
+                        .iter()
+                        .find(|(_, s)| s.idle && s.key == *key)
+                        .map(|(id, _)| *id);
+                    if let Some(id) = idle {
+                        step = Some(Step::Give(id, index));
                         break;
-                    };
-                    if let Some(slot) = state.warm.get_mut(&id) {
-                        slot.idle = false;
-                        if let Err(back) = slot.orders.send(super::warm::Order::Call(Box::new(job)))
-                        {
-                            // Its thread is gone: forget the slot, retry the task.
-                            state.warm.remove(&id);
-                            if let super::warm::Order::Call(job) = back.0 {
-                                state.queue.push_front(*job);
-                            }
-                        }
                     }
-                    continue;
-                }
-            }
-            if Self::used(state) >= self.options.jobs {
-                let idle = state.warm.iter().find(|(_, s)| s.idle).map(|(id, _)| *id);
-                match idle {
-                    Some(id) => {
-                        if let Some(slot) = state.warm.remove(&id) {
-                            let _ = slot.orders.send(super::warm::Order::End);
+                    if state.warm.values().any(|s| s.key == *key) {
+                        if free && extra.is_none() && !considered.contains(key) {
+                            let load = self.warm_load(state, key, now);
+                            let decision = decide_warm_scaling(&load);
+                            tracing::trace!(worker = %key.worker, ?load, ?decision, "warm scaling");
+                            if decision == WarmScaling::StartExtraProcess {
+                                extra = Some(index);
+                            }
+                            considered.push(key.clone());
                         }
                         continue;
                     }
-                    None => break,
                 }
-            }
-            let Some(mut job) = state.queue.pop_front() else {
+                if free {
+                    step = Some(Step::Start(index));
+                } else {
+                    step = state
+                        .warm
+                        .iter()
+                        .find(|(_, s)| s.idle)
+                        .map(|(id, _)| Step::End(*id));
+                }
                 break;
-            };
-            match warm {
-                Some(key) => {
-                    let id = state.next_warm_id;
-                    state.next_warm_id += 1;
-                    let (tx, rx) = channel();
-                    state.warm.insert(
-                        id,
-                        super::warm::WarmSlot {
-                            key: key.clone(),
-                            pgid: None,
-                            idle: false,
-                            orders: tx,
-                        },
-                    );
-                    let pool = self.clone();
-                    std::thread::spawn(move || super::warm::serve(pool, id, key, job, rx));
+            }
+            match step.or(extra.map(Step::Start)) {
+                Some(Step::Give(id, index)) => self.give_to_idle_warm(state, id, index),
+                Some(Step::Start(index)) => self.start_at(state, index),
+                Some(Step::End(id)) => {
+                    if let Some(slot) = state.warm.remove(&id) {
+                        let _ = slot.orders.send(super::warm::Order::End);
+                    }
                 }
-                None => {
-                    if job.warm.take().is_some() {
-                        // Its warm command was refused since it was queued.
-                        if let Err(e) = write_debug_data(&job) {
-                            tracing::warn!(loc = %job.loc, error = %e, "cannot rewrite debug data");
-                        }
-                    }
-                    if let Err(failed) = self.start(state, job) {
-                        let (next, message) = *failed;
-                        fail(&next, &message);
-                        next.events.complete(Completion {
-                            loc: next.loc.clone(),
-                            result: Err(TaskFailure::new(FailureKind::CouldNotLaunch, message)),
-                        });
-                    }
+                None => break,
+            }
+        }
+    }
+
+    /// What [`super::warm::scaling::decide_warm_scaling`] needs to know
+    /// about warm command `key` now.
+    fn warm_load(
+        &self,
+        state: &State,
+        key: &Arc<super::warm::WarmKey>,
+        now: Instant,
+    ) -> super::warm::scaling::WarmWorkerLoad {
+        let mut load = super::warm::scaling::WarmWorkerLoad {
+            queued: state
+                .queue
+                .iter()
+                .filter(|j| j.warm.as_ref() == Some(key))
+                .count(),
+            ..Default::default()
+        };
+        for slot in state.warm.values().filter(|s| s.key == *key) {
+            if !slot.ready {
+                load.starting += 1;
+            } else if slot.idle {
+                load.idle += 1;
+            } else {
+                load.busy += 1;
+                let running = slot.call_started.map(|t| now.duration_since(t));
+                load.longest_running_call = load.longest_running_call.max(running);
+            }
+        }
+        if let Some(t) = state.warm_timings.get(key) {
+            load.mean_call = t.mean_call();
+            load.mean_start = t.start.mean();
+        }
+        load
+    }
+
+    /// The warm command that may serve `job` now (not refused), if any.
+    fn usable_warm_key(&self, state: &State, job: &Job) -> Option<Arc<super::warm::WarmKey>> {
+        job.warm
+            .clone()
+            .filter(|k| !state.warm_refused.contains_key(k))
+    }
+
+    /// Hands queued task `index` to idle warm process `id`.
+    fn give_to_idle_warm(&self, state: &mut State, id: u64, index: usize) {
+        let Some(job) = state.queue.remove(index) else {
+            return;
+        };
+        if let Some(slot) = state.warm.get_mut(&id) {
+            slot.idle = false;
+            slot.call_started = Some(Instant::now());
+            if let Err(back) = slot.orders.send(super::warm::Order::Call(Box::new(job))) {
+                // Its thread is gone: forget the slot, retry the task.
+                state.warm.remove(&id);
+                if let super::warm::Order::Call(job) = back.0 {
+                    state.queue.insert(index, *job);
                 }
             }
         }
+    }
+
+    /// Takes queued task `index` and starts a process for it: a new warm
+    /// process of its command, or a one-shot process (the caller checked
+    /// that a slot is free).
+    fn start_at(self: &Arc<Self>, state: &mut State, index: usize) {
+        let Some(mut job) = state.queue.remove(index) else {
+            return;
+        };
+        match self.usable_warm_key(state, &job) {
+            Some(key) => {
+                let storage = job.storage.clone();
+                self.start_warm(state, key, Some(job), storage);
+            }
+            None => {
+                if job.warm.take().is_some() {
+                    // Its warm command was refused since it was queued.
+                    if let Err(e) = write_debug_data(&job) {
+                        tracing::warn!(loc = %job.loc, error = %e, "cannot rewrite debug data");
+                    }
+                }
+                if let Err(failed) = self.start(state, job) {
+                    let (next, message) = *failed;
+                    fail(&next, &message);
+                    next.events.complete(Completion {
+                        loc: next.loc.clone(),
+                        result: Err(TaskFailure::new(FailureKind::CouldNotLaunch, message)),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Starts a warm process of `key` (the caller checked that a slot is
+    /// free) that serves `first`, or waits idle for a call once started.
+    fn start_warm(
+        self: &Arc<Self>,
+        state: &mut State,
+        key: Arc<super::warm::WarmKey>,
+        first: Option<Job>,
+        storage: Arc<dyn ControllerStorage>,
+    ) {
+        let id = state.next_warm_id;
+        state.next_warm_id += 1;
+        let (tx, rx) = channel();
+        state.warm.insert(
+            id,
+            super::warm::WarmSlot {
+                key: key.clone(),
+                pgid: None,
+                idle: false,
+                ready: false,
+                call_started: None,
+                orders: tx,
+            },
+        );
+        let pool = self.clone();
+        std::thread::spawn(move || super::warm::serve(pool, id, key, first, storage, rx));
+    }
+
+    /// Re-runs [`Self::dispatch`] every [`WARM_SCALING_TICK`] while tasks
+    /// wait, since a long call's running time is evidence for another warm
+    /// process before any call ends. Ends with the pool.
+    fn spawn_scaling_ticker(pool: &Arc<Self>) {
+        let weak = Arc::downgrade(pool);
+        std::thread::spawn(move || loop {
+            std::thread::sleep(WARM_SCALING_TICK);
+            let Some(pool) = weak.upgrade() else {
+                return;
+            };
+            let mut state = pool.lock();
+            if state.stopping {
+                return;
+            }
+            if !state.queue.is_empty() && !state.warm.is_empty() {
+                pool.dispatch(&mut state);
+            }
+        });
     }
 
     /// Waits up to `limit` for every running process to be reaped; returns
@@ -877,6 +1022,67 @@ impl Executor for ProcessExecutor {
     fn stop(&mut self) -> usize {
         self.pool.stop_all()
     }
+
+    fn prepare_for_run(&mut self, graph: &GraphData, storage: &Arc<dyn ControllerStorage>) {
+        if !self.pool.options.warm || !self.pool.options.prestart_warm {
+            return;
+        }
+        if !storage.workflow_dir().is_dir() {
+            return;
+        }
+        let Ok(tkr_dir) = std::path::absolute(storage.tkr_dir()) else {
+            return;
+        };
+        for (worker, function) in workers_called_by(graph) {
+            let Ok(plan) = self.discovery.resolve(&worker, &function) else {
+                // Its task will fail with the discovery error when it runs.
+                continue;
+            };
+            let Some(key) = self
+                .warm_checks
+                .key(&plan, &tkr_dir, &worker, storage.as_ref())
+            else {
+                continue;
+            };
+            let mut state = self.pool.lock();
+            if state.stopping || Pool::used(&state) >= self.pool.options.jobs {
+                break;
+            }
+            if state.warm_refused.contains_key(&key) || state.warm.values().any(|s| s.key == key) {
+                continue;
+            }
+            tracing::debug!(worker = %worker, "pre-starting a warm process");
+            self.pool.start_warm(&mut state, key, None, storage.clone());
+        }
+    }
+}
+
+/// The workers that the function nodes of `graph` and of the graphs nested in
+/// its constants call, each once with one of its functions, in node order
+/// (builtins left out).
+fn workers_called_by(graph: &GraphData) -> Vec<(String, String)> {
+    fn walk(graph: &GraphData, found: &mut Vec<(String, String)>) {
+        for node in &graph.nodes {
+            match &node.kind {
+                NodeKind::Function { function_name } => {
+                    if let Some((worker, function)) = function_name.rsplit_once('.') {
+                        if worker != super::BUILTINS_WORKER
+                            && !found.iter().any(|(w, _)| w == worker)
+                        {
+                            found.push((worker.to_string(), function.to_string()));
+                        }
+                    }
+                }
+                NodeKind::Const {
+                    value: ConstValue::Graph(nested),
+                } => walk(nested, found),
+                _ => {}
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(graph, &mut found);
+    found
 }
 
 impl Drop for ProcessExecutor {
@@ -915,8 +1121,35 @@ mod tests {
                 task_timeout: None,
                 grace,
                 warm: true,
+                prestart_warm: true,
             },
         )
+    }
+
+    #[test]
+    fn workers_called_are_found_in_nested_graphs_once_each_without_builtins() {
+        let body = r#"{"nodes": [
+            {"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}},
+            {"type": "function", "function_name": "tkr-aer-worker.submit", "inputs": {"c": [0, "x"]}, "outputs": {"value": [2]}},
+            {"type": "function", "function_name": "pytket_worker.compile", "inputs": {"c": [1, "value"]}, "outputs": {"value": [3]}},
+            {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+          ], "fixed_inputs": {}, "graph_inputs": ["x"], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
+        let json = format!(
+            r#"{{"nodes": [
+            {{"type": "function", "function_name": "pytket_worker.compile", "inputs": {{}}, "outputs": {{"value": [2]}}}},
+            {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [2]}}}},
+            {{"type": "function", "function_name": "builtins.iadd", "inputs": {{"a": [0, "value"], "b": [1, "value"]}}, "outputs": {{"value": [3]}}}},
+            {{"type": "output", "inputs": {{"value": [2, "value"]}}, "outputs": {{}}}}
+          ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {{}}, "node_metadata": {{}}}}"#
+        );
+        let graph = GraphData::from_json(json.as_bytes()).unwrap();
+        assert_eq!(
+            workers_called_by(&graph),
+            vec![
+                ("pytket_worker".to_string(), "compile".to_string()),
+                ("tkr-aer-worker".to_string(), "submit".to_string()),
+            ]
+        );
     }
 
     fn shell_worker(reg: &Path, name: &str, body: &str) {

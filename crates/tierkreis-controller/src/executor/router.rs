@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use tierkreis_core::GraphData;
 use tierkreis_storage::ControllerStorage;
 
 use crate::runtime::{Events, Executor, LaunchError};
@@ -95,6 +96,12 @@ impl Executor for RouterExecutor {
 
     fn stop(&mut self) -> usize {
         self.executors.iter_mut().map(|e| e.stop()).sum()
+    }
+
+    fn prepare_for_run(&mut self, graph: &GraphData, storage: &Arc<dyn ControllerStorage>) {
+        for e in &mut self.executors {
+            e.prepare_for_run(graph, storage);
+        }
     }
 }
 

@@ -51,6 +51,8 @@ use super::discovery::LaunchPlan;
 use super::process::{fail, outputs_complete, write_debug_data, Job, Pool, Spec};
 use crate::runtime::{Completion, FailureKind, TaskFailure};
 
+pub mod scaling;
+
 /// The Python loader, shipped in the binary.
 const PYTHON_LOADER: &str = include_str!("loader.py");
 
@@ -93,6 +95,10 @@ pub(super) struct WarmSlot {
     pub(super) pgid: Option<Pid>,
     /// Waiting for a call.
     pub(super) idle: bool,
+    /// Past its handshake (not starting any more).
+    pub(super) ready: bool,
+    /// When its current call was handed to it, while busy.
+    pub(super) call_started: Option<Instant>,
     pub(super) orders: Sender<Order>,
 }
 
@@ -712,19 +718,22 @@ fn conclude(
     Err(TaskFailure::new(kind, message))
 }
 
-/// The thread of one warm process: starts it with `first`, then serves the
-/// calls the pool sends until told to end or the process must be replaced.
+/// The thread of one warm process: starts it, serves `first` (if any; a
+/// pre-started process has none), then the calls the pool sends until told
+/// to end or the process must be replaced.
 pub(super) fn serve(
     pool: Arc<Pool>,
     id: u64,
     key: Arc<WarmKey>,
-    first: Job,
+    first: Option<Job>,
+    storage: Arc<dyn ControllerStorage>,
     orders: Receiver<Order>,
 ) {
     let grace = pool.options.grace;
-    let mut process = match WarmProcess::start(&key, &first.storage, &pool, id) {
+    let spawned = Instant::now();
+    let mut process = match WarmProcess::start(&key, &storage, &pool, id) {
         Ok(p) => p,
-        Err(reason) => return refused(&pool, id, &key, reason, first),
+        Err(reason) => return refused(&pool, id, &key, reason, first, &storage),
     };
     {
         let mut state = pool.lock();
@@ -735,10 +744,39 @@ pub(super) fn serve(
             pool.changed.notify_all();
             return;
         }
+        let took = spawned.elapsed();
+        tracing::debug!(worker = %key.worker, pid = process.pid, ms = took.as_millis(), "warm process ready");
+        state
+            .warm_timings
+            .entry(key.clone())
+            .or_default()
+            .start
+            .record(took);
+        if let Some(slot) = state.warm.get_mut(&id) {
+            slot.ready = true;
+            slot.idle = first.is_none();
+            slot.call_started = first.is_some().then(Instant::now);
+        }
+        pool.changed.notify_all();
+        // Its worker's queued tasks may now justify another process.
+        pool.dispatch(&mut state);
     }
-    let mut job = first;
+    let mut next = first;
     let mut calls: u64 = 0;
     loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match orders.recv() {
+                Ok(Order::Call(job)) => *job,
+                Ok(Order::End) | Err(_) => {
+                    process.end(grace);
+                    let mut state = pool.lock();
+                    state.warm.remove(&id);
+                    pool.changed.notify_all();
+                    return;
+                }
+            },
+        };
         calls += 1;
         let _ = job.storage.append(
             &job.storage.worker_logs_path(&job.loc),
@@ -749,8 +787,21 @@ pub(super) fn serve(
             .as_bytes(),
         );
         let from = log_len(&job);
+        let call_began = Instant::now();
         let end = process.call(&job, &key, grace);
-        let stopping = pool.lock().stopping;
+        let call_took = call_began.elapsed();
+        let stopping = {
+            let mut state = pool.lock();
+            if matches!(end, CallEnd::Replied(_)) {
+                let timings = state.warm_timings.entry(key.clone()).or_default();
+                if calls == 1 {
+                    timings.first_call.record(call_took);
+                } else {
+                    timings.later_call.record(call_took);
+                }
+            }
+            state.stopping
+        };
         let mut keep = matches!(end, CallEnd::Replied(_)) && !stopping;
         let result = if stopping {
             None
@@ -786,7 +837,10 @@ pub(super) fn serve(
         {
             let mut state = pool.lock();
             match state.warm.get_mut(&id) {
-                Some(slot) if keep => slot.idle = true,
+                Some(slot) if keep => {
+                    slot.idle = true;
+                    slot.call_started = None;
+                }
                 _ => {
                     state.warm.remove(&id);
                 }
@@ -803,22 +857,19 @@ pub(super) fn serve(
         if !keep {
             return;
         }
-        match orders.recv() {
-            Ok(Order::Call(next)) => job = *next,
-            Ok(Order::End) | Err(_) => {
-                process.end(grace);
-                let mut state = pool.lock();
-                state.warm.remove(&id);
-                pool.changed.notify_all();
-                return;
-            }
-        }
     }
 }
 
 /// The warm command of `job` cannot serve: note why (once per command),
 /// and run `job` and the command's later tasks one process per call.
-fn refused(pool: &Arc<Pool>, id: u64, key: &Arc<WarmKey>, reason: String, mut job: Job) {
+fn refused(
+    pool: &Arc<Pool>,
+    id: u64,
+    key: &Arc<WarmKey>,
+    reason: String,
+    job: Option<Job>,
+    storage: &Arc<dyn ControllerStorage>,
+) {
     let mut state = pool.lock();
     state.warm.remove(&id);
     if state.stopping {
@@ -828,17 +879,19 @@ fn refused(pool: &Arc<Pool>, id: u64, key: &Arc<WarmKey>, reason: String, mut jo
     }
     if !state.warm_refused.contains_key(key) {
         tracing::warn!(worker = %key.worker, %reason, "running one process per call");
-        let _ = job.storage.append_workflow_log(&format!(
+        let _ = storage.append_workflow_log(&format!(
             "tkr: worker {:?} cannot run warm ({reason}); running one process per call",
             key.worker
         ));
         state.warm_refused.insert(key.clone(), reason);
     }
-    job.warm = None;
-    if let Err(e) = write_debug_data(&job) {
-        tracing::warn!(loc = %job.loc, error = %e, "cannot rewrite debug data");
+    if let Some(mut job) = job {
+        job.warm = None;
+        if let Err(e) = write_debug_data(&job) {
+            tracing::warn!(loc = %job.loc, error = %e, "cannot rewrite debug data");
+        }
+        state.queue.push_front(job);
     }
-    state.queue.push_front(job);
     pool.changed.notify_all();
     pool.dispatch(&mut state);
 }
