@@ -117,6 +117,18 @@ def double(x: int) -> int:
 
 
 @worker.task()
+def pid_once_another_worker_imported(x: int) -> int:
+    # Waits (at most a minute) until some worker left `import.<pid>` in the
+    # pid folder, so a run cannot end before a pre-started process imported.
+    folder = Path(os.environ["WARM_PID_DIR"])
+    for _ in range(600):
+        if any(p.name.startswith("import.") for p in folder.glob("import.*")):
+            break
+        time.sleep(0.1)
+    return os.getpid()
+
+
+@worker.task()
 def exit(x: int) -> int:
     if x == 0:
         print("about to exit", flush=True)
@@ -709,7 +721,10 @@ fn warm_prestart_starts_named_workers_within_jobs_and_ends_unused_ones() {
     assert_eq!(pids.len(), 1, "pyw ran in {pids:?}");
     assert!(imports(&s).is_empty(), "pyv started with --jobs 1");
 
-    let out = run_graph(&s, &reg, &graph, 2, &["--jobs", "2", "--warm-prestart"]);
+    // Run 2's tasks wait for pyv's import (bounded), so the run cannot end
+    // before a pre-started process had time to import.
+    let waiting = graph.replace("pyw.pid", "pyw.pid_once_another_worker_imported");
+    let out = run_graph(&s, &reg, &waiting, 2, &["--jobs", "2", "--warm-prestart"]);
     expect_code(&out, 0);
     let started = imports(&s);
     assert_eq!(started.len(), 1, "pyv pre-started processes: {started:?}");
