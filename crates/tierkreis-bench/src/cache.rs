@@ -65,7 +65,13 @@ pub fn cache_round(
         let r = run_measured(&mut cmd, dir.path())?;
         let program = tkr.display().to_string();
         check_run(&r, &program, workload, n)?;
-        let value = parse_output(r.last_stdout_line(), &program, workload, n, &["value"])?;
+        let value = parse_output(
+            r.last_stdout_line(),
+            &program,
+            workload,
+            n,
+            &["outputs", "value"],
+        )?;
         check_value(&value, &program, workload, n)?;
         Ok(r.wall)
     };

@@ -175,7 +175,13 @@ pub fn warm_series(
             let run = run_measured(&mut cmd, base)?;
             let program = tkr.display().to_string();
             check_run(&run, &program, workload, n)?;
-            let value = parse_output(run.last_stdout_line(), &program, workload, n, &["value"])?;
+            let value = parse_output(
+                run.last_stdout_line(),
+                &program,
+                workload,
+                n,
+                &["outputs", "value"],
+            )?;
             check_value(&value, &program, workload, n)?;
             walls.push(run.wall);
             cpus.push(run.cpu);
