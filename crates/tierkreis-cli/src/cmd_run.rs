@@ -534,30 +534,10 @@ fn result_cache(
         // In-memory storage: nothing outlives the run, nothing to reuse.
         return None;
     }
-    let discovery = Discovery::new(config.clone(), common.registries.clone());
-    let config = config.clone();
-    let memo = storage
-        .tkr_dir()
-        .join(tierkreis_storage::result_cache::CACHE_DIR)
-        .join(tierkreis_controller::cache::FILE_HASHES_DIR);
-    Some(Arc::new(tierkreis_controller::cache::ResultCache::new(
+    Some(Arc::new(tierkreis_controller::cache::configured_cache(
         storage.tkr_dir(),
-        move |worker, function| {
-            let wanted = config.settings_for(worker, function).cache;
-            if worker == "builtins" {
-                return (wanted == Some(true))
-                    .then(|| format!("builtins of tierkreis-rs {}", env!("CARGO_PKG_VERSION")));
-            }
-            if wanted == Some(false) {
-                return None;
-            }
-            let plan = discovery.resolve(worker, function).ok()?;
-            Some(tierkreis_controller::cache::worker_identity(
-                &plan,
-                None,
-                Some(&memo),
-            ))
-        },
+        config,
+        &common.registries,
     )))
 }
 
@@ -565,33 +545,7 @@ fn result_cache(
 /// `retry_backoff` and `retry_on`, else `--retries`; `None` when nothing
 /// asks for retries.
 fn retry_policies(common: &Common, config: &ExecutorConfig) -> Option<Arc<runtime::RetryPolicyFn>> {
-    use tierkreis_controller::retry::{parse_duration, RetryPolicy};
-    let configured = config
-        .workers
-        .values()
-        .any(|w| w.retries.is_some_and(|n| n > 0))
-        || config
-            .routes
-            .iter()
-            .any(|r| r.retries.is_some_and(|n| n > 0));
-    if !configured && common.retries.unwrap_or(0) == 0 {
-        return None;
-    }
-    let config = config.clone();
-    let default_retries = common.retries.unwrap_or(0);
-    Some(Arc::new(move |worker: &str, function: &str| {
-        let s = config.settings_for(worker, function);
-        let defaults = RetryPolicy::default();
-        RetryPolicy {
-            retries: s.retries.unwrap_or(default_retries),
-            backoff: s
-                .retry_backoff
-                .as_deref()
-                .and_then(parse_duration)
-                .unwrap_or(defaults.backoff),
-            retry_on: s.retry_on.unwrap_or(defaults.retry_on),
-        }
-    }))
+    tierkreis_controller::retry::configured_policies(config, common.retries.unwrap_or(0))
 }
 
 /// The executor for `common`'s flags and the configuration file: builtins
