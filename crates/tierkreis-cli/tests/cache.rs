@@ -286,3 +286,114 @@ fn a_worker_can_opt_out_and_builtins_are_not_cached_by_default() {
     assert_eq!(tkr_out(&e.ck, &["cache", "ls"]).lines().count(), before);
     assert!(!e.wf(11).join("-.N1/cache_source").exists());
 }
+
+/// A map of `w.inc` over `0..n` (summed) beside an eval of `w.inc(100)`:
+/// the map node is -.N5 and the eval node -.N9.
+fn nested_graph(n: i64) -> String {
+    let map_body = r#"{"nodes": [
+  {"type": "input", "name": "value", "inputs": {}, "outputs": {"value": [1]}},
+  {"type": "function", "function_name": "w.inc", "inputs": {"x": [0, "value"]}, "outputs": {"value": [2]}},
+  {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+ ], "fixed_inputs": {}, "graph_inputs": ["value"], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+    let eval_body = r#"{"nodes": [
+  {"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}},
+  {"type": "function", "function_name": "w.inc", "inputs": {"x": [0, "x"]}, "outputs": {"value": [2]}},
+  {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+ ], "fixed_inputs": {}, "graph_inputs": ["x"], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+    format!(
+        r#"{{"nodes": [
+ {{"type": "const", "value": 0, "inputs": {{}}, "outputs": {{"value": [2]}}}},
+ {{"type": "const", "value": {n}, "inputs": {{}}, "outputs": {{"value": [2]}}}},
+ {{"type": "function", "function_name": "builtins.tkr_range", "inputs": {{"start": [0, "value"], "stop": [1, "value"]}}, "outputs": {{"value": [4]}}}},
+ {{"type": "const", "value": {map_body}, "inputs": {{}}, "outputs": {{"value": [5]}}}},
+ {{"type": "function", "function_name": "builtins.unfold_values", "inputs": {{"value": [2, "value"]}}, "outputs": {{"*": [5]}}}},
+ {{"type": "map", "body": [3, "value"], "inputs": {{"value": [4, "*"]}}, "outputs": {{"value-*": [6]}}}},
+ {{"type": "function", "function_name": "builtins.fold_values", "inputs": {{"values_glob": [5, "value-*"]}}, "outputs": {{"value": [7]}}}},
+ {{"type": "function", "function_name": "builtins.sum_list", "inputs": {{"values": [6, "value"]}}, "outputs": {{"value": [10]}}}},
+ {{"type": "const", "value": 100, "inputs": {{}}, "outputs": {{"value": [9]}}}},
+ {{"type": "eval", "graph": [11, "value"], "inputs": {{"x": [8, "value"]}}, "outputs": {{"value": [10]}}}},
+ {{"type": "output", "inputs": {{"total": [7, "value"], "e": [9, "value"]}}, "outputs": {{}}}},
+ {{"type": "const", "value": {eval_body}, "inputs": {{}}, "outputs": {{"value": [9]}}}}
+], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 10, "named_nodes": {{}}, "node_metadata": {{}}}}"#
+    )
+}
+
+impl Env {
+    fn run_nested(&self, id: u128, n: i64, extra: &[&str]) -> Output {
+        let g = write(&self.root, &format!("nested{id}.json"), &nested_graph(n));
+        tkr(&self.ck)
+            .args(["run", "--cache", "--run-id", &id.to_string(), "-o", "--registry"])
+            .arg(&self.reg)
+            .args(extra)
+            .arg("-f")
+            .arg(g)
+            .output()
+            .expect("tkr run")
+    }
+}
+
+/// The outputs of `nested_graph(n)`: the sum of 1..=n, and 101.
+fn nested_ok(out: &Output, n: i64) {
+    expect_code(out, 0);
+    assert_eq!(stdout(out), format!("e: 101\ntotal: {}\n", n * (n + 1) / 2));
+}
+
+#[test]
+fn an_unchanged_map_or_eval_is_reused_whole_and_a_changed_one_reuses_its_tasks() {
+    let e = env();
+    nested_ok(&e.run_nested(1, 3, &[]), 3);
+    assert_eq!(e.calls(), 4, "3 map elements and 1 eval");
+
+    // Unchanged: both nested graphs are reused whole, no inner node is made.
+    nested_ok(&e.run_nested(2, 3, &[]), 3);
+    assert_eq!(e.calls(), 4, "an unchanged nested graph ran tasks again");
+    for node in ["-.N5", "-.N9"] {
+        let source = std::fs::read_to_string(e.wf(2).join(node).join("cache_source"))
+            .unwrap_or_else(|err| panic!("{node} of run 2 was not reused: {err}"));
+        assert!(source.contains(&run_uuid(1)), "{node}: {source}");
+    }
+    assert!(!e.wf(2).join("-.N5.M0").exists(), "a reused map made elements");
+    assert!(!e.wf(2).join("-.N9.N1").exists(), "a reused eval made inner nodes");
+    let show = tkr_out(&e.ck, &["show", &run_uuid(2)]);
+    assert!(
+        show.contains(&format!("whole graph cached from {} -.N5", run_uuid(1))),
+        "tkr show:\n{show}"
+    );
+
+    // One more element: the map runs again, but only the new element's task
+    // runs; the eval is still reused whole.
+    nested_ok(&e.run_nested(3, 4, &[]), 4);
+    assert_eq!(e.calls(), 5, "only the new element should run");
+    assert!(!e.wf(3).join("-.N5/cache_source").exists());
+    assert!(e.wf(3).join("-.N5.M0.N1/cache_source").exists());
+    assert!(!e.wf(3).join("-.N5.M3.N1/cache_source").exists());
+    assert!(e.wf(3).join("-.N9/cache_source").exists());
+
+    // A changed worker: nothing inside is reused, whole or task by task.
+    e.set_worker("# version 2");
+    nested_ok(&e.run_nested(4, 3, &[]), 3);
+    assert_eq!(e.calls(), 9, "a changed worker must invalidate nested graphs");
+    assert!(!e.wf(4).join("-.N5/cache_source").exists());
+    assert!(!e.wf(4).join("-.N9/cache_source").exists());
+
+    // An output of the map node that run 4 recorded is deleted: the entry is
+    // broken, never served; the map runs again from its tasks' entries.
+    std::fs::remove_file(e.wf(4).join("-.N5/outputs/value-1")).expect("delete output");
+    nested_ok(&e.run_nested(5, 3, &[]), 3);
+    assert_eq!(e.calls(), 9);
+    assert!(!e.wf(5).join("-.N5/cache_source").exists());
+    assert!(e.wf(5).join("-.N5.M1.N1/cache_source").exists());
+}
+
+#[test]
+fn a_nested_graph_with_an_opted_out_worker_is_never_reused_whole() {
+    let e = env();
+    let config = write(&e.root, "tkr.toml", "[workers.w]\ncache = false\n");
+    let c = config.to_str().expect("utf-8");
+    let run = |id: u128| e.run_nested(id, 2, &["--config", c]);
+    nested_ok(&run(1), 2);
+    nested_ok(&run(2), 2);
+    assert_eq!(e.calls(), 6, "w opted out: every call runs, in both runs");
+    assert!(!e.wf(2).join("-.N5/cache_source").exists());
+    assert!(!e.wf(2).join("-.N9/cache_source").exists());
+}

@@ -8,6 +8,15 @@
 //! by port. The store is `tierkreis_storage::result_cache` under
 //! `<tkr_dir>/.cache`. A reused node holds `cache_source` (JSON: the run,
 //! location and key it came from), which `tkr show` and the web view report.
+//!
+//! A whole nested graph is reused the same way: before an `eval` or `map`
+//! node is expanded, its key (its kind, the bytes of every input, the body
+//! graph among them, and the identity of every worker function the body
+//! names, at any depth) is looked up, and on a hit the node gets the earlier
+//! node's outputs without any of its inner nodes being created. Builtins
+//! count as deterministic inside a nested graph (unless `cache = false`
+//! says otherwise); a body naming a function whose worker opted out, or
+//! that cannot be resolved, is never reused whole.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +30,7 @@ use tierkreis_storage::result_cache::{
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 use crate::executor::LaunchPlan;
-use crate::scheduler::Launch;
+use crate::scheduler::{InputLink, Launch, NestedGraphKind, NestedGraphReuse, NestedGraphReuseOutcome};
 
 pub use tierkreis_storage::result_cache::{cache_source, CACHE_SOURCE_FILE};
 
@@ -38,6 +47,25 @@ pub struct ResultCache {
     identity: Box<IdentityFn>,
     /// `worker.function` -> identity, computed once per run.
     identities: Mutex<HashMap<String, Option<String>>>,
+    /// The identity of a function inside a nested graph reused whole;
+    /// without it, nested graphs are not reused.
+    nested_identity: Option<Box<IdentityFn>>,
+    /// `worker.function` -> identity inside nested graphs, once per run.
+    nested_identities: Mutex<HashMap<String, Option<String>>>,
+}
+
+/// A finished piece of work to write into the cache (off the scheduling
+/// path: see `runtime`'s recorder).
+#[derive(Debug, Clone)]
+pub enum Recording {
+    /// A task that missed under `key` and finished.
+    Task { key: String, task: Launch },
+    /// An `eval` or `map` node that missed under `key` and finished.
+    NestedGraph {
+        key: String,
+        loc: Loc,
+        kind: NestedGraphKind,
+    },
 }
 
 impl std::fmt::Debug for ResultCache {
@@ -80,6 +108,129 @@ impl ResultCache {
             store: ResultCacheStore::new(tkr_dir),
             identity: Box::new(identity),
             identities: Mutex::new(HashMap::new()),
+            nested_identity: None,
+            nested_identities: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Also reuses whole nested graphs, with `identity(worker, function)`
+    /// giving the identity of each function a body names (`None`: the body
+    /// is not reused whole).
+    pub fn with_nested_graphs(
+        mut self,
+        identity: impl Fn(&str, &str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.nested_identity = Some(Box::new(identity));
+        self
+    }
+
+    fn nested_identity_of(&self, function_name: &str) -> Option<String> {
+        let identity = self.nested_identity.as_ref()?;
+        let (worker, function) = function_name.rsplit_once('.')?;
+        let mut memo = self
+            .nested_identities
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        memo.entry(function_name.to_string())
+            .or_insert_with(|| identity(worker, function))
+            .clone()
+    }
+
+    /// The key of the nested-graph node `kind` whose inputs are `links`, or
+    /// `None` when it is not reused whole.
+    pub fn nested_graph_key(
+        &self,
+        kind: NestedGraphKind,
+        links: &[InputLink],
+        storage: &dyn ControllerStorage,
+    ) -> Option<String> {
+        self.nested_identity.as_ref()?;
+        let mut h = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(KEY_VERSION.as_bytes());
+        field(b"nested graph");
+        field(kind.name().as_bytes());
+        let mut sorted: Vec<&InputLink> = links.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut functions = std::collections::BTreeSet::new();
+        for (port, source, source_port) in sorted {
+            field(port.as_bytes());
+            if source_port == "*" {
+                // A map's elements: every output of the source, by name.
+                let mut ports = storage.read_output_ports(source).ok()?;
+                ports.sort();
+                field(b"*");
+                for element in ports {
+                    let bytes = storage.read_output(source, &element).ok()?;
+                    if holds_a_graph(&bytes) {
+                        return None;
+                    }
+                    field(element.as_bytes());
+                    field(&bytes);
+                }
+                continue;
+            }
+            match storage.read_output(source, source_port) {
+                Ok(bytes) => {
+                    if holds_a_graph(&bytes) {
+                        functions_named(&bytes, &mut functions)?;
+                    }
+                    field(b"=");
+                    field(&bytes);
+                }
+                Err(e) if e.is_not_found() => field(b"missing"),
+                Err(_) => return None,
+            }
+        }
+        for function_name in functions {
+            let identity = self.nested_identity_of(&function_name)?;
+            field(function_name.as_bytes());
+            field(identity.as_bytes());
+        }
+        Some(hex(&h.finalize()))
+    }
+
+    /// Reuses the earlier outputs of a whole nested graph, if there are
+    /// sound ones (see [`ResultCache::try_reuse`], the same for a task).
+    pub fn try_reuse_nested_graph(
+        &self,
+        loc: &Loc,
+        kind: NestedGraphKind,
+        links: &[InputLink],
+        storage: &dyn ControllerStorage,
+    ) -> Result<Reuse, ResultCacheError> {
+        let Some(key) = self.nested_graph_key(kind, links, storage) else {
+            return Ok(Reuse::NotEligible);
+        };
+        self.reuse_entry(key, loc, storage)
+    }
+
+    /// Records the finished nested-graph node at `loc` (all its outputs) under `key`.
+    pub fn record_nested_graph(
+        &self,
+        key: &str,
+        loc: &Loc,
+        kind: NestedGraphKind,
+        storage: &dyn ControllerStorage,
+    ) -> Result<(), ResultCacheError> {
+        let ports = storage.read_output_ports(loc)?;
+        self.put_entry(key, &format!("({} node)", kind.name()), loc, &ports, storage)
+    }
+
+    /// Writes `recording` into the cache.
+    pub fn record_finished(
+        &self,
+        recording: &Recording,
+        storage: &dyn ControllerStorage,
+    ) -> Result<(), ResultCacheError> {
+        match recording {
+            Recording::Task { key, task } => self.record(key, task, storage),
+            Recording::NestedGraph { key, loc, kind } => {
+                self.record_nested_graph(key, loc, *kind, storage)
+            }
         }
     }
 
@@ -136,6 +287,16 @@ impl ResultCache {
         let Some(key) = self.key(task, storage) else {
             return Ok(Reuse::NotEligible);
         };
+        self.reuse_entry(key, &task.loc, storage)
+    }
+
+    /// Serves the entry under `key` to the node at `loc` if it is sound.
+    fn reuse_entry(
+        &self,
+        key: String,
+        loc: &Loc,
+        storage: &dyn ControllerStorage,
+    ) -> Result<Reuse, ResultCacheError> {
         let entry = match self.store.get(&key) {
             Ok(Some(e)) => e,
             Ok(None) => return Ok(Reuse::Miss { key }),
@@ -145,26 +306,26 @@ impl ResultCache {
                 return Ok(Reuse::Miss { key });
             }
         };
-        if entry.run == storage.workflow_id().to_string() && entry.loc == task.loc.as_str() {
+        if entry.run == storage.workflow_id().to_string() && entry.loc == loc.as_str() {
             // The node itself (a resume after a crash between the entry and _done).
             return Ok(Reuse::Miss { key });
         }
         if let Err(broken) = self.store.verify(&entry) {
-            tracing::info!(%key, loc = %task.loc, %broken, "cache entry broken; recomputing");
+            tracing::info!(%key, %loc, %broken, "cache entry broken; recomputing");
             self.store.remove(&key)?;
             return Ok(Reuse::Miss { key });
         }
         for out in &entry.outputs {
             let src = self.store.output_source(&entry, &out.port);
-            storage.link(&src, &storage.output_path(&task.loc, &out.port))?;
+            storage.link(&src, &storage.output_path(loc, &out.port))?;
         }
         let source = cache_source_json(&entry);
         // Vouched for by the `_done` written next, like an output.
         storage.write_fresh(
-            &storage.node_dir(&task.loc).join(CACHE_SOURCE_FILE),
+            &storage.node_dir(loc).join(CACHE_SOURCE_FILE),
             source.as_bytes(),
         )?;
-        storage.mark_node_finished(&task.loc)?;
+        storage.mark_node_finished(loc)?;
         Ok(Reuse::Hit {
             run: entry.run,
             loc: entry.loc,
@@ -178,25 +339,119 @@ impl ResultCache {
         task: &Launch,
         storage: &dyn ControllerStorage,
     ) -> Result<(), ResultCacheError> {
-        let mut outputs = Vec::new();
-        for port in storage.read_output_ports(&task.loc)? {
-            let bytes = storage.read(&storage.output_path(&task.loc, &port))?;
+        // The declared outputs: the run has checked that each was written.
+        let task_name = format!("{}.{}", task.worker, task.function);
+        self.put_entry(key, &task_name, &task.loc, &task.outputs, storage)
+    }
+
+    /// Writes the entry `key` -> outputs `ports` of the node at `loc`.
+    fn put_entry(
+        &self,
+        key: &str,
+        task_name: &str,
+        loc: &Loc,
+        ports: &[String],
+        storage: &dyn ControllerStorage,
+    ) -> Result<(), ResultCacheError> {
+        let mut outputs = Vec::with_capacity(ports.len());
+        for port in ports {
+            let bytes = storage.read(&storage.output_path(loc, port))?;
             outputs.push(CachedOutput {
                 size: bytes.len() as u64,
                 sha256: sha256_hex(&bytes),
-                port,
+                port: port.clone(),
             });
         }
         let entry = CacheEntry {
             key: key.to_string(),
-            task: format!("{}.{}", task.worker, task.function),
+            task: task_name.to_string(),
             run: storage.workflow_id().to_string(),
-            loc: task.loc.to_string(),
+            loc: loc.to_string(),
             outputs,
             created: tierkreis_storage::controller::iso_utc(std::time::SystemTime::now()),
         };
         self.store.put(&entry)?;
         Ok(())
+    }
+}
+
+/// Whether a value's bytes hold a graph (the marker of graph JSON), at its
+/// top level or anywhere inside.
+fn holds_a_graph(bytes: &[u8]) -> bool {
+    const MARKER: &[u8] = b"\"graph_output_idx\"";
+    bytes.windows(MARKER.len()).any(|w| w == MARKER)
+}
+
+/// Adds to `functions` every function the graph in `bytes` names, in it and
+/// in the graphs of its `const` nodes; `None` when `bytes` holds a graph
+/// other than at its top level (inside a list, say), whose functions this
+/// does not find, so its node must not be reused whole.
+fn functions_named(
+    bytes: &[u8],
+    functions: &mut std::collections::BTreeSet<String>,
+) -> Option<()> {
+    let value = Value::from_bytes(bytes);
+    let graph = tierkreis_core::GraphData::from_value(&value).ok()?;
+    collect_functions(&graph, functions);
+    Some(())
+}
+
+fn collect_functions(
+    graph: &tierkreis_core::GraphData,
+    functions: &mut std::collections::BTreeSet<String>,
+) {
+    use tierkreis_core::graph::{ConstValue, NodeKind};
+    for node in &graph.nodes {
+        match &node.kind {
+            NodeKind::Function { function_name } => {
+                functions.insert(function_name.clone());
+            }
+            NodeKind::Const {
+                value: ConstValue::Graph(inner),
+            } => collect_functions(inner, functions),
+            _ => {}
+        }
+    }
+}
+
+/// The result cache as the scheduler sees it for nested graphs: lookups
+/// happen in place; a miss that finishes goes to the run's recorder.
+#[derive(Debug)]
+pub struct NestedGraphCache {
+    pub cache: std::sync::Arc<ResultCache>,
+    pub recorder: std::sync::mpsc::Sender<Recording>,
+}
+
+impl NestedGraphReuse for NestedGraphCache {
+    fn reuse(
+        &self,
+        loc: &Loc,
+        kind: NestedGraphKind,
+        links: &[InputLink],
+        storage: &dyn ControllerStorage,
+    ) -> Result<NestedGraphReuseOutcome, StorageError> {
+        match self.cache.try_reuse_nested_graph(loc, kind, links, storage) {
+            Ok(Reuse::Hit { run, loc: from }) => {
+                tracing::debug!(%loc, from_run = %run, %from, "reused a whole nested graph");
+                Ok(NestedGraphReuseOutcome::Reused)
+            }
+            Ok(Reuse::Miss { key }) => Ok(NestedGraphReuseOutcome::Miss { key }),
+            Ok(Reuse::NotEligible) => Ok(NestedGraphReuseOutcome::NotEligible),
+            Err(ResultCacheError::Storage(e)) => Err(e),
+            Err(ResultCacheError::Store(e)) => {
+                tracing::warn!(%loc, error = %e, "result cache unusable for a nested graph; running it");
+                Ok(NestedGraphReuseOutcome::NotEligible)
+            }
+        }
+    }
+
+    fn finished(&self, key: String, loc: &Loc, kind: NestedGraphKind) {
+        // The recorder lives as long as the run's scheduler.
+        let _ = self.recorder.send(Recording::NestedGraph {
+            key,
+            loc: loc.clone(),
+            kind,
+        });
     }
 }
 
@@ -329,10 +584,17 @@ pub fn configured_cache(
     let memo = tkr_dir
         .join(tierkreis_storage::result_cache::CACHE_DIR)
         .join(FILE_HASHES_DIR);
-    ResultCache::new(tkr_dir, move |worker, function| {
+    let identity = move |worker: &str, function: &str, in_nested_graph: bool| {
         let wanted = config.settings_for(worker, function).cache;
         if worker == "builtins" {
-            return (wanted == Some(true))
+            // Deterministic, but cheaper to run than to look up on their
+            // own; inside a nested graph reused whole they cost nothing.
+            let cached = if in_nested_graph {
+                wanted != Some(false)
+            } else {
+                wanted == Some(true)
+            };
+            return cached
                 .then(|| format!("builtins of tierkreis-rs {}", env!("CARGO_PKG_VERSION")));
         }
         if wanted == Some(false) {
@@ -340,5 +602,9 @@ pub fn configured_cache(
         }
         let plan = discovery.resolve(worker, function).ok()?;
         Some(worker_identity(&plan, None, Some(&memo)))
-    })
+    };
+    let identity = std::sync::Arc::new(identity);
+    let nested = std::sync::Arc::clone(&identity);
+    ResultCache::new(tkr_dir, move |worker, function| identity(worker, function, false))
+        .with_nested_graphs(move |worker, function| nested(worker, function, true))
 }

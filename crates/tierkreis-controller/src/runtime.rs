@@ -484,15 +484,67 @@ pub fn run_with_options(
     if !options.resume {
         executor.prepare_for_run(&graph.data, &storage);
     }
-    let mut sched =
-        Scheduler::with_breakpoints(storage.as_ref(), graph, options.resume, breakpoints)?;
+    // Recording finished work in the cache (reading and hashing outputs,
+    // writing entries) is off the scheduling path: a recorder thread does
+    // it, and the run returns only once it has written every entry (the
+    // scope joins it after the senders below are dropped). An entry lost to
+    // a crash only costs a miss later.
+    std::thread::scope(|threads| {
+        let recorder = options.cache.as_ref().map(|cache| {
+            let (to_recorder, queue) = std::sync::mpsc::channel::<crate::cache::Recording>();
+            let storage = Arc::clone(&storage);
+            let cache = Arc::clone(cache);
+            threads.spawn(move || {
+                for recording in queue {
+                    if let Err(e) = cache.record_finished(&recording, storage.as_ref()) {
+                        tracing::warn!(error = %e, ?recording, "could not record a result in the cache");
+                    }
+                }
+            });
+            to_recorder
+        });
+        let nested_graph_reuse = options.cache.as_ref().zip(recorder.as_ref()).map(
+            |(cache, recorder)| -> Box<dyn crate::scheduler::NestedGraphReuse> {
+                Box::new(crate::cache::NestedGraphCache {
+                    cache: Arc::clone(cache),
+                    recorder: recorder.clone(),
+                })
+            },
+        );
+        let sched = Scheduler::with_nested_graph_reuse(
+            storage.as_ref(),
+            graph,
+            options.resume,
+            breakpoints,
+            nested_graph_reuse,
+        )?;
+        let cache = options.cache.as_deref().zip(recorder.as_ref());
+        drive_and_conclude(sched, &storage, options, executor, on_progress, &events, cache)
+    })
+}
+
+/// Drives `sched` to its outcome and writes what the outcome says into the
+/// workflow's checkpoint (completion time, errors, pause, log).
+fn drive_and_conclude(
+    mut sched: Scheduler<'_>,
+    storage: &Arc<dyn ControllerStorage>,
+    options: &RunOptions,
+    executor: &mut dyn Executor,
+    on_progress: &mut dyn FnMut(Progress),
+    events: &EventChannel,
+    cache: Option<(
+        &crate::cache::ResultCache,
+        &std::sync::mpsc::Sender<crate::cache::Recording>,
+    )>,
+) -> Result<Outcome, RunError> {
+    let storage = storage.clone();
     let outcome = match drive(
         &mut sched,
         &storage,
         executor,
-        &events,
+        events,
         on_progress,
-        options.cache.as_deref(),
+        cache,
         options.retries.as_deref(),
     ) {
         Err(RunError::Stopped { stopped }) => {
@@ -545,13 +597,19 @@ pub fn run_with_options(
     Ok(outcome)
 }
 
+/// The scheduling loop: launches what the scheduler decides (or serves it
+/// from `cache`, whose finished misses go to the channel of its recorder),
+/// and feeds completions back until the run is over.
 fn drive(
     sched: &mut Scheduler<'_>,
     storage: &Arc<dyn ControllerStorage>,
     executor: &mut dyn Executor,
     events: &EventChannel,
     on_progress: &mut dyn FnMut(Progress),
-    cache: Option<&crate::cache::ResultCache>,
+    cache: Option<(
+        &crate::cache::ResultCache,
+        &std::sync::mpsc::Sender<crate::cache::Recording>,
+    )>,
     retries: Option<&RetryPolicyFn>,
 ) -> Result<Outcome, RunError> {
     let stop = |executor: &mut dyn Executor| RunError::Stopped {
@@ -572,7 +630,7 @@ fn drive(
                 break;
             }
             for task in tasks {
-                if let Some(cache) = cache {
+                if let Some((cache, _)) = cache {
                     match cache.try_reuse(&task, storage.as_ref())? {
                         crate::cache::Reuse::Hit { run, loc } => {
                             tracing::debug!(task = %task.loc, from_run = %run, from = %loc, "reused a cached result");
@@ -641,12 +699,11 @@ fn drive(
                     } else {
                         launched.remove(&c.loc);
                         let pending = to_record.remove(&c.loc);
-                        if let (Some(cache), Some((key, task)), Ok(())) =
-                            (cache, &pending, &c.result)
+                        if let (Some((_, recorder)), Some((key, task)), Ok(())) =
+                            (cache, pending, &c.result)
                         {
-                            if let Err(e) = cache.record(key, task, storage.as_ref()) {
-                                tracing::warn!(loc = %c.loc, error = %e, "could not record the result in the cache");
-                            }
+                            // The recorder lives until the run returns.
+                            let _ = recorder.send(crate::cache::Recording::Task { key, task });
                         }
                         apply(sched, c)?;
                     }

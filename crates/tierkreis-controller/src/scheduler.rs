@@ -313,6 +313,53 @@ pub struct Progress {
     pub failed: u64,
 }
 
+/// Which kind of node holding a nested graph is asked about in
+/// [`NestedGraphReuse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NestedGraphKind {
+    Eval,
+    Map,
+}
+
+impl NestedGraphKind {
+    /// The node type's name in graph JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            NestedGraphKind::Eval => "eval",
+            NestedGraphKind::Map => "map",
+        }
+    }
+}
+
+/// What [`NestedGraphReuse::reuse`] did with a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NestedGraphReuseOutcome {
+    /// Its outputs and `_done` are written: the node is finished.
+    Reused,
+    /// Not reused; tell [`NestedGraphReuse::finished`] with `key` once it is.
+    Miss { key: String },
+    /// Not reusable (something inside is not cached).
+    NotEligible,
+}
+
+/// Reuse of a whole nested graph (an `eval` or `map` node) from earlier
+/// results, asked before the scheduler expands the node: the result cache
+/// (`crate::cache`) implements it, behind this trait so the core keeps its
+/// effects at the edge and its tests can use a fake.
+pub trait NestedGraphReuse: Send {
+    /// Before the `kind` node at `loc`, whose inputs (its body and fixed
+    /// inputs among them) are `links`, is expanded.
+    fn reuse(
+        &self,
+        loc: &Loc,
+        kind: NestedGraphKind,
+        links: &[InputLink],
+        storage: &dyn ControllerStorage,
+    ) -> Result<NestedGraphReuseOutcome, StorageError>;
+    /// The `kind` node at `loc`, a miss under `key`, has finished in this run.
+    fn finished(&self, key: String, loc: &Loc, kind: NestedGraphKind);
+}
+
 /// The scheduling core for one workflow.
 pub struct Scheduler<'storage> {
     storage: &'storage dyn ControllerStorage,
@@ -328,6 +375,11 @@ pub struct Scheduler<'storage> {
     breakpoints: Breakpoints,
     /// The nodes the run paused in front of (in the order they were reached).
     paused: Vec<tierkreis_storage::breakpoints::PausedNode>,
+    /// Asked before an `eval` or `map` node is expanded (the result cache).
+    nested_graph_reuse: Option<Box<dyn NestedGraphReuse>>,
+    /// Nested-graph nodes that missed, by (scope, node), with their location
+    /// and key, until they finish.
+    nested_graph_misses: HashMap<(ScopeId, NodeIndex), (Loc, String, NestedGraphKind)>,
 }
 
 impl std::fmt::Debug for Scheduler<'_> {
@@ -392,6 +444,20 @@ impl<'storage> Scheduler<'storage> {
         resume: bool,
         breakpoints: Breakpoints,
     ) -> Result<Self, SchedulerError> {
+        Self::with_nested_graph_reuse(storage, graph, resume, breakpoints, None)
+    }
+
+    /// [`Scheduler::with_breakpoints`] that asks `nested_graph_reuse` before
+    /// expanding each `eval` or `map` node that starts afresh (never while
+    /// breakpoints are on: a reused graph would skip them).
+    pub fn with_nested_graph_reuse(
+        storage: &'storage dyn ControllerStorage,
+        graph: Arc<GraphInfo>,
+        resume: bool,
+        breakpoints: Breakpoints,
+        nested_graph_reuse: Option<Box<dyn NestedGraphReuse>>,
+    ) -> Result<Self, SchedulerError> {
+        let nested_graph_reuse = nested_graph_reuse.filter(|_| !breakpoints.enabled());
         let mut scheduler = Scheduler {
             storage,
             scopes: Vec::new(),
@@ -405,6 +471,8 @@ impl<'storage> Scheduler<'storage> {
             graph_cache: HashMap::default(),
             breakpoints,
             paused: Vec::new(),
+            nested_graph_reuse,
+            nested_graph_misses: HashMap::default(),
         };
         let root = Loc::root();
         if resume && storage.is_node_finished(&root) {
@@ -633,6 +701,11 @@ impl<'storage> Scheduler<'storage> {
         scope.nodes[node_index].status = Status::Done;
         self.progress.finished += 1;
         let graph = scope.graph.clone();
+        if let Some((loc, key, kind)) = self.nested_graph_misses.remove(&(scope_id, node_index)) {
+            if let Some(reuse) = &self.nested_graph_reuse {
+                reuse.finished(key, &loc, kind);
+            }
+        }
         for &consumer in &graph.consumers[node_index] {
             let scope = self.scope(scope_id);
             match (&scope.nodes[consumer].status, &scope.nodes[consumer].sub) {
@@ -909,6 +982,11 @@ impl<'storage> Scheduler<'storage> {
         let (body_loc, body_port) = self.resolve(scope_id, graph_ref);
         links.push((BODY_PORT.to_string(), body_loc, body_port));
         push_fixed(&mut links, &body.data);
+        if !already_started
+            && self.reused_whole(scope_id, node_index, &loc, NestedGraphKind::Eval, &links)?
+        {
+            return Ok(());
+        }
         self.link_all(&loc.n(-1), &links)?;
         self.scope_mut(scope_id).nodes[node_index].sub = Sub::Eval;
         self.new_scope(
@@ -1015,6 +1093,15 @@ impl<'storage> Scheduler<'storage> {
                 format!("map node {loc} has no input whose port is \"*\" to map over"),
             );
         };
+        if !already_started {
+            let mut links = input_links.clone();
+            let (body_loc, body_port) = self.resolve(scope_id, body_ref);
+            links.push((BODY_PORT.to_string(), body_loc, body_port));
+            push_fixed(&mut links, &body.data);
+            if self.reused_whole(scope_id, node_index, &loc, NestedGraphKind::Map, &links)? {
+                return Ok(());
+            }
+        }
         let ports = self.storage.read_output_ports(&mapped_source)?;
         let mut elements = Vec::with_capacity(ports.len());
         for port in ports {
@@ -1086,6 +1173,34 @@ impl<'storage> Scheduler<'storage> {
             )?;
         }
         Ok(())
+    }
+
+    /// Whether the nested-graph node at `loc` (in scope `scope_id`) was
+    /// reused whole, and so is finished; on a miss its key is kept until it
+    /// finishes.
+    fn reused_whole(
+        &mut self,
+        scope_id: ScopeId,
+        node_index: NodeIndex,
+        loc: &Loc,
+        kind: NestedGraphKind,
+        links: &[InputLink],
+    ) -> Result<bool, SchedulerError> {
+        let Some(reuse) = &self.nested_graph_reuse else {
+            return Ok(false);
+        };
+        match reuse.reuse(loc, kind, links, self.storage)? {
+            NestedGraphReuseOutcome::Reused => {
+                self.work.push_back(Work::Finished(scope_id, node_index));
+                Ok(true)
+            }
+            NestedGraphReuseOutcome::Miss { key } => {
+                self.nested_graph_misses
+                    .insert((scope_id, node_index), (loc.clone(), key, kind));
+                Ok(false)
+            }
+            NestedGraphReuseOutcome::NotEligible => Ok(false),
+        }
     }
 
     /// An `ifelse` or `eifelse` node, whose predicate is done: a lazy one
@@ -1439,6 +1554,152 @@ mod tests {
             b"42"
         );
         assert!(store.is_node_finished(&Loc::root()));
+    }
+
+    /// A recording fake of the result cache for nested graphs: reuses
+    /// (writing `value` = 7 and `_done`, as the cache would) or misses.
+    struct FakeNestedGraphReuse {
+        reuse: bool,
+        log: Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl NestedGraphReuse for FakeNestedGraphReuse {
+        fn reuse(
+            &self,
+            loc: &Loc,
+            kind: NestedGraphKind,
+            links: &[InputLink],
+            storage: &dyn ControllerStorage,
+        ) -> Result<NestedGraphReuseOutcome, StorageError> {
+            let mut ports: Vec<&str> = links.iter().map(|link| link.0.as_str()).collect();
+            ports.sort_unstable();
+            self.log.lock().expect("log").push(format!(
+                "ask {loc} {} {}",
+                kind.name(),
+                ports.join(",")
+            ));
+            if !self.reuse {
+                return Ok(NestedGraphReuseOutcome::Miss { key: "k1".into() });
+            }
+            storage.write_output(loc, "value", b"7")?;
+            storage.mark_node_finished(loc)?;
+            Ok(NestedGraphReuseOutcome::Reused)
+        }
+
+        fn finished(&self, key: String, loc: &Loc, kind: NestedGraphKind) {
+            self.log
+                .lock()
+                .expect("log")
+                .push(format!("finished {loc} {} {key}", kind.name()));
+        }
+    }
+
+    /// `eval(body, x = 1)` where the body is `w.inc(x)`: the eval is -.N2.
+    fn eval_graph() -> String {
+        let body = graph(
+            &[
+                r#"{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}"#
+                    .to_string(),
+                func("w.inc", r#"{"x": [0, "x"]}"#, "[2]"),
+                r#"{"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}"#
+                    .to_string(),
+            ],
+            2,
+            r#"["x"]"#,
+        );
+        graph(
+            &[
+                r#"{"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}}"#
+                    .to_string(),
+                format!(
+                    r#"{{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [2]}}}}"#
+                ),
+                r#"{"type": "eval", "graph": [1, "value"], "inputs": {"x": [0, "value"]}, "outputs": {"value": [3]}}"#
+                    .to_string(),
+                r#"{"type": "output", "inputs": {"out": [2, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            3,
+            "[]",
+        )
+    }
+
+    #[test]
+    fn a_reused_nested_graph_finishes_its_node_without_running_inside() {
+        let store = storage();
+        let info = setup(&store, &eval_graph(), &[]);
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fake = FakeNestedGraphReuse {
+            reuse: true,
+            log: log.clone(),
+        };
+        let mut scheduler = Scheduler::with_nested_graph_reuse(
+            &store,
+            info,
+            false,
+            Breakpoints::default(),
+            Some(Box::new(fake)),
+        )
+        .expect("new");
+        assert!(scheduler.take_launches().is_empty(), "a reused eval ran its body");
+        assert_eq!(scheduler.outcome(), Outcome::Finished);
+        assert_eq!(store.read_output(&Loc::root(), "out").expect("output"), b"7");
+        assert_eq!(*log.lock().expect("log"), ["ask -.N2 eval body,x"]);
+        assert!(!store.is_node_started(&Loc::root().n(2).n(1)));
+    }
+
+    #[test]
+    fn a_missed_nested_graph_runs_and_is_reported_finished_with_its_key() {
+        let store = storage();
+        let info = setup(&store, &eval_graph(), &[]);
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fake = FakeNestedGraphReuse {
+            reuse: false,
+            log: log.clone(),
+        };
+        let mut scheduler = Scheduler::with_nested_graph_reuse(
+            &store,
+            info,
+            false,
+            Breakpoints::default(),
+            Some(Box::new(fake)),
+        )
+        .expect("new");
+        let launches = scheduler.take_launches();
+        assert_eq!(launches.len(), 1);
+        assert_eq!(launches[0].loc.as_str(), "-.N2.N1");
+        assert_eq!(*log.lock().expect("log"), ["ask -.N2 eval body,x"]);
+        complete(&mut scheduler, &store, &launches[0], "2");
+        assert_eq!(scheduler.outcome(), Outcome::Finished);
+        assert_eq!(store.read_output(&Loc::root(), "out").expect("output"), b"2");
+        assert_eq!(
+            *log.lock().expect("log"),
+            ["ask -.N2 eval body,x", "finished -.N2 eval k1"]
+        );
+    }
+
+    #[test]
+    fn nested_graphs_are_not_reused_while_breakpoints_are_on() {
+        let store = storage();
+        let info = setup(&store, &eval_graph(), &[]);
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fake = FakeNestedGraphReuse {
+            reuse: true,
+            log: log.clone(),
+        };
+        let breakpoints = Breakpoints {
+            break_at: vec!["-.N9".to_string()],
+            ..Breakpoints::default()
+        };
+        let mut scheduler = Scheduler::with_nested_graph_reuse(
+            &store,
+            info,
+            false,
+            breakpoints,
+            Some(Box::new(fake)),
+        )
+        .expect("new");
+        assert_eq!(scheduler.take_launches().len(), 1, "the body must run");
+        assert!(log.lock().expect("log").is_empty());
     }
 
     #[test]

@@ -403,6 +403,12 @@ impl<'a> Ctx<'a> {
             }
             _ => {}
         }
+        if matches!(def.kind, NodeKind::Eval { .. } | NodeKind::Map { .. }) {
+            // A nested graph reused whole from the cache: no inner nodes here.
+            if let Some((run, from)) = tierkreis_storage::result_cache::cache_source(self.st, loc) {
+                v.detail = format!("[whole graph cached from {run} {from}]");
+            }
+        }
         v
     }
 
