@@ -1,8 +1,9 @@
-//! The result-cache benchmark: the same map of worker tasks run three ways
+//! The result-cache benchmark: the same map of worker tasks run five ways
 //! side by side in one round, each in a fresh checkpoint folder on the same
-//! file system: without the cache, with `--cache` on an empty cache (its
-//! overhead), and with `--cache` again over the entries the previous run left
-//! (every task reused).
+//! file system: without the cache and with `--cache` on an empty cache (its
+//! overhead), both with warm workers (the default) and with `--no-warm` (one
+//! process per task, as before warm workers), and with `--cache` again over
+//! the entries the warm first run left (the whole map reused).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,7 +20,11 @@ pub struct CacheRound {
     pub plain: Duration,
     /// `tkr run --cache` on an empty cache.
     pub first: Duration,
-    /// `tkr run --cache` again, every task a hit.
+    /// `tkr run --no-warm` without the cache.
+    pub plain_one_process_per_task: Duration,
+    /// `tkr run --no-warm --cache` on an empty cache.
+    pub first_one_process_per_task: Duration,
+    /// `tkr run --cache` again after `first`: everything a hit.
     pub second: Duration,
 }
 
@@ -47,7 +52,7 @@ pub fn cache_round(
     std::os::unix::fs::symlink(&target, bin.join(name)).map_err(io(&bin))?;
     let graph = dir.path().join("graph.json");
     std::fs::write(&graph, workload.graph(n).to_json()).map_err(io(&graph))?;
-    let run = |ck: &PathBuf, id: u32, cache: bool| -> Result<Duration, BenchError> {
+    let run = |ck: &PathBuf, id: u32, cache: bool, warm: bool| -> Result<Duration, BenchError> {
         std::fs::create_dir_all(ck).map_err(io(ck))?;
         let mut cmd = Command::new(tkr);
         cmd.arg("run")
@@ -62,6 +67,9 @@ pub fn cache_round(
         if cache {
             cmd.arg("--cache");
         }
+        if !warm {
+            cmd.arg("--no-warm");
+        }
         let r = run_measured(&mut cmd, dir.path())?;
         let program = tkr.display().to_string();
         check_run(&r, &program, workload, n)?;
@@ -75,13 +83,17 @@ pub fn cache_round(
         check_value(&value, &program, workload, n)?;
         Ok(r.wall)
     };
-    let plain = run(&dir.path().join("plain"), 1, false)?;
+    let plain = run(&dir.path().join("plain"), 1, false, true)?;
     let cached = dir.path().join("cached");
-    let first = run(&cached, 1, true)?;
-    let second = run(&cached, 2, true)?;
+    let first = run(&cached, 1, true, true)?;
+    let second = run(&cached, 2, true, true)?;
+    let plain_one_process_per_task = run(&dir.path().join("plain-cold"), 1, false, false)?;
+    let first_one_process_per_task = run(&dir.path().join("cached-cold"), 1, true, false)?;
     Ok(CacheRound {
         plain,
         first,
+        plain_one_process_per_task,
+        first_one_process_per_task,
         second,
     })
 }

@@ -624,34 +624,40 @@ fn cache(
         )?,
     };
     println!(
-        "| round | N | no cache s | --cache, empty s | --cache, all hits s | overhead | speed-up |"
+        "| round | N | no cache s | --cache, empty s | overhead | --no-warm, no cache s | --no-warm --cache, empty s | overhead (--no-warm) | --cache, all hits s | speed-up vs warm first | speed-up vs --no-warm first |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|");
-    let (mut plain, mut first, mut second) = (Vec::new(), Vec::new(), Vec::new());
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut rows: Vec<[f64; 5]> = Vec::new();
+    let print_row = |label: &str, t: [f64; 5]| {
+        let [plain, first, plain_cold, first_cold, second] = t;
+        println!(
+            "| {label} | {n} | {plain:.3} | {first:.3} | {:+.1}% | {plain_cold:.3} | {first_cold:.3} | {:+.1}% | {second:.3} | {:.1}x | {:.1}x |",
+            (first / plain - 1.0) * 100.0,
+            (first_cold / plain_cold - 1.0) * 100.0,
+            first / second,
+            first_cold / second,
+        );
+    };
     for round in 1..=rounds.max(1) {
         let r = tierkreis_bench::cache::cache_round(&tkr, &worker, n, &parent)
             .with_context(|| format!("cache round {round} failed"))?;
-        println!(
-            "| {round} | {n} | {:.3} | {:.3} | {:.3} | {:+.1}% | {:.1}x |",
+        let t = [
             r.plain.as_secs_f64(),
             r.first.as_secs_f64(),
+            r.plain_one_process_per_task.as_secs_f64(),
+            r.first_one_process_per_task.as_secs_f64(),
             r.second.as_secs_f64(),
-            (r.first.as_secs_f64() / r.plain.as_secs_f64() - 1.0) * 100.0,
-            r.first.as_secs_f64() / r.second.as_secs_f64()
-        );
-        plain.push(r.plain);
-        first.push(r.first);
-        second.push(r.second);
+        ];
+        print_row(&round.to_string(), t);
+        rows.push(t);
     }
-    let (p, f, s) = (median(&plain), median(&first), median(&second));
-    println!(
-        "| median | {n} | {:.3} | {:.3} | {:.3} | {:+.1}% | {:.1}x |",
-        p.as_secs_f64(),
-        f.as_secs_f64(),
-        s.as_secs_f64(),
-        (f.as_secs_f64() / p.as_secs_f64() - 1.0) * 100.0,
-        f.as_secs_f64() / s.as_secs_f64()
-    );
+    let mut medians = [0.0; 5];
+    for (column, median_of_column) in medians.iter_mut().enumerate() {
+        let mut values: Vec<f64> = rows.iter().map(|row| row[column]).collect();
+        values.sort_by(f64::total_cmp);
+        *median_of_column = values[values.len() / 2];
+    }
+    print_row("median", medians);
     Ok(())
 }
 

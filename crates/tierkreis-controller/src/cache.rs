@@ -355,11 +355,25 @@ impl ResultCache {
     ) -> Result<(), ResultCacheError> {
         let mut outputs = Vec::with_capacity(ports.len());
         for port in ports {
-            let bytes = storage.read(&storage.output_path(loc, port))?;
+            let path = storage.output_path(loc, port);
+            let bytes = storage.read(&path)?;
+            // Taken after the read: a file changed in between fails the
+            // hash check later, never passes it.
+            let recorded = self
+                .store
+                .tkr_dir()
+                .join(storage.workflow_id().to_string())
+                .join(loc.as_str())
+                .join("outputs")
+                .join(port);
+            let file_stamp = std::fs::metadata(recorded)
+                .ok()
+                .map(|m| tierkreis_storage::result_cache::FileStamp::of(&m));
             outputs.push(CachedOutput {
                 size: bytes.len() as u64,
                 sha256: sha256_hex(&bytes),
                 port: port.clone(),
+                file_stamp,
             });
         }
         let entry = CacheEntry {

@@ -46,6 +46,33 @@ pub struct CachedOutput {
     pub size: u64,
     /// SHA-256 of the output's bytes, lowercase hex.
     pub sha256: String,
+    /// The file's identity when it was recorded (device, inode, modification
+    /// time in ns), which lets [`ResultCacheStore::verify`] trust an
+    /// unchanged file without reading it, as `make` and `ccache` do;
+    /// anything else is checked by its SHA-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_stamp: Option<FileStamp>,
+}
+
+/// Device, inode and modification time (ns since the epoch) of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileStamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub mtime_ns: i128,
+}
+
+impl FileStamp {
+    /// The stamp of `metadata`.
+    pub fn of(metadata: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000
+                + i128::from(metadata.mtime_nsec()),
+        }
+    }
 }
 
 /// What a key maps to: the node whose outputs are the task's result.
@@ -139,6 +166,11 @@ impl ResultCacheStore {
         Self { tkr_dir, dir }
     }
 
+    /// The checkpoint folder whose runs the entries point into.
+    pub fn tkr_dir(&self) -> &Path {
+        &self.tkr_dir
+    }
+
     /// `<tkr_dir>/.cache`.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -207,7 +239,8 @@ impl ResultCacheStore {
     }
 
     /// Whether `entry` can be served: its source node is still finished and
-    /// every output has the recorded size and SHA-256.
+    /// every output has the recorded size and SHA-256 (a file whose stamp
+    /// and size are those recorded is taken as unchanged without reading it).
     pub fn verify(&self, entry: &CacheEntry) -> Result<(), BrokenEntry> {
         if Loc::parse(&entry.loc).is_err() || entry.loc.contains('/') || entry.run.contains('/') {
             return Err(BrokenEntry::BadLocation {
@@ -224,6 +257,11 @@ impl ResultCacheStore {
         for out in &entry.outputs {
             let path = self.output_source(entry, &out.port);
             let what = || (entry.run.clone(), entry.loc.clone(), out.port.clone());
+            if let (Some(stamp), Ok(metadata)) = (out.file_stamp, std::fs::metadata(&path)) {
+                if metadata.len() == out.size && FileStamp::of(&metadata) == stamp {
+                    continue;
+                }
+            }
             let Ok(bytes) = std::fs::read(&path) else {
                 let (run, loc, port) = what();
                 return Err(BrokenEntry::OutputMissing { run, loc, port });
@@ -303,6 +341,7 @@ mod tests {
                 port: "value".to_string(),
                 size: 1,
                 sha256: sha256_hex(b"7"),
+                file_stamp: None,
             }],
             created: String::new(),
         }
@@ -335,6 +374,32 @@ mod tests {
             Err(BrokenEntry::OutputChanged { .. })
         ));
         std::fs::write(node.join("outputs/value"), b"7").unwrap();
+        assert_eq!(store.verify(&e), Ok(()));
+    }
+
+    #[test]
+    fn a_stamped_output_is_trusted_while_unchanged_and_checked_by_hash_otherwise() {
+        let d = tempfile::tempdir().unwrap();
+        let store = ResultCacheStore::new(d.path());
+        let node = d.path().join("r1/-.N2");
+        std::fs::create_dir_all(node.join("outputs")).unwrap();
+        std::fs::write(node.join("_done"), b"").unwrap();
+        let output = node.join("outputs/value");
+        std::fs::write(&output, b"7").unwrap();
+        let mut e = entry("r1", "abcd");
+        e.outputs[0].file_stamp = Some(FileStamp::of(&std::fs::metadata(&output).unwrap()));
+        assert_eq!(store.verify(&e), Ok(()));
+        // Replaced by another file of the same size and other bytes: a new
+        // stamp, so the hash decides.
+        std::fs::remove_file(&output).unwrap();
+        std::fs::write(&output, b"8").unwrap();
+        assert!(matches!(
+            store.verify(&e),
+            Err(BrokenEntry::OutputChanged { .. })
+        ));
+        // Copied back with the same bytes (a new inode): the hash vouches.
+        std::fs::remove_file(&output).unwrap();
+        std::fs::write(&output, b"7").unwrap();
         assert_eq!(store.verify(&e), Ok(()));
     }
 
