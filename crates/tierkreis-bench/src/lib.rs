@@ -6,6 +6,7 @@
 //! workflow under both controllers, side by side.
 
 pub mod cache;
+pub mod cgroup;
 pub mod child;
 pub mod floor;
 pub mod graphs;

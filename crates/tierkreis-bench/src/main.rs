@@ -219,6 +219,12 @@ enum Cmd {
         /// bounds, marked in the table.
         #[arg(long, default_value_t = 12.0)]
         reference_memory_cap_gib: f64,
+        /// Run every controller in a fresh memory cgroup limited to this
+        /// many GiB and report the group's peak (physical memory of all the
+        /// run's processes, shared pages once); a run the kernel kills for
+        /// memory is stopped and marked. Needs the right to create cgroups.
+        #[arg(long, value_name = "GIB")]
+        cgroup_memory_gib: Option<f64>,
         /// The reference environment's runner.
         #[arg(long, default_value = "../shared/reference/run.sh")]
         run_sh: PathBuf,
@@ -351,6 +357,7 @@ fn main() -> anyhow::Result<()> {
             controllers,
             jobs,
             reference_memory_cap_gib,
+            cgroup_memory_gib,
             run_sh,
             work_dir,
         } => quantum(
@@ -359,6 +366,7 @@ fn main() -> anyhow::Result<()> {
             &controllers,
             jobs,
             reference_memory_cap_gib,
+            cgroup_memory_gib,
             run_sh,
             &work_dir,
         ),
@@ -450,6 +458,7 @@ fn quantum(
     controllers: &[ControllerArg],
     jobs: Option<u64>,
     reference_memory_cap_gib: f64,
+    cgroup_memory_gib: Option<f64>,
     run_sh: PathBuf,
     work_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
@@ -464,10 +473,11 @@ fn quantum(
         tkr: canonical(&tkr, "tkr binary")?,
         jobs,
         reference_memory_cap_kib: (reference_memory_cap_gib * 1024.0 * 1024.0) as u64,
+        cgroup_memory_limit_bytes: cgroup_memory_gib.map(|g| (g * 1024.0 * 1024.0 * 1024.0) as u64),
     };
     let controllers: Vec<Controller> = controllers.iter().map(|&c| c.into()).collect();
-    println!("| N circuits | controller | wall s | vs reference | peak worker RSS MiB (sum) | peak worker processes | controller peak RSS MiB (sampled) |");
-    println!("|---:|---|---:|---:|---:|---:|---:|");
+    println!("| N circuits | controller | wall s | vs reference | peak worker RSS MiB (sum) | peak worker processes | controller peak RSS MiB (sampled) | cgroup peak MiB (all processes) | OOM kills |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for &n in ns {
         let runs = bench
             .run(n, &controllers, work_dir)
@@ -557,8 +567,12 @@ fn quantum_row(r: &QuantumRun, reference: Option<(std::time::Duration, bool)>) -
         ),
         None => "-".to_owned(),
     };
+    let cgroup_peak = r.cgroup_peak_bytes.map_or("-".to_owned(), |b| {
+        format!("{at_least}{:.0}", b as f64 / (1024.0 * 1024.0))
+    });
+    let oom_kills = r.cgroup_oom_kills.map_or("-".to_owned(), |k| k.to_string());
     format!(
-        "| {} | {} | {at_least}{:.1} | {vs} | {at_least}{:.0} | {at_least}{} | {:.0} |",
+        "| {} | {} | {at_least}{:.1} | {vs} | {at_least}{:.0} | {at_least}{} | {:.0} | {cgroup_peak} | {oom_kills} |",
         r.n,
         r.controller.name(),
         r.wall.as_secs_f64(),

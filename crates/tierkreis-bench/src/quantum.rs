@@ -82,6 +82,10 @@ pub struct QuantumBench {
     /// workers' sampled memory passes this many KiB, so that a reference
     /// starting every task at once cannot exhaust the machine.
     pub reference_memory_cap_kib: u64,
+    /// Run each controller in a fresh memory cgroup with this limit (bytes),
+    /// and report the group's peak; a run whose processes the kernel kills
+    /// for memory is stopped and marked like one stopped at the cap.
+    pub cgroup_memory_limit_bytes: Option<u64>,
 }
 
 /// One measured run.
@@ -102,6 +106,11 @@ pub struct QuantumRun {
     /// Set when the run was stopped at the memory cap: its wall time and
     /// memory are then lower bounds.
     pub stopped_at_memory_cap: bool,
+    /// The peak memory of the run's cgroup (every process of the run,
+    /// shared pages once, page cache included), bytes, when run in one.
+    pub cgroup_peak_bytes: Option<u64>,
+    /// Processes of the run's cgroup that the kernel killed for memory.
+    pub cgroup_oom_kills: Option<u64>,
 }
 
 /// The GHZ circuit sizes of an `n`-circuit case: 2, 3, 4, 5 qubits, repeated.
@@ -131,7 +140,7 @@ impl QuantumBench {
         let case = dir.path().join("case");
         let sizes = circuit_sizes(n);
         let join = |v: Vec<String>| v.join(",");
-        let mut build = self.in_reference(scratch, dir.path());
+        let mut build = self.in_reference(scratch, dir.path(), None);
         build
             .args(["python3"])
             .arg(&script)
@@ -148,7 +157,14 @@ impl QuantumBench {
         for (i, &controller) in controllers.iter().enumerate() {
             let ck = dir.path().join(format!("checkpoints-{i}"));
             std::fs::create_dir(&ck).map_err(|e| io(&ck, e))?;
-            let mut cmd = self.in_reference(scratch, dir.path());
+            let group = match self.cgroup_memory_limit_bytes {
+                Some(limit) => {
+                    let name = format!("tkr-bench-{}-{n}-{i}", std::process::id());
+                    Some(crate::cgroup::MemoryCgroup::create(&name, limit)?)
+                }
+                None => None,
+            };
+            let mut cmd = self.in_reference(scratch, dir.path(), group.as_ref());
             match controller {
                 Controller::Reference => {
                     cmd.arg("python3").arg(&script).arg("reference").arg(&case);
@@ -175,7 +191,9 @@ impl QuantumBench {
             cmd.env("TKR_DIR", &ck);
             let cap =
                 (controller == Controller::Reference).then_some(self.reference_memory_cap_kib);
-            let run = self.measure(controller, n, &mut cmd, &ck, cap, dir.path())?;
+            let run = self.measure(controller, n, &mut cmd, &ck, cap, dir.path(), group.as_ref())?;
+            drop(cmd);
+            drop(group);
             if !run.stopped_at_memory_cap {
                 check_ghz_results(&ck, &sizes, controller, n)?;
             }
@@ -184,9 +202,18 @@ impl QuantumBench {
         Ok(runs)
     }
 
-    /// `run.sh [--bind scratch] --`, in `cwd`, with a clean `RUST_LOG`.
-    fn in_reference(&self, scratch: &Path, cwd: &Path) -> Command {
-        let mut cmd = Command::new("bash");
+    /// `run.sh [--bind scratch] --`, in `cwd`, with a clean `RUST_LOG`
+    /// (inside `group` when given).
+    fn in_reference(
+        &self,
+        scratch: &Path,
+        cwd: &Path,
+        group: Option<&crate::cgroup::MemoryCgroup>,
+    ) -> Command {
+        let mut cmd = match group {
+            Some(group) => group.command_inside("bash"),
+            None => Command::new("bash"),
+        };
         cmd.arg(&self.run_sh);
         if !scratch.starts_with("/tmp") {
             // run.sh shows only /tmp and the folders it is asked to bind.
@@ -206,6 +233,7 @@ impl QuantumBench {
         ck: &Path,
         cap: Option<u64>,
         scratch: &Path,
+        group: Option<&crate::cgroup::MemoryCgroup>,
     ) -> Result<QuantumRun, BenchError> {
         let entry = format!("TKR_DIR={}", ck.display());
         let controller_pid = AtomicU32::new(0);
@@ -224,7 +252,9 @@ impl QuantumBench {
                         vm_rss_kib(me).unwrap_or(0)
                     };
                     peak = (peak.0.max(rss), peak.1.max(count), peak.2.max(own));
-                    if cap.is_some_and(|c| rss > c) && !capped.swap(true, Ordering::AcqRel) {
+                    let oom = group.and_then(|g| g.oom_kills()).is_some_and(|k| k > 0);
+                    if (oom || cap.is_some_and(|c| rss > c)) && !capped.swap(true, Ordering::AcqRel)
+                    {
                         kill_run(me, &entry);
                     }
                     std::thread::sleep(MEMORY_SAMPLE_EVERY);
@@ -254,6 +284,8 @@ impl QuantumBench {
             peak_worker_processes: peak.1,
             controller_peak_rss_kib: peak.2,
             stopped_at_memory_cap: stopped,
+            cgroup_peak_bytes: group.and_then(|g| g.peak_bytes()),
+            cgroup_oom_kills: group.and_then(|g| g.oom_kills()),
         })
     }
 }
