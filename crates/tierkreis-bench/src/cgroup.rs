@@ -45,7 +45,11 @@ impl MemoryCgroup {
             if controllers.is_ok_and(|c| c.split_whitespace().any(|x| x == "memory")) {
                 (v2_root.join(name), CgroupVersion::V2, "memory.max")
             } else {
-                (v1_root.join(name), CgroupVersion::V1, "memory.limit_in_bytes")
+                (
+                    v1_root.join(name),
+                    CgroupVersion::V1,
+                    "memory.limit_in_bytes",
+                )
             };
         std::fs::create_dir(&dir).map_err(io(&dir))?;
         let group = Self { dir, version };

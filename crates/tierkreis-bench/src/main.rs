@@ -452,6 +452,7 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn quantum(
     tkr: PathBuf,
     ns: &[u64],

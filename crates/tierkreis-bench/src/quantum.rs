@@ -191,7 +191,15 @@ impl QuantumBench {
             cmd.env("TKR_DIR", &ck);
             let cap =
                 (controller == Controller::Reference).then_some(self.reference_memory_cap_kib);
-            let run = self.measure(controller, n, &mut cmd, &ck, cap, dir.path(), group.as_ref())?;
+            let run = self.measure(
+                controller,
+                n,
+                &mut cmd,
+                &ck,
+                cap,
+                dir.path(),
+                group.as_ref(),
+            )?;
             drop(cmd);
             drop(group);
             if !run.stopped_at_memory_cap {
@@ -224,7 +232,9 @@ impl QuantumBench {
     }
 
     /// Runs `cmd` (its own process group) while sampling its workers'
-    /// memory; at `cap` KiB, kills the group and every worker of the run.
+    /// memory; at `cap` KiB, or once the kernel kills a process of `group`
+    /// for memory, kills the group and every worker of the run.
+    #[allow(clippy::too_many_arguments)]
     fn measure(
         &self,
         controller: Controller,

@@ -322,7 +322,14 @@ impl Env {
     fn run_nested(&self, id: u128, n: i64, extra: &[&str]) -> Output {
         let g = write(&self.root, &format!("nested{id}.json"), &nested_graph(n));
         tkr(&self.ck)
-            .args(["run", "--cache", "--run-id", &id.to_string(), "-o", "--registry"])
+            .args([
+                "run",
+                "--cache",
+                "--run-id",
+                &id.to_string(),
+                "-o",
+                "--registry",
+            ])
             .arg(&self.reg)
             .args(extra)
             .arg("-f")
@@ -352,8 +359,14 @@ fn an_unchanged_map_or_eval_is_reused_whole_and_a_changed_one_reuses_its_tasks()
             .unwrap_or_else(|err| panic!("{node} of run 2 was not reused: {err}"));
         assert!(source.contains(&run_uuid(1)), "{node}: {source}");
     }
-    assert!(!e.wf(2).join("-.N5.M0").exists(), "a reused map made elements");
-    assert!(!e.wf(2).join("-.N9.N1").exists(), "a reused eval made inner nodes");
+    assert!(
+        !e.wf(2).join("-.N5.M0").exists(),
+        "a reused map made elements"
+    );
+    assert!(
+        !e.wf(2).join("-.N9.N1").exists(),
+        "a reused eval made inner nodes"
+    );
     let show = tkr_out(&e.ck, &["show", &run_uuid(2)]);
     assert!(
         show.contains(&format!("whole graph cached from {} -.N5", run_uuid(1))),
@@ -372,7 +385,11 @@ fn an_unchanged_map_or_eval_is_reused_whole_and_a_changed_one_reuses_its_tasks()
     // A changed worker: nothing inside is reused, whole or task by task.
     e.set_worker("# version 2");
     nested_ok(&e.run_nested(4, 3, &[]), 3);
-    assert_eq!(e.calls(), 9, "a changed worker must invalidate nested graphs");
+    assert_eq!(
+        e.calls(),
+        9,
+        "a changed worker must invalidate nested graphs"
+    );
     assert!(!e.wf(4).join("-.N5/cache_source").exists());
     assert!(!e.wf(4).join("-.N9/cache_source").exists());
 

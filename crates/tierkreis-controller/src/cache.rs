@@ -30,7 +30,9 @@ use tierkreis_storage::result_cache::{
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 use crate::executor::LaunchPlan;
-use crate::scheduler::{InputLink, Launch, NestedGraphKind, NestedGraphReuse, NestedGraphReuseOutcome};
+use crate::scheduler::{
+    InputLink, Launch, NestedGraphKind, NestedGraphReuse, NestedGraphReuseOutcome,
+};
 
 pub use tierkreis_storage::result_cache::{cache_source, CACHE_SOURCE_FILE};
 
@@ -217,7 +219,13 @@ impl ResultCache {
         storage: &dyn ControllerStorage,
     ) -> Result<(), ResultCacheError> {
         let ports = storage.read_output_ports(loc)?;
-        self.put_entry(key, &format!("({} node)", kind.name()), loc, &ports, storage)
+        self.put_entry(
+            key,
+            &format!("({} node)", kind.name()),
+            loc,
+            &ports,
+            storage,
+        )
     }
 
     /// Writes `recording` into the cache.
@@ -400,10 +408,7 @@ fn holds_a_graph(bytes: &[u8]) -> bool {
 /// in the graphs of its `const` nodes; `None` when `bytes` holds a graph
 /// other than at its top level (inside a list, say), whose functions this
 /// does not find, so its node must not be reused whole.
-fn functions_named(
-    bytes: &[u8],
-    functions: &mut std::collections::BTreeSet<String>,
-) -> Option<()> {
+fn functions_named(bytes: &[u8], functions: &mut std::collections::BTreeSet<String>) -> Option<()> {
     let value = Value::from_bytes(bytes);
     let graph = tierkreis_core::GraphData::from_value(&value).ok()?;
     collect_functions(&graph, functions);
@@ -619,6 +624,8 @@ pub fn configured_cache(
     };
     let identity = std::sync::Arc::new(identity);
     let nested = std::sync::Arc::clone(&identity);
-    ResultCache::new(tkr_dir, move |worker, function| identity(worker, function, false))
-        .with_nested_graphs(move |worker, function| nested(worker, function, true))
+    ResultCache::new(tkr_dir, move |worker, function| {
+        identity(worker, function, false)
+    })
+    .with_nested_graphs(move |worker, function| nested(worker, function, true))
 }

@@ -519,7 +519,15 @@ pub fn run_with_options(
             nested_graph_reuse,
         )?;
         let cache = options.cache.as_deref().zip(recorder.as_ref());
-        drive_and_conclude(sched, &storage, options, executor, on_progress, &events, cache)
+        drive_and_conclude(
+            sched,
+            &storage,
+            options,
+            executor,
+            on_progress,
+            &events,
+            cache,
+        )
     })
 }
 

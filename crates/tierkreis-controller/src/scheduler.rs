@@ -1640,9 +1640,15 @@ mod tests {
             Some(Box::new(fake)),
         )
         .expect("new");
-        assert!(scheduler.take_launches().is_empty(), "a reused eval ran its body");
+        assert!(
+            scheduler.take_launches().is_empty(),
+            "a reused eval ran its body"
+        );
         assert_eq!(scheduler.outcome(), Outcome::Finished);
-        assert_eq!(store.read_output(&Loc::root(), "out").expect("output"), b"7");
+        assert_eq!(
+            store.read_output(&Loc::root(), "out").expect("output"),
+            b"7"
+        );
         assert_eq!(*log.lock().expect("log"), ["ask -.N2 eval body,x"]);
         assert!(!store.is_node_started(&Loc::root().n(2).n(1)));
     }
@@ -1670,7 +1676,10 @@ mod tests {
         assert_eq!(*log.lock().expect("log"), ["ask -.N2 eval body,x"]);
         complete(&mut scheduler, &store, &launches[0], "2");
         assert_eq!(scheduler.outcome(), Outcome::Finished);
-        assert_eq!(store.read_output(&Loc::root(), "out").expect("output"), b"2");
+        assert_eq!(
+            store.read_output(&Loc::root(), "out").expect("output"),
+            b"2"
+        );
         assert_eq!(
             *log.lock().expect("log"),
             ["ask -.N2 eval body,x", "finished -.N2 eval k1"]

@@ -570,7 +570,8 @@ pub fn node_info(s: &FileControllerStorage, loc: &Loc) -> Result<NodeInfo, ApiEr
         inputs,
         outputs,
         restartable: is_task && s.node_has_error(loc),
-        cached_from: if is_task || matches!(def.kind, NodeKind::Eval { .. } | NodeKind::Map { .. }) {
+        cached_from: if is_task || matches!(def.kind, NodeKind::Eval { .. } | NodeKind::Map { .. })
+        {
             tierkreis_storage::result_cache::cache_source(s, loc)
                 .map(|(run, loc)| CachedFrom { run, loc })
         } else {
