@@ -263,7 +263,7 @@ fn report_to_dict(py: Python<'_>, report: &WorkflowReport) -> PyResult<PyObject>
         Outcome::Finished => "finished",
         Outcome::Failed(_) => "failed",
         Outcome::Paused(_) => "paused",
-        Outcome::Stalled => "stalled",
+        Outcome::Stalled(_) => "stalled",
         Outcome::Running => "running",
     };
     dict.set_item("outcome", outcome)?;
