@@ -125,8 +125,14 @@ mod tests {
         assert!((b - a - 2.576922).abs() < 1e-6);
         assert_eq!(naive_iso_seconds("1970-01-01T00:00:00"), Some(0.0));
         assert_eq!(naive_iso_seconds("1970-01-02 00:00:00"), Some(86_400.0));
-        assert_eq!(naive_iso_seconds("1970-01-02T00:00:00+00:00"), Some(86_400.0));
-        assert_eq!(naive_iso_seconds("1970-01-02T00:00:00-05:00"), Some(86_400.0));
+        assert_eq!(
+            naive_iso_seconds("1970-01-02T00:00:00+00:00"),
+            Some(86_400.0)
+        );
+        assert_eq!(
+            naive_iso_seconds("1970-01-02T00:00:00-05:00"),
+            Some(86_400.0)
+        );
         assert_eq!(naive_iso_seconds("1970-01-02T00:00:00Z"), Some(86_400.0));
         let utc = iso_utc(UNIX_EPOCH + Duration::from_secs(951_782_400));
         assert_eq!(naive_iso_seconds(&utc), Some(951_782_400.0));
