@@ -461,17 +461,61 @@ fn drive(
             }
             Ok(exit::PAUSED)
         }
-        Outcome::Stalled | Outcome::Running => {
-            let message = format!("workflow {id} stalled: nothing is running and nothing can start (a value it waits for will never come)");
+        Outcome::Stalled(_) | Outcome::Running => {
+            let waiting = match &outcome {
+                Outcome::Stalled(waiting) => waiting.as_slice(),
+                _ => &[],
+            };
+            let message = format!(
+                "workflow {id} {}",
+                tierkreis_controller::scheduler::stall_explanation(waiting)
+            );
             eprintln!("error: {message}");
             if common.json {
                 output::RunReport::new(storage.as_ref(), "stalled")
                     .with("message", message.into())
+                    .with("waiting", waiting_nodes_json(waiting))
                     .print();
             }
             Ok(exit::INTERNAL)
         }
     }
+}
+
+/// The waiting nodes of a stalled run for `--json`: `[{"loc", "node",
+/// "waits_for": [{"port", "from", "from_port", "from_state"}]}]`.
+fn waiting_nodes_json(
+    waiting: &[tierkreis_controller::scheduler::WaitingNode],
+) -> tierkreis_core::Value {
+    use tierkreis_core::Value;
+    let text = |s: String| Value::Str(s);
+    Value::List(
+        waiting
+            .iter()
+            .map(|node| {
+                let awaited = node
+                    .waits_for
+                    .iter()
+                    .map(|input| {
+                        let mut m = indexmap::IndexMap::new();
+                        m.insert("port".to_string(), text(input.port.clone()));
+                        m.insert("from".to_string(), text(input.source.to_string()));
+                        m.insert("from_port".to_string(), text(input.source_port.clone()));
+                        m.insert(
+                            "from_state".to_string(),
+                            text(input.source_state.to_string()),
+                        );
+                        Value::Map(m)
+                    })
+                    .collect();
+                let mut m = indexmap::IndexMap::new();
+                m.insert("loc".to_string(), text(node.loc.to_string()));
+                m.insert("node".to_string(), text(node.description.clone()));
+                m.insert("waits_for".to_string(), Value::List(awaited));
+                Value::Map(m)
+            })
+            .collect(),
+    )
 }
 
 /// Up to five locations of started task nodes whose names are nearest to

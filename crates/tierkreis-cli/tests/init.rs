@@ -1,5 +1,6 @@
 //! `tkr init rust-worker` makes a project that `tkr run` runs straight away: its Rust
-//! worker is built with cargo by the registry's `main.sh` on first use.
+//! worker is built with cargo by the registry's `main.sh` on first use, with the
+//! SDK the project carries in `vendor/` (nothing points back to this clone).
 
 mod common;
 
@@ -16,6 +17,30 @@ fn an_initialised_project_runs_with_its_rust_worker() {
         .output()
         .expect("init");
     expect_code(&out, 0);
+    // Moved after it was made: nothing in it may depend on where it was made,
+    // nor on where this clone is.
+    let moved = tmp.path().join("elsewhere").join("moved-hello");
+    std::fs::create_dir_all(moved.parent().expect("parent")).expect("mkdir");
+    std::fs::rename(&project, &moved).expect("move the project");
+    let project = moved;
+    assert!(project.join("vendor/tierkreis-worker/src/lib.rs").is_file());
+    let clone = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the clone");
+    let clone_path = clone.to_string_lossy().into_owned();
+    let mut checked = 0;
+    for file in files_under(&project) {
+        let bytes = std::fs::read(&file).expect("read");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&clone_path),
+            "{} names the clone {clone_path}",
+            file.display()
+        );
+        checked += 1;
+    }
+    assert!(checked > 10, "only {checked} files generated");
     let out = tkr(&tmp.path().join("ck"))
         .current_dir(&project)
         // Share compiled dependencies with this workspace's build.
@@ -50,4 +75,18 @@ fn an_initialised_project_runs_with_its_rust_worker() {
         .expect("init");
     expect_code(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}
+
+/// Every file under `dir`.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("list") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

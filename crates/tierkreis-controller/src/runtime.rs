@@ -591,7 +591,10 @@ fn drive_and_conclude(
             }
             storage.append_workflow_log("workflow failed")?;
         }
-        Outcome::Stalled => storage.append_workflow_log("workflow stalled: nothing can run")?,
+        Outcome::Stalled(waiting) => storage.append_workflow_log(&format!(
+            "workflow {}",
+            crate::scheduler::stall_explanation(waiting)
+        ))?,
         Outcome::Paused(locs) => {
             tierkreis_storage::breakpoints::write_pause(storage.as_ref(), sched.paused_nodes())?;
             let list: Vec<String> = locs.iter().map(ToString::to_string).collect();

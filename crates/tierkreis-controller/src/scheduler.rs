@@ -55,6 +55,12 @@ impl GraphInfo {
     /// Validates `data` and derives what scheduling needs (consumers, nested graphs).
     pub fn prepare(data: GraphData) -> Result<Arc<GraphInfo>, PrepareError> {
         data.validate()?;
+        Self::derive(data)
+    }
+
+    /// What scheduling needs from `data`, which must be valid: only tests
+    /// call it directly, to schedule graphs validation would reject.
+    fn derive(data: GraphData) -> Result<Arc<GraphInfo>, PrepareError> {
         let (output_idx, _) = data.output_node()?;
         let node_count = data.nodes.len();
         let mut consumers: Vec<Vec<NodeIndex>> = vec![Vec::new(); node_count];
@@ -130,11 +136,101 @@ pub enum Outcome {
     Finished,
     /// Some nodes failed; no task is running any more.
     Failed(Vec<Loc>),
-    /// Nothing runs and nothing can: the graph waits on values that will never come.
-    Stalled,
+    /// Nothing runs and nothing can: the graph waits on values that will
+    /// never come. Each waiting node, with what it waits for.
+    Stalled(Vec<WaitingNode>),
     /// The run reached breakpoints: these nodes have their inputs and wait
     /// to start; nothing else runs. A resume continues past them.
     Paused(Vec<Loc>),
+}
+
+/// A node a stalled run waits at: it is needed, and some of the nodes whose
+/// outputs it reads are not done (see [`Scheduler::waiting_nodes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingNode {
+    /// Where the node is.
+    pub loc: Loc,
+    /// What it is: its type, with the function or input name (`function w.f`).
+    pub description: String,
+    /// Each input it waits for. Empty for a node whose inputs are all there
+    /// but that was held back (it would run on a resume).
+    pub waits_for: Vec<AwaitedInput>,
+}
+
+/// One input a waiting node lacks: the output of another node in its graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitedInput {
+    /// The waiting node's input port.
+    pub port: PortId,
+    /// The node whose output it reads.
+    pub source: Loc,
+    /// That node's output port.
+    pub source_port: PortId,
+    /// Where that node stands.
+    pub source_state: AwaitedSourceState,
+}
+
+/// Where the node a waiting node reads from stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwaitedSourceState {
+    /// Nothing has asked for it yet.
+    NotNeeded,
+    /// It waits for inputs itself.
+    Waiting,
+    /// It started (a task, or a nested graph) and has not finished.
+    Started,
+    /// It failed.
+    Failed,
+}
+
+impl std::fmt::Display for AwaitedSourceState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(match self {
+            AwaitedSourceState::NotNeeded => "not needed yet",
+            AwaitedSourceState::Waiting => "itself waiting",
+            AwaitedSourceState::Started => "started, not finished",
+            AwaitedSourceState::Failed => "failed",
+        })
+    }
+}
+
+impl std::fmt::Display for WaitingNode {
+    /// `-.N2 (function w.f) waits for a from -.N3 port value (itself waiting)`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} ({})", self.loc, self.description)?;
+        if self.waits_for.is_empty() {
+            return formatter.write_str(" has its inputs but was held back");
+        }
+        formatter.write_str(" waits for ")?;
+        for (position, awaited) in self.waits_for.iter().enumerate() {
+            if position > 0 {
+                formatter.write_str(", ")?;
+            }
+            write!(
+                formatter,
+                "input {:?} from {} port {:?} ({})",
+                awaited.port, awaited.source, awaited.source_port, awaited.source_state
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// "stalled because …": one line per waiting node, for messages and logs.
+pub fn stall_explanation(waiting: &[WaitingNode]) -> String {
+    if waiting.is_empty() {
+        return "stalled, though no node waits for an input (nothing needed is left to start)"
+            .to_string();
+    }
+    let mut text = format!(
+        "stalled because {} node(s) wait for values that will never come:",
+        waiting.len()
+    );
+    for node in waiting {
+        text.push_str("\n  - ");
+        text.push_str(&node.to_string());
+    }
+    text
 }
 
 /// Where a run pauses before starting a node (the reference's
@@ -519,8 +615,64 @@ impl<'storage> Scheduler<'storage> {
                     .collect(),
             )
         } else {
-            Outcome::Stalled
+            Outcome::Stalled(self.waiting_nodes())
         }
+    }
+
+    /// The nodes that are needed but cannot start, in every live scope, each
+    /// with the inputs it lacks: what a stalled run waits for. A node waits
+    /// for the inputs it needs before starting (a lazy `ifelse` only for its
+    /// predicate); a lazy `ifelse` that has chosen a branch waits for it.
+    pub fn waiting_nodes(&self) -> Vec<WaitingNode> {
+        let mut waiting = Vec::new();
+        for scope in self.scopes.iter().flatten() {
+            let graph = &scope.graph;
+            for (node_index, state) in scope.nodes.iter().enumerate() {
+                let node = graph.node(node_index);
+                let is_awaited: Box<dyn Fn(&ValueRef) -> bool> = match (&state.status, &state.sub) {
+                    (Status::Waiting, _) => Box::new(|value_ref: &ValueRef| {
+                        value_ref.node_index().is_some_and(|source| {
+                            graph.required[node_index].contains(&source)
+                                && scope.nodes[source].status != Status::Done
+                        })
+                    }),
+                    (Status::Started, Sub::Branch(branch)) => {
+                        let branch = branch.clone();
+                        Box::new(move |value_ref: &ValueRef| *value_ref == branch)
+                    }
+                    _ => continue,
+                };
+                let waits_for = node
+                    .in_edges()
+                    .filter(|(_, value_ref)| is_awaited(value_ref))
+                    .map(|(port, value_ref)| {
+                        let source_state = value_ref
+                            .node_index()
+                            .and_then(|source| scope.nodes.get(source))
+                            .map_or(AwaitedSourceState::NotNeeded, |source| {
+                                match source.status {
+                                    Status::Idle | Status::Done => AwaitedSourceState::NotNeeded,
+                                    Status::Waiting => AwaitedSourceState::Waiting,
+                                    Status::Started => AwaitedSourceState::Started,
+                                    Status::Failed => AwaitedSourceState::Failed,
+                                }
+                            });
+                        AwaitedInput {
+                            port: port.to_string(),
+                            source: scope.loc.n(value_ref.node),
+                            source_port: value_ref.port.clone(),
+                            source_state,
+                        }
+                    })
+                    .collect();
+                waiting.push(WaitingNode {
+                    loc: scope.loc.n(node_index as i64),
+                    description: describe(node),
+                    waits_for,
+                });
+            }
+        }
+        waiting
     }
 
     /// The nodes the run paused in front of, with what the pause record needs.
@@ -1406,6 +1558,15 @@ impl<'storage> Scheduler<'storage> {
     }
 }
 
+/// A node's type, with its function or input name: `function w.f`, `input x`, `eval`.
+fn describe(node: &NodeDef) -> String {
+    match &node.kind {
+        NodeKind::Function { function_name } => format!("function {function_name}"),
+        NodeKind::Input { name } => format!("input {name}"),
+        _ => node.type_name().to_string(),
+    }
+}
+
 /// The inputs of the loop iteration after `previous` (the reference's `walk_loop`):
 /// each body output, and every other loop input carried over from `previous`.
 fn later_iteration_links(loop_node: &NodeDef, previous: &Loc, body: &GraphInfo) -> Vec<InputLink> {
@@ -1512,6 +1673,113 @@ mod tests {
 
     const CONST_1: &str =
         r#"{"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}}"#;
+
+    /// Starts `graph_json` without validating it (validation rejects the
+    /// graphs that could stall, so this is the only way to make one).
+    fn start_unvalidated<'storage>(
+        store: &'storage MemoryControllerStorage,
+        graph_json: &str,
+    ) -> Scheduler<'storage> {
+        let graph_data = GraphData::from_json(graph_json.as_bytes()).expect("graph");
+        assert!(
+            graph_data.validate().is_err(),
+            "the graph should be invalid"
+        );
+        start_workflow(store, &graph_data, &IndexMap::new()).expect("start");
+        let info = GraphInfo::derive(graph_data).expect("derive");
+        Scheduler::new(store, info, false).expect("new")
+    }
+
+    #[test]
+    fn a_stalled_run_names_each_waiting_node_and_the_inputs_it_waits_for() {
+        let store = storage();
+        // N0 and N1 read each other: neither can start, nor can the output.
+        let graph_json = graph(
+            &[
+                func("w.a", r#"{"x": [1, "value"]}"#, "[1, 2]"),
+                func("w.b", r#"{"y": [0, "value"]}"#, "[0]"),
+                r#"{"type": "output", "inputs": {"out": [0, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            2,
+            "[]",
+        );
+        let scheduler = start_unvalidated(&store, &graph_json);
+        assert!(scheduler.launches.is_empty() && scheduler.running.is_empty());
+        let Outcome::Stalled(waiting) = scheduler.outcome() else {
+            panic!("not stalled: {:?}", scheduler.outcome());
+        };
+        let root = Loc::root();
+        let awaited = |port: &str, source: i64| AwaitedInput {
+            port: port.to_string(),
+            source: root.n(source),
+            source_port: "value".to_string(),
+            source_state: AwaitedSourceState::Waiting,
+        };
+        assert_eq!(
+            waiting,
+            vec![
+                WaitingNode {
+                    loc: root.n(0),
+                    description: "function w.a".to_string(),
+                    waits_for: vec![awaited("x", 1)],
+                },
+                WaitingNode {
+                    loc: root.n(1),
+                    description: "function w.b".to_string(),
+                    waits_for: vec![awaited("y", 0)],
+                },
+                WaitingNode {
+                    loc: root.n(2),
+                    description: "output".to_string(),
+                    waits_for: vec![awaited("out", 0)],
+                },
+            ]
+        );
+        expect_test::expect![[r#"
+            stalled because 3 node(s) wait for values that will never come:
+              - -.N0 (function w.a) waits for input "x" from -.N1 port "value" (itself waiting)
+              - -.N1 (function w.b) waits for input "y" from -.N0 port "value" (itself waiting)
+              - -.N2 (output) waits for input "out" from -.N0 port "value" (itself waiting)"#]]
+        .assert_eq(&stall_explanation(&waiting));
+    }
+
+    #[test]
+    fn a_lazy_ifelse_waiting_for_its_chosen_branch_says_so() {
+        let store = storage();
+        // The predicate is true; the true branch (N2) reads N3, which reads N2.
+        let graph_json = graph(
+            &[
+                r#"{"type": "const", "value": true, "inputs": {}, "outputs": {"value": [1]}}"#
+                    .to_string(),
+                r#"{"type": "ifelse", "pred": [0, "value"], "if_true": [2, "value"], "if_false": [0, "value"], "inputs": {}, "outputs": {"value": [4]}}"#.to_string(),
+                func("w.t", r#"{"x": [3, "value"]}"#, "[1, 3]"),
+                func("w.u", r#"{"y": [2, "value"]}"#, "[2]"),
+                r#"{"type": "output", "inputs": {"out": [1, "value"]}, "outputs": {}}"#.to_string(),
+            ],
+            4,
+            "[]",
+        );
+        let scheduler = start_unvalidated(&store, &graph_json);
+        let Outcome::Stalled(waiting) = scheduler.outcome() else {
+            panic!("not stalled: {:?}", scheduler.outcome());
+        };
+        let text = stall_explanation(&waiting);
+        // The ifelse has started (its predicate was read) and waits for the branch.
+        assert!(
+            text.contains(
+                r#"-.N1 (ifelse) waits for input "if_true" from -.N2 port "value" (itself waiting)"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"-.N2 (function w.t) waits for input "x" from -.N3 port "value""#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"-.N4 (output) waits for input "out" from -.N1 port "value" (started, not finished)"#),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_task_is_launched_once_its_inputs_exist_and_its_output_finishes_the_run() {

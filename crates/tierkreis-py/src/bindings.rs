@@ -263,7 +263,7 @@ fn report_to_dict(py: Python<'_>, report: &WorkflowReport) -> PyResult<PyObject>
         Outcome::Finished => "finished",
         Outcome::Failed(_) => "failed",
         Outcome::Paused(_) => "paused",
-        Outcome::Stalled => "stalled",
+        Outcome::Stalled(_) => "stalled",
         Outcome::Running => "running",
     };
     dict.set_item("outcome", outcome)?;
@@ -279,6 +279,14 @@ fn report_to_dict(py: Python<'_>, report: &WorkflowReport) -> PyResult<PyObject>
         }
     }
     dict.set_item("paused_at", paused_at)?;
+    // For `stalled`: "stalled because …", naming each waiting node and what it waits for.
+    let stall_explanation = match &report.outcome {
+        Outcome::Stalled(waiting) => {
+            Some(tierkreis_controller::scheduler::stall_explanation(waiting))
+        }
+        _ => None,
+    };
+    dict.set_item("stall_explanation", stall_explanation)?;
     dict.set_item("started", report.progress.started)?;
     dict.set_item("finished", report.progress.finished)?;
     dict.set_item("failed", report.progress.failed)?;

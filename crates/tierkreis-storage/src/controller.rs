@@ -43,7 +43,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -822,56 +822,7 @@ fn user_id() -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
-/// `t` as Python's naive `datetime.now().isoformat()`, in UTC (we do not
-/// read the time zone database): `YYYY-MM-DDTHH:MM:SS[.ffffff]`.
-pub fn iso_naive(t: SystemTime) -> String {
-    let s = iso_utc(t);
-    s.strip_suffix("+00:00").map(str::to_string).unwrap_or(s)
-}
-
-/// `t` as Python's `datetime.fromtimestamp(t, UTC).isoformat()`:
-/// `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00` (microseconds only when non-zero).
-pub fn iso_utc(t: SystemTime) -> String {
-    let (secs, micros) = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => (d.as_secs() as i64, d.subsec_micros()),
-        Err(e) => {
-            // Before 1970: floor to whole seconds below.
-            let d = e.duration();
-            let mut secs = -(d.as_secs() as i64);
-            let mut micros = 0;
-            if d.subsec_micros() > 0 {
-                secs -= 1;
-                micros = 1_000_000 - d.subsec_micros();
-            }
-            (secs, micros)
-        }
-    };
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    let frac = if micros == 0 {
-        String::new()
-    } else {
-        format!(".{micros:06}")
-    };
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}{frac}+00:00")
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
+pub use crate::timestamps::{iso_naive, iso_utc};
 
 // ===================================================================
 // File implementation
@@ -1287,21 +1238,6 @@ impl ControllerStorage for MemoryControllerStorage {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn iso_utc_matches_python_isoformat() {
-        // datetime.fromtimestamp(0, UTC).isoformat()
-        assert_eq!(iso_utc(UNIX_EPOCH), "1970-01-01T00:00:00+00:00");
-        // datetime.fromtimestamp(1700000000.123456, UTC).isoformat()
-        let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
-        assert_eq!(iso_utc(t), "2023-11-14T22:13:20.123456+00:00");
-        // A leap day: datetime.fromtimestamp(951782400, UTC) is 2000-02-29.
-        assert_eq!(
-            iso_utc(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00+00:00"
-        );
-    }
 
     #[test]
     fn memory_workflow_dir_is_relative_like_reference() {

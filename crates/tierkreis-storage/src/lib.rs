@@ -12,6 +12,7 @@
 //!   in-process workers.
 //! - [`atomic`]: crash-safe writes, markers and hard links on disk.
 //! - [`warm`]: the lines a warm worker process and the controller exchange.
+//! - [`timestamps`]: time stamps in the text Python's `isoformat()` gives.
 //! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
 //!
 //! Every operation returns [`StorageError`]; a missing entry is always
@@ -25,6 +26,7 @@ pub mod error;
 pub mod lock;
 pub mod memory;
 pub mod result_cache;
+pub mod timestamps;
 mod value_cache;
 pub mod warm;
 pub mod worker;

@@ -1,6 +1,12 @@
 //! `tkr init rust-worker [DIR]`: a new project that `tkr run` runs straight
 //! away: a Rust worker (built with the SDK on first use), a graph that calls
 //! it, an inputs file and a `tkr.toml` that points at the worker.
+//!
+//! The SDK is not published to a registry, so the project carries its own
+//! copy: `vendor/` holds the sources of `tierkreis-worker` and the crates it
+//! needs, embedded in `tkr` when it was built (see `build.rs`). The project
+//! so builds wherever it is moved, with no path back to the clone that built
+//! `tkr`, and its `Cargo.lock` pins the versions `tkr` was built and tested with.
 
 use std::path::{Path, PathBuf};
 
@@ -20,10 +26,24 @@ pub struct RustWorkerArgs {
     worker: Option<String>,
 }
 
-/// Where the worker SDK's sources are: the project's worker depends on them
-/// by path (the SDK is not published to a registry yet).
-fn sdk_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tierkreis-worker")
+mod vendored {
+    //! The SDK crates' files, embedded by `build.rs`.
+    include!(concat!(env!("OUT_DIR"), "/vendored_sdk.rs"));
+}
+
+/// The folder of a project that holds the vendored SDK crates.
+const VENDOR_DIR: &str = "vendor";
+
+/// The lock file of the workspace `tkr` was built in: the worker's own
+/// lock starts from it, so it builds with the versions `tkr` was tested with
+/// (cargo drops the entries the worker does not use).
+const WORKSPACE_LOCK: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"));
+
+/// The vendored SDK, as (path in the project, content).
+pub fn vendored_sdk_files() -> impl Iterator<Item = (String, &'static [u8])> {
+    vendored::VENDORED_SDK_FILES
+        .iter()
+        .map(|(relative, content)| (format!("{VENDOR_DIR}/{relative}"), *content))
 }
 
 /// A Rust identifier-like worker name from a folder name.
@@ -56,8 +76,10 @@ fn worker_name(dir: &Path, given: Option<&str>) -> anyhow::Result<String> {
     Ok(name)
 }
 
-/// The files of a new project, as (relative path, content).
-pub fn files(worker: &str, sdk: &Path) -> Vec<(String, String)> {
+/// The files of a new project, as (relative path, content), without the
+/// vendored SDK ([`vendored_sdk_files`]). The worker depends on the SDK at
+/// `sdk`, a path relative to the worker's folder.
+pub fn files(worker: &str, sdk: &str) -> Vec<(String, String)> {
     let bin = format!("tkr-{}", worker.replace('_', "-"));
     vec![
         (
@@ -83,11 +105,12 @@ tierkreis-worker = {{ path = "{sdk}" }}
 schemars = "1"
 serde = {{ version = "1", features = ["derive"] }}
 
+# A workspace of its own, so that an enclosing workspace does not claim it.
 [workspace]
-"#,
-                sdk = sdk.display()
+"#
             ),
         ),
+        (format!("workers/{worker}/Cargo.lock"), WORKSPACE_LOCK.to_string()),
         (
             format!("workers/{worker}/src/main.rs"),
             format!(
@@ -136,7 +159,9 @@ exec cargo run --quiet --release --manifest-path "$here/Cargo.toml" -- "$worker_
             format!(
                 "# A Tierkreis project\n\nRun it:\n\n```sh\ntkr run -f graph.json -i inputs.json -o\n```\n\n\
                  The graph calls `{worker}.greet` and `{worker}.square` (in `workers/{worker}/src/main.rs`)\n\
-                 and the builtin `builtins.iadd`. The worker is built with cargo on first use.\n"
+                 and the builtin `builtins.iadd`. The worker is built with cargo on first use.\n\n\
+                 `{VENDOR_DIR}/` holds the Tierkreis worker SDK (`tierkreis-worker` and the crates it\n\
+                 needs), copied from the `tkr` that made this project, so the project builds anywhere.\n"
             ),
         ),
     ]
@@ -179,7 +204,12 @@ fn init(args: &RustWorkerArgs) -> anyhow::Result<()> {
         }
     }
     let worker = worker_name(dir, args.worker.as_deref())?;
-    for (rel, text) in files(&worker, &sdk_path()) {
+    let sdk = format!("../../{VENDOR_DIR}/{}", vendored::VENDORED_SDK_CRATES[0]);
+    let project_files = files(&worker, &sdk)
+        .into_iter()
+        .map(|(rel, text)| (rel, text.into_bytes()))
+        .chain(vendored_sdk_files().map(|(rel, content)| (rel, content.to_vec())));
+    for (rel, text) in project_files {
         let path = dir.join(&rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)
@@ -218,6 +248,52 @@ mod tests {
     }
 
     #[test]
+    fn the_vendored_sdk_stands_alone() {
+        assert_eq!(vendored::VENDORED_SDK_CRATES[0], "tierkreis-worker");
+        let files: Vec<(String, &[u8])> = vendored_sdk_files().collect();
+        for crate_name in ["tierkreis-worker", "tierkreis-core", "tierkreis-storage"] {
+            for file in ["Cargo.toml", "src/lib.rs"] {
+                let wanted = format!("vendor/{crate_name}/{file}");
+                assert!(
+                    files.iter().any(|(path, _)| *path == wanted),
+                    "{wanted} missing"
+                );
+            }
+        }
+        for (path, content) in &files {
+            if !path.ends_with("/Cargo.toml") {
+                continue;
+            }
+            let text = std::str::from_utf8(content).expect("UTF-8");
+            // Nothing inherited from a workspace, no test parts whose files are not there.
+            for absent in [
+                "workspace = true",
+                "dev-dependencies",
+                "[[test]]",
+                "crates/",
+            ] {
+                assert!(!text.contains(absent), "{path} has {absent:?}:\n{text}");
+            }
+            assert!(text.contains("version = \"0.1.0\""), "{path}:\n{text}");
+        }
+        let worker_manifest = files
+            .iter()
+            .find(|(path, _)| path == "vendor/tierkreis-worker/Cargo.toml")
+            .map(|(_, content)| String::from_utf8_lossy(content))
+            .expect("present");
+        assert!(
+            worker_manifest.contains("path = \"../tierkreis-core\""),
+            "{worker_manifest}"
+        );
+        assert!(
+            worker_manifest.contains("path = \"../tierkreis-storage\""),
+            "{worker_manifest}"
+        );
+        // The features the SDK adds to a workspace dependency are kept.
+        assert!(worker_manifest.contains("\"process\""), "{worker_manifest}");
+    }
+
+    #[test]
     fn the_generated_graph_is_valid() {
         let g = tierkreis_core::GraphData::from_json(graph("w").as_bytes()).expect("parses");
         g.validate().expect("valid");
@@ -226,7 +302,7 @@ mod tests {
 
     #[test]
     fn the_generated_files_are_stable() {
-        let listing: Vec<String> = files("demo", Path::new("/sdk"))
+        let listing: Vec<String> = files("demo", "../../vendor/tierkreis-worker")
             .into_iter()
             .map(|(p, _)| p)
             .collect();
@@ -236,13 +312,14 @@ mod tests {
                 "graph.json",
                 "inputs.json",
                 "workers/demo/Cargo.toml",
+                "workers/demo/Cargo.lock",
                 "workers/demo/src/main.rs",
                 "workers/demo/main.sh",
                 "README.md",
             ]
         "#]]
         .assert_debug_eq(&listing);
-        let cargo = &files("demo", Path::new("/sdk"))[3].1;
+        let cargo = &files("demo", "../../vendor/tierkreis-worker")[3].1;
         expect_test::expect![[r#"
             [package]
             name = "demo"
@@ -254,10 +331,11 @@ mod tests {
             path = "src/main.rs"
 
             [dependencies]
-            tierkreis-worker = { path = "/sdk" }
+            tierkreis-worker = { path = "../../vendor/tierkreis-worker" }
             schemars = "1"
             serde = { version = "1", features = ["derive"] }
 
+            # A workspace of its own, so that an enclosing workspace does not claim it.
             [workspace]
         "#]]
         .assert_eq(cargo);

@@ -6,40 +6,12 @@ use std::time::SystemTime;
 use indexmap::IndexMap;
 use tierkreis_core::Value;
 
-/// Seconds since 1970 of a naive ISO 8601 time (`YYYY-MM-DDTHH:MM:SS[.f]`,
-/// an offset or `Z` ignored), read as if it were UTC. Both implementations
-/// write start and completion times in the same zone, so differences are right.
+/// Seconds since 1970 of a naive ISO 8601 time, read as if it were UTC
+/// (see [`tierkreis_storage::timestamps::naive_iso_seconds`]). Both
+/// implementations write start and completion times in the same zone, so
+/// differences are right.
 pub fn parse_naive_iso(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (date, time) = s.split_once(['T', ' '])?;
-    let mut d = date.split('-');
-    let y: i64 = d.next()?.parse().ok()?;
-    let m: i64 = d.next()?.parse().ok()?;
-    let day: i64 = d.next()?.parse().ok()?;
-    let time = time
-        .split(['+', 'Z'])
-        .next()
-        .map(|t| t.rsplit_once('-').map_or(t, |(a, _)| a))?;
-    let mut t = time.split(':');
-    let hh: i64 = t.next()?.parse().ok()?;
-    let mm: i64 = t.next()?.parse().ok()?;
-    let ss: f64 = t.next().unwrap_or("0").parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let days = days_from_civil(y, m, day);
-    Some((days * 86_400 + hh * 3600 + mm * 60) as f64 + ss)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    tierkreis_storage::timestamps::naive_iso_seconds(s)
 }
 
 /// A naive ISO time for people: `YYYY-MM-DD HH:MM:SS` (fraction dropped).

@@ -274,13 +274,22 @@ impl Discovery {
         Ok(launch)
     }
 
-    /// The first executable file `name` in the `PATH` directories.
+    /// The first executable file `name` in the `PATH` directories (the
+    /// `which` crate's lookup). Empty `PATH` entries are skipped, as are names
+    /// with a `/`, which would otherwise be looked up from the current folder.
     fn which(&self, name: &str) -> Option<PathBuf> {
         let path = self.path.as_ref()?;
-        std::env::split_paths(path)
-            .filter(|d| !d.as_os_str().is_empty())
-            .map(|d| d.join(name))
-            .find(|p| is_executable(p))
+        if name.contains('/') {
+            return None;
+        }
+        let dirs = std::env::split_paths(path).filter(|d| !d.as_os_str().is_empty());
+        let dirs = std::env::join_paths(dirs).ok()?;
+        if dirs.is_empty() {
+            return None;
+        }
+        // Relative `PATH` entries are read from the current folder, as a spawn would.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        which::which_in(name, Some(dirs), cwd).ok()
     }
 }
 
@@ -417,6 +426,22 @@ mod tests {
         exe(&b.join("pytket_worker"));
         let p = d.resolve("pytket_worker", "f").unwrap();
         assert_eq!(p.program, b.join("pytket_worker"));
+    }
+
+    #[test]
+    fn folders_empty_entries_and_names_with_a_slash_are_not_found_on_path() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir_all(t.path().join("w")).unwrap();
+        exe(&t.path().join("sub/x"));
+        let path = std::env::join_paths([Path::new(""), t.path()]).unwrap();
+        let d = Discovery::new(ExecutorConfig::default(), Vec::new()).with_path(Some(path));
+        // A folder named like the worker is no executable.
+        assert!(d.resolve("w", "f").is_err());
+        // A worker name is never a path into a PATH folder.
+        assert!(d.which("sub/x").is_none());
+        assert_eq!(d.which("x"), None);
+        exe(&t.path().join("x"));
+        assert_eq!(d.which("x"), Some(t.path().join("x")));
     }
 
     #[test]

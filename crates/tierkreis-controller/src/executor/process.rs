@@ -155,18 +155,18 @@ impl Spec {
     pub fn command_line(&self) -> String {
         let mut line = String::new();
         if let Some(cwd) = &self.cwd {
-            let _ = write!(line, "cd {} && ", quote(cwd.as_os_str()));
+            let _ = write!(line, "cd {} && ", quote_for_display(cwd.as_os_str()));
         }
-        line.push_str(&quote(&self.program));
+        line.push_str(&quote_for_display(&self.program));
         for a in &self.args {
             line.push(' ');
-            line.push_str(&quote(a));
+            line.push_str(&quote_for_display(a));
         }
         if let Some(p) = &self.stdin {
-            let _ = write!(line, " < {}", quote(p.as_os_str()));
+            let _ = write!(line, " < {}", quote_for_display(p.as_os_str()));
         }
         if let Some(p) = &self.stdout {
-            let _ = write!(line, " > {}", quote(p.as_os_str()));
+            let _ = write!(line, " > {}", quote_for_display(p.as_os_str()));
         }
         line
     }
@@ -196,17 +196,24 @@ impl Spec {
     }
 }
 
-/// `s` quoted for a POSIX shell (bare when it needs no quotes).
-pub(crate) fn quote(s: &std::ffi::OsStr) -> String {
-    let s = s.to_string_lossy();
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        s.into_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
+/// `word` quoted for a POSIX shell, byte for byte (`shlex`): bare when it
+/// needs no quotes, so a path that is not UTF-8 stays the same path. `None`
+/// for a word with a NUL byte, which no shell word (nor program argument)
+/// can hold.
+pub(crate) fn shell_quote(word: &std::ffi::OsStr) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use std::os::unix::ffi::OsStrExt;
+    shlex::bytes::try_quote(word.as_bytes()).ok()
+}
+
+/// [`shell_quote`] for messages and logs: bytes that are not UTF-8 are shown
+/// as U+FFFD, and a NUL byte is shown rather than refused.
+pub(crate) fn quote_for_display(word: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let quoted = shlex::bytes::Quoter::new()
+        .allow_nul(true)
+        .quote(word.as_bytes())
+        .unwrap_or_default();
+    String::from_utf8_lossy(&quoted).into_owned()
 }
 
 /// The environment a worker process gets (on top of the controller's): the
@@ -1277,7 +1284,40 @@ mod tests {
         };
         assert_eq!(
             spec.command_line(),
-            r"cd /w && bash '/a b/main.sh' x/y 'it'\''s' < /in"
+            r#"cd /w && bash '/a b/main.sh' x/y "it's" < /in"#
+        );
+    }
+
+    #[test]
+    fn shell_quoting_keeps_every_byte_of_a_path_that_is_not_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        for word in [
+            &b"/data/caf\xe9 \xff$x/`y`/it's"[..],
+            b"plain/path",
+            b"",
+            b"\xc3",
+        ] {
+            let quoted = shell_quote(std::ffi::OsStr::from_bytes(word)).expect("no NUL");
+            // The shell reads the quoted word back as exactly the same bytes.
+            let mut script = b"printf %s ".to_vec();
+            script.extend_from_slice(&quoted);
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(std::ffi::OsStr::from_bytes(&script))
+                .output()
+                .expect("sh");
+            assert_eq!(
+                out.stdout,
+                word,
+                "quoted as {:?}",
+                String::from_utf8_lossy(&quoted)
+            );
+        }
+        assert!(shell_quote(std::ffi::OsStr::from_bytes(b"a\0b")).is_none());
+        // Messages show such bytes as U+FFFD, never fail.
+        assert_eq!(
+            quote_for_display(std::ffi::OsStr::from_bytes(b"caf\xe9")),
+            "'caf\u{fffd}'"
         );
     }
 

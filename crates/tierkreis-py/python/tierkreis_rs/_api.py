@@ -76,10 +76,11 @@ def _outputs(report: dict[str, Any]) -> dict[str, Any]:
     if report["outcome"] == "paused":
         raise WorkflowPaused(report["workflow_id"], list(report["paused_at"]))
     if report["outcome"] != "finished":
-        raise WorkflowStalled(
-            f"workflow {report['workflow_id']} stalled: nothing is running and nothing can "
-            "start (a value it waits for will never come, e.g. a missing input)"
+        why = report.get("stall_explanation") or (
+            "stalled: nothing is running and nothing can start (a value it waits for "
+            "will never come, e.g. a missing input)"
         )
+        raise WorkflowStalled(f"workflow {report['workflow_id']} {why}")
     raw = _engine.read_root_outputs(Path(report["workflow_dir"]))
     return {port: _engine.decode_value(data) for port, data in raw.items()}
 

@@ -93,9 +93,12 @@ def _finish(storage: Any, report: dict[str, Any], tkr_dir: Path, in_memory: bool
             lines.append(f"Node: '{loc}' encountered an error: {last}")
         logger.error("--- Tierkreis graph errors above this line. ---")
         raise error("\n".join(lines))
+    why = report.get("stall_explanation") or (
+        "stalled: it waits for a value that never comes, e.g. a missing input"
+    )
     raise error(
         f"Graph stalled: workflow {report['workflow_id']} has nothing running and "
-        "nothing that can start (it waits for a value that never comes, e.g. a missing input)"
+        f"nothing that can start; {why}"
     )
 
 

@@ -80,7 +80,7 @@ impl Commands {
             let mut l = program.to_string();
             for a in args {
                 l.push(' ');
-                l.push_str(&crate::executor::process::quote(a.as_ref()));
+                l.push_str(&crate::executor::process::quote_for_display(a.as_ref()));
             }
             l
         };
@@ -98,11 +98,9 @@ impl Commands {
     /// `program` as found on the configured `PATH` (a bare name when not found).
     fn resolve(&self, program: &str) -> OsString {
         if let Some(path) = &self.path {
-            for d in std::env::split_paths(path) {
-                let p = d.join(program);
-                if p.is_file() {
-                    return p.into_os_string();
-                }
+            let cwd = std::env::current_dir().unwrap_or_default();
+            if let Ok(found) = which::which_in(program, Some(path), cwd) {
+                return found.into_os_string();
             }
         }
         program.into()

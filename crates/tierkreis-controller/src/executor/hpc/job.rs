@@ -17,8 +17,9 @@ pub struct JobCommand {
     pub cwd: Option<PathBuf>,
     /// The worker's environment (the local executors' variables).
     pub env: BTreeMap<String, String>,
-    /// The command line, already quoted for the shell.
-    pub command: String,
+    /// The command line, already quoted for the shell (bytes: its paths
+    /// need not be UTF-8).
+    pub command: Vec<u8>,
     /// Where the worker's stdout goes instead of the node log (kind `stdio`).
     pub stdout: Option<PathBuf>,
     /// Where the worker's stdin comes from (kind `stdio`).

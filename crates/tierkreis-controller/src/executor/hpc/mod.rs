@@ -46,7 +46,7 @@ pub use job::{JobCommand, JobSpec};
 
 use super::config::{ExecutorKind, WorkerKind};
 use super::discovery::Discovery;
-use super::process::{build_spec, quote, ProcessExecutor};
+use super::process::{build_spec, ProcessExecutor};
 use crate::runtime::{
     BatchJobFailure, Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
 };
@@ -167,6 +167,12 @@ pub enum HpcError {
         #[source]
         source: Box<tierkreis_storage::StorageError>,
     },
+    #[error("the job script of the task at {loc} cannot be written")]
+    Unquotable {
+        loc: Loc,
+        #[source]
+        source: script::UnquotableWord,
+    },
     #[error("the task at {loc} cannot run as a stdio worker: {message}")]
     Stdio { loc: Loc, message: String },
     #[error("the {} scheduler refused the job of {loc} (script {}): {source}", .system.name(), .script.display())]
@@ -279,10 +285,14 @@ impl HpcExecutor {
             loc: task.loc.clone(),
             message,
         })?;
-        let mut command = quote(&spec.program);
+        let unquotable = |source: script::UnquotableWord| HpcError::Unquotable {
+            loc: task.loc.clone(),
+            source,
+        };
+        let mut command = script::q(&spec.program).map_err(unquotable)?;
         for a in &spec.args {
-            command.push(' ');
-            command.push_str(&quote(a));
+            command.push(b' ');
+            command.extend_from_slice(&script::q(a).map_err(unquotable)?);
         }
         let who = format!(
             "worker {:?} ({} at {})",
@@ -313,7 +323,7 @@ impl HpcExecutor {
         );
         let script = node_dir.join("job.sh");
         storage
-            .write(&script, script::render(system, &job).as_bytes())
+            .write(&script, &script::render(system, &job).map_err(unquotable)?)
             .map_err(st_err)?;
         let (program, args) = system.submit_command(&script, job.no_check_directory);
         let mut debug = ExecutorDebugData {

@@ -5,10 +5,11 @@
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 use super::batch_system::BatchSystem;
 use super::job::JobSpec;
-use crate::executor::process::quote;
+use crate::executor::process::shell_quote;
 
 /// In the node's folder: the exit status of a worker that left neither
 /// `_done` nor `_error`, written by the job script just before it creates
@@ -16,8 +17,9 @@ use crate::executor::process::quote;
 /// an exit (status 0: without markers), not an error the worker reported.
 pub const JOB_EXIT_STATUS_FILE: &str = "job_exit_status";
 
-/// The whole job script of `spec` for `system`.
-pub fn render(system: BatchSystem, spec: &JobSpec) -> String {
+/// The whole job script of `spec` for `system`, as bytes: a path in it need
+/// not be UTF-8.
+pub fn render(system: BatchSystem, spec: &JobSpec) -> Result<Vec<u8>, UnquotableWord> {
     let mut s = String::new();
     let title = match system {
         BatchSystem::Slurm => "SLURM",
@@ -33,8 +35,9 @@ pub fn render(system: BatchSystem, spec: &JobSpec) -> String {
         BatchSystem::Pbs => pbs_directives(&mut s, spec),
         BatchSystem::Pjsub => pjsub_directives(&mut s, spec),
     }
-    body(&mut s, system, spec);
-    s
+    let mut script = s.into_bytes();
+    body(&mut script, system, spec)?;
+    Ok(script)
 }
 
 fn extra_args(s: &mut String, prefix: &str, spec: &JobSpec) {
@@ -189,87 +192,150 @@ fn pjsub_directives(s: &mut String, spec: &JobSpec) {
     let _ = writeln!(s, "{P} -X");
 }
 
-fn q(s: impl AsRef<OsStr>) -> String {
-    quote(s.as_ref())
+/// A word of the script that no shell can hold.
+#[derive(Debug, thiserror::Error)]
+#[error("{word:?} cannot be written into a job script: it contains a NUL byte")]
+pub struct UnquotableWord {
+    /// The word, with bytes that are not UTF-8 shown as U+FFFD.
+    pub word: String,
+}
+
+/// `word` quoted for the shell, byte for byte (see [`shell_quote`]).
+pub fn q(word: impl AsRef<OsStr>) -> Result<Vec<u8>, UnquotableWord> {
+    let word = word.as_ref();
+    shell_quote(word)
+        .map(|quoted| quoted.into_owned())
+        .ok_or_else(|| UnquotableWord {
+            word: word.to_string_lossy().into_owned(),
+        })
+}
+
+/// `template` with each `{name}` replaced by the bytes given for `name`
+/// (quoted words); everything else is copied as it is.
+fn fill(template: &str, words: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.extend_from_slice(&rest.as_bytes()[..open]);
+        let after = &rest[open + 1..];
+        let word = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            words
+                .iter()
+                .find(|(wanted, _)| *wanted == name)
+                .map(|(_, bytes)| (close, *bytes))
+        });
+        match word {
+            Some((close, bytes)) => {
+                out.extend_from_slice(bytes);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push(b'{');
+                rest = after;
+            }
+        }
+    }
+    out.extend_from_slice(rest.as_bytes());
+    out
 }
 
 /// The part every scheduler shares: environment, modules, setup, the worker
-/// command, and the markers.
-fn body(s: &mut String, system: BatchSystem, spec: &JobSpec) {
+/// command, and the markers. Paths and values are quoted byte for byte, so
+/// ones that are not UTF-8 reach the worker unchanged.
+fn body(s: &mut Vec<u8>, system: BatchSystem, spec: &JobSpec) -> Result<(), UnquotableWord> {
     let c = &spec.command;
-    s.push_str("\n# --- Environment Setup ---\n");
+    s.extend_from_slice(b"\n# --- Environment Setup ---\n");
     for (k, v) in c.env.iter().chain(&spec.environment) {
-        let _ = writeln!(s, "export {k}={}", q(v));
+        s.extend_from_slice(&fill(
+            "export {k}={v}\n",
+            &[("k", k.as_bytes()), ("v", &q(v)?)],
+        ));
     }
-    s.push_str("\n# --- Load Modules ---\n");
+    s.extend_from_slice(b"\n# --- Load Modules ---\n");
     for m in &spec.modules {
         let _ = writeln!(s, "module load {m}");
     }
     if !spec.setup.is_empty() {
-        s.push_str("\n# --- Setup ---\n");
+        s.extend_from_slice(b"\n# --- Setup ---\n");
         for line in &spec.setup {
             let _ = writeln!(s, "{line}");
         }
     }
-    s.push_str("\n# --- Worker Command ---\n");
-    let _ = writeln!(s, "cd {} || exit 1", q(&c.tkr_dir));
-    let logs = q(&c.node_logs);
-    let (done, error) = (q(&c.done), q(&c.error));
-    let mut line = String::new();
+    s.extend_from_slice(b"\n# --- Worker Command ---\n");
+    s.extend_from_slice(&fill("cd {dir} || exit 1\n", &[("dir", &q(&c.tkr_dir)?)]));
+    let logs = q(&c.node_logs)?;
+    let (done, error) = (q(&c.done)?, q(&c.error)?);
+    let mut line: Vec<u8> = Vec::new();
     if let Some(cwd) = &c.cwd {
-        let _ = write!(line, "(cd {} && ", q(cwd));
+        line.extend_from_slice(&fill("(cd {cwd} && ", &[("cwd", &q(cwd)?)]));
     }
     if let Some(mpi) = &spec.mpi {
         let launcher = mpi.launcher.as_deref().unwrap_or("mpiexec");
         let _ = write!(line, "{launcher} ");
     }
     if let (Some(ct), false) = (&spec.container, system == BatchSystem::Pbs) {
-        let _ = write!(line, "{} exec ", q(&ct.engine));
+        line.extend_from_slice(&q(&ct.engine)?);
+        line.extend_from_slice(b" exec ");
         for (k, v) in &ct.extra_args {
-            let _ = write!(line, "{} ", q(k));
+            line.extend_from_slice(&q(k)?);
+            line.push(b' ');
             if !v.is_empty() {
-                let _ = write!(line, "{} ", q(v));
+                line.extend_from_slice(&q(v)?);
+                line.push(b' ');
             }
         }
-        let _ = write!(line, "{} ", q(&ct.image));
+        line.extend_from_slice(&q(&ct.image)?);
+        line.push(b' ');
     }
-    line.push_str(&c.command);
+    line.extend_from_slice(&c.command);
     if c.cwd.is_some() {
-        line.push(')');
+        line.push(b')');
     }
     if let Some(p) = &c.stdin {
-        let _ = write!(line, " < {}", q(p));
+        line.extend_from_slice(&fill(" < {p}", &[("p", &q(p)?)]));
     }
     match &c.stdout {
-        Some(p) => {
-            let _ = write!(line, " > {} 2>> {logs}", q(p));
-        }
-        None => {
-            let _ = write!(line, " >> {logs} 2>&1");
-        }
+        Some(p) => line.extend_from_slice(&fill(
+            " > {p} 2>> {logs}",
+            &[("p", &q(p)?), ("logs", &logs)],
+        )),
+        None => line.extend_from_slice(&fill(" >> {logs} 2>&1", &[("logs", &logs)])),
     }
-    let _ = writeln!(s, "{line}");
+    s.extend_from_slice(&line);
+    s.push(b'\n');
     let job_var = system.job_id_variable();
-    let who = q(&c.who);
+    let who = q(&c.who)?;
     // Beside `_error`: the status of a worker that left no marker, so the
     // controller knows the job script (not the worker) reported it.
-    let exit_status = q(c.error.with_file_name(JOB_EXIT_STATUS_FILE));
-    let _ = writeln!(
-        s,
-        "status=$?\nif [ ! -e {done} ] && [ ! -e {error} ]; then\n  if [ \"$status\" -eq 0 ]; then"
-    );
+    let exit_status = q(c.error.with_file_name(JOB_EXIT_STATUS_FILE))?;
+    let parent_metadata = q(&c.parent_metadata)?;
+    let words: [(&str, &[u8]); 7] = [
+        ("done", &done),
+        ("error", &error),
+        ("logs", &logs),
+        ("who", &who),
+        ("exit_status", &exit_status),
+        ("parent_metadata", &parent_metadata),
+        ("job_var", job_var.as_bytes()),
+    ];
+    s.extend_from_slice(&fill(
+        "status=$?\nif [ ! -e {done} ] && [ ! -e {error} ]; then\n  if [ \"$status\" -eq 0 ]; then\n",
+        &words,
+    ));
     if c.done_on_success {
-        let _ = writeln!(s, "    touch {done} {}", q(&c.parent_metadata));
+        s.extend_from_slice(&fill("    touch {done} {parent_metadata}\n", &words));
     } else {
-        let _ = writeln!(
-            s,
-            "    echo {who}\" exited without marking done or error (batch job ${job_var})\" >> {logs}\n    echo \"$status\" > {exit_status}\n    touch {error}"
-        );
+        s.extend_from_slice(&fill(
+            "    echo {who}\" exited without marking done or error (batch job ${job_var})\" >> {logs}\n    echo \"$status\" > {exit_status}\n    touch {error}\n",
+            &words,
+        ));
     }
-    let _ = writeln!(
-        s,
-        "  else\n    echo {who}\" exited with status $status (batch job ${job_var})\" >> {logs}\n    echo \"$status\" > {exit_status}\n    touch {error}\n  fi\nfi\nexit \"$status\""
-    );
+    s.extend_from_slice(&fill(
+        "  else\n    echo {who}\" exited with status $status (batch job ${job_var})\" >> {logs}\n    echo \"$status\" > {exit_status}\n    touch {error}\n  fi\nfi\nexit \"$status\"\n",
+        &words,
+    ));
+    Ok(())
 }
 
 #[cfg(test)]
@@ -280,6 +346,11 @@ mod tests {
     use crate::executor::config::batch::JobConfig;
     use expect_test::expect;
     use std::path::{Path, PathBuf};
+
+    /// The script as text (the tests' paths are UTF-8).
+    fn rendered(system: BatchSystem, spec: &JobSpec) -> String {
+        String::from_utf8(render(system, spec).unwrap()).unwrap()
+    }
 
     fn command(stdio: bool) -> JobCommand {
         let node = PathBuf::from("/tkr/wf/-.N3");
@@ -396,7 +467,7 @@ error_path = "/out/job.err"
             fi
             exit "$status"
         "##]]
-        .assert_eq(&render(BatchSystem::Slurm, &minimal()));
+        .assert_eq(&rendered(BatchSystem::Slurm, &minimal()));
     }
 
     #[test]
@@ -461,7 +532,7 @@ error_path = "/out/job.err"
             fi
             exit "$status"
         "##]]
-        .assert_eq(&render(BatchSystem::Slurm, &full(true)));
+        .assert_eq(&rendered(BatchSystem::Slurm, &full(true)));
     }
 
     #[test]
@@ -529,7 +600,7 @@ error_path = "/out/job.err"
             fi
             exit "$status"
         "##]]
-        .assert_eq(&render(BatchSystem::Pbs, &full(false)));
+        .assert_eq(&rendered(BatchSystem::Pbs, &full(false)));
     }
 
     #[test]
@@ -577,7 +648,7 @@ error_path = "/out/job.err"
               fi
             fi
             exit "$status"
-        "##]].assert_eq(&render(BatchSystem::Pbs, &minimal()));
+        "##]].assert_eq(&rendered(BatchSystem::Pbs, &minimal()));
     }
 
     #[test]
@@ -645,7 +716,7 @@ error_path = "/out/job.err"
               fi
             fi
             exit "$status"
-        "##]].assert_eq(&render(BatchSystem::Pjsub, &full(false)));
+        "##]].assert_eq(&rendered(BatchSystem::Pjsub, &full(false)));
     }
 
     #[test]
@@ -694,7 +765,60 @@ error_path = "/out/job.err"
               fi
             fi
             exit "$status"
-        "##]].assert_eq(&render(BatchSystem::Pjsub, &minimal()));
+        "##]].assert_eq(&rendered(BatchSystem::Pjsub, &minimal()));
+    }
+
+    #[test]
+    fn a_checkpoint_path_that_is_not_utf8_reaches_the_worker_unchanged() {
+        use std::os::unix::ffi::OsStrExt;
+        let t = tempfile::tempdir().unwrap();
+        // Latin-1 `é` (not UTF-8) and a space.
+        let tkr_dir = t.path().join(OsStr::from_bytes(b"caf\xe9 dir"));
+        let node = tkr_dir.join("wf/-.N3");
+        std::fs::create_dir_all(&node).unwrap();
+        let mut spec = minimal();
+        spec.command = JobCommand {
+            tkr_dir: tkr_dir.clone(),
+            cwd: Some(tkr_dir.clone()),
+            env: [("WHERE".to_string(), "here".to_string())]
+                .into_iter()
+                .collect(),
+            command: b"pwd".to_vec(),
+            stdout: None,
+            stdin: None,
+            node_logs: node.join("logs"),
+            done: node.join("_done"),
+            error: node.join("_error"),
+            parent_metadata: tkr_dir.join("meta"),
+            done_on_success: true,
+            who: "worker \"w\" (shell at -.N3)".into(),
+        };
+        let script = render(BatchSystem::Slurm, &spec).unwrap();
+        let quoted_dir = shell_quote(tkr_dir.as_os_str()).unwrap();
+        assert!(
+            script.windows(quoted_dir.len()).any(|w| w == &*quoted_dir),
+            "{}",
+            String::from_utf8_lossy(&script)
+        );
+        let script_path = t.path().join("job.sh");
+        std::fs::write(&script_path, &script).unwrap();
+        let out = std::process::Command::new("bash")
+            .arg(&script_path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(node.join("_done").exists());
+        let mut want = tkr_dir.as_os_str().as_bytes().to_vec();
+        want.push(b'\n');
+        assert_eq!(std::fs::read(node.join("logs")).unwrap(), want);
+    }
+
+    #[test]
+    fn a_word_with_a_nul_byte_is_refused() {
+        let mut spec = minimal();
+        spec.command.node_logs = PathBuf::from(OsStr::new("a\0b"));
+        let error = render(BatchSystem::Slurm, &spec).unwrap_err();
+        assert!(error.to_string().contains("NUL"), "{error}");
     }
 
     #[test]
@@ -713,7 +837,7 @@ error_path = "/out/job.err"
                 env: [("X".to_string(), "it's".to_string())]
                     .into_iter()
                     .collect(),
-                command: format!("bash -c {}", q(body)),
+                command: [b"bash -c ".as_slice(), &q(body).unwrap()].concat(),
                 stdout: None,
                 stdin: None,
                 node_logs: node.join("logs"),
@@ -724,7 +848,7 @@ error_path = "/out/job.err"
                 who: "worker \"w\" (shell at -.N3)".into(),
             };
             let script = t.path().join("job.sh");
-            std::fs::write(&script, render(BatchSystem::Slurm, &spec)).unwrap();
+            std::fs::write(&script, render(BatchSystem::Slurm, &spec).unwrap()).unwrap();
             let out = std::process::Command::new("bash")
                 .arg(&script)
                 .env("SLURM_JOB_ID", "77")
