@@ -76,7 +76,9 @@ impl Waits {
 /// Reads the task's inputs (a value read by two ports is read once).
 fn read_inputs(task: &Launch, storage: &dyn ControllerStorage) -> Result<Inputs, StorageError> {
     let mut inputs = Inputs::new();
-    for (port, loc, src_port) in &task.inputs {
+    for link in &task.inputs {
+        let port = &link.input_port;
+        let (loc, src_port) = (&link.source.node, &link.source.port);
         if let Some((prefix, suffix)) = src_port.split_once('*') {
             // A glob input (e.g. a map's `value-*` into fold_values): every
             // matching output of that node, under its own name.
@@ -95,9 +97,9 @@ fn read_inputs(task: &Launch, storage: &dyn ControllerStorage) -> Result<Inputs,
         if let Some(bytes) = task
             .inputs
             .iter()
-            .take_while(|(p, _, _)| p != port)
-            .find(|(_, l, sp)| l == loc && sp == src_port)
-            .and_then(|(p, _, _)| inputs.get(p).cloned())
+            .take_while(|earlier| &earlier.input_port != port)
+            .find(|earlier| earlier.source == link.source)
+            .and_then(|earlier| inputs.get(&earlier.input_port).cloned())
         {
             inputs.insert(port.clone(), bytes);
             continue;
