@@ -1,5 +1,9 @@
-//! The reference's `builtins` worker, run inside the controller process
-//! (no spawn) through the same storage protocol a worker process would use.
+//! The executor of the reference's `builtins` worker: it runs the task
+//! bodies of [`crate::builtins`] inside the controller process (no spawn),
+//! reading inputs and writing outputs and markers in the checkpoint as a
+//! worker process would. (Not to be confused with [`crate::builtins`], which
+//! holds the pure task bodies and does no I/O, nor with
+//! [`super::inprocess`], which runs user-registered Rust closures.)
 //!
 //! Every built-in task runs synchronously on the scheduler's thread, except
 //! one that waits (`tkr_sleep`): it waits on a thread of its own, so that
