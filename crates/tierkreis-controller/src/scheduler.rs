@@ -844,10 +844,7 @@ impl<'storage> Scheduler<'storage> {
         name: &str,
     ) -> Result<(), SchedulerError> {
         let scope_inputs = self.scope(starting.scope_id).loc.n(-1);
-        self.link_all(
-            &starting.loc,
-            &[InputLink::new(name, OutputLoc::new(scope_inputs, name))],
-        )?;
+        self.link_all(&starting.loc, &[InputLink::same_port(name, scope_inputs)])?;
         self.storage.mark_node_finished(&starting.loc)?;
         self.work
             .push_back(Work::Finished(starting.scope_id, starting.node_index));
@@ -960,13 +957,7 @@ impl<'storage> Scheduler<'storage> {
             // Iteration 0 reads every loop input from the loop's own inputs.
             let mut first: Vec<InputLink> = links
                 .iter()
-                .map(|link| {
-                    let port = &link.input_port;
-                    InputLink::new(
-                        port.clone(),
-                        OutputLoc::new(loop_inputs.clone(), port.clone()),
-                    )
-                })
+                .map(|link| InputLink::same_port(link.input_port.clone(), loop_inputs.clone()))
                 .collect();
             push_fixed(&mut first, &body.data);
             first
@@ -1269,12 +1260,7 @@ impl<'storage> Scheduler<'storage> {
         if continue_value == Value::Bool(false) {
             let links: Vec<InputLink> = body_outputs
                 .keys()
-                .map(|port| {
-                    InputLink::new(
-                        port.clone(),
-                        OutputLoc::new(iteration_loc.clone(), port.clone()),
-                    )
-                })
+                .map(|port| InputLink::same_port(port.clone(), iteration_loc.clone()))
                 .collect();
             self.link_all(&loop_loc, &links)?;
             self.storage.mark_node_finished(&loop_loc)?;

@@ -68,6 +68,16 @@ impl InputLink {
             source,
         }
     }
+
+    /// `port` fed from the output of the same name of `node` (a value passed
+    /// on under its own name, e.g. a loop's inputs into its first iteration).
+    pub fn same_port(port: impl Into<PortId>, node: Loc) -> Self {
+        let port = port.into();
+        InputLink {
+            input_port: port.clone(),
+            source: OutputLoc { node, port },
+        }
+    }
 }
 
 /// A reference to an output port of a node: JSON `[node_index, "port"]`.
