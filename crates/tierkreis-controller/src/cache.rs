@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
-use tierkreis_core::{Loc, Value};
+use tierkreis_core::{InputLink, Value};
 use tierkreis_storage::result_cache::{
     hex, sha256_hex, CacheEntry, CacheError, CachedOutput, ResultCacheStore,
 };
@@ -265,11 +265,11 @@ impl ResultCache {
         field(task.worker.as_bytes());
         field(task.function.as_bytes());
         field(identity.as_bytes());
-        let mut inputs: Vec<&(String, Loc, String)> = task.inputs.iter().collect();
-        inputs.sort_by(|a, b| a.0.cmp(&b.0));
-        for (port, loc, src_port) in inputs {
-            field(port.as_bytes());
-            match storage.read_output(loc, src_port) {
+        let mut inputs: Vec<&InputLink> = task.inputs.iter().collect();
+        inputs.sort_by(|a, b| a.input_port.cmp(&b.input_port));
+        for link in inputs {
+            field(link.input_port.as_bytes());
+            match storage.read_output(&link.source.node, &link.source.port) {
                 Ok(bytes) => {
                     field(b"=");
                     field(&bytes);

@@ -3,7 +3,8 @@
 //! `scheduler` is the pure core: it decides what runs next and talks to the
 //! world only through the `ControllerStorage` trait and an outbox of tasks.
 //! `runtime` drives it: it hands tasks to executors and feeds completions back.
-//! `builtins` are the reference's built-in tasks, run in-process.
+//! `builtins` are the bodies of the reference's built-in tasks;
+//! `executor::builtin_executor` runs them in-process.
 //! `embedded` runs a workflow end to end in one call, for embedders.
 
 pub mod builtins;

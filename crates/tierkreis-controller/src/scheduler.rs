@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use tierkreis_core::graph::{ConstValue, NodeKind};
-use tierkreis_core::{GraphData, Loc, NodeDef, NodeIndex, PortId, Value, ValueRef};
+use tierkreis_core::{
+    GraphData, InputLink, Loc, NodeDef, NodeIndex, OutputLoc, PortId, Value, ValueRef,
+};
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 /// The port that carries a nested graph into its scope's inputs.
@@ -119,7 +121,7 @@ pub struct Launch {
     pub worker: String,
     /// The function within the worker, e.g. `iadd`.
     pub function: String,
-    /// Each input port and the (location, port) of the value it reads.
+    /// Each input port and the output it reads.
     pub inputs: Vec<InputLink>,
     /// The output ports the graph uses.
     pub outputs: Vec<PortId>,
@@ -492,9 +494,6 @@ impl std::fmt::Debug for Scheduler<'_> {
 
 /// What went wrong with a node, as the text written to its error file.
 type NodeFailure = String;
-
-/// One input of a node or scope: (its port, the location and port it reads).
-pub type InputLink = (PortId, Loc, PortId);
 
 /// What every `start_*` method needs to know about the node it starts.
 struct StartingNode<'graph> {
@@ -893,26 +892,26 @@ impl<'storage> Scheduler<'storage> {
         Ok(())
     }
 
-    /// Resolves a reference in scope `scope_id` to the (location, port) it reads.
-    fn resolve(&self, scope_id: ScopeId, value_ref: &ValueRef) -> (Loc, PortId) {
-        (
+    /// Resolves a reference in scope `scope_id` to the output it reads.
+    fn resolve(&self, scope_id: ScopeId, value_ref: &ValueRef) -> OutputLoc {
+        OutputLoc::new(
             self.scope(scope_id).loc.n(value_ref.node),
             value_ref.port.clone(),
         )
     }
 
-    /// Links each (port <- location, port) into `destination`'s outputs. A
-    /// missing source is tolerated like the reference does (a task may have a
-    /// default).
+    /// Links each link's source output into `destination`'s outputs, as its
+    /// input port. A missing source is tolerated like the reference does (a
+    /// task may have a default).
     fn link_all(&self, destination: &Loc, links: &[InputLink]) -> Result<(), SchedulerError> {
-        for (port, source, source_port) in links {
+        for InputLink { input_port, source } in links {
             match self
                 .storage
-                .link_outputs(destination, port, source, source_port)
+                .link_outputs(destination, input_port, &source.node, &source.port)
             {
                 Ok(()) => {}
                 Err(StorageError::NotFound { path }) => {
-                    tracing::warn!(%destination, %port, path = %path.display(), "input value not found; a task may use its default");
+                    tracing::warn!(%destination, port = %input_port, path = %path.display(), "input value not found; a task may use its default");
                 }
                 Err(error) => return Err(error.into()),
             }
@@ -936,7 +935,7 @@ impl<'storage> Scheduler<'storage> {
             // A scope's own `body` input is the graph it runs.
             return Ok(scope.graph.clone());
         }
-        let (loc, port) = self.resolve(scope_id, graph_ref);
+        let OutputLoc { node: loc, port } = self.resolve(scope_id, graph_ref);
         let bytes = self
             .storage
             .read_output(&loc, &port)
@@ -955,7 +954,7 @@ impl<'storage> Scheduler<'storage> {
 
     /// Reads the value a reference in scope `scope_id` points to.
     fn read_value(&self, scope_id: ScopeId, value_ref: &ValueRef) -> Result<Value, NodeFailure> {
-        let (loc, port) = self.resolve(scope_id, value_ref);
+        let OutputLoc { node: loc, port } = self.resolve(scope_id, value_ref);
         self.storage
             .read_output(&loc, &port)
             .map(|bytes| Value::from_bytes(&bytes))
@@ -995,8 +994,7 @@ impl<'storage> Scheduler<'storage> {
             .inputs
             .iter()
             .map(|(port, value_ref)| {
-                let (source, source_port) = self.resolve(scope_id, value_ref);
-                (port.clone(), source, source_port)
+                InputLink::new(port.clone(), self.resolve(scope_id, value_ref))
             })
             .collect();
         let starting = StartingNode {
@@ -1071,10 +1069,7 @@ impl<'storage> Scheduler<'storage> {
         name: &str,
     ) -> Result<(), SchedulerError> {
         let scope_inputs = self.scope(starting.scope_id).loc.n(-1);
-        self.link_all(
-            &starting.loc,
-            &[(name.to_string(), scope_inputs, name.to_string())],
-        )?;
+        self.link_all(&starting.loc, &[InputLink::same_port(name, scope_inputs)])?;
         self.storage.mark_node_finished(&starting.loc)?;
         self.work
             .push_back(Work::Finished(starting.scope_id, starting.node_index));
@@ -1131,8 +1126,7 @@ impl<'storage> Scheduler<'storage> {
             Err(message) => return self.fail_node(scope_id, node_index, message),
         };
         let mut links = input_links;
-        let (body_loc, body_port) = self.resolve(scope_id, graph_ref);
-        links.push((BODY_PORT.to_string(), body_loc, body_port));
+        links.push(InputLink::new(BODY_PORT, self.resolve(scope_id, graph_ref)));
         push_fixed(&mut links, &body.data);
         if !already_started
             && self.reused_whole(scope_id, node_index, &loc, NestedGraphKind::Eval, &links)?
@@ -1174,8 +1168,7 @@ impl<'storage> Scheduler<'storage> {
             Err(message) => return self.fail_node(scope_id, node_index, message),
         };
         let mut links = input_links;
-        let (body_loc, body_port) = self.resolve(scope_id, body_ref);
-        links.push((BODY_PORT.to_string(), body_loc, body_port));
+        links.push(InputLink::new(BODY_PORT, self.resolve(scope_id, body_ref)));
         let loop_inputs = loc.n(-1);
         let mut iteration = 0;
         self.link_all(&loop_inputs, &links)?;
@@ -1194,7 +1187,7 @@ impl<'storage> Scheduler<'storage> {
             // Iteration 0 reads every loop input from the loop's own inputs.
             let mut first: Vec<InputLink> = links
                 .iter()
-                .map(|(port, _, _)| (port.clone(), loop_inputs.clone(), port.clone()))
+                .map(|link| InputLink::same_port(link.input_port.clone(), loop_inputs.clone()))
                 .collect();
             push_fixed(&mut first, &body.data);
             first
@@ -1234,10 +1227,10 @@ impl<'storage> Scheduler<'storage> {
             Ok(body) => body,
             Err(message) => return self.fail_node(scope_id, node_index, message),
         };
-        let Some((_, mapped_source, _)) = input_links
+        let Some(mapped_source) = input_links
             .iter()
-            .find(|(_, _, source_port)| source_port == "*")
-            .cloned()
+            .find(|link| link.source.port == "*")
+            .map(|link| link.source.node.clone())
         else {
             return self.fail_node(
                 scope_id,
@@ -1279,7 +1272,7 @@ impl<'storage> Scheduler<'storage> {
             self.work.push_back(Work::Finished(scope_id, node_index));
             return Ok(());
         }
-        let (body_loc, body_port) = self.resolve(scope_id, body_ref);
+        let body_source = self.resolve(scope_id, body_ref);
         let element_nodedef = virtual_eval(node.inputs.clone(), node).to_json();
         let mut remaining = 0;
         let mut scopes_to_make = Vec::new();
@@ -1290,14 +1283,13 @@ impl<'storage> Scheduler<'storage> {
             }
             remaining += 1;
             let element_restored = already_started && self.storage.is_node_started(&element_loc);
-            let mut links = vec![(BODY_PORT.to_string(), body_loc.clone(), body_port.clone())];
-            for (port, source, source_port) in &input_links {
-                let source_port = if source_port == "*" {
-                    element_port.clone()
-                } else {
-                    source_port.clone()
-                };
-                links.push((port.clone(), source.clone(), source_port));
+            let mut links = vec![InputLink::new(BODY_PORT, body_source.clone())];
+            for link in &input_links {
+                let mut source = link.source.clone();
+                if source.port == "*" {
+                    source.port = element_port.clone();
+                }
+                links.push(InputLink::new(link.input_port.clone(), source));
             }
             push_fixed(&mut links, &body.data);
             self.link_all(&element_loc.n(-1), &links)?;
@@ -1410,7 +1402,10 @@ impl<'storage> Scheduler<'storage> {
         self.link_all(&iteration_loc.n(-1), links)?;
         let inputs: IndexMap<PortId, ValueRef> = links
             .iter()
-            .map(|(port, _, _)| (port.clone(), ValueRef::new(-1, port.clone())))
+            .map(|link| {
+                let port = &link.input_port;
+                (port.clone(), ValueRef::new(-1, port.clone()))
+            })
             .collect();
         self.storage
             .write_node_def(iteration_loc, &virtual_eval(inputs, loop_node))?;
@@ -1424,8 +1419,8 @@ impl<'storage> Scheduler<'storage> {
         branch: &ValueRef,
     ) -> Result<(), SchedulerError> {
         let loc = self.scope(scope_id).loc.n(node_index as i64);
-        let (branch_loc, branch_port) = self.resolve(scope_id, branch);
-        self.link_all(&loc, &[("value".to_string(), branch_loc, branch_port)])?;
+        let branch_source = self.resolve(scope_id, branch);
+        self.link_all(&loc, &[InputLink::new("value", branch_source)])?;
         self.storage.mark_node_finished(&loc)?;
         self.scope_mut(scope_id).nodes[node_index].sub = Sub::None;
         self.work.push_back(Work::Finished(scope_id, node_index));
@@ -1488,10 +1483,9 @@ impl<'storage> Scheduler<'storage> {
             let links: Vec<InputLink> = body_outputs
                 .iter()
                 .map(|output| {
-                    (
+                    InputLink::new(
                         format!("{output}-{element_port}"),
-                        element_loc.clone(),
-                        output.clone(),
+                        OutputLoc::new(element_loc.clone(), output.clone()),
                     )
                 })
                 .collect();
@@ -1533,7 +1527,7 @@ impl<'storage> Scheduler<'storage> {
         if continue_value == Value::Bool(false) {
             let links: Vec<InputLink> = body_outputs
                 .keys()
-                .map(|port| (port.clone(), iteration_loc.clone(), port.clone()))
+                .map(|port| InputLink::same_port(port.clone(), iteration_loc.clone()))
                 .collect();
             self.link_all(&loop_loc, &links)?;
             self.storage.mark_node_finished(&loop_loc)?;
@@ -1571,24 +1565,29 @@ fn describe(node: &NodeDef) -> String {
 /// each body output, and every other loop input carried over from `previous`.
 fn later_iteration_links(loop_node: &NodeDef, previous: &Loc, body: &GraphInfo) -> Vec<InputLink> {
     let previous_inputs = previous.n(-1);
-    let mut links: IndexMap<PortId, (Loc, PortId)> = loop_node
+    let mut links: IndexMap<PortId, OutputLoc> = loop_node
         .inputs
         .keys()
-        .map(|port| (port.clone(), (previous_inputs.clone(), port.clone())))
+        .map(|port| {
+            (
+                port.clone(),
+                OutputLoc::new(previous_inputs.clone(), port.clone()),
+            )
+        })
         .collect();
     for (port, value_ref) in &body.node(body.output_idx).inputs {
         links.insert(
             port.clone(),
-            (previous.n(value_ref.node), value_ref.port.clone()),
+            OutputLoc::new(previous.n(value_ref.node), value_ref.port.clone()),
         );
     }
     links.insert(
         BODY_PORT.to_string(),
-        (previous_inputs, BODY_PORT.to_string()),
+        OutputLoc::new(previous_inputs, BODY_PORT),
     );
     let mut links: Vec<InputLink> = links
         .into_iter()
-        .map(|(port, (source, source_port))| (port, source, source_port))
+        .map(|(port, source)| InputLink::new(port, source))
         .collect();
     push_fixed(&mut links, &body.data);
     links
@@ -1596,8 +1595,8 @@ fn later_iteration_links(loop_node: &NodeDef, previous: &Loc, body: &GraphInfo) 
 
 /// Adds a graph's fixed inputs (absolute locations) to a scope's input links.
 fn push_fixed(links: &mut Vec<InputLink>, graph: &GraphData) {
-    for (port, (source, source_port)) in &graph.fixed_inputs {
-        links.push((port.clone(), source.clone(), source_port.clone()));
+    for (port, source) in &graph.fixed_inputs {
+        links.push(InputLink::new(port.clone(), source.clone()));
     }
 }
 
@@ -1806,7 +1805,7 @@ mod tests {
         assert_eq!(launch.loc.as_str(), "-.N1");
         assert_eq!(
             launch.inputs,
-            vec![("a".to_string(), Loc::root().n(0), "x".to_string())]
+            vec![InputLink::new("a", OutputLoc::new(Loc::root().n(0), "x"))]
         );
         assert_eq!(
             store
@@ -2137,7 +2136,7 @@ mod tests {
         assert_eq!(locs, ["-.N2.M0.N1", "-.N2.M1.N1", "-.N2.M2.N1"]);
         for launch in &elems {
             let element = store
-                .read_output(&launch.inputs[0].1, &launch.inputs[0].2)
+                .read_output(&launch.inputs[0].source.node, &launch.inputs[0].source.port)
                 .expect("element input");
             let element: i64 = String::from_utf8(element)
                 .expect("utf8")

@@ -29,8 +29,56 @@ use crate::value::Value;
 pub type NodeIndex = usize;
 /// Name of an input or output port.
 pub type PortId = String;
-/// A fixed input: the location of a node and one of its output ports.
-pub type OutputLoc = (Loc, PortId);
+/// One output port of the node at an absolute location: where a value is
+/// read from (a graph's fixed input, the source of a node's input).
+///
+/// In graph JSON (`fixed_inputs`) it is the pair `["-.N3", "value"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OutputLoc {
+    /// The location of the node that writes the value.
+    pub node: Loc,
+    /// The output port of that node.
+    pub port: PortId,
+}
+
+impl OutputLoc {
+    pub fn new(node: Loc, port: impl Into<PortId>) -> Self {
+        OutputLoc {
+            node,
+            port: port.into(),
+        }
+    }
+}
+
+/// One input of a node or scope: the input port it fills, and the output it
+/// reads that value from. The controller links or reads each one; a task's
+/// call args turn each into a path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InputLink {
+    /// The input port of the node (or scope) being fed.
+    pub input_port: PortId,
+    /// Where its value comes from.
+    pub source: OutputLoc,
+}
+
+impl InputLink {
+    pub fn new(input_port: impl Into<PortId>, source: OutputLoc) -> Self {
+        InputLink {
+            input_port: input_port.into(),
+            source,
+        }
+    }
+
+    /// `port` fed from the output of the same name of `node` (a value passed
+    /// on under its own name, e.g. a loop's inputs into its first iteration).
+    pub fn same_port(port: impl Into<PortId>, node: Loc) -> Self {
+        let port = port.into();
+        InputLink {
+            input_port: port.clone(),
+            source: OutputLoc { node, port },
+        }
+    }
+}
 
 /// A reference to an output port of a node: JSON `[node_index, "port"]`.
 ///
@@ -513,7 +561,7 @@ impl GraphData {
                     source,
                 })?;
                 let p = as_str(&pair[1], &index(&loc_at, 1))?.to_owned();
-                g.fixed_inputs.insert(port.clone(), (l, p));
+                g.fixed_inputs.insert(port.clone(), OutputLoc::new(l, p));
             }
         }
         if let Some(iv) = m.get("graph_inputs") {
@@ -574,10 +622,10 @@ impl GraphData {
         let fixed = self
             .fixed_inputs
             .iter()
-            .map(|(k, (loc, port))| {
+            .map(|(k, source)| {
                 let pair = vec![
-                    Value::Str(loc.as_str().to_owned()),
-                    Value::Str(port.clone()),
+                    Value::Str(source.node.as_str().to_owned()),
+                    Value::Str(source.port.clone()),
                 ];
                 (k.clone(), Value::List(pair))
             })
@@ -1489,8 +1537,8 @@ mod tests {
             r#"{"nodes":[],"fixed_inputs":{"b":["-.N3","value"]},"graph_inputs":["a","b","c"]}"#,
         )
         .expect("decodes");
-        assert_eq!(g.fixed_inputs["b"].0.as_str(), "-.N3");
-        assert_eq!(g.fixed_inputs["b"].1, "value");
+        assert_eq!(g.fixed_inputs["b"].node.as_str(), "-.N3");
+        assert_eq!(g.fixed_inputs["b"].port, "value");
         assert_eq!(
             g.to_value(),
             parse(

@@ -13,6 +13,8 @@ pub mod loc;
 pub mod value;
 
 pub use call_args::WorkerCallArgs;
-pub use graph::{GraphData, GraphError, NodeDef, NodeIndex, PortId, ValueRef};
+pub use graph::{
+    GraphData, GraphError, InputLink, NodeDef, NodeIndex, OutputLoc, PortId, ValueRef,
+};
 pub use loc::{Loc, LocError, Step};
 pub use value::Value;

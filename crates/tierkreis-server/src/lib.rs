@@ -50,7 +50,7 @@ pub struct ServerConfig {
 /// for; open event streams never finish by themselves and are dropped then.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The routes over `config`, without the [`access`] checks (the [`Server`]
+/// The routes over `config`, without the [`access`] checks ([`guarded_router`]
 /// adds them): creates the checkpoint folder if missing and starts watching
 /// it.
 pub fn router(config: ServerConfig) -> Result<axum::Router, ServeError> {
@@ -68,39 +68,61 @@ pub fn router(config: ServerConfig) -> Result<axum::Router, ServeError> {
     Ok(routes::router(Arc::new(state)))
 }
 
+/// The routes behind the [`access`] checks of a server bound at one
+/// address: what a [`Server`] serves. Without a socket it answers requests
+/// given to it directly (`tower::ServiceExt::oneshot`), as the API tests do.
+#[derive(Debug, Clone)]
+pub struct GuardedRouter {
+    /// The routes with the access checks in front.
+    pub router: axum::Router,
+    /// What the checks accept (host names, port, token).
+    pub policy: Arc<access::AccessPolicy>,
+}
+
+impl GuardedRouter {
+    /// The token the API requires (bound to a non-loopback address), if any.
+    pub fn token(&self) -> Option<&str> {
+        self.policy.token()
+    }
+}
+
+/// [`router`] over `config` behind the [`access`] checks for a server bound
+/// at `bound` (the `Host` it must be called by, and whether a token is
+/// needed).
+pub fn guarded_router(
+    config: ServerConfig,
+    bound: SocketAddr,
+) -> Result<GuardedRouter, ServeError> {
+    let policy = Arc::new(access::AccessPolicy::for_bound_address(
+        bound,
+        config.host_name.as_deref(),
+    ));
+    let router = router(config)?.layer(axum::middleware::from_fn_with_state(
+        policy.clone(),
+        access::guard,
+    ));
+    Ok(GuardedRouter { router, policy })
+}
+
 /// A bound server, not yet serving.
 #[derive(Debug)]
 pub struct Server {
     listener: tokio::net::TcpListener,
-    app: axum::Router,
-    policy: Arc<access::AccessPolicy>,
+    app: GuardedRouter,
 }
 
 impl Server {
     /// Binds `addr` (port 0: any free port) and prepares the routes behind
     /// the [`access`] checks for the bound address.
     pub async fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Server, ServeError> {
-        let host_name = config.host_name.clone();
-        let app = router(config)?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
         let bound = listener
             .local_addr()
             .map_err(|source| ServeError::LocalAddr { source })?;
-        let policy = Arc::new(access::AccessPolicy::for_bound_address(
-            bound,
-            host_name.as_deref(),
-        ));
-        let app = app.layer(axum::middleware::from_fn_with_state(
-            policy.clone(),
-            access::guard,
-        ));
-        Ok(Server {
-            listener,
-            app,
-            policy,
-        })
+        let app = guarded_router(config, bound)?;
+        Ok(Server { listener, app })
     }
 
     /// The address actually bound.
@@ -112,7 +134,7 @@ impl Server {
 
     /// The token the API requires (bound to a non-loopback address), if any.
     pub fn token(&self) -> Option<&str> {
-        self.policy.token()
+        self.app.token()
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections
@@ -123,7 +145,7 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let serve = axum::serve(self.listener, self.app)
+        let serve = axum::serve(self.listener, self.app.router)
             .with_graceful_shutdown(async move {
                 // An error means the sender is gone: stop as well.
                 let _ = stop_rx.wait_for(|stop| *stop).await;

@@ -1,7 +1,13 @@
-//! The JSON API and event stream of the real server on a loopback port, over
-//! real checkpoint folders: finished, failed, running and interrupted runs,
-//! a map of 1,000 elements, restarts, and malformed URLs (400, never a read
-//! outside the workflow folder).
+//! The JSON API and event stream of the server over real checkpoint folders:
+//! finished, failed, running and interrupted runs, a map of 1,000 elements,
+//! restarts, malformed URLs (400, never a read outside the workflow folder),
+//! and the access checks (Host, Origin, token).
+//!
+//! Most tests hand requests to the server's routes and access checks
+//! directly (`tower::ServiceExt::oneshot`, see `common::RouterServer`): no
+//! socket or port is needed to check what the API answers. The live event
+//! streams of a running run and the page are tested against the real server
+//! on a loopback port.
 //!
 //! `harness = false`: this binary also stands in for `tkr resume`, which the
 //! server starts after a restart.
@@ -27,7 +33,7 @@ fn main() {
         Trial::test("map_of_1000_elements_is_paged_and_counted", big_map),
         Trial::test("failed_map_element_is_found_by_status", failed_map),
         Trial::test("malformed_urls_are_400_with_a_message", path_safety),
-        Trial::test("the_page_is_served", page),
+        Trial::test("the_page_is_served_over_a_real_socket", page),
         Trial::test("runs_written_by_the_python_reference", python_runs),
         Trial::test("paused_run_shows_its_breakpoint_and_continues", paused_run),
         Trial::test("a_cached_task_names_the_run_it_came_from", cached_task),
@@ -67,10 +73,10 @@ fn finished_run() -> Result<(), Failed> {
         &[("value", typed_map_input())],
     );
     assert_eq!(out, Outcome::Finished);
-    let srv = start_server(tmp.path());
+    let srv = start_router(tmp.path());
     let id = wf(1).to_string();
 
-    let list = get(srv.addr, "/api/workflows").json();
+    let list = srv.get("/api/workflows").json();
     let w = find(&list, "id", &id);
     assert_eq!(w["status"], "finished");
     assert_eq!(w["id_int"], "1");
@@ -81,7 +87,7 @@ fn finished_run() -> Result<(), Failed> {
     );
 
     // The root scope: every node of the graph, finished, edges with values.
-    let g = get(srv.addr, &format!("/api/workflows/{id}/nodes/-")).json();
+    let g = srv.get(&format!("/api/workflows/{id}/nodes/-")).json();
     assert_eq!(g["scope_type"], "eval");
     let nodes = g["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 6);
@@ -112,11 +118,9 @@ fn finished_run() -> Result<(), Failed> {
     );
 
     // The map scope, paged.
-    let m = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3?offset=3&limit=5"),
-    )
-    .json();
+    let m = srv
+        .get(&format!("/api/workflows/{id}/nodes/-.N3?offset=3&limit=5"))
+        .json();
     let input: Vec<i64> = serde_json::from_slice(&typed_map_input())?;
     assert_eq!(m["scope_type"], "map");
     assert_eq!(m["total"], json!(input.len()));
@@ -130,11 +134,9 @@ fn finished_run() -> Result<(), Failed> {
     assert_eq!(ids, ["-.N3.M3", "-.N3.M4", "-.N3.M5", "-.N3.M6", "-.N3.M7"]);
 
     // One task's inputs and outputs: element 2 times the const 2.
-    let info = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/info"),
-    )
-    .json();
+    let info = srv
+        .get(&format!("/api/workflows/{id}/nodes/-.N3.M2.N2/info"))
+        .json();
     assert_eq!(info["function_name"], "builtins.itimes");
     assert_eq!(
         find(&info["inputs"], "port", "b")["value"],
@@ -147,33 +149,22 @@ fn finished_run() -> Result<(), Failed> {
     );
     assert_eq!(info["error"], Value::Null);
     assert_eq!(info["restartable"], false);
-    let b = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/inputs/b"),
-    );
+    let b = srv.get(&format!("/api/workflows/{id}/nodes/-.N3.M2.N2/inputs/b"));
     assert_eq!((b.status, b.json()), (200, json!(input[2])));
-    let out = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-/outputs/value"),
-    );
+    let out = srv.get(&format!("/api/workflows/{id}/nodes/-/outputs/value"));
     assert_eq!(out.status, 200);
     assert_eq!(out.json(), serde_json::from_slice::<Value>(&expected)?);
-    let outs = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/outputs"),
-    )
-    .json();
+    let outs = srv
+        .get(&format!("/api/workflows/{id}/nodes/-.N3.M2.N2/outputs"))
+        .json();
     assert_eq!(outs["value"], json!((input[2] * 2).to_string()));
-    let none = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/errors"),
-    );
+    let none = srv.get(&format!("/api/workflows/{id}/nodes/-.N3.M2.N2/errors"));
     assert_eq!(none.status, 404, "{}", none.text());
-    let logs = get(srv.addr, &format!("/api/workflows/{id}/logs"));
+    let logs = srv.get(&format!("/api/workflows/{id}/logs"));
     assert_eq!(logs.status, 200);
     assert!(logs.text().contains("started"), "{}", logs.text());
     // A function node has no graph.
-    let r = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2"));
+    let r = srv.get(&format!("/api/workflows/{id}/nodes/-.N2"));
     assert_eq!(r.status, 400);
     assert!(
         r.json()["error"]
@@ -196,26 +187,29 @@ fn failed_run() -> Result<(), Failed> {
         run_graph(tmp.path(), wf(5), DIV_BY_ZERO, &[]),
         Outcome::Failed(_)
     ));
-    let srv = start_server(tmp.path());
+    let srv = start_router(tmp.path());
     let id = wf(5).to_string();
-    let w = get(srv.addr, &format!("/api/workflows/{id}")).json();
+    let w = srv.get(&format!("/api/workflows/{id}")).json();
     assert_eq!(w["status"], "failed");
     assert_eq!(w["errors"], json!(["-.N2"]));
     assert!(w["end_time"].is_string());
 
-    let g = get(srv.addr, &format!("/api/workflows/{id}/nodes/-")).json();
+    let g = srv.get(&format!("/api/workflows/{id}/nodes/-")).json();
     assert_eq!(find(&g["nodes"], "id", "-.N2")["status"], "Error");
     assert_eq!(find(&g["nodes"], "id", "-.N0")["status"], "Finished");
     assert_eq!(g["counts"]["error"], 1);
     // The builtin's message (as the reference writes it, see builtins.json).
     let msg = "integer division or modulo by zero";
-    let errors = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2/errors"));
+    let errors = srv.get(&format!("/api/workflows/{id}/nodes/-.N2/errors"));
     assert_eq!((errors.status, errors.text().as_str()), (200, msg));
     assert_eq!(
-        get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2/logs")).text(),
+        srv.get(&format!("/api/workflows/{id}/nodes/-.N2/logs"))
+            .text(),
         msg
     );
-    let info = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2/info")).json();
+    let info = srv
+        .get(&format!("/api/workflows/{id}/nodes/-.N2/info"))
+        .json();
     assert_eq!(
         (info["error"].as_str(), info["restartable"].as_bool()),
         (Some(msg), Some(true))
@@ -223,9 +217,9 @@ fn failed_run() -> Result<(), Failed> {
     assert_eq!(find(&info["inputs"], "port", "b")["value"], "0");
 
     // Only tasks restart; a node that never started is not found.
-    let r = post(srv.addr, &format!("/api/workflows/{id}/nodes/-.N0/restart"));
+    let r = srv.post(&format!("/api/workflows/{id}/nodes/-.N0/restart"));
     assert_eq!(r.status, 400, "{}", r.text());
-    let r = post(srv.addr, &format!("/api/workflows/{id}/nodes/-.N7/restart"));
+    let r = srv.post(&format!("/api/workflows/{id}/nodes/-.N7/restart"));
     assert_eq!(r.status, 404, "{}", r.text());
 
     // Restart the failed task: invalidated, then resumed by `tkr resume`
@@ -233,7 +227,7 @@ fn failed_run() -> Result<(), Failed> {
     let wf_dir = tmp.path().join(&id);
     let before = mtime(&wf_dir.join("-.N2/_error")).expect("_error");
     std::thread::sleep(Duration::from_millis(20));
-    let r = post(srv.addr, &format!("/api/workflows/{id}/nodes/-.N2/restart"));
+    let r = srv.post(&format!("/api/workflows/{id}/nodes/-.N2/restart"));
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
     assert_eq!(body["loc"], "-.N2");
@@ -256,7 +250,7 @@ fn failed_run() -> Result<(), Failed> {
     wait_until(
         "the resumed controller to exit",
         Duration::from_secs(30),
-        || get(srv.addr, &format!("/api/workflows/{id}")).json()["status"] == "failed",
+        || srv.get(&format!("/api/workflows/{id}")).json()["status"] == "failed",
     );
     Ok(())
 }
@@ -274,7 +268,7 @@ fn running_run() -> Result<(), Failed> {
     wait_until("the loop to start", Duration::from_secs(30), || {
         wf_dir.join("-.N4.L0/nodedef").exists()
     });
-    let w = get(srv.addr, &format!("/api/workflows/{id}")).json();
+    let w = srv.get(&format!("/api/workflows/{id}")).json();
     assert_eq!(w["status"], "running", "{w}");
     assert_eq!(w["end_time"], Value::Null);
 
@@ -302,15 +296,12 @@ fn running_run() -> Result<(), Failed> {
         wf_dir.join(&it).join("_done").exists(),
         "{it} reported finished without _done"
     );
-    let g = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N4")).json();
+    let g = srv.get(&format!("/api/workflows/{id}/nodes/-.N4")).json();
     assert_eq!(g["scope_type"], "loop");
     assert!(find(&g["nodes"], "id", &it)["status"] == "Finished");
 
     // No restart while the controller runs.
-    let r = post(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N4.L0.N4/restart"),
-    );
+    let r = srv.post(&format!("/api/workflows/{id}/nodes/-.N4.L0.N4/restart"));
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.json()["error"].as_str().expect("msg").contains("running"));
 
@@ -335,14 +326,14 @@ fn running_run() -> Result<(), Failed> {
         &Default::default(),
     )?;
     assert_eq!(
-        get(srv.addr, &format!("/api/workflows/{other}")).json()["status"],
+        srv.get(&format!("/api/workflows/{other}")).json()["status"],
         "running"
     );
     drop(lock);
     // No node was started yet: the workflow is only written (as `tkr vis
     // --graph` shows a graph).
     assert_eq!(
-        get(srv.addr, &format!("/api/workflows/{other}")).json()["status"],
+        srv.get(&format!("/api/workflows/{other}")).json()["status"],
         "not started"
     );
     // Once a node has started (its nodedef written), it is interrupted.
@@ -350,7 +341,7 @@ fn running_run() -> Result<(), Failed> {
     std::fs::create_dir_all(&started)?;
     std::fs::write(started.join("nodedef"), "{}")?;
     assert_eq!(
-        get(srv.addr, &format!("/api/workflows/{other}")).json()["status"],
+        srv.get(&format!("/api/workflows/{other}")).json()["status"],
         "interrupted"
     );
     Ok(())
@@ -365,20 +356,20 @@ fn big_map() -> Result<(), Failed> {
         &[("value", int_list(0..1000))],
     );
     assert_eq!(out, Outcome::Finished);
-    let srv = start_server(tmp.path());
+    let srv = start_router(tmp.path());
     let id = wf(2).to_string();
-    let m = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N3")).json();
+    let m = srv.get(&format!("/api/workflows/{id}/nodes/-.N3")).json();
     assert_eq!(m["total"], 1000);
     assert_eq!(m["counts"]["finished"], 1000);
     assert_eq!(
         m["nodes"].as_array().expect("nodes").len(),
         tierkreis_server::view::DEFAULT_PAGE
     );
-    let m = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3?offset=900&limit=500"),
-    )
-    .json();
+    let m = srv
+        .get(&format!(
+            "/api/workflows/{id}/nodes/-.N3?offset=900&limit=500"
+        ))
+        .json();
     let nodes = m["nodes"].as_array().expect("nodes");
     assert_eq!(nodes.len(), 100);
     // Numeric order: M900 .. M999, not string order.
@@ -386,11 +377,9 @@ fn big_map() -> Result<(), Failed> {
         (nodes[0]["id"].as_str(), nodes[99]["id"].as_str()),
         (Some("-.N3.M900"), Some("-.N3.M999"))
     );
-    let e = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3?status=Error"),
-    )
-    .json();
+    let e = srv
+        .get(&format!("/api/workflows/{id}/nodes/-.N3?status=Error"))
+        .json();
     assert_eq!(
         (&e["nodes"], &e["matching"], &e["total"]),
         (&json!([]), &json!(0), &json!(1000))
@@ -407,15 +396,13 @@ fn failed_map() -> Result<(), Failed> {
         &[("value", int_list([1, 2, 0, 4]))],
     );
     assert!(matches!(out, Outcome::Failed(_)), "{out:?}");
-    let srv = start_server(tmp.path());
+    let srv = start_router(tmp.path());
     let id = wf(3).to_string();
-    let root = get(srv.addr, &format!("/api/workflows/{id}/nodes/-")).json();
+    let root = srv.get(&format!("/api/workflows/{id}/nodes/-")).json();
     assert_eq!(find(&root["nodes"], "id", "-.N3")["status"], "Error");
-    let m = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3?status=error"),
-    )
-    .json();
+    let m = srv
+        .get(&format!("/api/workflows/{id}/nodes/-.N3?status=error"))
+        .json();
     assert_eq!(
         (&m["counts"]["error"], &m["matching"], &m["total"]),
         (&json!(1), &json!(1), &json!(4))
@@ -427,12 +414,11 @@ fn failed_map() -> Result<(), Failed> {
         .map(|n| n["id"].as_str().expect("id"))
         .collect();
     assert_eq!(ids, ["-.N3.M2"]);
-    let el = get(srv.addr, &format!("/api/workflows/{id}/nodes/-.N3.M2")).json();
+    let el = srv
+        .get(&format!("/api/workflows/{id}/nodes/-.N3.M2"))
+        .json();
     assert_eq!(find(&el["nodes"], "id", "-.N3.M2.N2")["status"], "Error");
-    let err = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N3.M2.N2/errors"),
-    );
+    let err = srv.get(&format!("/api/workflows/{id}/nodes/-.N3.M2.N2/errors"));
     assert_eq!(err.text(), "integer division or modulo by zero");
     Ok(())
 }
@@ -450,7 +436,7 @@ fn path_safety() -> Result<(), Failed> {
         ck.join(wf(4).to_string())
     })?;
     std::fs::write(tmp.path().join("secret"), "do not serve")?;
-    let srv = start_server(&ck);
+    let srv = start_router(&ck);
     let id = wf(4).to_string();
     let cases: &[(&str, &str)] = &[
         ("/api/workflows/not-a-uuid", "not a workflow id"),
@@ -493,7 +479,7 @@ fn path_safety() -> Result<(), Failed> {
     ];
     for (path, needle) in cases {
         let path = path.replace("{id}", &id);
-        let r = get(srv.addr, &path);
+        let r = srv.get(&path);
         assert_eq!(r.status, 400, "{path}: {}", r.text());
         assert!(
             r.content_type.starts_with("application/json"),
@@ -507,30 +493,32 @@ fn path_safety() -> Result<(), Failed> {
         assert!(msg.contains(needle), "{path}: {msg}");
         assert!(!r.text().contains("do not serve"));
     }
-    let r = post(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N2%2F..%2F-.N0/restart"),
-    );
+    let r = srv.post(&format!(
+        "/api/workflows/{id}/nodes/-.N2%2F..%2F-.N0/restart"
+    ));
     assert_eq!(r.status, 400, "{}", r.text());
     // Unknown workflows and values are 404, also as JSON.
-    let r = get(srv.addr, &format!("/api/workflows/{}/nodes/-", wf(77)));
+    let r = srv.get(&format!("/api/workflows/{}/nodes/-", wf(77)));
     assert_eq!(r.status, 404);
     assert!(r.json()["error"]
         .as_str()
         .expect("msg")
         .contains("no workflow"));
-    let r = get(
-        srv.addr,
-        &format!("/api/workflows/{id}/nodes/-.N2/outputs/nope"),
-    );
+    let r = srv.get(&format!("/api/workflows/{id}/nodes/-.N2/outputs/nope"));
     assert_eq!(r.status, 404);
     Ok(())
 }
 
+/// Over a real connection to the real server: the page and the API are
+/// served to the server's own host, and a foreign `Host` is refused there
+/// too (the other access tests hand requests to the routes directly).
 fn page() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
     let srv = start_server(tmp.path());
-    let r = get(srv.addr, "/");
+    let foreign = format!("evil.example:{}", srv.addr.port());
+    let r = srv.request_with("GET", "/", &[("Host", &foreign)]);
+    assert_eq!(r.status, 421, "{}", r.text());
+    let r = srv.get("/");
     assert_eq!(r.status, 200);
     assert!(
         r.content_type.starts_with("text/html"),
@@ -538,7 +526,7 @@ fn page() -> Result<(), Failed> {
         r.content_type
     );
     assert_eq!(r.text(), tierkreis_server::routes::INDEX_HTML);
-    assert_eq!(get(srv.addr, "/api/workflows").json(), json!([]));
+    assert_eq!(srv.get("/api/workflows").json(), json!([]));
     Ok(())
 }
 
@@ -554,14 +542,14 @@ fn python_runs() -> Result<(), Failed> {
         .arg(tmp.path().join("ck"))
         .status()?;
     assert!(copy.success());
-    let srv = start_server(&tmp.path().join("ck"));
-    let list = get(srv.addr, "/api/workflows").json();
+    let srv = start_router(&tmp.path().join("ck"));
+    let list = srv.get("/api/workflows").json();
     let loop_id = wf(1).to_string();
     let failed_id = wf(3).to_string();
     assert_eq!(find(&list, "id", &loop_id)["status"], "finished");
     assert_eq!(find(&list, "id", &failed_id)["status"], "failed");
     // The named loop's scope: its iterations, all finished.
-    let root = get(srv.addr, &format!("/api/workflows/{loop_id}/nodes/-")).json();
+    let root = srv.get(&format!("/api/workflows/{loop_id}/nodes/-")).json();
     let lp = root["nodes"]
         .as_array()
         .expect("nodes")
@@ -569,19 +557,16 @@ fn python_runs() -> Result<(), Failed> {
         .find(|n| n["node_type"] == json!("loop"))
         .unwrap_or_else(|| panic!("no loop node in {root}"));
     assert_eq!(lp["status"], "Finished");
-    let iters = get(srv.addr, &format!("/api/workflows/{loop_id}/nodes/-.N2")).json();
+    let iters = srv
+        .get(&format!("/api/workflows/{loop_id}/nodes/-.N2"))
+        .json();
     assert_eq!(iters["total"], json!(4), "{iters}");
-    let out = get(
-        srv.addr,
-        &format!("/api/workflows/{loop_id}/nodes/-/outputs/value"),
-    );
+    let out = srv.get(&format!("/api/workflows/{loop_id}/nodes/-/outputs/value"));
     assert_eq!(out.text().trim(), "10");
     // The failed external worker's node and its error text.
-    let errs = get(
-        srv.addr,
-        &format!("/api/workflows/{failed_id}/nodes/-.N3/info"),
-    )
-    .json();
+    let errs = srv
+        .get(&format!("/api/workflows/{failed_id}/nodes/-.N3/info"))
+        .json();
     assert_eq!(errs["status"], "Error", "{errs}");
     Ok(())
 }
@@ -629,22 +614,22 @@ fn paused_run() -> Result<(), Failed> {
         .expect("run");
         assert_eq!(out, Outcome::Paused(vec!["-.N2".parse().expect("loc")]));
     }
-    let srv = start_server(tmp.path());
-    let w = get(srv.addr, &format!("/api/workflows/{id}")).json();
+    let srv = start_router(tmp.path());
+    let w = srv.get(&format!("/api/workflows/{id}")).json();
     assert_eq!(
         (&w["status"], &w["paused_at"]),
         (&json!("paused"), &json!(["-.N2"]))
     );
-    let listed = get(srv.addr, "/api/workflows").json();
+    let listed = srv.get("/api/workflows").json();
     assert_eq!(find(&listed, "id", &id.to_string())["status"], "paused");
 
-    let r = post(srv.addr, &format!("/api/workflows/{id}/continue"));
+    let r = srv.post(&format!("/api/workflows/{id}/continue"));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["paused_at"], json!(["-.N2"]));
     wait_until(
         "the resume to pause at -.N3",
         Duration::from_secs(30),
-        || get(srv.addr, &format!("/api/workflows/{id}")).json()["paused_at"] == json!(["-.N3"]),
+        || srv.get(&format!("/api/workflows/{id}")).json()["paused_at"] == json!(["-.N3"]),
     );
     assert!(tmp.path().join(id.to_string()).join("-.N2/_done").exists());
 
@@ -659,7 +644,7 @@ fn paused_run() -> Result<(), Failed> {
         ),
         Outcome::Finished
     );
-    let r = post(srv.addr, &format!("/api/workflows/{done}/continue"));
+    let r = srv.post(&format!("/api/workflows/{done}/continue"));
     assert_eq!(r.status, 409, "{}", r.text());
     Ok(())
 }
@@ -700,18 +685,14 @@ fn cached_task() -> Result<(), Failed> {
         .expect("run");
         assert_eq!(out, Outcome::Finished);
     }
-    let srv = start_server(tmp.path());
-    let first = get(
-        srv.addr,
-        &format!("/api/workflows/{}/nodes/-.N1/info", wf(81)),
-    )
-    .json();
+    let srv = start_router(tmp.path());
+    let first = srv
+        .get(&format!("/api/workflows/{}/nodes/-.N1/info", wf(81)))
+        .json();
     assert_eq!(first["cached_from"], Value::Null);
-    let second = get(
-        srv.addr,
-        &format!("/api/workflows/{}/nodes/-.N1/info", wf(82)),
-    )
-    .json();
+    let second = srv
+        .get(&format!("/api/workflows/{}/nodes/-.N1/info", wf(82)))
+        .json();
     assert_eq!(
         second["cached_from"],
         json!({"run": wf(81).to_string(), "loc": "-.N1"})
@@ -729,7 +710,7 @@ fn cross_site_restart() -> Result<(), Failed> {
         run_graph(tmp.path(), wf(41), DIV_BY_ZERO, &[]),
         Outcome::Failed(_)
     ));
-    let srv = start_server(tmp.path());
+    let srv = start_router(tmp.path());
     let path = format!("/api/workflows/{}/nodes/-.N2/restart", wf(41));
     let error_marker = tmp.path().join(wf(41).to_string()).join("-.N2/_error");
     for header in [
@@ -737,7 +718,7 @@ fn cross_site_restart() -> Result<(), Failed> {
         ("Origin", "null"),
         ("Referer", "http://evil.example/page.html"),
     ] {
-        let r = request_with(srv.addr, "POST", &path, &[header]);
+        let r = srv.request_with("POST", &path, &[header]);
         assert_eq!(r.status, 403, "{header:?}: {}", r.text());
         let message = r.json()["error"].as_str().unwrap_or_default().to_owned();
         assert!(
@@ -748,19 +729,18 @@ fn cross_site_restart() -> Result<(), Failed> {
     }
     // Another port of this host is another origin.
     let other_port = format!("http://127.0.0.1:{}", srv.addr.port().wrapping_add(1));
-    let r = request_with(srv.addr, "POST", &path, &[("Origin", &other_port)]);
+    let r = srv.request_with("POST", &path, &[("Origin", &other_port)]);
     assert_eq!(r.status, 403, "{}", r.text());
     // Reading stays open to any origin's simple GET (the Host check guards it).
     let own = format!("http://{}", srv.addr);
-    let r = request_with(
-        srv.addr,
+    let r = srv.request_with(
         "GET",
         "/api/workflows/",
         &[("Origin", "http://evil.example")],
     );
     assert_eq!(r.status, 200, "{}", r.text());
     // The page's own origin restarts.
-    let r = request_with(srv.addr, "POST", &path, &[("Origin", &own)]);
+    let r = srv.request_with("POST", &path, &[("Origin", &own)]);
     assert_eq!(r.status, 200, "{}", r.text());
     let wf_dir = tmp.path().join(wf(41).to_string());
     wait_until(
@@ -775,13 +755,13 @@ fn cross_site_restart() -> Result<(), Failed> {
 /// message; loopback names with the bound port are served.
 fn foreign_host() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
-    let srv = start_server(tmp.path());
+    let srv = start_router(tmp.path());
     let port = srv.addr.port();
     for host in [
         format!("evil.example:{port}"),
         format!("localhost:{}", port.wrapping_add(1)),
     ] {
-        let r = request_with(srv.addr, "GET", "/api/workflows/", &[("Host", &host)]);
+        let r = srv.request_with("GET", "/api/workflows/", &[("Host", &host)]);
         assert_eq!(r.status, 421, "{host}: {}", r.text());
         assert!(
             r.json()["error"]
@@ -791,7 +771,7 @@ fn foreign_host() -> Result<(), Failed> {
             "{}",
             r.text()
         );
-        let r = request_with(srv.addr, "GET", "/", &[("Host", &host)]);
+        let r = srv.request_with("GET", "/", &[("Host", &host)]);
         assert_eq!(r.status, 421, "{host}: {}", r.text());
     }
     for host in [
@@ -799,7 +779,7 @@ fn foreign_host() -> Result<(), Failed> {
         format!("127.0.0.1:{port}"),
         format!("LOCALHOST:{port}"),
     ] {
-        let r = request_with(srv.addr, "GET", "/api/workflows/", &[("Host", &host)]);
+        let r = srv.request_with("GET", "/api/workflows/", &[("Host", &host)]);
         assert_eq!(r.status, 200, "{host}: {}", r.text());
     }
     Ok(())
@@ -810,17 +790,17 @@ fn foreign_host() -> Result<(), Failed> {
 /// own calls), the cookie, or `Authorization: Bearer` let a request in.
 fn token_required() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
-    let srv = start_server_at(tmp.path(), "0.0.0.0:0");
+    let srv = start_router_at(tmp.path(), &format!("0.0.0.0:{ROUTER_PORT}"));
     let token = srv.token.clone().expect("a token for a non-loopback bind");
-    let r = get(srv.addr, "/api/workflows/");
+    let r = srv.get("/api/workflows/");
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(r.json()["error"]
         .as_str()
         .unwrap_or_default()
         .contains("token"));
-    let r = get(srv.addr, "/api/workflows/?token=wrong");
+    let r = srv.get("/api/workflows/?token=wrong");
     assert_eq!(r.status, 401, "{}", r.text());
-    let r = get(srv.addr, &format!("/?token={token}"));
+    let r = srv.get(&format!("/?token={token}"));
     assert_eq!(r.status, 200, "{}", r.text());
     let cookie = format!("tkr_token={token}");
     assert!(
@@ -828,20 +808,14 @@ fn token_required() -> Result<(), Failed> {
         "{}",
         r.head
     );
-    let r = request_with(srv.addr, "GET", "/api/workflows/", &[("Cookie", &cookie)]);
+    let r = srv.request_with("GET", "/api/workflows/", &[("Cookie", &cookie)]);
     assert_eq!(r.status, 200, "{}", r.text());
     let bearer = format!("Bearer {token}");
-    let r = request_with(
-        srv.addr,
-        "GET",
-        "/api/workflows/",
-        &[("Authorization", &bearer)],
-    );
+    let r = srv.request_with("GET", "/api/workflows/", &[("Authorization", &bearer)]);
     assert_eq!(r.status, 200, "{}", r.text());
     // Any host name is accepted then: the token is what protects it.
     let host = format!("some-machine.example:{}", srv.addr.port());
-    let r = request_with(
-        srv.addr,
+    let r = srv.request_with(
         "GET",
         &format!("/api/workflows/?token={token}"),
         &[("Host", &host)],
@@ -897,12 +871,10 @@ fn retried_task() -> Result<(), Failed> {
     .expect("run");
     assert_eq!(out, Outcome::Finished);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    let srv = start_server(tmp.path());
-    let info = get(
-        srv.addr,
-        &format!("/api/workflows/{}/nodes/-.N1/info", wf(91)),
-    )
-    .json();
+    let srv = start_router(tmp.path());
+    let info = srv
+        .get(&format!("/api/workflows/{}/nodes/-.N1/info", wf(91)))
+        .json();
     assert_eq!(
         info["attempts"],
         json!([{"number": 1, "reason": "transient failure"}])

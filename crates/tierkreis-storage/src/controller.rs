@@ -48,7 +48,7 @@ use std::time::SystemTime;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use tierkreis_core::graph::{GraphError, NodeKind};
-use tierkreis_core::{Loc, NodeDef, PortId, Step, WorkerCallArgs};
+use tierkreis_core::{InputLink, Loc, NodeDef, PortId, Step, WorkerCallArgs};
 use uuid::Uuid;
 
 use crate::atomic::{self, Base};
@@ -307,14 +307,14 @@ pub trait ControllerStorage: Send + Sync {
 
     /// Write the worker call arguments of the function node at `loc` and
     /// return their path relative to the Tierkreis directory (what a worker
-    /// is started with). `inputs` are `(input port, source node, source
-    /// port)`. All paths inside are relative to the Tierkreis directory. Also
+    /// is started with). Each of `inputs` becomes the path of its source's
+    /// output file. All paths inside are relative to the Tierkreis directory. Also
     /// creates the outputs folder and touches the parent's `_metadata`.
     fn write_worker_call_args(
         &self,
         loc: &Loc,
         function_name: &str,
-        inputs: &[(PortId, Loc, PortId)],
+        inputs: &[InputLink],
         outputs: &[PortId],
     ) -> Result<PathBuf, StorageError> {
         let wf = PathBuf::from(self.workflow_id().to_string());
@@ -324,8 +324,10 @@ pub trait ControllerStorage: Send + Sync {
             function_name: function_name.to_string(),
             inputs: inputs
                 .iter()
-                .map(|(port, src, src_port)| {
-                    (port.clone(), rel_node(src).join("outputs").join(src_port))
+                .map(|link| {
+                    let source = &link.source;
+                    let path = rel_node(&source.node).join("outputs").join(&source.port);
+                    (link.input_port.clone(), path)
                 })
                 .collect::<IndexMap<_, _>>(),
             outputs: outputs

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 use tierkreis_core::graph::NodeKind;
-use tierkreis_core::{Loc, NodeDef, ValueRef, WorkerCallArgs};
+use tierkreis_core::{InputLink, Loc, NodeDef, OutputLoc, ValueRef, WorkerCallArgs};
 use tierkreis_storage::{
     ControllerStorage, ExecutorDebugData, FileControllerStorage, MemoryControllerStorage,
     MemoryFiles, StorageError, WorkerStorage, WorkflowMetaData,
@@ -179,8 +179,8 @@ fn workflow_inputs<S: ControllerStorage + ?Sized>(s: &S) {
 fn worker_call_args_round_trip<S: ControllerStorage + ?Sized, W: WorkerStorage>(s: &S, worker: &W) {
     let task = loc("-.N2.L0.N3");
     let inputs = vec![
-        ("a".to_string(), loc("-.N2.L0.N-1"), "value".to_string()),
-        ("b".into(), loc("-.N2.L0.N1"), "out".into()),
+        InputLink::new("a", OutputLoc::new(loc("-.N2.L0.N-1"), "value")),
+        InputLink::new("b", OutputLoc::new(loc("-.N2.L0.N1"), "out")),
     ];
     let outputs = vec!["value".to_string(), "other".to_string()];
     let rel = s

@@ -1,12 +1,14 @@
 //! Executors: where the tasks the scheduler decides on actually run.
 //!
-//! - [`BuiltinExecutor`]: the reference's `builtins` worker, in-process.
+//! - [`BuiltinExecutor`] (`builtin_executor`): runs the reference's `builtins`
+//!   worker in-process, with the task bodies of [`crate::builtins`].
 //! - [`ProcessExecutor`]: external workers as processes (kinds `shell`, `uv`,
 //!   `python`, `binary`, `stdio`), found by [`Discovery`], with a concurrency
 //!   limit, timeouts, log capture and stopping.
 //!   Workers that support it run warm: one process serves many calls
 //!   ([`warm`]).
-//! - [`InProcessExecutor`]: Rust closures registered per worker name.
+//! - [`InProcessExecutor`] (`inprocess`): Rust closures registered per worker
+//!   name (embedding, tests).
 //! - [`HpcExecutor`]: tasks as SLURM, PBS or PJSUB batch jobs ([`hpc`]);
 //!   [`LocalOrBatchExecutor`] picks it or the processes per task.
 //! - [`RouterExecutor`]: routes tasks by worker name or by glob on
@@ -133,7 +135,7 @@
 //! nodes = 4
 //! ```
 
-mod builtin;
+mod builtin_executor;
 pub mod config;
 pub mod discovery;
 pub mod hpc;
@@ -144,7 +146,7 @@ pub mod warm;
 
 use std::sync::Arc;
 
-pub use builtin::BuiltinExecutor;
+pub use builtin_executor::BuiltinExecutor;
 pub use config::{
     ConfigError, ExecutorConfig, ExecutorKind, WorkerConfig, WorkerKind, DEFAULT_CONFIG_FILE,
 };

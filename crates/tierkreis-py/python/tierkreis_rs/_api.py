@@ -61,13 +61,39 @@ class RunInfo:
     workflow_dir: Path
 
 
-def _settings(
-    registry: Sequence[str | Path], config: str | Path | None
-) -> tuple[list[Path], Path | None]:
-    registries = [Path(r).absolute() for r in registry]
+def _checkpoints_dir(tkr_dir: str | Path | None) -> Path:
+    """`tkr_dir`, else the default checkpoint folder."""
+    return Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
+
+
+def _engine_settings(
+    *,
+    registry: Sequence[str | Path],
+    config: str | Path | None,
+    jobs: int | None,
+    warm: bool,
+    progress: bool | None,
+    cache: bool,
+    retries: int,
+    breakpoints: bool = False,
+    break_at: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The keyword arguments of `_engine.call_engine` that `run`, `resume`
+    and `restart` share, from their own arguments: registries made absolute,
+    and the config file defaulting to `./tkr.toml` when it exists."""
     if config is None and Path("tkr.toml").is_file():
         config = Path("tkr.toml")
-    return registries, Path(config) if config is not None else None
+    return {
+        "registries": [Path(r).absolute() for r in registry],
+        "config_path": Path(config) if config is not None else None,
+        "jobs": jobs,
+        "progress": progress,
+        "warm": warm,
+        "breakpoints": breakpoints,
+        "break_at": break_at,
+        "cache": cache,
+        "retries": retries,
+    }
 
 
 def _outputs(report: dict[str, Any]) -> dict[str, Any]:
@@ -122,24 +148,25 @@ def run(
     configuration or a `break_at` naming nothing, and `KeyboardInterrupt` on
     Ctrl-C (workers stopped, the run resumable).
     """
-    registries, config_path = _settings(registry, config)
     wid = str(workflow_id) if workflow_id is not None else str(uuid.uuid4())
     report = _engine.call_engine(
         "run",
-        Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir(),
+        _checkpoints_dir(tkr_dir),
         wid,
         name=name,
         graph_json=_engine.graph_bytes(graph),
         inputs=[(k, _engine.encode_value(v)) for k, v in (inputs or {}).items()],
-        registries=registries,
-        config_path=config_path,
-        jobs=jobs,
-        progress=progress,
-        warm=warm,
-        breakpoints=breakpoints,
-        break_at=break_at,
-        cache=cache,
-        retries=retries,
+        **_engine_settings(
+            registry=registry,
+            config=config,
+            jobs=jobs,
+            warm=warm,
+            progress=progress,
+            cache=cache,
+            retries=retries,
+            breakpoints=breakpoints,
+            break_at=break_at,
+        ),
     )
     return _outputs(report)
 
@@ -179,21 +206,22 @@ def resume(
     """Continues the workflow `run` (id, id prefix or name) and returns its
     outputs. A paused run goes on past the nodes it paused at, up to its next
     breakpoint: those it was started with, plus `breakpoints`/`break_at`."""
-    directory = Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
-    registries, config_path = _settings(registry, config)
+    directory = _checkpoints_dir(tkr_dir)
     report = _engine.call_engine(
         "resume",
         directory,
         _resolve(run, directory),
-        registries=registries,
-        config_path=config_path,
-        jobs=jobs,
-        progress=progress,
-        warm=warm,
-        breakpoints=breakpoints,
-        break_at=break_at,
-        cache=cache,
-        retries=retries,
+        **_engine_settings(
+            registry=registry,
+            config=config,
+            jobs=jobs,
+            warm=warm,
+            progress=progress,
+            cache=cache,
+            retries=retries,
+            breakpoints=breakpoints,
+            break_at=break_at,
+        ),
     )
     return _outputs(report)
 
@@ -213,27 +241,28 @@ def restart(
 ) -> dict[str, Any]:
     """Re-runs the task at `loc` (e.g. `"-.N3"`) of workflow `run` and what
     depends on it, then continues to the end; returns the outputs."""
-    directory = Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
-    registries, config_path = _settings(registry, config)
+    directory = _checkpoints_dir(tkr_dir)
     report = _engine.call_engine(
         "restart",
         directory,
         _resolve(run, directory),
         loc=loc,
-        registries=registries,
-        config_path=config_path,
-        jobs=jobs,
-        progress=progress,
-        warm=warm,
-        cache=cache,
-        retries=retries,
+        **_engine_settings(
+            registry=registry,
+            config=config,
+            jobs=jobs,
+            warm=warm,
+            progress=progress,
+            cache=cache,
+            retries=retries,
+        ),
     )
     return _outputs(report)
 
 
 def runs(tkr_dir: str | Path | None = None) -> list[RunInfo]:
     """The workflows in `tkr_dir`, oldest first."""
-    directory = Path(tkr_dir) if tkr_dir is not None else _engine.default_tkr_dir()
+    directory = _checkpoints_dir(tkr_dir)
     if not directory.is_dir():
         return []
     found: list[RunInfo] = []

@@ -1,8 +1,10 @@
 //! Shared by the server's integration tests: real checkpoint folders made by
 //! running graphs with the controller library (finished, failed, running),
-//! the real server on a loopback port, a tiny HTTP/SSE client over
-//! `TcpStream`, and the test binary standing in for `tkr resume` (the server
-//! restarts tasks by running `<tkr_exe> resume --checkpoints DIR -q ID`).
+//! the real server on a loopback port with a tiny HTTP/SSE client over
+//! `TcpStream`, the same routes and access checks driven without a socket
+//! (`tower::ServiceExt::oneshot`), and the test binary standing in for `tkr
+//! resume` (the server restarts tasks by running `<tkr_exe> resume
+//! --checkpoints DIR -q ID`).
 
 #![allow(dead_code)]
 
@@ -198,6 +200,128 @@ pub fn start_server_at(tkr_dir: &Path, bind: &str) -> TestServer {
         addr,
         tkr_dir: tkr_dir.to_path_buf(),
         token,
+    }
+}
+
+/// Sends requests to a server under test: over a real socket
+/// ([`TestServer`]) or handed to its routes directly ([`RouterServer`]).
+/// Either way the request carries a `Host` (the server's address unless one
+/// is given), as a browser's does.
+pub trait Api {
+    /// One request with extra headers; a `Host` among them replaces the
+    /// default. The path is sent exactly as given (no normalisation of `..`).
+    fn request_with(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp;
+
+    fn get(&self, path: &str) -> Resp {
+        self.request_with("GET", path, &[])
+    }
+
+    fn post(&self, path: &str) -> Resp {
+        self.request_with("POST", path, &[])
+    }
+}
+
+impl Api for TestServer {
+    fn request_with(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+        request_with(self.addr, method, path, headers)
+    }
+}
+
+/// The server's routes behind its access checks, as [`Server`] serves them,
+/// but answering requests handed to them (`tower::ServiceExt::oneshot`): no
+/// socket, no port. The checks see the same `Host`, `Origin`, `Referer`,
+/// cookie and token as over a connection, for a server taken to be bound at
+/// `addr`.
+///
+/// [`Server`]: tierkreis_server::Server
+pub struct RouterServer {
+    runtime: tokio::runtime::Runtime,
+    app: tierkreis_server::GuardedRouter,
+    /// The address the server is taken to be bound at (what requests name
+    /// in `Host` by default).
+    pub addr: SocketAddr,
+    /// The token the API requires, when bound to a non-loopback address.
+    pub token: Option<String>,
+}
+
+/// The port a [`RouterServer`] is taken to be bound at (`tkr serve`'s
+/// default); nothing listens on it.
+pub const ROUTER_PORT: u16 = 8767;
+
+/// The routes over `tkr_dir` for a server taken to be bound at
+/// `127.0.0.1:ROUTER_PORT`, with this test binary as the `tkr` it runs for
+/// `resume`.
+pub fn start_router(tkr_dir: &Path) -> RouterServer {
+    start_router_at(tkr_dir, &format!("127.0.0.1:{ROUTER_PORT}"))
+}
+
+/// [`start_router`] taken to be bound at `bind` (e.g. `0.0.0.0:8767`);
+/// requests name loopback in `Host`, as [`start_server_at`]'s do.
+pub fn start_router_at(tkr_dir: &Path, bind: &str) -> RouterServer {
+    let bind: SocketAddr = bind.parse().expect("bind address");
+    let config = tierkreis_server::ServerConfig {
+        tkr_dir: tkr_dir.to_path_buf(),
+        tkr_exe: std::env::current_exe().expect("current exe"),
+        host_name: None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let app = tierkreis_server::guarded_router(config, bind).expect("routes");
+    let token = app.token().map(str::to_owned);
+    RouterServer {
+        runtime,
+        app,
+        addr: SocketAddr::new("127.0.0.1".parse().expect("loopback"), bind.port()),
+        token,
+    }
+}
+
+impl Api for RouterServer {
+    fn request_with(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+            request = request.header("Host", self.addr.to_string());
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request
+            .body(axum::body::Body::empty())
+            .unwrap_or_else(|e| panic!("request {method} {path}: {e}"));
+        self.runtime.block_on(async {
+            let response = self
+                .app
+                .router
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("the router answers");
+            let mut head = format!("HTTP/1.1 {}\r\n", response.status());
+            for (name, value) in response.headers() {
+                head.push_str(&format!(
+                    "{name}: {}\r\n",
+                    String::from_utf8_lossy(value.as_bytes())
+                ));
+            }
+            let content_type = response
+                .headers()
+                .get(axum::http::header::CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default();
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("the whole body");
+            Resp {
+                status,
+                content_type,
+                body: body.to_vec(),
+                head,
+            }
+        })
     }
 }
 

@@ -1,5 +1,9 @@
-//! The reference's `builtins` worker, run inside the controller process
-//! (no spawn) through the same storage protocol a worker process would use.
+//! The executor of the reference's `builtins` worker: it runs the task
+//! bodies of [`crate::builtins`] inside the controller process (no spawn),
+//! reading inputs and writing outputs and markers in the checkpoint as a
+//! worker process would. (Not to be confused with [`crate::builtins`], which
+//! holds the pure task bodies and does no I/O, nor with
+//! [`super::inprocess`], which runs user-registered Rust closures.)
 //!
 //! Every built-in task runs synchronously on the scheduler's thread, except
 //! one that waits (`tkr_sleep`): it waits on a thread of its own, so that
@@ -76,7 +80,9 @@ impl Waits {
 /// Reads the task's inputs (a value read by two ports is read once).
 fn read_inputs(task: &Launch, storage: &dyn ControllerStorage) -> Result<Inputs, StorageError> {
     let mut inputs = Inputs::new();
-    for (port, loc, src_port) in &task.inputs {
+    for link in &task.inputs {
+        let port = &link.input_port;
+        let (loc, src_port) = (&link.source.node, &link.source.port);
         if let Some((prefix, suffix)) = src_port.split_once('*') {
             // A glob input (e.g. a map's `value-*` into fold_values): every
             // matching output of that node, under its own name.
@@ -95,9 +101,9 @@ fn read_inputs(task: &Launch, storage: &dyn ControllerStorage) -> Result<Inputs,
         if let Some(bytes) = task
             .inputs
             .iter()
-            .take_while(|(p, _, _)| p != port)
-            .find(|(_, l, sp)| l == loc && sp == src_port)
-            .and_then(|(p, _, _)| inputs.get(p).cloned())
+            .take_while(|earlier| &earlier.input_port != port)
+            .find(|earlier| earlier.source == link.source)
+            .and_then(|earlier| inputs.get(&earlier.input_port).cloned())
         {
             inputs.insert(port.clone(), bytes);
             continue;
