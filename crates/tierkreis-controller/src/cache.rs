@@ -23,16 +23,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
-use tierkreis_core::{InputLink, Value};
+use tierkreis_core::{InputLink, Loc, Value};
 use tierkreis_storage::result_cache::{
     hex, sha256_hex, CacheEntry, CacheError, CachedOutput, ResultCacheStore,
 };
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 use crate::executor::LaunchPlan;
-use crate::scheduler::{
-    InputLink, Launch, NestedGraphKind, NestedGraphReuse, NestedGraphReuseOutcome,
-};
+use crate::scheduler::{Launch, NestedGraphKind, NestedGraphReuse, NestedGraphReuseOutcome};
 
 pub use tierkreis_storage::result_cache::{cache_source, CACHE_SOURCE_FILE};
 
@@ -156,17 +154,17 @@ impl ResultCache {
         field(b"nested graph");
         field(kind.name().as_bytes());
         let mut sorted: Vec<&InputLink> = links.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        sorted.sort_by(|a, b| a.input_port.cmp(&b.input_port));
         let mut functions = std::collections::BTreeSet::new();
-        for (port, source, source_port) in sorted {
-            field(port.as_bytes());
-            if source_port == "*" {
+        for InputLink { input_port, source } in sorted {
+            field(input_port.as_bytes());
+            if source.port == "*" {
                 // A map's elements: every output of the source, by name.
-                let mut ports = storage.read_output_ports(source).ok()?;
+                let mut ports = storage.read_output_ports(&source.node).ok()?;
                 ports.sort();
                 field(b"*");
                 for element in ports {
-                    let bytes = storage.read_output(source, &element).ok()?;
+                    let bytes = storage.read_output(&source.node, &element).ok()?;
                     if holds_a_graph(&bytes) {
                         return None;
                     }
@@ -175,7 +173,7 @@ impl ResultCache {
                 }
                 continue;
             }
-            match storage.read_output(source, source_port) {
+            match storage.read_output(&source.node, &source.port) {
                 Ok(bytes) => {
                     if holds_a_graph(&bytes) {
                         functions_named(&bytes, &mut functions)?;

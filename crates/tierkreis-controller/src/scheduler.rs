@@ -1240,8 +1240,7 @@ impl<'storage> Scheduler<'storage> {
         };
         if !already_started {
             let mut links = input_links.clone();
-            let (body_loc, body_port) = self.resolve(scope_id, body_ref);
-            links.push((BODY_PORT.to_string(), body_loc, body_port));
+            links.push(InputLink::new(BODY_PORT, self.resolve(scope_id, body_ref)));
             push_fixed(&mut links, &body.data);
             if self.reused_whole(scope_id, node_index, &loc, NestedGraphKind::Map, &links)? {
                 return Ok(());
@@ -1838,7 +1837,7 @@ mod tests {
             links: &[InputLink],
             storage: &dyn ControllerStorage,
         ) -> Result<NestedGraphReuseOutcome, StorageError> {
-            let mut ports: Vec<&str> = links.iter().map(|link| link.0.as_str()).collect();
+            let mut ports: Vec<&str> = links.iter().map(|link| link.input_port.as_str()).collect();
             ports.sort_unstable();
             self.log.lock().expect("log").push(format!(
                 "ask {loc} {} {}",
