@@ -414,3 +414,88 @@ fn a_nested_graph_with_an_opted_out_worker_is_never_reused_whole() {
     assert!(!e.wf(2).join("-.N5/cache_source").exists());
     assert!(!e.wf(2).join("-.N9/cache_source").exists());
 }
+
+/// `loop_acc` from 0: `w.inc` while 3 > the new value; the loop is -.N2.
+fn loop_graph() -> String {
+    let body = r#"{"nodes": [
+  {"type": "input", "name": "loop_acc", "inputs": {}, "outputs": {"loop_acc": [1]}},
+  {"type": "function", "function_name": "w.inc", "inputs": {"x": [0, "loop_acc"]}, "outputs": {"value": [3, 4]}},
+  {"type": "const", "value": 3, "inputs": {}, "outputs": {"value": [3]}},
+  {"type": "function", "function_name": "builtins.igt", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
+  {"type": "output", "inputs": {"loop_acc": [1, "value"], "should_continue": [3, "value"]}, "outputs": {}}
+ ], "fixed_inputs": {}, "graph_inputs": ["loop_acc"], "graph_output_idx": 4, "named_nodes": {}, "node_metadata": {}}"#;
+    format!(
+        r#"{{"nodes": [
+ {{"type": "const", "value": 0, "inputs": {{}}, "outputs": {{"value": [2]}}}},
+ {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [2]}}}},
+ {{"type": "loop", "body": [1, "value"], "inputs": {{"loop_acc": [0, "value"]}}, "continue_port": "should_continue", "name": null, "outputs": {{"loop_acc": [3]}}}},
+ {{"type": "output", "inputs": {{"value": [2, "loop_acc"]}}, "outputs": {{}}}}
+], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {{}}, "node_metadata": {{}}}}"#
+    )
+}
+
+#[test]
+fn an_unchanged_loop_is_reused_whole() {
+    let e = env();
+    let g = write(&e.root, "loop.json", &loop_graph());
+    let run = |id: u128| {
+        tkr(&e.ck)
+            .args([
+                "run",
+                "--cache",
+                "--run-id",
+                &id.to_string(),
+                "-o",
+                "--registry",
+            ])
+            .arg(&e.reg)
+            .arg("-f")
+            .arg(&g)
+            .output()
+            .expect("tkr run")
+    };
+    for id in [1, 2] {
+        let out = run(id);
+        expect_code(&out, 0);
+        assert_eq!(stdout(&out), "value: 3\n");
+    }
+    assert_eq!(e.calls(), 3, "three iterations, run once");
+    assert!(e.wf(2).join("-.N2/cache_source").exists());
+    assert!(
+        !e.wf(2).join("-.N2.L0").exists(),
+        "a reused loop made iterations"
+    );
+}
+
+#[test]
+fn a_nested_graph_calling_a_random_builtin_is_never_reused_whole() {
+    let e = env();
+    let body = r#"{"nodes": [
+  {"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}},
+  {"type": "function", "function_name": "builtins.rand_int", "inputs": {"a": [0, "x"], "b": [0, "x"]}, "outputs": {"value": [2]}},
+  {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+ ], "fixed_inputs": {}, "graph_inputs": ["x"], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
+    let graph = format!(
+        r#"{{"nodes": [
+ {{"type": "const", "value": 5, "inputs": {{}}, "outputs": {{"value": [2]}}}},
+ {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [2]}}}},
+ {{"type": "eval", "graph": [1, "value"], "inputs": {{"x": [0, "value"]}}, "outputs": {{"value": [3]}}}},
+ {{"type": "output", "inputs": {{"value": [2, "value"]}}, "outputs": {{}}}}
+], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {{}}, "node_metadata": {{}}}}"#
+    );
+    let g = write(&e.root, "random.json", &graph);
+    for id in [1, 2] {
+        let out = tkr(&e.ck)
+            .args(["run", "--cache", "--run-id", &id.to_string(), "-o", "-f"])
+            .arg(&g)
+            .output()
+            .expect("tkr run");
+        expect_code(&out, 0);
+        assert_eq!(stdout(&out), "value: 5\n");
+    }
+    assert!(!e.wf(2).join("-.N2/cache_source").exists());
+    assert!(
+        e.wf(2).join("-.N2.N1/_done").exists(),
+        "the random builtin ran again"
+    );
+}

@@ -9,13 +9,13 @@
 //! `<tkr_dir>/.cache`. A reused node holds `cache_source` (JSON: the run,
 //! location and key it came from), which `tkr show` and the web view report.
 //!
-//! A whole nested graph is reused the same way: before an `eval` or `map`
-//! node is expanded, its key (its kind, the bytes of every input, the body
+//! A whole nested graph is reused the same way: before an `eval`, `map` or
+//! `loop` node is expanded, its key (its kind, the bytes of every input, the body
 //! graph among them, and the identity of every worker function the body
 //! names, at any depth) is looked up, and on a hit the node gets the earlier
 //! node's outputs without any of its inner nodes being created. Builtins
 //! count as deterministic inside a nested graph (unless `cache = false`
-//! says otherwise); a body naming a function whose worker opted out, or
+//! says otherwise), but for [`NON_DETERMINISTIC_BUILTINS`]; a body naming a function whose worker opted out, or
 //! that cannot be resolved, is never reused whole.
 
 use std::collections::HashMap;
@@ -60,7 +60,7 @@ pub struct ResultCache {
 pub enum Recording {
     /// A task that missed under `key` and finished.
     Task { key: String, task: Launch },
-    /// An `eval` or `map` node that missed under `key` and finished.
+    /// An `eval`, `map` or `loop` node that missed under `key` and finished.
     NestedGraph {
         key: String,
         loc: Loc,
@@ -140,7 +140,7 @@ impl ResultCache {
     /// `None` when it is not reused whole.
     pub fn nested_graph_key(
         &self,
-        kind: NestedGraphKind,
+        kind: &NestedGraphKind,
         links: &[InputLink],
         storage: &dyn ControllerStorage,
     ) -> Option<String> {
@@ -153,6 +153,9 @@ impl ResultCache {
         field(KEY_VERSION.as_bytes());
         field(b"nested graph");
         field(kind.name().as_bytes());
+        if let NestedGraphKind::Loop { continue_port } = kind {
+            field(continue_port.as_bytes());
+        }
         let mut sorted: Vec<&InputLink> = links.iter().collect();
         sorted.sort_by(|a, b| a.input_port.cmp(&b.input_port));
         let mut functions = std::collections::BTreeSet::new();
@@ -198,7 +201,7 @@ impl ResultCache {
     pub fn try_reuse_nested_graph(
         &self,
         loc: &Loc,
-        kind: NestedGraphKind,
+        kind: &NestedGraphKind,
         links: &[InputLink],
         storage: &dyn ControllerStorage,
     ) -> Result<Reuse, ResultCacheError> {
@@ -213,7 +216,7 @@ impl ResultCache {
         &self,
         key: &str,
         loc: &Loc,
-        kind: NestedGraphKind,
+        kind: &NestedGraphKind,
         storage: &dyn ControllerStorage,
     ) -> Result<(), ResultCacheError> {
         let ports = storage.read_output_ports(loc)?;
@@ -235,7 +238,7 @@ impl ResultCache {
         match recording {
             Recording::Task { key, task } => self.record(key, task, storage),
             Recording::NestedGraph { key, loc, kind } => {
-                self.record_nested_graph(key, loc, *kind, storage)
+                self.record_nested_graph(key, loc, kind, storage)
             }
         }
     }
@@ -443,7 +446,7 @@ impl NestedGraphReuse for NestedGraphCache {
     fn reuse(
         &self,
         loc: &Loc,
-        kind: NestedGraphKind,
+        kind: &NestedGraphKind,
         links: &[InputLink],
         storage: &dyn ControllerStorage,
     ) -> Result<NestedGraphReuseOutcome, StorageError> {
@@ -539,6 +542,10 @@ pub fn worker_identity(
     parts.join("\n")
 }
 
+/// Builtins whose result is not a function of their inputs: never part of a
+/// nested graph reused whole, unless their `cache = true` asks for it.
+pub const NON_DETERMINISTIC_BUILTINS: &[&str] = &["rand_int"];
+
 /// `.cache/<this>`: remembered content hashes of worker files.
 pub const FILE_HASHES_DIR: &str = "file-hashes";
 
@@ -604,9 +611,10 @@ pub fn configured_cache(
     let identity = move |worker: &str, function: &str, in_nested_graph: bool| {
         let wanted = config.settings_for(worker, function).cache;
         if worker == "builtins" {
-            // Deterministic, but cheaper to run than to look up on their
-            // own; inside a nested graph reused whole they cost nothing.
-            let cached = if in_nested_graph {
+            // Deterministic (but for the random ones), and cheaper to run
+            // than to look up on their own; inside a nested graph reused
+            // whole they cost nothing.
+            let cached = if in_nested_graph && !NON_DETERMINISTIC_BUILTINS.contains(&function) {
                 wanted != Some(false)
             } else {
                 wanted == Some(true)

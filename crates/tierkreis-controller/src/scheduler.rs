@@ -413,18 +413,23 @@ pub struct Progress {
 
 /// Which kind of node holding a nested graph is asked about in
 /// [`NestedGraphReuse`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NestedGraphKind {
     Eval,
     Map,
+    /// A loop, which runs its body again while output `continue_port` is true.
+    Loop {
+        continue_port: PortId,
+    },
 }
 
 impl NestedGraphKind {
     /// The node type's name in graph JSON.
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             NestedGraphKind::Eval => "eval",
             NestedGraphKind::Map => "map",
+            NestedGraphKind::Loop { .. } => "loop",
         }
     }
 }
@@ -440,7 +445,7 @@ pub enum NestedGraphReuseOutcome {
     NotEligible,
 }
 
-/// Reuse of a whole nested graph (an `eval` or `map` node) from earlier
+/// Reuse of a whole nested graph (an `eval`, `map` or `loop` node) from earlier
 /// results, asked before the scheduler expands the node: the result cache
 /// (`crate::cache`) implements it, behind this trait so the core keeps its
 /// effects at the edge and its tests can use a fake.
@@ -450,7 +455,7 @@ pub trait NestedGraphReuse: Send {
     fn reuse(
         &self,
         loc: &Loc,
-        kind: NestedGraphKind,
+        kind: &NestedGraphKind,
         links: &[InputLink],
         storage: &dyn ControllerStorage,
     ) -> Result<NestedGraphReuseOutcome, StorageError>;
@@ -473,7 +478,7 @@ pub struct Scheduler<'storage> {
     breakpoints: Breakpoints,
     /// The nodes the run paused in front of (in the order they were reached).
     paused: Vec<tierkreis_storage::breakpoints::PausedNode>,
-    /// Asked before an `eval` or `map` node is expanded (the result cache).
+    /// Asked before an `eval`, `map` or `loop` node is expanded (the result cache).
     nested_graph_reuse: Option<Box<dyn NestedGraphReuse>>,
     /// Nested-graph nodes that missed, by (scope, node), with their location
     /// and key, until they finish.
@@ -543,7 +548,7 @@ impl<'storage> Scheduler<'storage> {
     }
 
     /// [`Scheduler::with_breakpoints`] that asks `nested_graph_reuse` before
-    /// expanding each `eval` or `map` node that starts afresh (never while
+    /// expanding each `eval`, `map` or `loop` node that starts afresh (never while
     /// breakpoints are on: a reused graph would skip them).
     pub fn with_nested_graph_reuse(
         storage: &'storage dyn ControllerStorage,
@@ -1014,8 +1019,8 @@ impl<'storage> Scheduler<'storage> {
             NodeKind::Loop {
                 body: body_ref,
                 name,
-                ..
-            } => self.start_loop(starting, body_ref, name.as_deref()),
+                continue_port,
+            } => self.start_loop(starting, body_ref, name.as_deref(), continue_port),
             NodeKind::Map { body: body_ref } => self.start_map(starting, body_ref),
             NodeKind::IfElse {
                 pred,
@@ -1154,6 +1159,7 @@ impl<'storage> Scheduler<'storage> {
         starting: StartingNode<'_>,
         body_ref: &ValueRef,
         debug_name: Option<&str>,
+        continue_port: &PortId,
     ) -> Result<(), SchedulerError> {
         let StartingNode {
             scope_id,
@@ -1169,6 +1175,16 @@ impl<'storage> Scheduler<'storage> {
         };
         let mut links = input_links;
         links.push(InputLink::new(BODY_PORT, self.resolve(scope_id, body_ref)));
+        if !already_started {
+            let kind = NestedGraphKind::Loop {
+                continue_port: continue_port.clone(),
+            };
+            let mut key_links = links.clone();
+            push_fixed(&mut key_links, &body.data);
+            if self.reused_whole(scope_id, node_index, &loc, kind, &key_links)? {
+                return Ok(());
+            }
+        }
         let loop_inputs = loc.n(-1);
         let mut iteration = 0;
         self.link_all(&loop_inputs, &links)?;
@@ -1332,7 +1348,7 @@ impl<'storage> Scheduler<'storage> {
         let Some(reuse) = &self.nested_graph_reuse else {
             return Ok(false);
         };
-        match reuse.reuse(loc, kind, links, self.storage)? {
+        match reuse.reuse(loc, &kind, links, self.storage)? {
             NestedGraphReuseOutcome::Reused => {
                 self.work.push_back(Work::Finished(scope_id, node_index));
                 Ok(true)
@@ -1833,7 +1849,7 @@ mod tests {
         fn reuse(
             &self,
             loc: &Loc,
-            kind: NestedGraphKind,
+            kind: &NestedGraphKind,
             links: &[InputLink],
             storage: &dyn ControllerStorage,
         ) -> Result<NestedGraphReuseOutcome, StorageError> {
