@@ -54,7 +54,13 @@ impl Env {
     }
 
     fn run(&self, id: u128, a: i64, b: i64, extra: &[&str]) -> Output {
-        let g = write(&self.root, &format!("g{id}.json"), &graph(a, b));
+        self.run_graph(id, &format!("g{id}.json"), &graph(a, b), extra)
+    }
+
+    /// `tkr run -o` of `graph_json` (written to `file_name`) as run `id`,
+    /// with the registry of `w` and `extra` options.
+    fn run_graph(&self, id: u128, file_name: &str, graph_json: &str, extra: &[&str]) -> Output {
+        let g = write(&self.root, file_name, graph_json);
         tkr(&self.ck)
             .args(["run", "--run-id", &id.to_string(), "-o", "--registry"])
             .arg(&self.reg)
@@ -320,22 +326,8 @@ fn nested_graph(n: i64) -> String {
 
 impl Env {
     fn run_nested(&self, id: u128, n: i64, extra: &[&str]) -> Output {
-        let g = write(&self.root, &format!("nested{id}.json"), &nested_graph(n));
-        tkr(&self.ck)
-            .args([
-                "run",
-                "--cache",
-                "--run-id",
-                &id.to_string(),
-                "-o",
-                "--registry",
-            ])
-            .arg(&self.reg)
-            .args(extra)
-            .arg("-f")
-            .arg(g)
-            .output()
-            .expect("tkr run")
+        let options = [&["--cache"], extra].concat();
+        self.run_graph(id, &format!("nested{id}.json"), &nested_graph(n), &options)
     }
 }
 
@@ -437,23 +429,7 @@ fn loop_graph() -> String {
 #[test]
 fn an_unchanged_loop_is_reused_whole() {
     let e = env();
-    let g = write(&e.root, "loop.json", &loop_graph());
-    let run = |id: u128| {
-        tkr(&e.ck)
-            .args([
-                "run",
-                "--cache",
-                "--run-id",
-                &id.to_string(),
-                "-o",
-                "--registry",
-            ])
-            .arg(&e.reg)
-            .arg("-f")
-            .arg(&g)
-            .output()
-            .expect("tkr run")
-    };
+    let run = |id: u128| e.run_graph(id, "loop.json", &loop_graph(), &["--cache"]);
     for id in [1, 2] {
         let out = run(id);
         expect_code(&out, 0);
@@ -483,13 +459,8 @@ fn a_nested_graph_calling_a_random_builtin_is_never_reused_whole() {
  {{"type": "output", "inputs": {{"value": [2, "value"]}}, "outputs": {{}}}}
 ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {{}}, "node_metadata": {{}}}}"#
     );
-    let g = write(&e.root, "random.json", &graph);
     for id in [1, 2] {
-        let out = tkr(&e.ck)
-            .args(["run", "--cache", "--run-id", &id.to_string(), "-o", "-f"])
-            .arg(&g)
-            .output()
-            .expect("tkr run");
+        let out = e.run_graph(id, "random.json", &graph, &["--cache"]);
         expect_code(&out, 0);
         assert_eq!(stdout(&out), "value: 5\n");
     }

@@ -1905,23 +1905,36 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_reused_nested_graph_finishes_its_node_without_running_inside() {
-        let store = storage();
-        let info = setup(&store, &eval_graph(), &[]);
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    type ReuseLog = Arc<std::sync::Mutex<Vec<String>>>;
+
+    /// A scheduler over `eval_graph()` in `store` asking a fake that reuses
+    /// (or misses), with `breakpoints`; and the fake's log.
+    fn scheduler_with_fake_reuse(
+        store: &MemoryControllerStorage,
+        reuse: bool,
+        breakpoints: Breakpoints,
+    ) -> (Scheduler<'_>, ReuseLog) {
+        let info = setup(store, &eval_graph(), &[]);
+        let log: ReuseLog = Arc::default();
         let fake = FakeNestedGraphReuse {
-            reuse: true,
+            reuse,
             log: log.clone(),
         };
-        let mut scheduler = Scheduler::with_nested_graph_reuse(
-            &store,
+        let scheduler = Scheduler::with_nested_graph_reuse(
+            store,
             info,
             false,
-            Breakpoints::default(),
+            breakpoints,
             Some(Box::new(fake)),
         )
         .expect("new");
+        (scheduler, log)
+    }
+
+    #[test]
+    fn a_reused_nested_graph_finishes_its_node_without_running_inside() {
+        let store = storage();
+        let (mut scheduler, log) = scheduler_with_fake_reuse(&store, true, Breakpoints::default());
         assert!(
             scheduler.take_launches().is_empty(),
             "a reused eval ran its body"
@@ -1938,20 +1951,7 @@ mod tests {
     #[test]
     fn a_missed_nested_graph_runs_and_is_reported_finished_with_its_key() {
         let store = storage();
-        let info = setup(&store, &eval_graph(), &[]);
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let fake = FakeNestedGraphReuse {
-            reuse: false,
-            log: log.clone(),
-        };
-        let mut scheduler = Scheduler::with_nested_graph_reuse(
-            &store,
-            info,
-            false,
-            Breakpoints::default(),
-            Some(Box::new(fake)),
-        )
-        .expect("new");
+        let (mut scheduler, log) = scheduler_with_fake_reuse(&store, false, Breakpoints::default());
         let launches = scheduler.take_launches();
         assert_eq!(launches.len(), 1);
         assert_eq!(launches[0].loc.as_str(), "-.N2.N1");
@@ -1971,24 +1971,11 @@ mod tests {
     #[test]
     fn nested_graphs_are_not_reused_while_breakpoints_are_on() {
         let store = storage();
-        let info = setup(&store, &eval_graph(), &[]);
-        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let fake = FakeNestedGraphReuse {
-            reuse: true,
-            log: log.clone(),
-        };
         let breakpoints = Breakpoints {
             break_at: vec!["-.N9".to_string()],
             ..Breakpoints::default()
         };
-        let mut scheduler = Scheduler::with_nested_graph_reuse(
-            &store,
-            info,
-            false,
-            breakpoints,
-            Some(Box::new(fake)),
-        )
-        .expect("new");
+        let (mut scheduler, log) = scheduler_with_fake_reuse(&store, true, breakpoints);
         assert_eq!(scheduler.take_launches().len(), 1, "the body must run");
         assert!(log.lock().expect("log").is_empty());
     }
