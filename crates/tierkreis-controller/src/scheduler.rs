@@ -1118,6 +1118,13 @@ impl<'storage> Scheduler<'storage> {
         starting: StartingNode<'_>,
         graph_ref: &ValueRef,
     ) -> Result<(), SchedulerError> {
+        let body = match self.body_graph(starting.scope_id, graph_ref) {
+            Ok(body) => body,
+            Err(message) => return self.fail_node(starting.scope_id, starting.node_index, message),
+        };
+        if self.reused_whole(&starting, NestedGraphKind::Eval, graph_ref, &body)? {
+            return Ok(());
+        }
         let StartingNode {
             scope_id,
             node_index,
@@ -1126,18 +1133,7 @@ impl<'storage> Scheduler<'storage> {
             input_links,
             ..
         } = starting;
-        let body = match self.body_graph(scope_id, graph_ref) {
-            Ok(body) => body,
-            Err(message) => return self.fail_node(scope_id, node_index, message),
-        };
-        let mut links = input_links;
-        links.push(InputLink::new(BODY_PORT, self.resolve(scope_id, graph_ref)));
-        push_fixed(&mut links, &body.data);
-        if !already_started
-            && self.reused_whole(scope_id, node_index, &loc, NestedGraphKind::Eval, &links)?
-        {
-            return Ok(());
-        }
+        let links = self.nested_scope_links(scope_id, input_links, graph_ref, &body);
         self.link_all(&loc.n(-1), &links)?;
         self.scope_mut(scope_id).nodes[node_index].sub = Sub::Eval;
         self.new_scope(
@@ -1161,6 +1157,16 @@ impl<'storage> Scheduler<'storage> {
         debug_name: Option<&str>,
         continue_port: &PortId,
     ) -> Result<(), SchedulerError> {
+        let body = match self.body_graph(starting.scope_id, body_ref) {
+            Ok(body) => body,
+            Err(message) => return self.fail_node(starting.scope_id, starting.node_index, message),
+        };
+        let kind = NestedGraphKind::Loop {
+            continue_port: continue_port.clone(),
+        };
+        if self.reused_whole(&starting, kind, body_ref, &body)? {
+            return Ok(());
+        }
         let StartingNode {
             scope_id,
             node_index,
@@ -1169,22 +1175,8 @@ impl<'storage> Scheduler<'storage> {
             already_started,
             input_links,
         } = starting;
-        let body = match self.body_graph(scope_id, body_ref) {
-            Ok(body) => body,
-            Err(message) => return self.fail_node(scope_id, node_index, message),
-        };
         let mut links = input_links;
         links.push(InputLink::new(BODY_PORT, self.resolve(scope_id, body_ref)));
-        if !already_started {
-            let kind = NestedGraphKind::Loop {
-                continue_port: continue_port.clone(),
-            };
-            let mut key_links = links.clone();
-            push_fixed(&mut key_links, &body.data);
-            if self.reused_whole(scope_id, node_index, &loc, kind, &key_links)? {
-                return Ok(());
-            }
-        }
         let loop_inputs = loc.n(-1);
         let mut iteration = 0;
         self.link_all(&loop_inputs, &links)?;
@@ -1231,6 +1223,13 @@ impl<'storage> Scheduler<'storage> {
         starting: StartingNode<'_>,
         body_ref: &ValueRef,
     ) -> Result<(), SchedulerError> {
+        let body = match self.body_graph(starting.scope_id, body_ref) {
+            Ok(body) => body,
+            Err(message) => return self.fail_node(starting.scope_id, starting.node_index, message),
+        };
+        if self.reused_whole(&starting, NestedGraphKind::Map, body_ref, &body)? {
+            return Ok(());
+        }
         let StartingNode {
             scope_id,
             node_index,
@@ -1239,10 +1238,6 @@ impl<'storage> Scheduler<'storage> {
             already_started,
             input_links,
         } = starting;
-        let body = match self.body_graph(scope_id, body_ref) {
-            Ok(body) => body,
-            Err(message) => return self.fail_node(scope_id, node_index, message),
-        };
         let Some(mapped_source) = input_links
             .iter()
             .find(|link| link.source.port == "*")
@@ -1254,14 +1249,6 @@ impl<'storage> Scheduler<'storage> {
                 format!("map node {loc} has no input whose port is \"*\" to map over"),
             );
         };
-        if !already_started {
-            let mut links = input_links.clone();
-            links.push(InputLink::new(BODY_PORT, self.resolve(scope_id, body_ref)));
-            push_fixed(&mut links, &body.data);
-            if self.reused_whole(scope_id, node_index, &loc, NestedGraphKind::Map, &links)? {
-                return Ok(());
-            }
-        }
         let ports = self.storage.read_output_ports(&mapped_source)?;
         let mut elements = Vec::with_capacity(ports.len());
         for port in ports {
@@ -1334,21 +1321,42 @@ impl<'storage> Scheduler<'storage> {
         Ok(())
     }
 
-    /// Whether the nested-graph node at `loc` (in scope `scope_id`) was
-    /// reused whole, and so is finished; on a miss its key is kept until it
-    /// finishes.
+    /// The inputs of a nested-graph node's scope: the node's own inputs, its
+    /// body (from `body_ref`) and the body's fixed inputs.
+    fn nested_scope_links(
+        &self,
+        scope_id: ScopeId,
+        input_links: Vec<InputLink>,
+        body_ref: &ValueRef,
+        body: &GraphInfo,
+    ) -> Vec<InputLink> {
+        let mut links = input_links;
+        links.push(InputLink::new(BODY_PORT, self.resolve(scope_id, body_ref)));
+        push_fixed(&mut links, &body.data);
+        links
+    }
+
+    /// Whether the nested-graph node `starting` (running `body` from
+    /// `body_ref`) was reused whole, and so is finished. Asked only of a node
+    /// starting afresh while reuse is on; on a miss its key is kept until
+    /// the node finishes.
     fn reused_whole(
         &mut self,
-        scope_id: ScopeId,
-        node_index: NodeIndex,
-        loc: &Loc,
+        starting: &StartingNode<'_>,
         kind: NestedGraphKind,
-        links: &[InputLink],
+        body_ref: &ValueRef,
+        body: &GraphInfo,
     ) -> Result<bool, SchedulerError> {
-        let Some(reuse) = &self.nested_graph_reuse else {
+        let Some(reuse) = self
+            .nested_graph_reuse
+            .as_ref()
+            .filter(|_| !starting.already_started)
+        else {
             return Ok(false);
         };
-        match reuse.reuse(loc, &kind, links, self.storage)? {
+        let (scope_id, node_index, loc) = (starting.scope_id, starting.node_index, &starting.loc);
+        let links = self.nested_scope_links(scope_id, starting.input_links.clone(), body_ref, body);
+        match reuse.reuse(loc, &kind, &links, self.storage)? {
             NestedGraphReuseOutcome::Reused => {
                 self.work.push_back(Work::Finished(scope_id, node_index));
                 Ok(true)
