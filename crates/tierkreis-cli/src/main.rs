@@ -8,6 +8,7 @@ mod cmd_run;
 mod cmd_serve;
 mod cmd_stop;
 mod cmd_vis;
+mod cmd_worker_job;
 mod init;
 mod inputs;
 mod inspect;
@@ -110,6 +111,9 @@ Options may come before or after RUN and LOC.")]
   tkr vis --graph graphs/main.py:workflow   # a graph, not run
   tkr vis --graph tierkreis.graphs.simulate.compile_simulate:compile_simulate --port 0")]
     Vis(cmd_vis::VisArgs),
+    /// Serve tasks inside a worker job (run by the job's batch script).
+    #[command(hide = true)]
+    WorkerJob(cmd_worker_job::WorkerJobArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -312,6 +316,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd_serve::serve(a),
         Command::Vis(a) => cmd_vis::vis(a),
         Command::Cache(a) => cmd_cache::run(&a),
+        Command::WorkerJob(a) => cmd_worker_job::run(&a),
     };
     ExitCode::from(code)
 }

@@ -54,7 +54,7 @@ impl TaskFailure {
 }
 
 /// How a task ended without finishing, as its executor observed it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FailureKind {
     /// The worker reported the failure itself: it wrote `_error`, or a warm
     /// call raised, or a builtin returned an error.
@@ -87,7 +87,7 @@ pub enum FailureKind {
 }
 
 /// How a batch job ended without its task finishing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum BatchJobFailure {
     /// The job ended (failed or completed) without the worker marking done
     /// or error.
@@ -195,6 +195,20 @@ impl EventChannel {
     /// A handle that stops the run driven with this channel.
     pub fn stop_handle(&self) -> StopHandle {
         self.events.stop_handle()
+    }
+
+    /// The sender executors report to.
+    pub(crate) fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// The next completion, waiting at most `timeout` (other events are
+    /// dropped: for a caller that drives an executor without a scheduler).
+    pub(crate) fn next_completion(&self, timeout: std::time::Duration) -> Option<Completion> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(Event::Completion(c)) => Some(c),
+            _ => None,
+        }
     }
 }
 

@@ -61,7 +61,7 @@ impl<'de> Deserialize<'de> for ExecutorKind {
 }
 
 /// How a worker process is started and how it reports back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkerKind {
     /// A shell script (`main.sh`, run with `bash`) given the reference's
@@ -194,6 +194,13 @@ pub struct WorkerConfig {
     pub retry_backoff: Option<String>,
     /// Which failures are retried (default: exit, signal, timeout).
     pub retry_on: Option<Vec<RetryOn>>,
+    /// Batch executors: at most this many worker jobs serve this worker at
+    /// once (default `[hpc] max_worker_jobs`, else 4).
+    pub max_worker_jobs: Option<u32>,
+    /// Batch executors: a worker job idle this long is ended, and one that
+    /// hears nothing from its controller this long ends itself (default
+    /// `[hpc] worker_idle_secs`, else 60).
+    pub worker_idle_secs: Option<f64>,
 }
 
 /// A kind of task failure a retry policy can name.
@@ -232,6 +239,8 @@ pub struct RouteConfig {
     pub retries: Option<u32>,
     pub retry_backoff: Option<String>,
     pub retry_on: Option<Vec<RetryOn>>,
+    pub max_worker_jobs: Option<u32>,
+    pub worker_idle_secs: Option<f64>,
 }
 
 impl RouteConfig {
@@ -252,6 +261,8 @@ impl RouteConfig {
             retries: self.retries,
             retry_backoff: self.retry_backoff.clone(),
             retry_on: self.retry_on.clone(),
+            max_worker_jobs: self.max_worker_jobs,
+            worker_idle_secs: self.worker_idle_secs,
         }
     }
 }
@@ -376,6 +387,7 @@ impl ExecutorConfig {
         seconds("timeout_secs".into(), self.timeout_secs)?;
         seconds("grace_secs".into(), self.grace_secs)?;
         seconds("hpc.poll_secs".into(), self.hpc.poll_secs)?;
+        seconds("hpc.worker_idle_secs".into(), self.hpc.worker_idle_secs)?;
         let backoff = |field: String, b: &Option<String>| match b {
             Some(text) if crate::retry::parse_duration(text).is_none() => {
                 Err(ConfigError::BadDuration {
@@ -394,10 +406,12 @@ impl ExecutorConfig {
         }
         for (name, w) in &self.workers {
             seconds(format!("workers.{name}.timeout_secs"), w.timeout_secs)?;
+            seconds(format!("workers.{name}.worker_idle_secs"), w.worker_idle_secs)?;
             command(format!("workers.{name}.command"), &w.command)?;
         }
         for (index, r) in self.routes.iter().enumerate() {
             seconds(format!("routes[{index}].timeout_secs"), r.timeout_secs)?;
+            seconds(format!("routes[{index}].worker_idle_secs"), r.worker_idle_secs)?;
             command(format!("routes[{index}].command"), &r.command)?;
             glob::Pattern::new(&r.task).map_err(|source| ConfigError::BadRoute {
                 path: path.to_path_buf(),
@@ -448,6 +462,8 @@ impl ExecutorConfig {
                     retries: r.retries.or(base.retries),
                     retry_backoff: r.retry_backoff.or(base.retry_backoff),
                     retry_on: r.retry_on.or(base.retry_on),
+                    max_worker_jobs: r.max_worker_jobs.or(base.max_worker_jobs),
+                    worker_idle_secs: r.worker_idle_secs.or(base.worker_idle_secs),
                 }
             }
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::config::{ExecutorConfig, WorkerKind};
 
 /// How to start one task's process (before the task's own paths are added).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LaunchPlan {
     pub kind: WorkerKind,
     /// The program: a path, or a name looked up on `PATH` when spawning.
@@ -30,7 +30,7 @@ pub struct LaunchPlan {
 }
 
 /// How a worker may be kept warm (see [`crate::executor::warm`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct WarmSettings {
     /// `Some(false)`: never warm.
     pub enabled: Option<bool>,
@@ -78,6 +78,9 @@ pub struct Discovery {
     path: Option<OsString>,
     /// Run every Python worker with `uv run` (the reference's `tkr run --uv`).
     prefer_uv: bool,
+    /// Plans resolved elsewhere, by worker name, used as they are (a worker
+    /// job serves the plan its controller resolved).
+    resolved: BTreeMap<String, LaunchPlan>,
 }
 
 impl Discovery {
@@ -97,7 +100,14 @@ impl Discovery {
             registries: all,
             path: std::env::var_os("PATH"),
             prefer_uv: false,
+            resolved: BTreeMap::new(),
         }
+    }
+
+    /// Every task of `worker` runs as `plan` says, with no search.
+    pub fn with_resolved_plan(mut self, worker: &str, plan: LaunchPlan) -> Self {
+        self.resolved.insert(worker.to_string(), plan);
+        self
     }
 
     /// With `prefer_uv`, a Python worker (`main.py`) whose kind is not
@@ -121,6 +131,9 @@ impl Discovery {
 
     /// How to run task `worker.function`.
     pub fn resolve(&self, worker: &str, function: &str) -> Result<LaunchPlan, DiscoveryError> {
+        if let Some(plan) = self.resolved.get(worker) {
+            return Ok(plan.clone());
+        }
         let settings = self.config.settings_for(worker, function);
         let timeout = settings.timeout_secs.map(Duration::from_secs_f64);
         let python = settings

@@ -143,6 +143,7 @@ pub mod inprocess;
 pub mod process;
 pub mod router;
 pub mod warm;
+pub mod worker_jobs;
 
 use std::sync::Arc;
 

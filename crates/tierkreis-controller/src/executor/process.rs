@@ -78,6 +78,21 @@ pub struct ProcessExecutor {
     pool: Arc<Pool>,
     /// What each worker command allows when warm, found once per run.
     warm_checks: super::warm::WarmChecks,
+    /// Set when this executor runs inside a worker job (see
+    /// [`super::worker_jobs`]): its tasks' debug data name the job.
+    served_in: Option<Arc<ServedInWorkerJob>>,
+}
+
+/// The worker job an executor runs in, as its tasks' `debug/executors/<loc>`
+/// records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedInWorkerJob {
+    /// The batch system's name (`slurm`, `pbs`, `pjsub`).
+    pub system: String,
+    /// The batch job's id, when the job knows it.
+    pub job_id: Option<String>,
+    /// The compute node.
+    pub host: String,
 }
 
 #[derive(Debug)]
@@ -122,6 +137,8 @@ pub(super) struct Job {
     pub(super) warm: Option<Arc<super::warm::WarmKey>>,
     pub(super) storage: Arc<dyn ControllerStorage>,
     pub(super) events: Events,
+    /// The worker job this task runs in, if any.
+    pub(super) served_in: Option<Arc<ServedInWorkerJob>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -275,7 +292,36 @@ impl ProcessExecutor {
             discovery,
             pool,
             warm_checks: Default::default(),
+            served_in: None,
         }
+    }
+
+    /// Records in each task's debug data that it ran in `job`.
+    pub fn serving_in_worker_job(mut self, job: ServedInWorkerJob) -> Self {
+        self.served_in = Some(Arc::new(job));
+        self
+    }
+
+    /// Whether a task of `worker.function` would run warm here: its plan
+    /// resolves and its command can serve many calls.
+    pub(super) fn can_serve_warm(
+        &self,
+        worker: &str,
+        function: &str,
+        tkr_dir: &Path,
+        storage: &dyn ControllerStorage,
+    ) -> Option<LaunchPlan> {
+        if !self.pool.options.warm {
+            return None;
+        }
+        let plan = self.discovery.resolve(worker, function).ok()?;
+        self.warm_checks.key(&plan, tkr_dir, worker, storage)?;
+        Some(plan)
+    }
+
+    /// The options this executor was made with.
+    pub fn options(&self) -> &ProcessOptions {
+        &self.pool.options
     }
 
     /// How workers are found.
@@ -349,6 +395,7 @@ impl ProcessExecutor {
             warm,
             storage: storage.clone(),
             events: events.clone(),
+            served_in: self.served_in.clone(),
         };
         write_debug_data(&job).map_err(storage_error)?;
         Ok(job)
@@ -358,7 +405,7 @@ impl ProcessExecutor {
 /// Records how `job` runs (`debug/executors/<loc>`): one-shot, or warm with
 /// the warm process's command.
 pub(super) fn write_debug_data(job: &Job) -> Result<(), tierkreis_storage::StorageError> {
-    let data = match &job.warm {
+    let mut data = match &job.warm {
         Some(key) => ExecutorDebugData {
             executor: format!("tierkreis-rs:{}", key.executor_name),
             launch_command: format!(
@@ -377,6 +424,17 @@ pub(super) fn write_debug_data(job: &Job) -> Result<(), tierkreis_storage::Stora
             packages: Vec::new(),
         },
     };
+    if let Some(served_in) = &job.served_in {
+        let name = data.executor.trim_start_matches("tierkreis-rs:").to_string();
+        data.executor = format!("tierkreis-rs:{}-worker-job:{name}", served_in.system);
+        data.job_id = served_in.job_id.clone();
+        data.launch_command = format!(
+            "{} in worker job {} on {}",
+            data.launch_command,
+            served_in.job_id.as_deref().unwrap_or("(no id)"),
+            served_in.host
+        );
+    }
     job.storage.write_executor_data(&job.loc, &data)
 }
 
@@ -1031,7 +1089,24 @@ impl Executor for ProcessExecutor {
     }
 
     fn prepare_for_run(&mut self, graph: &GraphData, storage: &Arc<dyn ControllerStorage>) {
-        if !self.pool.options.warm || !self.pool.options.prestart_warm {
+        if !self.pool.options.prestart_warm {
+            return;
+        }
+        self.prestart_warm(&workers_called_by(graph), 1, storage);
+    }
+}
+
+impl ProcessExecutor {
+    /// Starts up to `processes_each` warm processes for each of `workers` (a
+    /// worker and one of its functions) that can run warm, while free slots
+    /// last, so imports happen before the first task arrives.
+    pub fn prestart_warm(
+        &mut self,
+        workers: &[(String, String)],
+        processes_each: usize,
+        storage: &Arc<dyn ControllerStorage>,
+    ) {
+        if !self.pool.options.warm {
             return;
         }
         if !storage.workflow_dir().is_dir() {
@@ -1040,7 +1115,7 @@ impl Executor for ProcessExecutor {
         let Ok(tkr_dir) = std::path::absolute(storage.tkr_dir()) else {
             return;
         };
-        for (worker, function) in workers_called_by(graph) {
+        for (worker, function) in workers.iter().cloned() {
             let Ok(plan) = self.discovery.resolve(&worker, &function) else {
                 // Its task will fail with the discovery error when it runs.
                 continue;
@@ -1055,11 +1130,18 @@ impl Executor for ProcessExecutor {
             if state.stopping || Pool::used(&state) >= self.pool.options.jobs {
                 break;
             }
-            if state.warm_refused.contains_key(&key) || state.warm.values().any(|s| s.key == key) {
+            if state.warm_refused.contains_key(&key) {
                 continue;
             }
-            tracing::debug!(worker = %worker, "pre-starting a warm process");
-            self.pool.start_warm(&mut state, key, None, storage.clone());
+            let running = state.warm.values().filter(|s| s.key == key).count();
+            for _ in running..processes_each {
+                if Pool::used(&state) >= self.pool.options.jobs {
+                    break;
+                }
+                tracing::debug!(worker = %worker, "pre-starting a warm process");
+                self.pool
+                    .start_warm(&mut state, key.clone(), None, storage.clone());
+            }
         }
     }
 }

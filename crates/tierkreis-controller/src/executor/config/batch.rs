@@ -147,4 +147,10 @@ pub struct HpcConfig {
     pub poll_secs: Option<f64>,
     /// Cancel the run's jobs when it is stopped, e.g. by Ctrl-C (default true).
     pub cancel_on_stop: Option<bool>,
+    /// Worker jobs per worker at most, for workers without their own
+    /// `max_worker_jobs` (default 4).
+    pub max_worker_jobs: Option<u32>,
+    /// Seconds an idle worker job is kept, and a worker job waits for a
+    /// silent controller before it ends itself (default 60).
+    pub worker_idle_secs: Option<f64>,
 }
