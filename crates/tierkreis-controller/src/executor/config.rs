@@ -406,12 +406,18 @@ impl ExecutorConfig {
         }
         for (name, w) in &self.workers {
             seconds(format!("workers.{name}.timeout_secs"), w.timeout_secs)?;
-            seconds(format!("workers.{name}.worker_idle_secs"), w.worker_idle_secs)?;
+            seconds(
+                format!("workers.{name}.worker_idle_secs"),
+                w.worker_idle_secs,
+            )?;
             command(format!("workers.{name}.command"), &w.command)?;
         }
         for (index, r) in self.routes.iter().enumerate() {
             seconds(format!("routes[{index}].timeout_secs"), r.timeout_secs)?;
-            seconds(format!("routes[{index}].worker_idle_secs"), r.worker_idle_secs)?;
+            seconds(
+                format!("routes[{index}].worker_idle_secs"),
+                r.worker_idle_secs,
+            )?;
             command(format!("routes[{index}].command"), &r.command)?;
             glob::Pattern::new(&r.task).map_err(|source| ConfigError::BadRoute {
                 path: path.to_path_buf(),

@@ -30,7 +30,9 @@ pub struct LaunchPlan {
 }
 
 /// How a worker may be kept warm (see [`crate::executor::warm`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct WarmSettings {
     /// `Some(false)`: never warm.
     pub enabled: Option<bool>,

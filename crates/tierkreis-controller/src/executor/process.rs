@@ -425,7 +425,10 @@ pub(super) fn write_debug_data(job: &Job) -> Result<(), tierkreis_storage::Stora
         },
     };
     if let Some(served_in) = &job.served_in {
-        let name = data.executor.trim_start_matches("tierkreis-rs:").to_string();
+        let name = data
+            .executor
+            .trim_start_matches("tierkreis-rs:")
+            .to_string();
         data.executor = format!("tierkreis-rs:{}-worker-job:{name}", served_in.system);
         data.job_id = served_in.job_id.clone();
         data.launch_command = format!(
@@ -1115,14 +1118,14 @@ impl ProcessExecutor {
         let Ok(tkr_dir) = std::path::absolute(storage.tkr_dir()) else {
             return;
         };
-        for (worker, function) in workers.iter().cloned() {
-            let Ok(plan) = self.discovery.resolve(&worker, &function) else {
+        for (worker, function) in workers {
+            let Ok(plan) = self.discovery.resolve(worker, function) else {
                 // Its task will fail with the discovery error when it runs.
                 continue;
             };
             let Some(key) = self
                 .warm_checks
-                .key(&plan, &tkr_dir, &worker, storage.as_ref())
+                .key(&plan, &tkr_dir, worker, storage.as_ref())
             else {
                 continue;
             };

@@ -48,11 +48,11 @@ use super::config::{ExecutorKind, WorkerKind};
 use super::discovery::Discovery;
 use super::process::{build_spec, ProcessExecutor};
 use super::worker_jobs::{find_tkr_program, WorkerJobExecutor, WorkerJobOptions, WorkerJobRoute};
-use tierkreis_core::GraphData;
 use crate::runtime::{
     BatchJobFailure, Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
 };
 use crate::scheduler::Launch;
+use tierkreis_core::GraphData;
 
 /// How many lines of a failed job's output and error files go into its
 /// node's error text.
@@ -777,7 +777,9 @@ impl LocalOrBatchExecutor {
                 path: batch.shared.options.path.clone(),
             })),
             None => {
-                tracing::warn!("no `tkr` program found for worker jobs: batch tasks run one job each");
+                tracing::warn!(
+                    "no `tkr` program found for worker jobs: batch tasks run one job each"
+                );
                 None
             }
         };

@@ -312,7 +312,11 @@ fn environment_and_setup(s: &mut Vec<u8>, spec: &JobSpec) -> Result<(), Unquotab
 }
 
 /// The worker command of a one-task job, and the markers it leaves.
-fn worker_command(s: &mut Vec<u8>, system: BatchSystem, spec: &JobSpec) -> Result<(), UnquotableWord> {
+fn worker_command(
+    s: &mut Vec<u8>,
+    system: BatchSystem,
+    spec: &JobSpec,
+) -> Result<(), UnquotableWord> {
     let c = &spec.command;
     s.extend_from_slice(b"\n# --- Worker Command ---\n");
     s.extend_from_slice(&fill("cd {dir} || exit 1\n", &[("dir", &q(&c.tkr_dir)?)]));

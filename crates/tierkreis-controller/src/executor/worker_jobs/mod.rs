@@ -75,6 +75,10 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// How often a job that has not started yet is looked for.
 const START_CHECK_EVERY: Duration = Duration::from_millis(200);
 
+/// How long the jobs of a finished run have to end by themselves before
+/// they are cancelled.
+const END_GRACE: Duration = Duration::from_secs(2);
+
 /// A job asked to end that is still there after this is cancelled.
 const ENDING_GRACE: Duration = Duration::from_secs(30);
 
@@ -325,6 +329,9 @@ impl Driver {
         if self.stopped {
             return;
         }
+        if self.pools.is_empty() {
+            self.cancel_earlier_controllers_jobs(q.storage.as_ref());
+        }
         let worker = q.task.worker.clone();
         let index = match self
             .pools
@@ -347,6 +354,71 @@ impl Driver {
             }
         };
         self.pools[index].queue.push_back(q);
+    }
+
+    /// Before this controller hands out its first task: the worker jobs an
+    /// earlier controller of this workflow left (it was killed; only one
+    /// controller holds a workflow) are cancelled and waited for, so that a
+    /// task of theirs still running never writes a node this run starts again.
+    fn cancel_earlier_controllers_jobs(&self, storage: &dyn ControllerStorage) {
+        let jobs_dir = storage.workflow_dir().join(WORKER_JOBS_DIR);
+        let mut by_system: HashMap<BatchSystem, Vec<String>> = HashMap::new();
+        for e in std::fs::read_dir(&jobs_dir).into_iter().flatten().flatten() {
+            let folder = JobFolder::new(e.path());
+            if folder.ended_path().exists() {
+                continue;
+            }
+            let Ok(record) = mailbox::read_record::<SubmittedRecord>(&folder.submitted_path())
+            else {
+                continue;
+            };
+            let system = match record.system.as_str() {
+                "slurm" => BatchSystem::Slurm,
+                "pbs" => BatchSystem::Pbs,
+                "pjsub" => BatchSystem::Pjsub,
+                _ => continue,
+            };
+            by_system.entry(system).or_default().push(record.job_id);
+        }
+        for (system, ids) in by_system {
+            let active: Vec<String> = match system.query(&self.commands, &ids) {
+                Ok(states) => ids
+                    .into_iter()
+                    .filter(|id| {
+                        states
+                            .get(super::hpc::batch_system::job_key(id))
+                            .is_some_and(JobState::is_active)
+                    })
+                    .collect(),
+                Err(_) => ids,
+            };
+            if active.is_empty() {
+                continue;
+            }
+            tracing::info!(jobs = ?active, "cancelling the worker jobs of an earlier controller");
+            let _ = storage.append_workflow_log(&format!(
+                "tkr: cancelling worker job(s) {} left by an earlier controller of this workflow",
+                active.join(", ")
+            ));
+            if let Err(e) = system.cancel(&self.commands, &active) {
+                tracing::warn!(error = %e, "cannot cancel an earlier controller's worker jobs");
+                continue;
+            }
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                let still = system.query(&self.commands, &active).is_ok_and(|states| {
+                    active.iter().any(|id| {
+                        states
+                            .get(super::hpc::batch_system::job_key(id))
+                            .is_some_and(|s| *s == JobState::Running)
+                    })
+                });
+                if !still {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
     }
 
     /// One look at everything; `true` when something is going on that
@@ -387,7 +459,9 @@ impl Driver {
                 Ok(m) => {
                     states.insert(system, m);
                 }
-                Err(e) => tracing::warn!(error = %e, "worker job status query failed; trying again"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "worker job status query failed; trying again")
+                }
             }
         }
         states
@@ -443,7 +517,8 @@ impl Driver {
                 }
                 if matches!(job.phase, Phase::Ending { since } if since.elapsed() > ENDING_GRACE) {
                     // Asked to end long ago and still there: cancel it.
-                    if let Err(e) = system.cancel(&self.commands, std::slice::from_ref(&job.job_id)) {
+                    if let Err(e) = system.cancel(&self.commands, std::slice::from_ref(&job.job_id))
+                    {
                         tracing::warn!(job = %job.job_id, error = %e, "cannot cancel a worker job");
                     }
                     job.phase = Phase::Ending {
@@ -522,8 +597,7 @@ impl Driver {
                     .iter()
                     .filter(|j| j.phase == Phase::Serving)
                     .map(|j| {
-                        (j.assigned.is_empty() && j.held.is_empty())
-                            .then(|| j.idle_since.elapsed())
+                        (j.assigned.is_empty() && j.held.is_empty()).then(|| j.idle_since.elapsed())
                     })
                     .collect(),
                 slots_per_job: p.route.slots,
@@ -562,8 +636,6 @@ impl Driver {
 
     /// Writes a job's folder and script and submits it.
     fn submit(&mut self, index: usize) -> Result<(), String> {
-        let number = self.next_job_number;
-        self.next_job_number += 1;
         let (storage, worker, route) = {
             let p = &self.pools[index];
             (p.storage.clone(), p.worker.clone(), p.route.clone())
@@ -574,7 +646,20 @@ impl Driver {
             .map_err(|e| format!("cannot make the checkpoint folder absolute: {e}"))?;
         let jobs_dir = workflow_dir.join(WORKER_JOBS_DIR);
         let heartbeat = jobs_dir.join(format!("controller-{}.alive", self.session));
-        let folder = JobFolder::new(jobs_dir.join(format!("{worker}-{number}")));
+        std::fs::create_dir_all(&jobs_dir)
+            .map_err(|e| format!("cannot make {}: {e}", jobs_dir.display()))?;
+        // A folder of its own, never one an earlier controller of this
+        // workflow used (a resumed run finds theirs there).
+        let (number, folder) = loop {
+            let number = self.next_job_number;
+            self.next_job_number += 1;
+            let dir = jobs_dir.join(format!("{worker}-{number}"));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break (number, JobFolder::new(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("cannot make {}: {e}", dir.display())),
+            }
+        };
         folder.create().map_err(|e| e.to_string())?;
         if self.heartbeat.is_none() {
             mailbox::write_atomically(&heartbeat, b"").map_err(|e| e.to_string())?;
@@ -623,7 +708,11 @@ impl Driver {
         mailbox::write_atomically(&folder.script_path(), &script).map_err(|e| e.to_string())?;
         let job_id = route
             .system
-            .submit(&self.commands, &folder.script_path(), job_spec.no_check_directory)
+            .submit(
+                &self.commands,
+                &folder.script_path(),
+                job_spec.no_check_directory,
+            )
             .map_err(|e| {
                 format!(
                     "the {} scheduler refused the worker job of {worker:?} (script {}): {e}",
@@ -740,7 +829,10 @@ impl Driver {
             if q.job_losses > MAX_JOB_LOSSES {
                 q.events.complete(Completion {
                     loc: q.task.loc.clone(),
-                    result: Err(TaskFailure::new(FailureKind::BatchJob(why.failure), message)),
+                    result: Err(TaskFailure::new(
+                        FailureKind::BatchJob(why.failure),
+                        message,
+                    )),
                 });
                 continue;
             }
@@ -795,12 +887,28 @@ impl Driver {
         running
     }
 
-    /// The run is over: every job asked to end, and cancelled.
+    /// The run is over: every job is asked to end; those serving get a
+    /// moment to end by themselves (their warm processes exit cleanly), the
+    /// others (pending in the queue, or slow) are cancelled.
     fn end_all(&mut self) {
         for p in &self.pools {
             for j in &p.jobs {
                 let _ = j.folder.request_stop();
             }
+        }
+        let deadline = Instant::now() + END_GRACE;
+        while Instant::now() < deadline {
+            for p in &mut self.pools {
+                p.jobs.retain(|j| !j.folder.ended_path().exists());
+            }
+            if self
+                .pools
+                .iter()
+                .all(|p| p.jobs.iter().all(|j| j.phase != Phase::Serving))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         self.cancel_all();
         if let Some(hb) = self.heartbeat.take() {
@@ -812,10 +920,7 @@ impl Driver {
         let mut by_system: HashMap<BatchSystem, Vec<String>> = HashMap::new();
         for p in &mut self.pools {
             for j in p.jobs.drain(..) {
-                by_system
-                    .entry(p.route.system)
-                    .or_default()
-                    .push(j.job_id);
+                by_system.entry(p.route.system).or_default().push(j.job_id);
             }
         }
         for (system, ids) in by_system {
@@ -850,6 +955,14 @@ fn receive_reports(
             }
         };
         job.idle_since = Instant::now();
+        if job
+            .assigned
+            .get(&seq)
+            .is_none_or(|q| q.task.loc.to_string() != report.loc)
+        {
+            tracing::warn!(seq, loc = %report.loc, "a worker job reported a task it was not given; ignored");
+            continue;
+        }
         match &report.failure {
             None => {
                 task_time.record(Duration::from_secs_f64(report.secs.max(0.0)));

@@ -153,7 +153,11 @@ mod tests {
     #[test]
     fn idle_jobs_end_only_after_the_idle_time_and_only_with_nothing_queued() {
         let l = WorkerJobsLoad {
-            serving_jobs: vec![Some(Duration::from_secs(61)), Some(Duration::from_secs(5)), None],
+            serving_jobs: vec![
+                Some(Duration::from_secs(61)),
+                Some(Duration::from_secs(5)),
+                None,
+            ],
             ..load()
         };
         assert_eq!(decide_worker_jobs(&l).end, vec![0]);

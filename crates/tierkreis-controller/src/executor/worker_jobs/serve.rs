@@ -127,12 +127,15 @@ pub fn serve_worker_job(dir: &Path) -> Result<ServeEnd, ServeError> {
     let mut last_heartbeat_check = Instant::now();
     let reason = loop {
         let mut active = false;
-        // The inbox: take every waiting order.
+        // The inbox: take waiting orders while a process is free. An order
+        // left there is not started, so if the job ends now the controller
+        // hands it to another job as it is, not as a failed attempt.
         if !stop_requested || !taken.is_empty() {
             match folder.list_inbox() {
                 Ok((seqs, stop)) => {
                     stop_requested |= stop;
-                    for seq in seqs {
+                    let free = spec.slots.max(1).saturating_sub(taken.len());
+                    for seq in seqs.into_iter().take(free) {
                         active = true;
                         let order: TaskOrder = match mailbox::take_record(&folder.order_path(seq)) {
                             Ok(o) => o,
@@ -230,7 +233,10 @@ fn launch(
         Err(e) => {
             return failed(
                 crate::runtime::FailureKind::CouldNotLaunch,
-                format!("the worker job got an order with a bad location {:?}: {e}", order.loc),
+                format!(
+                    "the worker job got an order with a bad location {:?}: {e}",
+                    order.loc
+                ),
             )
         }
     };
