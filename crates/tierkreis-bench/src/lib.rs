@@ -13,6 +13,7 @@ pub mod graphs;
 pub mod quantum;
 pub mod reference;
 pub mod runner;
+pub mod slurm;
 pub mod spawn;
 pub mod warm;
 

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tierkreis_bench::floor::{durable_floor, per_unit_us, small_file_create};
 use tierkreis_bench::quantum::{speedup, Controller, QuantumBench, QuantumRun};
 use tierkreis_bench::reference::ReferenceBench;
+use tierkreis_bench::slurm::{SlurmBench, SlurmMode};
 use tierkreis_bench::runner::{median, worker_next_to, RunStats, TkrBench};
 use tierkreis_bench::spawn::{overhead_per_task_us, spawn_floor, SpawnReport};
 use tierkreis_bench::{StorageMode, Workload};
@@ -53,6 +54,29 @@ impl From<StorageArg> for StorageMode {
         match s {
             StorageArg::Memory => StorageMode::Memory,
             StorageArg::File => StorageMode::File,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SlurmModeArg {
+    /// Warm processes inside worker jobs.
+    #[value(name = "worker-jobs")]
+    WorkerJobs,
+    /// warm = false: one batch job per task.
+    #[value(name = "one-job-per-task")]
+    OneJobPerTask,
+    /// No batch system: local warm workers.
+    #[value(name = "local-warm")]
+    LocalWarm,
+}
+
+impl From<SlurmModeArg> for SlurmMode {
+    fn from(m: SlurmModeArg) -> SlurmMode {
+        match m {
+            SlurmModeArg::WorkerJobs => SlurmMode::WorkerJobs,
+            SlurmModeArg::OneJobPerTask => SlurmMode::OneJobPerTask,
+            SlurmModeArg::LocalWarm => SlurmMode::LocalWarm,
         }
     }
 }
@@ -233,6 +257,34 @@ enum Cmd {
         #[arg(long, value_name = "DIR", default_value = "/tmp")]
         work_dir: PathBuf,
     },
+    /// `compile_simulate` with the Aer worker on the real SLURM of
+    /// ../shared/slurm: worker jobs, one batch job per task, and local warm
+    /// workers, side by side on the same cores; each answer checked.
+    Slurm {
+        /// The tkr binary.
+        #[arg(long, value_name = "PATH")]
+        tkr: PathBuf,
+        /// Circuit counts.
+        #[arg(long, value_delimiter = ',', default_value = "16,100")]
+        n: Vec<u64>,
+        /// Modes, in the order they run for each N.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "worker-jobs,one-job-per-task,local-warm"
+        )]
+        modes: Vec<SlurmModeArg>,
+        /// Worker jobs at most (one warm process on one core each).
+        #[arg(long, default_value_t = 2)]
+        max_worker_jobs: u32,
+        /// tkr --jobs for local processes.
+        #[arg(long, default_value_t = 2)]
+        jobs: u64,
+        /// The reference environment's runner (shims.sh beside it).
+        #[arg(long, default_value = "../shared/reference/run.sh")]
+        run_sh: PathBuf,
+    },
     /// The per-call cost of warm workers against one process per call:
     /// tkr on map_worker with a Rust SDK worker and a Python `tierkreis`
     /// worker, warm and --no-warm, --jobs 1; the slope between two sizes.
@@ -351,6 +403,14 @@ fn main() -> anyhow::Result<()> {
             tkr,
             repeat,
         } => spawn(&worker, n, &jobs, dir, tkr, repeat),
+        Cmd::Slurm {
+            tkr,
+            n,
+            modes,
+            max_worker_jobs,
+            jobs,
+            run_sh,
+        } => slurm(tkr, &n, &modes, max_worker_jobs, jobs, run_sh),
         Cmd::Quantum {
             tkr,
             n,
@@ -453,6 +513,52 @@ fn main() -> anyhow::Result<()> {
 }
 
 #[allow(clippy::too_many_arguments)]
+fn slurm(
+    tkr: PathBuf,
+    ns: &[u64],
+    modes: &[SlurmModeArg],
+    max_worker_jobs: u32,
+    jobs: u64,
+    run_sh: PathBuf,
+) -> anyhow::Result<()> {
+    let canonical = |p: &PathBuf, what: &str| {
+        std::fs::canonicalize(p).with_context(|| format!("no {what} at {}", p.display()))
+    };
+    let bench = SlurmBench {
+        run_sh: canonical(
+            &run_sh,
+            "reference runner (run from the repository root, or give --run-sh)",
+        )?,
+        tkr: canonical(&tkr, "tkr binary")?,
+        max_worker_jobs,
+        jobs,
+    };
+    let modes: Vec<SlurmMode> = modes.iter().map(|&m| m.into()).collect();
+    println!("| circuits | mode | wall | batch jobs | aer tasks | vs one job per task | vs local warm |");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
+    for &n in ns {
+        let runs = bench
+            .run(n, &modes, std::path::Path::new("/tmp"))
+            .with_context(|| format!("compile_simulate on SLURM, {n} circuits"))?;
+        let wall_of = |m: SlurmMode| runs.iter().find(|r| r.mode == m).map(|r| r.wall);
+        for r in &runs {
+            let ratio = |other: Option<std::time::Duration>| {
+                other.map_or("-".to_string(), |o| format!("{:.2}x", speedup(o, r.wall)))
+            };
+            println!(
+                "| {n} | {} | {:.1} s | {} | {} | {} | {} |",
+                r.mode.name(),
+                r.wall.as_secs_f64(),
+                r.batch_jobs,
+                r.aer_tasks,
+                ratio(wall_of(SlurmMode::OneJobPerTask)),
+                ratio(wall_of(SlurmMode::LocalWarm)),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn quantum(
     tkr: PathBuf,
     ns: &[u64],

@@ -203,7 +203,7 @@ impl QuantumBench {
             drop(cmd);
             drop(group);
             if !run.stopped_at_memory_cap {
-                check_ghz_results(&ck, &sizes, controller, n)?;
+                check_ghz_results(&ck, &sizes, controller.name(), n)?;
             }
             runs.push(run);
         }
@@ -359,7 +359,7 @@ fn kill_run(controller: u32, entry: &str) {
 }
 
 /// `PORT:FILE` for every file of `case/inputs`, sorted.
-fn input_args(case: &Path) -> Result<Vec<String>, BenchError> {
+pub(crate) fn input_args(case: &Path) -> Result<Vec<String>, BenchError> {
     let inputs = case.join("inputs");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&inputs)
         .map_err(|e| io(&inputs, e))?
@@ -376,7 +376,7 @@ fn input_args(case: &Path) -> Result<Vec<String>, BenchError> {
         .collect())
 }
 
-fn check_exit(run: &crate::child::ChildRun, program: &str, n: u64) -> Result<(), BenchError> {
+pub(crate) fn check_exit(run: &crate::child::ChildRun, program: &str, n: u64) -> Result<(), BenchError> {
     if run.status.success() {
         return Ok(());
     }
@@ -392,16 +392,16 @@ fn check_exit(run: &crate::child::ChildRun, program: &str, n: u64) -> Result<(),
 /// Checks workflow 1's `value` in `ck`: one BackendResult per circuit, of
 /// the circuit's width, with [`SHOTS`] shots, each all zeros or all ones.
 /// Shots are rows of bytes, the bits packed from the most significant one.
-fn check_ghz_results(
+pub(crate) fn check_ghz_results(
     ck: &Path,
     sizes: &[u64],
-    controller: Controller,
+    program: &str,
     n: u64,
 ) -> Result<(), BenchError> {
     let path = ck.join("00000000-0000-0000-0000-000000000001/-/outputs/value");
     let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
     let wrong = |reason: String| BenchError::WrongResult {
-        program: controller.name().to_owned(),
+        program: program.to_owned(),
         workload: WORKLOAD,
         n,
         expected: format!(
@@ -459,7 +459,7 @@ fn packed_ones(width: u64) -> Vec<u64> {
         .collect()
 }
 
-fn io(path: &Path, source: std::io::Error) -> BenchError {
+pub(crate) fn io(path: &Path, source: std::io::Error) -> BenchError {
     BenchError::Io {
         path: path.to_path_buf(),
         source,

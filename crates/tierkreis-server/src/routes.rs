@@ -57,6 +57,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/workflows/", get(list))
         .route("/api/workflows/{id}", get(workflow))
         .route("/api/workflows/{id}/logs", get(workflow_logs))
+        .route("/api/workflows/{id}/worker_jobs", get(worker_jobs))
         .route("/api/workflows/{id}/events", get(workflow_events))
         .route("/api/workflows/{id}/nodes/{loc}", get(scope_graph))
         .route("/api/workflows/{id}/nodes/{loc}/info", get(node_info))
@@ -185,6 +186,19 @@ async fn scope_graph(
         let s = open(&app, &id)?;
         let loc = view::parse_loc(&loc)?;
         view::scope_graph(&s, &loc, page)
+    })
+    .await
+    .map(Json)
+}
+
+/// The run's worker jobs (batch jobs holding warm workers): id, node, state.
+async fn worker_jobs(
+    State(app): App,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<tierkreis_storage::worker_jobs::WorkerJobSummary>>, ApiError> {
+    blocking(move || {
+        let s = open(&app, &id)?;
+        Ok(tierkreis_storage::worker_jobs::worker_jobs(s.workflow_dir()))
     })
     .await
     .map(Json)

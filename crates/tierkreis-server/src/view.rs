@@ -150,6 +150,17 @@ pub struct NodeInfo {
     pub cached_from: Option<CachedFrom>,
     /// A retried task's failed attempts (`<node>/attempts/<k>`), in order.
     pub attempts: Vec<FailedAttempt>,
+    /// How a task ran (`debug/executors/<loc>`): the executor, the batch
+    /// job it ran in, and the command (which names a worker job's node).
+    pub ran_with: Option<RanWith>,
+}
+
+/// A task's executor record, as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RanWith {
+    pub executor: String,
+    pub job_id: Option<String>,
+    pub launch_command: String,
 }
 
 /// One failed attempt of a retried task.
@@ -574,6 +585,15 @@ pub fn node_info(s: &FileControllerStorage, loc: &Loc) -> Result<NodeInfo, ApiEr
         {
             tierkreis_storage::result_cache::cache_source(s, loc)
                 .map(|(run, loc)| CachedFrom { run, loc })
+        } else {
+            None
+        },
+        ran_with: if is_task {
+            s.read_executor_data(loc).ok().map(|d| RanWith {
+                executor: d.executor,
+                job_id: d.job_id,
+                launch_command: d.launch_command,
+            })
         } else {
             None
         },

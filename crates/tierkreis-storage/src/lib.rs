@@ -30,6 +30,7 @@ pub mod timestamps;
 mod value_cache;
 pub mod warm;
 pub mod worker;
+pub mod worker_jobs;
 pub mod workflow_status;
 
 pub use controller::{

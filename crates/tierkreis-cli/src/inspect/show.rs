@@ -80,10 +80,26 @@ pub fn run(a: ShowArgs) -> anyhow::Result<u8> {
     )?;
     let loc = pos.loc.unwrap_or_else(Loc::root);
     let view = ctx.view_at(&loc)?;
+    let worker_jobs = tierkreis_storage::worker_jobs::worker_jobs(st.workflow_dir());
     if a.json {
+        let jobs: Vec<Value> = worker_jobs
+            .iter()
+            .map(|j| {
+                obj([
+                    ("name", Value::from(j.name.as_str())),
+                    ("worker", Value::from(j.worker.as_str())),
+                    ("system", Value::from(j.system.as_str())),
+                    ("job_id", Value::from(j.job_id.as_str())),
+                    ("host", opt_str(j.host.as_deref())),
+                    ("state", Value::from(j.state.as_str())),
+                    ("ended", opt_str(j.ended.as_deref())),
+                ])
+            })
+            .collect();
         render::print_json(&obj([
             ("workflow", super::ls::to_json(&summary)),
             ("tree", view.to_json()),
+            ("worker_jobs", Value::List(jobs)),
         ]));
     } else {
         let mut head = format!("workflow {}", summary.id);
@@ -112,6 +128,20 @@ pub fn run(a: ShowArgs) -> anyhow::Result<u8> {
         let mut out = String::new();
         view.write(&mut out, "", "");
         out!("{out}");
+        if !worker_jobs.is_empty() {
+            outln!("worker jobs:");
+            for j in &worker_jobs {
+                let host = j.host.as_deref().map_or(String::new(), |h| format!(" on {h}"));
+                let ended = j.ended.as_deref().map_or(String::new(), |e| format!(": {e}"));
+                outln!(
+                    "  {}  {} job {}{host}  {}{ended}",
+                    j.name,
+                    j.system,
+                    j.job_id,
+                    j.state
+                );
+            }
+        }
     }
     Ok(exit::OK)
 }
@@ -363,6 +393,14 @@ impl<'a> Ctx<'a> {
             if let Some((run, from)) = tierkreis_storage::result_cache::cache_source(self.st, loc) {
                 v.detail = format!("{} [cached from {run} {from}]", v.detail);
             }
+            if let Some(job) = self
+                .st
+                .read_executor_data(loc)
+                .ok()
+                .and_then(|d| batch_job_label(&d.executor, d.job_id.as_deref()?))
+            {
+                v.detail = format!("{} [{job}]", v.detail);
+            }
             let failed = tierkreis_storage::attempts::failed_attempts(self.st, loc);
             if failed > 0 {
                 v.detail = format!(
@@ -464,6 +502,19 @@ impl<'a> Ctx<'a> {
         let parent = loc.pop_last().map(|(_, p)| p).unwrap_or_else(Loc::root);
         v.children = self.scope(loc, &[loc.n(-1), parent.n(-1)], depth);
         v
+    }
+}
+
+/// `slurm worker job 12` or `slurm job 12`: the batch job a task ran in,
+/// from its executor record (`tierkreis-rs:slurm-worker-job:python-warm`,
+/// `tierkreis-rs:slurm:binary`).
+fn batch_job_label(executor: &str, job_id: &str) -> Option<String> {
+    let first = executor.strip_prefix("tierkreis-rs:")?.split(':').next()?;
+    match first.strip_suffix("-worker-job") {
+        Some(system) => Some(format!("{system} worker job {job_id}")),
+        None => ["slurm", "pbs", "pjsub"]
+            .contains(&first)
+            .then(|| format!("{first} job {job_id}")),
     }
 }
 

@@ -536,6 +536,9 @@ impl Driver {
         // Jobs gone: their tasks go back to the queue or fail.
         for (ji, why) in gone.into_iter().rev() {
             let job = self.pools[index].jobs.remove(ji);
+            if job.folder.ended_path().exists() {
+                let _ = mailbox::write_atomically(&job.folder.state_path(), b"ended");
+            }
             self.job_ended(index, job, why);
             active = true;
         }
@@ -918,8 +921,16 @@ impl Driver {
 
     fn cancel_all(&mut self) {
         let mut by_system: HashMap<BatchSystem, Vec<String>> = HashMap::new();
+        let why = if self.stopped {
+            "cancelled: the run was stopped"
+        } else {
+            "cancelled: the run is over"
+        };
         for p in &mut self.pools {
             for j in p.jobs.drain(..) {
+                if let Err(e) = mailbox::write_atomically(&j.folder.state_path(), why.as_bytes()) {
+                    tracing::debug!(error = %e, "cannot record a worker job's state");
+                }
                 by_system.entry(p.route.system).or_default().push(j.job_id);
             }
         }

@@ -15,7 +15,7 @@ use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 
 use super::mailbox::{
-    self, EndedRecord, JobFolder, MailboxError, ReportedFailure, StartedRecord, TaskOrder,
+    self, EndedRecord, JobFolder, WorkerJobFileError, ReportedFailure, StartedRecord, TaskOrder,
     TaskReport, WorkerJobSpec,
 };
 use crate::executor::config::ExecutorConfig;
@@ -38,7 +38,7 @@ pub enum ServeError {
     Mailbox {
         dir: std::path::PathBuf,
         #[source]
-        source: MailboxError,
+        source: WorkerJobFileError,
     },
     #[error("{}: workflow_id {id:?} is not a UUID", .path.display())]
     WorkflowId {
