@@ -138,6 +138,7 @@
 mod builtin_executor;
 pub mod config;
 pub mod discovery;
+mod guardian;
 pub mod hpc;
 pub mod inprocess;
 pub mod process;
