@@ -141,6 +141,7 @@ pub mod discovery;
 mod guardian;
 pub mod hpc;
 pub mod inprocess;
+mod leftover_processes;
 pub mod process;
 pub mod router;
 pub mod warm;

@@ -486,6 +486,7 @@ impl Pool {
         pgid: Pid,
         readers: [Option<JoinHandle<VecDeque<String>>>; 2],
     ) {
+        super::leftover_processes::record_task_group(job.storage.as_ref(), &job.loc, pgid);
         let (status, end) = wait(
             child,
             job.timeout,
@@ -882,7 +883,10 @@ pub(super) fn group_resident_memory(pgid: Pid) -> Option<u64> {
     let mut total = None;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -1111,6 +1115,8 @@ impl Executor for ProcessExecutor {
             worker: task.worker.clone(),
             message,
         };
+        // A task of a killed controller still running this node ends first.
+        super::leftover_processes::end_leftover_task_group(storage.as_ref(), &task.loc);
         let job = self.job(task, storage, done)?;
         let mut state = self.pool.lock();
         if state.stopping {

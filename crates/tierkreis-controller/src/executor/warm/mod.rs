@@ -831,6 +831,7 @@ pub(super) fn serve(
             )
             .as_bytes(),
         );
+        super::leftover_processes::record_task_group(job.storage.as_ref(), &job.loc, process.pgid);
         let from = log_len(&job);
         let call_began = Instant::now();
         let end = process.call(&job, &key, grace);
