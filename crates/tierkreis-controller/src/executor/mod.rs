@@ -60,7 +60,11 @@
 //!
 //! Stopping (Ctrl-C, `--task-timeout`) sends SIGTERM to the task's group,
 //! waits the grace period, then sends SIGKILL. A stopped run marks nothing
-//! failed, so `tkr resume` runs the stopped tasks again.
+//! failed, so `tkr resume` runs the stopped tasks again. A task over its
+//! `memory_limit` (its group's resident memory) is killed and fails. When
+//! the controller dies, its guardian kills every task's group
+//! ([`guardian`]); a resume first ends a task of the dead controller still
+//! running the node it is about to start ([`leftover_processes`]).
 //!
 //! # Configuration file
 //!

@@ -554,13 +554,10 @@ impl WarmProcess {
 /// child it forked keeps the reply pipe open.
 fn watch_exit(pid: Pid, tx: Sender<Line>) {
     use nix::sys::wait::{waitid, Id, WaitPidFlag};
-    loop {
-        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            // Exited, or already reaped (ECHILD): either way it is gone.
-            _ => break,
-        }
-    }
+    // Exited, or already reaped (ECHILD): either way it is gone.
+    while let Err(nix::errno::Errno::EINTR) =
+        waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
+    {}
     let _ = tx.send(Line::Exited);
 }
 
