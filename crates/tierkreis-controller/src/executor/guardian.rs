@@ -78,7 +78,15 @@ fn send(op: u8, pgid: i32) {
     record[4..].copy_from_slice(&pgid.to_le_bytes());
     let mut pipe = pipe.lock().unwrap_or_else(|e| e.into_inner());
     if let Err(e) = pipe.write_all(&record) {
-        tracing::warn!(pgid, error = %e, "cannot reach the process guardian");
+        // Once: a guardian that was killed fails every later write.
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!(
+                pgid,
+                error = %e,
+                "cannot reach the process guardian: worker processes may outlive a killed controller"
+            );
+        }
     }
 }
 
