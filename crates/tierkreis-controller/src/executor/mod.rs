@@ -86,7 +86,7 @@
 //! env = { OMP_NUM_THREADS = "1" }
 //! warm = true           # one process serves many calls where possible (default; --no-warm)
 //! max_calls = 500       # a fresh warm process after this many calls
-//! memory_limit = "2GiB" # replace a warm process past this resident memory
+//! memory_limit = "2GiB" # past this resident memory: the call fails, its process ends
 //!
 //! [workers.tool]
 //! command = ["/opt/tool/bin/tool", "--quiet"]  # no discovery; kind defaults to "binary"
