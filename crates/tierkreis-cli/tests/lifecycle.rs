@@ -270,3 +270,181 @@ fn tkr_stop_stops_the_controller_and_resume_finishes() {
         )
     );
 }
+
+/// `slow.run`: checks that no earlier call of the node still runs (else
+/// records the overlap in `$CALLS_DIR/overlaps`), appends its pid to
+/// `$CALLS_DIR/pids`; its first call starts a `sleep 300` child (pid in
+/// `grandchild`) and waits for it; later calls output 7 at once.
+const SLOW_ONCE_MAIN_SH: &str = r#"#!/usr/bin/env bash
+calls="$CALLS_DIR"
+for p in $(cat "$calls/pids" 2>/dev/null); do
+  if [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; then
+    echo "$$ started while $p still ran" >> "$calls/overlaps"
+  fi
+done
+echo $$ >> "$calls/pids"
+if [ "$(wc -l < "$calls/pids")" -eq 1 ]; then
+  sleep 300 &
+  echo $! > "$calls/grandchild.tmp"
+  mv "$calls/grandchild.tmp" "$calls/grandchild"
+  wait
+fi
+echo 7 > "$output_value_file"
+"#;
+
+/// A run of `slow.run(1)` whose first call (and that call's `sleep` child)
+/// runs: its scratch folder, the controller, and the two worker pids.
+struct KilledRun {
+    tmp: tempfile::TempDir,
+    controller: std::process::Child,
+    worker_pids: Vec<u32>,
+}
+
+impl KilledRun {
+    fn ck(&self) -> std::path::PathBuf {
+        self.tmp.path().join("ck")
+    }
+    fn calls(&self) -> std::path::PathBuf {
+        self.tmp.path().join("calls")
+    }
+}
+
+fn start_slow_once_run() -> KilledRun {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let main = tmp.path().join("reg/slow/main.sh");
+    std::fs::create_dir_all(main.parent().expect("worker dir")).expect("registry");
+    std::fs::write(&main, SLOW_ONCE_MAIN_SH).expect("main.sh");
+    std::fs::set_permissions(&main, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let calls = tmp.path().join("calls");
+    std::fs::create_dir_all(&calls).expect("calls");
+    let graph = write(
+        tmp.path(),
+        "slow.json",
+        r#"{"nodes": [
+          {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}},
+          {"type": "function", "function_name": "slow.run", "inputs": {"x": [0, "value"]}, "outputs": {"value": [2]}},
+          {"type": "output", "inputs": {"value": [1, "value"]}, "outputs": {}}
+        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#,
+    );
+    let controller = tkr(&tmp.path().join("ck"))
+        .args(["run", "--run-id", "4", "-q", "--registry"])
+        .arg(tmp.path().join("reg"))
+        .arg("-f")
+        .arg(&graph)
+        .env("CALLS_DIR", &calls)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    wait_for(&calls.join("grandchild"), Duration::from_secs(60));
+    let read_pid = |name: &str| -> u32 {
+        std::fs::read_to_string(calls.join(name))
+            .expect("pid file")
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .expect("a pid")
+    };
+    let worker_pids = vec![read_pid("pids"), read_pid("grandchild")];
+    assert!(worker_pids.iter().all(|p| process_alive(*p)));
+    KilledRun {
+        tmp,
+        controller,
+        worker_pids,
+    }
+}
+
+/// Whether `pid` runs (a zombie counts as gone).
+fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|t| {
+            !t.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// The pids of `parent`'s children named `name` (from `/proc`).
+fn children_named(parent: u32, name: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            ppid == Some(parent) && comm.trim() == name
+        })
+        .collect()
+}
+
+#[test]
+fn no_worker_process_or_its_child_outlives_a_sigkilled_controller() {
+    let mut run = start_slow_once_run();
+    run.controller.kill().expect("SIGKILL");
+    run.controller.wait().expect("reap");
+    let start = Instant::now();
+    while run.worker_pids.iter().any(|p| process_alive(*p)) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "worker processes {:?} still run 10 s after the controller was SIGKILLed",
+            run.worker_pids
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_resume_ends_a_task_the_killed_controller_left_running_before_running_it_again() {
+    let mut run = start_slow_once_run();
+    // The guardian dies first (as if the whole session were killed): the
+    // killed controller's worker is left running.
+    let guardians = children_named(run.controller.id(), "tkr-guardian");
+    assert_eq!(
+        guardians.len(),
+        1,
+        "the controller's guardian: {guardians:?}"
+    );
+    for guardian in guardians {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &guardian.to_string()])
+            .status();
+    }
+    run.controller.kill().expect("SIGKILL");
+    run.controller.wait().expect("reap");
+    assert!(
+        run.worker_pids.iter().all(|p| process_alive(*p)),
+        "the worker should still run for this test"
+    );
+    let out = tkr(&run.ck())
+        .args(["resume", "--run-id", "4", "-o", "--json", "--registry"])
+        .arg(run.tmp.path().join("reg"))
+        .env("CALLS_DIR", run.calls())
+        .output()
+        .expect("resume");
+    expect_code(&out, 0);
+    let v = outputs_of_report(tierkreis_core::json::parse(&out.stdout).expect("json"));
+    assert_eq!(
+        v,
+        Value::Map([("value".to_string(), Value::int(7))].into_iter().collect())
+    );
+    let overlaps = std::fs::read_to_string(run.calls().join("overlaps")).unwrap_or_default();
+    assert!(
+        overlaps.is_empty(),
+        "one node ran twice at once: {overlaps}"
+    );
+    let pids = std::fs::read_to_string(run.calls().join("pids")).expect("pids");
+    assert_eq!(pids.lines().count(), 2, "{pids}");
+    assert!(run.worker_pids.iter().all(|p| !process_alive(*p)));
+    let log = std::fs::read_to_string(run.ck().join(run_uuid(4)).join("logs")).unwrap_or_default();
+    assert!(
+        log.contains("left running at -.N1 by an earlier controller"),
+        "{log}"
+    );
+}

@@ -4,7 +4,8 @@
 //! `<node>/attempts/<k>/`; and a resume after a crash continuing the count.
 //! Python workers on the reference's `Worker`, warm and one process per
 //! call, whose first call exits, segfaults or hangs: each is retried exactly
-//! when `retry_on` names that kind of failure (these need the reference
+//! when `retry_on` names that kind of failure; one whose first call raises
+//! or calls `sys.exit` is retried by `--retries` alike warm and not (these need the reference
 //! environment, so the runner reports them ignored without it, and failed
 //! under CI).
 
@@ -68,6 +69,14 @@ fn main() {
         (
             "a_one_shot_python_call_past_its_timeout_is_retried_under_retry_on_timeout",
             a_one_shot_python_call_past_its_timeout_is_retried_under_retry_on_timeout,
+        ),
+        (
+            "a_python_call_that_raises_is_retried_by_default_warm_and_one_shot_alike",
+            a_python_call_that_raises_is_retried_by_default_warm_and_one_shot_alike,
+        ),
+        (
+            "a_python_call_that_calls_sys_exit_is_retried_by_default_warm_and_one_shot_alike",
+            a_python_call_that_calls_sys_exit_is_retried_by_default_warm_and_one_shot_alike,
         ),
     ];
     let missing_reference = availability().err();
@@ -342,6 +351,10 @@ enum FirstCall {
     Segfaults,
     /// Sleeps far past the task timeout.
     Hangs,
+    /// Raises an exception out of the task.
+    Raises,
+    /// `sys.exit(3)` inside the task.
+    CallsSysExit,
 }
 
 impl FirstCall {
@@ -350,6 +363,8 @@ impl FirstCall {
             FirstCall::Exits => "os._exit(3)",
             FirstCall::Segfaults => "ctypes.string_at(0)",
             FirstCall::Hangs => "time.sleep(300)",
+            FirstCall::Raises => "raise RuntimeError(\"first call fails\")",
+            FirstCall::CallsSysExit => "sys.exit(3)",
         }
     }
 }
@@ -369,6 +384,7 @@ fn python_worker(first: FirstCall) -> (Scratch, PathBuf) {
     let source = format!(
         r#"import ctypes
 import os
+import sys
 import time
 from pathlib import Path
 from sys import argv
@@ -566,5 +582,59 @@ fn a_one_shot_python_call_past_its_timeout_is_retried_under_retry_on_timeout() {
         "timeout",
         None,
         &format!("timed out after {HANG_TIMEOUT_SECS}s and was stopped"),
+    );
+}
+
+/// The first call of `pyf.inc` fails as `first` says (the task's own code
+/// raised or exited); `tkr run --retries 2`, with the default `retry_on`,
+/// retries it, warm and with `--no-warm` alike: both modes classify it the
+/// same way (as the exit of the one-shot process).
+/// `reason_says` is what the attempt's reason names, warm and one-shot.
+fn python_code_failure_is_retried_alike_warm_and_one_shot(
+    first: FirstCall,
+    reason_says: [&str; 2],
+) {
+    let (s, reg) = python_worker(first);
+    for (id, warm, reason_says) in [(1u128, true, reason_says[0]), (2, false, reason_says[1])] {
+        let mut extra = vec!["--retries", "2"];
+        if !warm {
+            extra.push("--no-warm");
+        }
+        let out = run_python(&s, &reg, id, "grace_secs = 1\n", &extra);
+        let node = s.workflow(id).join("-.N1");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{first:?} warm={warm} was not retried; logs:\n{}\nstderr:\n{}",
+            read(&node.join("logs")),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "value: 42\n");
+        assert_eq!(python_calls(&reg), 2, "warm={warm}");
+        assert_eq!(attempt_numbers(&node), vec!["1"], "warm={warm}");
+        let reason = read(&node.join("attempts/1/reason"));
+        assert!(reason.contains(reason_says), "warm={warm}: {reason}");
+        assert!(node.join("_done").exists() && !node.join("_error").exists());
+        let executor = read(&s.workflow(id).join("debug/executors/-.N1"));
+        let expected = if warm {
+            "\"tierkreis-rs:python-warm\""
+        } else {
+            "\"tierkreis-rs:python\""
+        };
+        assert!(executor.contains(expected), "{executor}");
+    }
+}
+
+fn a_python_call_that_raises_is_retried_by_default_warm_and_one_shot_alike() {
+    python_code_failure_is_retried_alike_warm_and_one_shot(
+        FirstCall::Raises,
+        ["raised TierkreisWorkerError", "exited with status 1"],
+    );
+}
+
+fn a_python_call_that_calls_sys_exit_is_retried_by_default_warm_and_one_shot_alike() {
+    python_code_failure_is_retried_alike_warm_and_one_shot(
+        FirstCall::CallsSysExit,
+        ["raised SystemExit: 3", "exited with status 3"],
     );
 }

@@ -84,6 +84,18 @@ fn main() {
             "no_warm_process_outlives_a_killed_controller",
             no_warm_process_outlives_a_killed_controller,
         ),
+        (
+            "no_process_outlives_a_killed_controller_whose_warm_task_spawned_a_child",
+            no_process_outlives_a_killed_controller_whose_warm_task_spawned_a_child,
+        ),
+        (
+            "a_crash_after_a_fork_is_reported_at_once_warm_and_one_shot",
+            a_crash_after_a_fork_is_reported_at_once_warm_and_one_shot,
+        ),
+        (
+            "memory_limit_fails_a_growing_task_warm_and_one_shot_alike",
+            memory_limit_fails_a_growing_task_warm_and_one_shot_alike,
+        ),
     ];
     common::run_trials_needing(availability().err(), trials);
 }
@@ -92,7 +104,10 @@ fn main() {
 /// process id, `double` doubles, `exit` ends the process with status 3 for
 /// x = 0, `segv` reads address 0, `sleep` sleeps x seconds, `hog` holds 400
 /// MB and sleeps, `mark` writes its pid into the file named by
-/// `$WARM_PID_DIR/<x>` and sleeps x seconds.
+/// `$WARM_PID_DIR/<x>` and sleeps x seconds, `fork_then_segv` forks a child
+/// that sleeps x seconds (`forked.<pid>`), notes the time (`crash-time`) and
+/// segfaults, `spawn_sleep` starts `sleep x` (`<pid>.worker`,
+/// `<sleep pid>.sleep`) and waits for it.
 const PY_WORKER: &str = r#"import ctypes
 import os
 import time
@@ -152,6 +167,31 @@ def sleep(x: int) -> int:
 def hog(x: int) -> int:
     HELD.append(b"x" * (400 * 1024 * 1024))
     time.sleep(30)
+    return os.getpid()
+
+
+@worker.task()
+def fork_then_segv(x: int) -> int:
+    d = Path(os.environ["WARM_PID_DIR"])
+    child = os.fork()
+    if child == 0:
+        time.sleep(x)
+        os._exit(0)
+    (d / f"forked.{child}").write_text("")
+    (d / "crash-time").write_text(repr(time.time()))
+    ctypes.string_at(0)
+    return x
+
+
+@worker.task()
+def spawn_sleep(x: int) -> int:
+    import subprocess
+
+    d = Path(os.environ["WARM_PID_DIR"])
+    p = subprocess.Popen(["sleep", str(x)])
+    (d / f"{os.getpid()}.worker").write_text("")
+    (d / f"{p.pid}.sleep").write_text("")
+    p.wait()
     return os.getpid()
 
 
@@ -928,4 +968,169 @@ fn no_warm_process_outlives_a_killed_controller() {
         .args(["-KILL", &pid.to_string()])
         .status();
     expect_gone(&pids, "SIGKILL to the controller");
+}
+
+/// The pids named by files `<pid>.<suffix>` in the scratch's pid folder.
+fn pids_with_suffix(s: &Scratch, suffix: &str) -> Vec<u32> {
+    std::fs::read_dir(s.path().join("pids"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_str()?.to_string();
+                    let (pid, rest) = name.split_once('.')?;
+                    (rest == suffix).then(|| pid.parse().ok()).flatten()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn no_process_outlives_a_killed_controller_whose_warm_task_spawned_a_child() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let graph = tasks_graph("pyw", &[("spawn_sleep", 88)]);
+    let g = s.write("graph.json", &graph);
+    let cmd = tkr_in_reference(
+        &s,
+        &[
+            "run",
+            "--run-id",
+            "1",
+            "--registry",
+            reg.to_str().expect("utf-8"),
+            "-f",
+            g.to_str().expect("utf-8"),
+        ],
+    );
+    let mut group = Group::spawn(cmd, s.path().join("tkr.stderr"));
+    wait_until(
+        "the warm task started its sleep",
+        Duration::from_secs(60),
+        &mut group,
+        || !pids_with_suffix(&s, "sleep").is_empty(),
+    );
+    let mut pids = pids_with_suffix(&s, "worker");
+    pids.extend(pids_with_suffix(&s, "sleep"));
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert!(
+        executor_of(&s.workflow(1), &task_loc(0)).contains("python-warm"),
+        "the task is not served warm"
+    );
+    let pid = controller_pid(&s);
+    let _ = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status();
+    expect_gone(&pids, "SIGKILL to the controller");
+    // Nothing else of the run is left either (its guardian included).
+    let start = Instant::now();
+    loop {
+        let left: Vec<u32> = s.processes().into_iter().filter(|p| alive(*p)).collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "processes {left:?} still work on the run 30s after SIGKILL to the controller"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Seconds since the epoch of `path`'s modification time.
+fn mtime_secs(path: &Path) -> f64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map(|t| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        })
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn a_crash_after_a_fork_is_reported_at_once_warm_and_one_shot() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    // The forked child would sleep two minutes, holding the worker's pipes.
+    let graph = tasks_graph("pyw", &[("fork_then_segv", 120)]);
+    for (id, extra, executor) in [
+        (1u32, &[][..], "python-warm"),
+        (2, &["--no-warm"][..], "python"),
+    ] {
+        let pids = s.path().join("pids");
+        std::fs::remove_dir_all(&pids).expect("clear pids");
+        std::fs::create_dir_all(&pids).expect("pids");
+        let started = Instant::now();
+        let out = run_graph(&s, &reg, &graph, id, extra);
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{executor}: the run should fail"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "{executor}: the run waited for the forked child"
+        );
+        let wf = s.workflow(u128::from(id));
+        let loc = task_loc(0);
+        let text = logs(&wf, &loc);
+        assert!(
+            text.contains(&format!("({executor} at {loc})"))
+                && text.contains("killed by signal 11 (SIGSEGV)"),
+            "{text}"
+        );
+        let crashed: f64 = std::fs::read_to_string(pids.join("crash-time"))
+            .expect("crash time")
+            .trim()
+            .parse()
+            .expect("a time");
+        let reported = mtime_secs(&wf.join(&loc).join("_error"));
+        assert!(
+            reported - crashed < 5.0,
+            "{executor}: the crash was reported {:.1}s after it happened",
+            reported - crashed
+        );
+        let forked = std::fs::read_dir(&pids)
+            .expect("pids")
+            .flatten()
+            .find_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_prefix("forked.")?
+                    .parse::<u32>()
+                    .ok()
+            })
+            .expect("the forked child's pid");
+        expect_gone(&[forked], "the crash of its parent's task");
+    }
+}
+
+fn memory_limit_fails_a_growing_task_warm_and_one_shot_alike() {
+    let (s, reg) = scratch_with(PY_WORKER);
+    let config = s.write("tkr.toml", "[workers.pyw]\nmemory_limit = \"300MiB\"\n");
+    let config = config.to_str().expect("utf-8");
+    // `hog` holds 400 MB, then sleeps 30 s and would succeed.
+    let graph = tasks_graph("pyw", &[("hog", 1)]);
+    for (id, extra, executor) in [
+        (1u32, vec!["--config", config], "python-warm"),
+        (2, vec!["--config", config, "--no-warm"], "python"),
+    ] {
+        let started = Instant::now();
+        let out = run_graph(&s, &reg, &graph, id, &extra);
+        assert_ne!(
+            out.status.code(),
+            Some(0),
+            "{executor}: the run should fail"
+        );
+        let wf = s.workflow(u128::from(id));
+        let loc = task_loc(0);
+        let text = logs(&wf, &loc);
+        assert!(
+            text.contains(&format!("({executor} at {loc})"))
+                && text.contains("past memory_limit 300 MiB"),
+            "{text}"
+        );
+        assert!(errored(&wf, &loc) && !done(&wf, &loc));
+        assert!(
+            started.elapsed() < Duration::from_secs(28),
+            "{executor}: the task was not stopped before its sleep ended"
+        );
+    }
 }

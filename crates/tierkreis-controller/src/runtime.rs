@@ -56,16 +56,19 @@ impl TaskFailure {
 /// How a task ended without finishing, as its executor observed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FailureKind {
-    /// The worker reported the failure itself: it wrote `_error`, or a warm
-    /// call raised, or a builtin returned an error.
+    /// The worker reported the failure itself: it wrote `_error`, or a
+    /// builtin (or in-process task) returned an error.
     WorkerReportedError,
     /// The worker marked itself done without writing a declared output.
     DeclaredOutputsMissing,
-    /// The process exited with this non-zero status (a warm process that
-    /// exited during the call included).
+    /// The process exited with this non-zero status. A warm call that
+    /// raised (an exception, `sys.exit(N)`) counts as the exit its one-shot
+    /// process would have had (1, N), as does a warm process that exited
+    /// during the call, so warm and one-shot tasks fail alike.
     ExitedWithStatus(i32),
-    /// The process exited with status 0, or ended with no status, without
-    /// marking the task done or failed.
+    /// The process exited with status 0 (a warm call: returned, or raised
+    /// `sys.exit(0)`), or ended with no status, without marking the task
+    /// done or failed.
     ExitedWithoutMarkers,
     /// The process (or a warm process during the call) was killed by this
     /// signal.
@@ -75,8 +78,8 @@ pub enum FailureKind {
     /// The worker could not be started (spawn failed, no such program, a
     /// warm process that cannot be reached).
     CouldNotLaunch,
-    /// A warm process went over its memory limit during the call and was
-    /// stopped.
+    /// The task's processes (one-shot, or the warm process serving the call)
+    /// went over `memory_limit` and were stopped.
     MemoryLimitExceeded,
     /// A batch job ended in a way the scheduler reports.
     BatchJob(BatchJobFailure),

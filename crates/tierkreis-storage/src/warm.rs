@@ -55,8 +55,17 @@ pub enum WarmReply {
     Refused { reason: String },
     /// The call returned (its markers say how it went).
     Finished,
-    /// The call raised past the worker's own error handling.
-    Raised { message: String },
+    /// The call raised past the worker's own error handling (an exception,
+    /// or `sys.exit`).
+    Raised {
+        message: String,
+        /// The exit status the one-shot process would have ended with
+        /// (Python: `sys.exit(N)` gives N, any other exception 1); absent
+        /// means 1. The controller classifies the call as that exit, so a
+        /// task fails the same way warm or not.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_status: Option<i32>,
+    },
 }
 
 #[cfg(test)]
@@ -81,7 +90,19 @@ mod tests {
         assert_eq!(
             raised,
             WarmReply::Raised {
-                message: "boom".into()
+                message: "boom".into(),
+                exit_status: None,
+            }
+        );
+        let exited: WarmReply = serde_json::from_str(
+            r#"{"reply": "raised", "message": "SystemExit: 3", "exit_status": 3}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            exited,
+            WarmReply::Raised {
+                message: "SystemExit: 3".into(),
+                exit_status: Some(3),
             }
         );
         let call = WarmCall {

@@ -64,6 +64,7 @@ pub(crate) fn serve(worker: &Worker) -> ExitCode {
         let answer = match serde_json::from_str::<WarmCall>(&line) {
             Err(e) => WarmReply::Raised {
                 message: format!("not a warm call ({e}): {line:?}"),
+                exit_status: None,
             },
             Ok(call) => run_call(worker, &storage, &call, &saved_err),
         };
@@ -86,6 +87,7 @@ fn run_call(
         Err(e) => {
             return WarmReply::Raised {
                 message: format!("cannot open the log {}: {e}", call.log.display()),
+                exit_status: None,
             }
         }
     };
@@ -106,10 +108,12 @@ fn run_call(
     match (redirected, result) {
         (Err(e), _) => WarmReply::Raised {
             message: format!("cannot send output to {}: {e}", call.log.display()),
+            exit_status: None,
         },
         (Ok(_), Ok(())) => WarmReply::Finished,
         (Ok(_), Err(e)) => WarmReply::Raised {
             message: e.to_string(),
+            exit_status: None,
         },
     }
 }

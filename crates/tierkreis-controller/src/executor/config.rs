@@ -182,7 +182,7 @@ pub struct WorkerConfig {
     pub max_calls: Option<u64>,
     /// Replace a warm process whose resident memory grows past this
     /// (`"2GiB"`, `"512MB"`, or a number of bytes); a call running when it
-    /// does fails.
+    /// does fails, and so does a one-shot task whose processes grow past it.
     pub memory_limit: Option<MemorySize>,
     /// Whether the result cache may reuse these tasks' results (`false`
     /// for non-deterministic tasks, e.g. shots without a seed).

@@ -38,7 +38,8 @@ pub struct WarmSettings {
     pub enabled: Option<bool>,
     /// Replace a warm process after this many calls.
     pub max_calls: Option<u64>,
-    /// Replace a warm process whose resident memory grows past this many bytes.
+    /// Replace a warm process whose resident memory grows past this many
+    /// bytes (a one-shot task past it fails too).
     pub memory_limit: Option<u64>,
 }
 

@@ -60,7 +60,11 @@
 //!
 //! Stopping (Ctrl-C, `--task-timeout`) sends SIGTERM to the task's group,
 //! waits the grace period, then sends SIGKILL. A stopped run marks nothing
-//! failed, so `tkr resume` runs the stopped tasks again.
+//! failed, so `tkr resume` runs the stopped tasks again. A task over its
+//! `memory_limit` (its group's resident memory) is killed and fails. When
+//! the controller dies, its guardian kills every task's group
+//! ([`guardian`]); a resume first ends a task of the dead controller still
+//! running the node it is about to start ([`leftover_processes`]).
 //!
 //! # Configuration file
 //!
@@ -82,7 +86,7 @@
 //! env = { OMP_NUM_THREADS = "1" }
 //! warm = true           # one process serves many calls where possible (default; --no-warm)
 //! max_calls = 500       # a fresh warm process after this many calls
-//! memory_limit = "2GiB" # replace a warm process past this resident memory
+//! memory_limit = "2GiB" # past this resident memory: the call fails, its process ends
 //!
 //! [workers.tool]
 //! command = ["/opt/tool/bin/tool", "--quiet"]  # no discovery; kind defaults to "binary"
@@ -138,8 +142,10 @@
 mod builtin_executor;
 pub mod config;
 pub mod discovery;
+mod guardian;
 pub mod hpc;
 pub mod inprocess;
+mod leftover_processes;
 pub mod process;
 pub mod router;
 pub mod warm;

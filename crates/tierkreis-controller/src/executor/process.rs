@@ -1,6 +1,6 @@
 //! Worker processes: one spawn helper, a concurrency limit, per-task
-//! timeouts, log capture, and stopping (SIGTERM to the task's process group,
-//! a grace period, then SIGKILL).
+//! timeouts and memory limits, log capture, and stopping (SIGTERM to the
+//! task's process group, a grace period, then SIGKILL).
 //!
 //! Each started process gets a supervisor thread that blocks on its exit (no
 //! polling), then reads the markers of that node only (`_done`, `_error`),
@@ -33,6 +33,10 @@ use crate::scheduler::Launch;
 /// How often queued warm tasks are reconsidered for another warm process
 /// (see [`Pool::dispatch`]).
 const WARM_SCALING_TICK: Duration = Duration::from_millis(200);
+
+/// How often the resident memory of a task's processes is read when it has
+/// a `memory_limit` (one-shot and warm alike).
+pub(super) const MEMORY_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 /// How many lines of a failed task's stderr go into its error text.
 pub const STDERR_TAIL_LINES: usize = 20;
@@ -129,6 +133,9 @@ pub(super) struct Job {
     pub(super) kind: WorkerKind,
     pub(super) spec: Spec,
     pub(super) timeout: Option<Duration>,
+    /// The configured `memory_limit` in bytes: the task's processes are
+    /// stopped, and the task fails, once their resident memory passes it.
+    pub(super) memory_limit: Option<u64>,
     /// The output ports the call args declare; all must exist once `_done` does.
     pub(super) outputs: Vec<String>,
     /// The call-args path as the worker gets it (relative to `TKR_DIR`).
@@ -190,8 +197,11 @@ impl Spec {
 
     /// The one spawn helper: working directory, environment, stdio, and a
     /// process group of its own (so stopping reaches its children too and a
-    /// Ctrl-C at the terminal reaches only the controller).
-    pub fn spawn(&self) -> std::io::Result<Child> {
+    /// Ctrl-C at the terminal reaches only the controller), registered with
+    /// the controller's guardian (see [`super::guardian`]) so that it ends
+    /// with the controller however the controller ends. Keep the
+    /// registration until the group is ended, then drop it.
+    pub fn spawn(&self) -> std::io::Result<(Child, super::guardian::GroupRegistration)> {
         let mut c = Command::new(&self.program);
         c.args(&self.args)
             .envs(&self.env)
@@ -209,7 +219,17 @@ impl Spec {
             Some(p) => c.stdout(std::fs::File::create(p)?),
             None => c.stdout(Stdio::piped()),
         };
-        c.spawn()
+        let mut child = c.spawn()?;
+        let Ok(pgid) = i32::try_from(child.id()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other(format!(
+                "process id {} is out of range",
+                child.id()
+            )));
+        };
+        let registration = super::guardian::register(Pid::from_raw(pgid));
+        Ok((child, registration))
     }
 }
 
@@ -390,6 +410,7 @@ impl ProcessExecutor {
             kind: plan.kind,
             spec,
             timeout: plan.timeout.or(self.pool.options.task_timeout),
+            memory_limit: plan.warm.memory_limit,
             outputs: call_args.outputs.keys().cloned().collect(),
             call_args_path: task.call_args_path.clone(),
             warm,
@@ -486,8 +507,8 @@ impl Pool {
 
     /// Spawns `job` (the caller holds the lock and checked the limit).
     fn start(self: &Arc<Self>, state: &mut State, job: Job) -> Result<(), Box<(Job, String)>> {
-        let mut child = match job.spec.spawn() {
-            Ok(c) => c,
+        let (mut child, registration) = match job.spec.spawn() {
+            Ok(spawned) => spawned,
             Err(e) => {
                 let m = format!("cannot run `{}`: {e}", job.spec.command_line());
                 return Err(Box::new((job, m)));
@@ -510,7 +531,11 @@ impl Pool {
                 .map(|s| pump(s, &job, &node_log, STDERR_TAIL_LINES)),
         ];
         let pool = self.clone();
-        std::thread::spawn(move || pool.supervise(job, child, pgid, readers));
+        std::thread::spawn(move || {
+            pool.supervise(job, child, pgid, readers);
+            // The group is ended: the guardian forgets it.
+            drop(registration);
+        });
         Ok(())
     }
 
@@ -522,7 +547,14 @@ impl Pool {
         pgid: Pid,
         readers: [Option<JoinHandle<VecDeque<String>>>; 2],
     ) {
-        let (status, timed_out) = wait(child, job.timeout, pgid, self.options.grace);
+        super::leftover_processes::record_task_group(job.storage.as_ref(), &job.loc, pgid);
+        let (status, end) = wait(
+            child,
+            job.timeout,
+            job.memory_limit,
+            pgid,
+            self.options.grace,
+        );
         // Whatever the task left behind in its group ends with it.
         let _ = killpg(pgid, Signal::SIGKILL);
         let [out, err] = readers;
@@ -534,7 +566,7 @@ impl Pool {
         let result = if stopping {
             None
         } else {
-            Some(conclude(&job, status, timed_out, &tail))
+            Some(conclude(&job, status, end, &tail))
         };
         let mut state = self.lock();
         state.running.remove(&job.loc);
@@ -842,26 +874,49 @@ impl Pool {
     }
 }
 
-/// Waits for `child`, stopping its group after `timeout`. Returns the exit
-/// status and whether the timeout struck.
+/// Why a one-shot process ended, beyond its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ProcessEnd {
+    /// It exited by itself.
+    Exited,
+    /// Its timeout struck and its group was stopped.
+    TimedOut,
+    /// Its group's resident memory passed the limit and it was killed.
+    OverMemoryLimit { rss: u64, limit: u64 },
+}
+
+/// Waits for `child`, stopping its group after `timeout` or once the
+/// group's resident memory passes `memory_limit`. Returns the exit status
+/// and why the process ended.
 fn wait(
     mut child: Child,
     timeout: Option<Duration>,
+    memory_limit: Option<u64>,
     pgid: Pid,
     grace: Duration,
-) -> (std::io::Result<ExitStatus>, bool) {
-    let Some(timeout) = timeout else {
-        return (child.wait(), false);
-    };
+) -> (std::io::Result<ExitStatus>, ProcessEnd) {
+    if timeout.is_none() && memory_limit.is_none() {
+        return (child.wait(), ProcessEnd::Exited);
+    }
     let (tx, rx) = channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait());
     });
     let gone = || std::io::Error::other("the process waiter ended without a status");
-    match rx.recv_timeout(timeout) {
-        Ok(status) => (status, false),
-        Err(RecvTimeoutError::Disconnected) => (Err(gone()), false),
-        Err(RecvTimeoutError::Timeout) => {
+    let started = Instant::now();
+    loop {
+        let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+        let step = match (left, memory_limit) {
+            (Some(l), Some(_)) => l.min(MEMORY_CHECK_EVERY),
+            (Some(l), None) => l,
+            (None, _) => MEMORY_CHECK_EVERY,
+        };
+        match rx.recv_timeout(step) {
+            Ok(status) => return (status, ProcessEnd::Exited),
+            Err(RecvTimeoutError::Disconnected) => return (Err(gone()), ProcessEnd::Exited),
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if left.is_some_and(|l| l <= step) {
             let _ = killpg(pgid, Signal::SIGTERM);
             let status = match rx.recv_timeout(grace) {
                 Ok(s) => s,
@@ -870,9 +925,53 @@ fn wait(
                     rx.recv().unwrap_or_else(|_| Err(gone()))
                 }
             };
-            (status, true)
+            return (status, ProcessEnd::TimedOut);
+        }
+        if let Some(limit) = memory_limit {
+            if let Some(rss) = group_resident_memory(pgid).filter(|r| *r > limit) {
+                let _ = killpg(pgid, Signal::SIGKILL);
+                let status = rx.recv().unwrap_or_else(|_| Err(gone()));
+                return (status, ProcessEnd::OverMemoryLimit { rss, limit });
+            }
         }
     }
+}
+
+/// The resident memory (`VmRSS`) of every process in group `pgid`, summed
+/// (a `uv run` wrapper and the Python it starts, or a task's own children);
+/// `None` when no process of the group is left.
+pub(super) fn group_resident_memory(pgid: Pid) -> Option<u64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the command name in parentheses: state, ppid, pgrp, ...
+        let group = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|g| g.parse::<i32>().ok());
+        if group != Some(pgid.as_raw()) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        total = Some(total.unwrap_or(0) + kb * 1024);
+    }
+    total
 }
 
 /// Copies a process stream, line by line, to the node's log file and to the
@@ -928,7 +1027,7 @@ pub(super) fn pump(
 pub(super) fn conclude(
     job: &Job,
     status: std::io::Result<ExitStatus>,
-    timed_out: bool,
+    end: ProcessEnd,
     tail: &VecDeque<String>,
 ) -> Result<(), TaskFailure> {
     let storage = job.storage.as_ref();
@@ -937,11 +1036,20 @@ pub(super) fn conclude(
     if storage.is_node_finished(loc) {
         return outputs_complete(job, &who);
     }
-    let (kind, summary) = if timed_out {
+    let (kind, summary) = if end == ProcessEnd::TimedOut {
         let secs = job.timeout.map_or(0.0, |t| t.as_secs_f64());
         (
             FailureKind::TimedOut,
             format!("{who} timed out after {secs}s and was stopped"),
+        )
+    } else if let ProcessEnd::OverMemoryLimit { rss, limit } = end {
+        (
+            FailureKind::MemoryLimitExceeded,
+            format!(
+                "{who} grew to {} MiB resident, past memory_limit {} MiB, and was stopped",
+                rss >> 20,
+                limit >> 20
+            ),
         )
     } else if storage.node_has_error(loc) {
         let message = storage
@@ -1068,6 +1176,8 @@ impl Executor for ProcessExecutor {
             worker: task.worker.clone(),
             message,
         };
+        // A task of a killed controller still running this node ends first.
+        super::leftover_processes::end_leftover_task_group(storage.as_ref(), &task.loc);
         let job = self.job(task, storage, done)?;
         let mut state = self.pool.lock();
         if state.stopping {
@@ -1462,7 +1572,7 @@ mod tests {
             stdout: Some(out.clone()),
             stdin_pipe: false,
         };
-        let mut child = spec.spawn().unwrap();
+        let (mut child, _registration) = spec.spawn().unwrap();
         assert!(child.wait().unwrap().success());
         let text = std::fs::read_to_string(&out).unwrap();
         let pid = child.id().to_string();

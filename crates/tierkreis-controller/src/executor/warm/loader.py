@@ -127,6 +127,16 @@ def _refusal(script):
     return worker, None
 
 
+def _exit_status(err):
+    """The status a one-shot `python main.py` ends with when `err` escapes it."""
+    if isinstance(err, SystemExit):
+        if err.code is None:
+            return 0
+        if isinstance(err.code, int):
+            return err.code & 0xFF
+    return 1
+
+
 def main():
     _die_with_parent()
     commands = os.fdopen(PROTOCOL_PIPE_IN, "r", encoding="utf-8")
@@ -168,7 +178,11 @@ def main():
             worker.run(Path(call["call_args"]))
         except BaseException as err:  # noqa: BLE001 - as the one-shot process would end
             traceback.print_exc()
-            answer = {"reply": "raised", "message": f"{type(err).__name__}: {err}"}
+            answer = {
+                "reply": "raised",
+                "message": f"{type(err).__name__}: {err}",
+                "exit_status": _exit_status(err),
+            }
         finally:
             try:
                 sys.stdout.flush()

@@ -27,9 +27,12 @@
 //! Warm processes count against `jobs` with the one-shot ones; an idle one
 //! is ended when another worker's task needs its slot. A process is
 //! replaced after it crashes, after `max_calls` calls, after a call timed
-//! out, or once its resident memory (`VmRSS`) passes `memory_limit` (a call
-//! running then fails). It ends when the run ends or stops (stdin closes),
-//! and with the controller (`PR_SET_PDEATHSIG`, and stdin's end).
+//! out, or once its resident memory (`VmRSS` of its process group) passes
+//! `memory_limit` (a call running then fails; one-shot tasks get the same
+//! limit). A call ends when its process exits, even if a child the task
+//! forked still holds the reply pipe. It ends when the run ends or stops
+//! (stdin closes), and with the controller (the guardian,
+//! [`super::guardian`], kills its group; `PR_SET_PDEATHSIG`; stdin's end).
 
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsString;
@@ -59,8 +62,7 @@ const PYTHON_LOADER: &str = include_str!("loader.py");
 /// How long a starting warm process may take to import its worker and answer.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// How often a busy warm process's memory is read when it has a `memory_limit`.
-const MEMORY_CHECK_EVERY: Duration = Duration::from_millis(100);
+use super::process::MEMORY_CHECK_EVERY;
 
 /// Lines of a failed call's log quoted in its error.
 const TAIL_LINES: usize = super::process::STDERR_TAIL_LINES;
@@ -297,17 +299,20 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// A line from a warm process's stdout.
+/// A line from a warm process's stdout, or its exit.
 enum Line {
     Reply(WarmReply),
     Other(String),
     Eof,
+    /// The process exited (it is not reaped yet). Its stdout may stay open
+    /// for long after: a child it forked holds it.
+    Exited,
 }
 
 /// How a call on a warm process ended.
 enum CallEnd {
-    /// The worker answered; `Some(message)` when the call raised.
-    Replied(Option<String>),
+    /// The worker answered; `Some` when the call raised.
+    Replied(Option<Raised>),
     TimedOut(f64),
     Died(std::io::Result<ExitStatus>),
     MemoryExceeded {
@@ -317,6 +322,13 @@ enum CallEnd {
     Protocol(String),
 }
 
+/// A call that raised past the worker's error handling.
+struct Raised {
+    message: String,
+    /// The status its one-shot process would have exited with.
+    exit_status: i32,
+}
+
 /// One running warm process.
 struct WarmProcess {
     child: Child,
@@ -324,6 +336,8 @@ struct WarmProcess {
     pgid: Pid,
     stdin: Option<ChildStdin>,
     replies: Receiver<Line>,
+    /// Dropped after the process is reaped and its group killed.
+    _registration: super::guardian::GroupRegistration,
 }
 
 impl WarmProcess {
@@ -337,7 +351,7 @@ impl WarmProcess {
         pool: &Pool,
         id: u64,
     ) -> Result<Self, String> {
-        let mut child = key
+        let (mut child, registration) = key
             .spec
             .spawn()
             .map_err(|e| format!("cannot run `{}`: {e}", key.spec.command_line()))?;
@@ -351,6 +365,8 @@ impl WarmProcess {
             slot.pgid = Some(pgid);
         }
         let (tx, replies) = channel();
+        let exit_tx = tx.clone();
+        std::thread::spawn(move || watch_exit(pgid, exit_tx));
         if let Some(out) = child.stdout.take() {
             std::thread::spawn(move || read_replies(out, tx));
         }
@@ -366,6 +382,7 @@ impl WarmProcess {
             pid,
             pgid,
             replies,
+            _registration: registration,
         };
         let tail_text = |tail: &Mutex<VecDeque<String>>| {
             let t = tail.lock().unwrap_or_else(|e| e.into_inner());
@@ -396,7 +413,7 @@ impl WarmProcess {
                     "the warm process answered {line:?}, which is not the warm protocol"
                 ))
             }
-            Ok(Line::Eof) | Err(RecvTimeoutError::Disconnected) => {
+            Ok(Line::Eof | Line::Exited) | Err(RecvTimeoutError::Disconnected) => {
                 let status = process.reap(Duration::from_secs(2));
                 // The stderr reader may lag behind the exit a little.
                 std::thread::sleep(Duration::from_millis(50));
@@ -449,8 +466,14 @@ impl WarmProcess {
             };
             match self.replies.recv_timeout(step) {
                 Ok(Line::Reply(WarmReply::Finished)) => return CallEnd::Replied(None),
-                Ok(Line::Reply(WarmReply::Raised { message })) => {
-                    return CallEnd::Replied(Some(message))
+                Ok(Line::Reply(WarmReply::Raised {
+                    message,
+                    exit_status,
+                })) => {
+                    return CallEnd::Replied(Some(Raised {
+                        message,
+                        exit_status: exit_status.unwrap_or(1),
+                    }))
                 }
                 Ok(Line::Reply(other)) => {
                     self.kill();
@@ -460,7 +483,7 @@ impl WarmProcess {
                     self.kill();
                     return CallEnd::Protocol(l);
                 }
-                Ok(Line::Eof) | Err(RecvTimeoutError::Disconnected) => {
+                Ok(Line::Eof | Line::Exited) | Err(RecvTimeoutError::Disconnected) => {
                     return CallEnd::Died(self.reap(grace))
                 }
                 Err(RecvTimeoutError::Timeout) => {
@@ -481,18 +504,10 @@ impl WarmProcess {
         }
     }
 
-    /// The resident memory of the process, from `/proc/PID/status`.
+    /// The resident memory of the process's group (a `uv run` wrapper and
+    /// its Python, children a call started), as for one-shot tasks.
     fn rss(&self) -> Option<u64> {
-        let text = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
-        let kb: u64 = line
-            .trim_start_matches("VmRSS:")
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kb * 1024)
+        super::process::group_resident_memory(self.pgid)
     }
 
     /// Waits for the exit, up to `grace`, then kills the group.
@@ -532,6 +547,18 @@ impl WarmProcess {
         self.stdin = None;
         let _ = self.reap(grace);
     }
+}
+
+/// Sends [`Line::Exited`] once warm process `pid` exits, without reaping it
+/// (the [`Child`] still does), so a call ends with its process even when a
+/// child it forked keeps the reply pipe open.
+fn watch_exit(pid: Pid, tx: Sender<Line>) {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    // Exited, or already reaped (ECHILD): either way it is gone.
+    while let Err(nix::errno::Errno::EINTR) =
+        waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT)
+    {}
+    let _ = tx.send(Line::Exited);
 }
 
 fn read_replies(out: impl Read, tx: Sender<Line>) {
@@ -674,9 +701,24 @@ fn conclude(
                     FailureKind::ExitedWithoutMarkers,
                     format!("{who} returned without marking done or error"),
                 ),
-                Some(m) => (
-                    FailureKind::WorkerReportedError,
-                    format!("{who} raised {m}{}", tail_since(job, from)),
+                // Classified as the exit of the one-shot process it stands
+                // for, so retries treat a raise the same warm or not.
+                Some(Raised {
+                    message,
+                    exit_status: 0,
+                }) => (
+                    FailureKind::ExitedWithoutMarkers,
+                    format!(
+                        "{who} raised {message} without marking done or error{}",
+                        tail_since(job, from)
+                    ),
+                ),
+                Some(Raised {
+                    message,
+                    exit_status,
+                }) => (
+                    FailureKind::ExitedWithStatus(*exit_status),
+                    format!("{who} raised {message}{}", tail_since(job, from)),
                 ),
             }
         }
@@ -786,6 +828,7 @@ pub(super) fn serve(
             )
             .as_bytes(),
         );
+        super::leftover_processes::record_task_group(job.storage.as_ref(), &job.loc, process.pgid);
         let from = log_len(&job);
         let call_began = Instant::now();
         let end = process.call(&job, &key, grace);
