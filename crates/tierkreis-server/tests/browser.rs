@@ -432,6 +432,25 @@ fn pictures_test(chromium: &Path) -> Result<(), Failed> {
         "the trace of the fold over the sweep's expectations"
     );
     let other = b.eval("document.querySelector('.trace-plot .caption').textContent");
+    // The loop node's details in its parent's graph plot the same trace.
+    b.navigate(&format!("{base}/#/w/{fold}"));
+    b.wait_for(
+        "the fold's graph",
+        &format!("document.querySelector(\"[data-loc='{loop_loc}']\") !== null && document.querySelector('#live.on') !== null"),
+        Duration::from_secs(15),
+    );
+    b.click(&format!("[data-loc='{loop_loc}']"), 1);
+    b.wait_for(
+        "the trace in the loop node's details",
+        "document.querySelectorAll(\"#details .trace-plot [data-series='accum'] circle\").length === 4",
+        Duration::from_secs(15),
+    );
+    b.navigate(&format!("{base}/#/w/{fold}/{loop_loc}"));
+    b.wait_for(
+        "the loop's view again",
+        "document.querySelector(\".trace-plot [data-series='accum']\") !== null",
+        Duration::from_secs(15),
+    );
     assert_eq!(
         other,
         "loop -.N4: 4 iteration(s) · not plotted: should_continue, values"
