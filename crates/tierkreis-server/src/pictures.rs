@@ -23,8 +23,11 @@ pub const MAX_BARS: usize = 64;
 pub const MAX_DRAWN_GATES: usize = 2_000;
 /// At most this many items of a list of results or circuits are drawn.
 pub const MAX_ITEMS: usize = 32;
-/// At most this many points per plotted series.
+/// At most this many points per plotted list of numbers.
 pub const MAX_POINTS: usize = 100_000;
+/// At most this many iterations of a loop's trace are read (three files
+/// each per port, again on every live update of the loop's view).
+pub const MAX_TRACE_ITERATIONS: usize = 5_000;
 
 /// What the page draws for a value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -412,7 +415,10 @@ fn gate_label(name: &str, op: &IndexMap<String, Value>) -> String {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trace {
     pub loc: String,
+    /// The iterations read (at most [`MAX_TRACE_ITERATIONS`]).
     pub iterations: usize,
+    /// Whether more iterations started than were read.
+    pub truncated: bool,
     pub plot: Plot,
     /// Ports of the body that are not numbers (not plotted).
     pub other_ports: Vec<String>,
@@ -428,7 +434,9 @@ pub fn loop_trace(s: &dyn ControllerStorage, loc: &Loc) -> Result<Trace, ApiErro
         });
     }
     let mut iterations = Vec::new();
-    while iterations.len() < MAX_POINTS && s.is_node_started(&loc.l(iterations.len() as u64)) {
+    while iterations.len() < MAX_TRACE_ITERATIONS
+        && s.is_node_started(&loc.l(iterations.len() as u64))
+    {
         iterations.push(loc.l(iterations.len() as u64));
     }
     let mut ports: Vec<String> = Vec::new();
@@ -456,9 +464,11 @@ pub fn loop_trace(s: &dyn ControllerStorage, loc: &Loc) -> Result<Trace, ApiErro
             other_ports.push(port);
         }
     }
+    let truncated = s.is_node_started(&loc.l(iterations.len() as u64));
     Ok(Trace {
         loc: loc.to_string(),
         iterations: iterations.len(),
+        truncated,
         plot: Plot { series },
         other_ports,
     })

@@ -915,6 +915,7 @@ fn pictures_and_trace() -> Result<(), Failed> {
     assert_eq!(trace.status, 200, "{}", trace.text());
     let trace = trace.json();
     assert_eq!(trace["iterations"], json!(5));
+    assert_eq!(trace["truncated"], json!(false));
     assert_eq!(
         trace["plot"]["series"],
         json!([{"name": "i", "points": [1.0, 2.0, 3.0, 4.0, 5.0]}])
