@@ -349,6 +349,46 @@ fn ghz(simulator: &str, mode: Mode) {
             "circuit {i} ({simulator}, {mode:?}): number of shots"
         );
     }
+    assert_pictures_match(&value_file, results, simulator);
+}
+
+/// The web view's pictures of the results (`tierkreis_server::pictures`,
+/// what `tkr serve` answers for `.../picture`): one histogram per circuit
+/// with exactly pytket's counts and width.
+fn assert_pictures_match(value_file: &Path, pytket: &[Value], simulator: &str) {
+    use tierkreis_server::pictures::{picture_of_bytes, Picture};
+    let bytes = std::fs::read(value_file).expect("the output value");
+    let Picture::List { items, total } = picture_of_bytes(&bytes) else {
+        panic!("{simulator}: the results are not drawn as a list of histograms");
+    };
+    assert_eq!((items.len(), total), (pytket.len(), pytket.len()));
+    for (i, (item, want)) in items.iter().zip(pytket).enumerate() {
+        let Picture::Histogram(h) = item else {
+            panic!("{simulator}: result {i} is not a histogram: {item:?}");
+        };
+        let want = want.as_map().expect("result object");
+        assert_eq!(
+            Some(h.width as i64),
+            want.get("n_qubits").and_then(int),
+            "{simulator}: result {i}: width"
+        );
+        let want_counts: Vec<(String, i64)> = want
+            .get("counts")
+            .and_then(Value::as_map)
+            .expect("counts")
+            .iter()
+            .map(|(k, n)| (k.clone(), int(n).expect("count")))
+            .collect();
+        let mut got: Vec<(String, i64)> = h
+            .outcomes
+            .iter()
+            .map(|o| (o.bits.clone(), o.count as i64))
+            .collect();
+        got.sort();
+        let mut want_counts = want_counts;
+        want_counts.sort();
+        assert_eq!(got, want_counts, "{simulator}: result {i}: counts");
+    }
 }
 
 /// The value as an `i64`, if it is an integer that fits.

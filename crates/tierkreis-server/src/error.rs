@@ -92,6 +92,8 @@ pub enum ApiError {
         id: uuid::Uuid,
         status: crate::workflows::WorkflowStatus,
     },
+    #[error("node {loc} is a {node_type} node: only loop nodes have a trace")]
+    NotALoop { loc: String, node_type: String },
     #[error("node {loc} is a {node_type} node: only task (function) nodes can be restarted")]
     NotATask { loc: String, node_type: String },
     #[error("cannot lock workflow {id}: {source}")]
@@ -137,7 +139,8 @@ impl ApiError {
             | ApiError::BadPort { .. }
             | ApiError::BadQuery { .. }
             | ApiError::NoGraph { .. }
-            | ApiError::NotATask { .. } => StatusCode::BAD_REQUEST,
+            | ApiError::NotATask { .. }
+            | ApiError::NotALoop { .. } => StatusCode::BAD_REQUEST,
             ApiError::WorkflowNotFound { .. }
             | ApiError::NodeNotStarted { .. }
             | ApiError::NoValue { .. }

@@ -21,6 +21,7 @@
 pub mod access;
 pub mod error;
 pub mod live;
+pub mod pictures;
 pub mod routes;
 pub mod view;
 pub mod workflows;

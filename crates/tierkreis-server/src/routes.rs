@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::live::{DirWatch, ScopeGuard, Watches};
+use crate::pictures;
 use crate::view::{self, Errored};
 use crate::workflows::{self, WorkflowStatus};
 
@@ -66,7 +67,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/workflows/{id}/nodes/{loc}/outputs/{port}",
             get(output),
         )
+        .route(
+            "/api/workflows/{id}/nodes/{loc}/outputs/{port}/picture",
+            get(output_picture),
+        )
         .route("/api/workflows/{id}/nodes/{loc}/inputs/{port}", get(input))
+        .route(
+            "/api/workflows/{id}/nodes/{loc}/inputs/{port}/picture",
+            get(input_picture),
+        )
+        .route("/api/workflows/{id}/nodes/{loc}/trace", get(loop_trace))
         .route("/api/workflows/{id}/nodes/{loc}/logs", get(node_logs))
         .route("/api/workflows/{id}/nodes/{loc}/errors", get(node_errors))
         .route("/api/workflows/{id}/nodes/{loc}/restart", post(restart))
@@ -250,16 +260,7 @@ async fn output(
 ) -> Result<Response, ApiError> {
     blocking(move || {
         let s = open(&app, &id)?;
-        let loc = view::parse_loc(&loc)?;
-        view::check_port(&port)?;
-        match s.read_output(&loc, &port) {
-            Ok(b) => Ok(value_response(b)),
-            Err(e) if e.is_not_found() => Err(ApiError::NoValue {
-                loc: loc.to_string(),
-                port,
-            }),
-            Err(e) => Err(e.into()),
-        }
+        Ok(value_response(read_output(&s, &loc, &port)?))
     })
     .await
 }
@@ -270,33 +271,95 @@ async fn input(
 ) -> Result<Response, ApiError> {
     blocking(move || {
         let s = open(&app, &id)?;
-        let loc = view::parse_loc(&loc)?;
-        view::check_port(&port)?;
-        let no_value = || ApiError::NoValue {
-            loc: loc.to_string(),
-            port: port.clone(),
-        };
-        // Where the input comes from: the scope inputs of the root, an
-        // iteration or an element; else the node's input edge.
-        let (src, src_port) = match loc.pop_last() {
-            Some((Step::N(_), scope)) => {
-                let def = s.read_node_def(&loc)?;
-                let r = def
-                    .in_edges()
-                    .find(|(p, _)| *p == port)
-                    .map(|(_, r)| r.clone())
-                    .ok_or_else(no_value)?;
-                (scope.n(r.node), r.port)
-            }
-            _ => (loc.n(-1), port.clone()),
-        };
-        match s.read_output(&src, &src_port) {
-            Ok(b) => Ok(value_response(b)),
-            Err(e) if e.is_not_found() => Err(no_value()),
-            Err(e) => Err(e.into()),
-        }
+        Ok(value_response(read_input(&s, &loc, &port)?))
     })
     .await
+}
+
+/// The bytes of input `port` of the node at `loc` (a location from a URL).
+fn read_input(s: &FileControllerStorage, loc: &str, port: &str) -> Result<Vec<u8>, ApiError> {
+    let loc = view::parse_loc(loc)?;
+    view::check_port(port)?;
+    let no_value = || ApiError::NoValue {
+        loc: loc.to_string(),
+        port: port.to_string(),
+    };
+    // Where the input comes from: the scope inputs of the root, an
+    // iteration or an element; else the node's input edge.
+    let (src, src_port) = match loc.pop_last() {
+        Some((Step::N(_), scope)) => {
+            let def = s.read_node_def(&loc)?;
+            let r = def
+                .in_edges()
+                .find(|(p, _)| *p == port)
+                .map(|(_, r)| r.clone())
+                .ok_or_else(no_value)?;
+            (scope.n(r.node), r.port)
+        }
+        _ => (loc.n(-1), port.to_string()),
+    };
+    match s.read_output(&src, &src_port) {
+        Ok(b) => Ok(b),
+        Err(e) if e.is_not_found() => Err(no_value()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The bytes of output `port` of the node at `loc` (a location from a URL).
+fn read_output(s: &FileControllerStorage, loc: &str, port: &str) -> Result<Vec<u8>, ApiError> {
+    let loc = view::parse_loc(loc)?;
+    view::check_port(port)?;
+    match s.read_output(&loc, port) {
+        Ok(b) => Ok(b),
+        Err(e) if e.is_not_found() => Err(ApiError::NoValue {
+            loc: loc.to_string(),
+            port: port.to_string(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ----- pictures of values -----
+
+/// `GET .../nodes/{loc}/outputs/{port}/picture`: what the page draws for
+/// the value (`{"kind": "histogram" | "circuit" | "plot" | "list" | "json", ..}`).
+async fn output_picture(
+    State(app): App,
+    Path((id, loc, port)): Path<(String, String, String)>,
+) -> Result<Json<pictures::Picture>, ApiError> {
+    blocking(move || {
+        let s = open(&app, &id)?;
+        Ok(pictures::picture_of_bytes(&read_output(&s, &loc, &port)?))
+    })
+    .await
+    .map(Json)
+}
+
+/// `GET .../nodes/{loc}/inputs/{port}/picture`: as for an output.
+async fn input_picture(
+    State(app): App,
+    Path((id, loc, port)): Path<(String, String, String)>,
+) -> Result<Json<pictures::Picture>, ApiError> {
+    blocking(move || {
+        let s = open(&app, &id)?;
+        Ok(pictures::picture_of_bytes(&read_input(&s, &loc, &port)?))
+    })
+    .await
+    .map(Json)
+}
+
+/// `GET .../nodes/{loc}/trace`: a loop's outputs per iteration as a plot
+/// (what `tkr trace` prints).
+async fn loop_trace(
+    State(app): App,
+    Path((id, loc)): Path<(String, String)>,
+) -> Result<Json<pictures::Trace>, ApiError> {
+    blocking(move || {
+        let s = open(&app, &id)?;
+        pictures::loop_trace(&s, &view::parse_loc(&loc)?)
+    })
+    .await
+    .map(Json)
 }
 
 async fn node_logs(

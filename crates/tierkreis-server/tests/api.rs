@@ -44,6 +44,10 @@ fn main() {
         Trial::test("foreign_host_is_421", foreign_host),
         Trial::test("non_loopback_needs_the_token", token_required),
         Trial::test("a_retried_task_lists_its_failed_attempts", retried_task),
+        Trial::test(
+            "pictures_of_values_and_a_named_loops_trace",
+            pictures_and_trace,
+        ),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
@@ -881,5 +885,70 @@ fn retried_task() -> Result<(), Failed> {
     );
     assert_eq!(info["status"], "Finished");
     assert_eq!(info["error"], Value::Null);
+    Ok(())
+}
+
+/// The pictures of values: a named loop's trace (what `tkr trace` prints)
+/// as a plot, a list of numbers as a plot, a number as JSON; the trace of a
+/// node that is not a loop is 400, a value that does not exist 404.
+fn pictures_and_trace() -> Result<(), Failed> {
+    let tmp = tempfile::tempdir()?;
+    assert_eq!(
+        run_graph(tmp.path(), wf(41), &slow_loop_graph(5, 0.0), &[]),
+        Outcome::Finished
+    );
+    assert_eq!(
+        run_graph(
+            tmp.path(),
+            wf(42),
+            &map_graph(),
+            &[("value", typed_map_input())]
+        ),
+        Outcome::Finished
+    );
+    let srv = start_router(tmp.path());
+    let (looped, mapped) = (wf(41).to_string(), wf(42).to_string());
+
+    // The loop named "counter" (-.N4): `i` counts 1..=5 over 5 iterations;
+    // `should_continue` (booleans) is not plotted; `slept` neither.
+    let trace = srv.get(&format!("/api/workflows/{looped}/nodes/-.N4/trace"));
+    assert_eq!(trace.status, 200, "{}", trace.text());
+    let trace = trace.json();
+    assert_eq!(trace["iterations"], json!(5));
+    assert_eq!(trace["truncated"], json!(false));
+    assert_eq!(
+        trace["plot"]["series"],
+        json!([{"name": "i", "points": [1.0, 2.0, 3.0, 4.0, 5.0]}])
+    );
+    assert_eq!(trace["other_ports"], json!(["should_continue", "slept"]));
+    let not_a_loop = srv.get(&format!("/api/workflows/{looped}/nodes/-.N0/trace"));
+    assert_eq!(not_a_loop.status, 400);
+    assert!(not_a_loop.text().contains("only loop nodes have a trace"));
+
+    // The map's doubled list is a plot; one element's number is JSON.
+    let list = srv
+        .get(&format!(
+            "/api/workflows/{mapped}/nodes/-/outputs/value/picture"
+        ))
+        .json();
+    assert_eq!(list["kind"], json!("plot"), "{list}");
+    let want: Vec<f64> = tierkreis_core::json::parse(&typed_map_input())
+        .expect("input")
+        .as_list()
+        .expect("a list")
+        .iter()
+        .map(|v| 2.0 * v.as_f64().expect("a number"))
+        .collect();
+    assert_eq!(list["series"][0]["points"], json!(want));
+    let input = srv
+        .get(&format!(
+            "/api/workflows/{mapped}/nodes/-.N3.M0/inputs/value/picture"
+        ))
+        .json();
+    assert_eq!(input, json!({"kind": "json"}));
+    let missing = srv.get(&format!(
+        "/api/workflows/{mapped}/nodes/-/outputs/nothing/picture"
+    ));
+    assert_eq!(missing.status, 404);
     Ok(())
 }
