@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tierkreis_bench::floor::{durable_floor, per_unit_us, small_file_create};
 use tierkreis_bench::quantum::{speedup, Controller, QuantumBench, QuantumRun};
 use tierkreis_bench::reference::ReferenceBench;
-use tierkreis_bench::slurm::{SlurmBench, SlurmMode};
 use tierkreis_bench::runner::{median, worker_next_to, RunStats, TkrBench};
+use tierkreis_bench::slurm::{SlurmBench, SlurmMode};
 use tierkreis_bench::spawn::{overhead_per_task_us, spawn_floor, SpawnReport};
 use tierkreis_bench::{StorageMode, Workload};
 
@@ -512,7 +512,6 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn slurm(
     tkr: PathBuf,
     ns: &[u64],
@@ -534,7 +533,9 @@ fn slurm(
         jobs,
     };
     let modes: Vec<SlurmMode> = modes.iter().map(|&m| m.into()).collect();
-    println!("| circuits | mode | wall | batch jobs | aer tasks | vs one job per task | vs local warm |");
+    println!(
+        "| circuits | mode | wall | batch jobs | aer tasks | vs one job per task | vs local warm |"
+    );
     println!("|---:|---|---:|---:|---:|---:|---:|");
     for &n in ns {
         let runs = bench
@@ -559,6 +560,7 @@ fn slurm(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn quantum(
     tkr: PathBuf,
     ns: &[u64],

@@ -376,7 +376,11 @@ pub(crate) fn input_args(case: &Path) -> Result<Vec<String>, BenchError> {
         .collect())
 }
 
-pub(crate) fn check_exit(run: &crate::child::ChildRun, program: &str, n: u64) -> Result<(), BenchError> {
+pub(crate) fn check_exit(
+    run: &crate::child::ChildRun,
+    program: &str,
+    n: u64,
+) -> Result<(), BenchError> {
     if run.status.success() {
         return Ok(());
     }

@@ -129,15 +129,22 @@ impl SlurmBench {
             };
             std::fs::write(&config, text).map_err(|e| io(&config, e))?;
             let mut cmd = Command::new(&self.tkr);
-            cmd.args(["run", "-q", "--run-id", "1", "--jobs", &self.jobs.to_string()])
-                .arg("--config")
-                .arg(&config)
-                .arg("-f")
-                .arg(case.join("graph.json"))
-                .env("TKR_DIR", &ck)
-                .env("PATH", &path)
-                .env_remove("RUST_LOG")
-                .current_dir(dir.path());
+            cmd.args([
+                "run",
+                "-q",
+                "--run-id",
+                "1",
+                "--jobs",
+                &self.jobs.to_string(),
+            ])
+            .arg("--config")
+            .arg(&config)
+            .arg("-f")
+            .arg(case.join("graph.json"))
+            .env("TKR_DIR", &ck)
+            .env("PATH", &path)
+            .env_remove("RUST_LOG")
+            .current_dir(dir.path());
             for input in &inputs {
                 cmd.arg("-i").arg(input);
             }
@@ -181,8 +188,11 @@ fn aer_task_jobs(wf: &Path) -> (usize, usize) {
         let Ok(bytes) = std::fs::read(e.path()) else {
             continue;
         };
+        // Aer tasks: not builtins, and not the pytket worker's (which runs
+        // locally in every mode); a batch job's record names its script,
+        // not the worker.
         let text = String::from_utf8_lossy(&bytes);
-        if !text.contains("aer") {
+        if text.contains("\"builtin\"") || text.contains("pytket") {
             continue;
         }
         tasks += 1;

@@ -208,7 +208,9 @@ async fn worker_jobs(
 ) -> Result<Json<Vec<tierkreis_storage::worker_jobs::WorkerJobSummary>>, ApiError> {
     blocking(move || {
         let s = open(&app, &id)?;
-        Ok(tierkreis_storage::worker_jobs::worker_jobs(s.workflow_dir()))
+        Ok(tierkreis_storage::worker_jobs::worker_jobs(
+            s.workflow_dir(),
+        ))
     })
     .await
     .map(Json)

@@ -269,7 +269,6 @@ pub fn take_record<T: DeserializeOwned>(path: &Path) -> Result<T, WorkerJobFileE
     Ok(value)
 }
 
-
 /// One worker job of a run, as `tkr show` and the web view name it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkerJobSummary {
@@ -298,7 +297,10 @@ pub fn worker_jobs(workflow_dir: &Path) -> Vec<WorkerJobSummary> {
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort_by_key(|d| {
-        let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = d
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (worker, n) = name.rsplit_once('-').unwrap_or((&name, ""));
         (worker.to_string(), n.parse::<u64>().unwrap_or(u64::MAX))
     });

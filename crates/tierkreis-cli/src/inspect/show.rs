@@ -131,8 +131,14 @@ pub fn run(a: ShowArgs) -> anyhow::Result<u8> {
         if !worker_jobs.is_empty() {
             outln!("worker jobs:");
             for j in &worker_jobs {
-                let host = j.host.as_deref().map_or(String::new(), |h| format!(" on {h}"));
-                let ended = j.ended.as_deref().map_or(String::new(), |e| format!(": {e}"));
+                let host = j
+                    .host
+                    .as_deref()
+                    .map_or(String::new(), |h| format!(" on {h}"));
+                let ended = j
+                    .ended
+                    .as_deref()
+                    .map_or(String::new(), |e| format!(": {e}"));
                 outln!(
                     "  {}  {} job {}{host}  {}{ended}",
                     j.name,

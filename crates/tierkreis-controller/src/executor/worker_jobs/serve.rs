@@ -15,8 +15,8 @@ use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 
 use super::mailbox::{
-    self, EndedRecord, JobFolder, WorkerJobFileError, ReportedFailure, StartedRecord, TaskOrder,
-    TaskReport, WorkerJobSpec,
+    self, EndedRecord, JobFolder, ReportedFailure, StartedRecord, TaskOrder, TaskReport,
+    WorkerJobFileError, WorkerJobSpec,
 };
 use crate::executor::config::ExecutorConfig;
 use crate::executor::discovery::Discovery;
