@@ -6,6 +6,8 @@
 //!
 //! A dev-dependency only; nothing here is used by a shipped binary.
 
+pub mod fake_batch;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,0 +1,182 @@
+//! Worker jobs on PBS and PJSUB, through the fake `qsub`/`qstat`/`qdel` and
+//! `pjsub`/`pjstat`/`pjdel` of `tierkreis_test_support::fake_batch` (which
+//! run each job script in the background on this machine): a warm Rust SDK
+//! worker routed to either system serves a map of tasks in at most
+//! `max_worker_jobs` jobs, each task's record names its job, and the jobs
+//! end with the run. (SLURM is tested for real in `worker_jobs.rs`.)
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{run_uuid, tkr};
+use tierkreis_core::Value;
+
+/// `target/debug` (or wherever `tkr` was built).
+fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_tkr"))
+        .parent()
+        .expect("tkr has a folder")
+        .to_path_buf()
+}
+
+/// The Rust hello world worker next to `tkr`, built if missing.
+fn hello_worker() -> PathBuf {
+    let exe = bin_dir().join("tkr-hello-world-worker");
+    if !exe.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "hello_world_worker"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(st.success(), "cargo build -p hello_world_worker failed");
+    }
+    assert!(exe.exists(), "{} is missing", exe.display());
+    exe
+}
+
+/// A map of `hello_world_worker.greet("hello ", s)` over `subjects`.
+fn greet_map_graph(subjects: &[String]) -> String {
+    let list: Vec<String> = subjects.iter().map(|s| format!("{s:?}")).collect();
+    let body = r#"{"nodes": [{"type": "input", "name": "subject", "inputs": {}, "outputs": {"subject": [2]}}, {"type": "const", "value": "hello ", "inputs": {}, "outputs": {"value": [2]}}, {"type": "function", "function_name": "hello_world_worker.greet", "inputs": {"greeting": [1, "value"], "subject": [0, "subject"]}, "outputs": {"value": [3]}}, {"type": "output", "inputs": {"out": [2, "value"]}, "outputs": {}}], "fixed_inputs": {}, "graph_inputs": ["subject"], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
+    format!(
+        r#"{{"nodes": [
+  {{"type": "const", "value": [{list}], "inputs": {{}}, "outputs": {{"value": [1]}}}},
+  {{"type": "function", "function_name": "builtins.unfold_values", "inputs": {{"value": [0, "value"]}}, "outputs": {{"*": [3]}}}},
+  {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [3]}}}},
+  {{"type": "map", "body": [2, "value"], "inputs": {{"subject": [1, "*"]}}, "outputs": {{"*": [4]}}}},
+  {{"type": "function", "function_name": "builtins.fold_values", "inputs": {{"values_glob": [3, "*"]}}, "outputs": {{"value": [5]}}}},
+  {{"type": "output", "inputs": {{"value": [4, "value"]}}, "outputs": {{}}}}
+], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
+        list = list.join(", ")
+    )
+}
+
+/// The fake system's jobs that still run (state `Q` or `R`).
+fn running_jobs(state: &Path) -> Vec<String> {
+    std::fs::read_dir(state)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n = name.strip_suffix(".state")?.to_string();
+            let s = std::fs::read_to_string(e.path()).ok()?;
+            matches!(s.trim(), "Q" | "R").then_some(n)
+        })
+        .collect()
+}
+
+fn worker_jobs_serve_a_map_on(system: &str) {
+    hello_worker();
+    let t = tempfile::tempdir().expect("tempdir");
+    let (bin, state) = (t.path().join("bin"), t.path().join("state"));
+    std::fs::create_dir_all(&state).expect("mkdir");
+    tierkreis_test_support::fake_batch::install(system, &bin, &state).expect("fake batch system");
+    let config = t.path().join("tkr.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hpc]\npoll_secs = 0.2\n\n[workers.hello_world_worker]\nexecutor = \"{system}\"\nmax_worker_jobs = 2\n[workers.hello_world_worker.job]\ncores_per_node = 2\n"
+        ),
+    )
+    .expect("write tkr.toml");
+    let subjects: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
+    let graph = t.path().join("graph.json");
+    std::fs::write(&graph, greet_map_graph(&subjects)).expect("write graph");
+    let ck = t.path().join("ck");
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tkr(&ck)
+        .args(["run", "-q", "-o", "--json", "--run-id", "1", "--config"])
+        .arg(&config)
+        .arg("-f")
+        .arg(&graph)
+        .env("PATH", path)
+        .current_dir(t.path())
+        .output()
+        .expect("run tkr");
+    assert!(
+        out.status.success(),
+        "{system}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = tierkreis_core::json::parse(&out.stdout).expect("--json object");
+    let value = report
+        .as_map()
+        .and_then(|m| m.get("outputs"))
+        .and_then(Value::as_map)
+        .and_then(|m| m.get("value"))
+        .and_then(Value::as_list)
+        .unwrap_or_else(|| panic!("{system}: no outputs in {report:?}"));
+    let got: Vec<&str> = value.iter().filter_map(Value::as_str).collect();
+    let want: Vec<String> = subjects.iter().map(|s| format!("hello {s}")).collect();
+    assert_eq!(got, want, "{system}");
+    let submits = tierkreis_test_support::fake_batch::calls(&state, "submit");
+    assert!(
+        (1..=2).contains(&submits),
+        "{system}: {submits} jobs for 12 tasks, max_worker_jobs = 2"
+    );
+    // Every task names its worker job.
+    let wf = ck.join(run_uuid(1));
+    let mut served = 0;
+    for e in std::fs::read_dir(wf.join("debug/executors"))
+        .expect("executor records")
+        .flatten()
+    {
+        let v = tierkreis_core::json::parse(&std::fs::read(e.path()).expect("read"))
+            .expect("executor record");
+        let m = v.as_map().expect("object");
+        let executor = m
+            .get("executor")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if executor == "builtin" {
+            continue;
+        }
+        assert_eq!(
+            executor,
+            format!("tierkreis-rs:{system}-worker-job:binary-warm"),
+            "{system}: {}",
+            e.file_name().to_string_lossy()
+        );
+        assert!(
+            m.get("job_id").and_then(Value::as_str).is_some(),
+            "{system}: job id"
+        );
+        served += 1;
+    }
+    assert_eq!(
+        served,
+        subjects.len(),
+        "{system}: every task in a worker job"
+    );
+    // The jobs end with the run.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !running_jobs(&state).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "{system}: jobs {:?} still run after the run",
+            running_jobs(&state)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn worker_jobs_serve_a_map_on_pbs() {
+    worker_jobs_serve_a_map_on("pbs");
+}
+
+#[test]
+fn worker_jobs_serve_a_map_on_pjsub() {
+    worker_jobs_serve_a_map_on("pjsub");
+}
