@@ -117,13 +117,14 @@ pub struct WorkerJobRoute {
 }
 
 /// The `tkr` program for worker jobs: this process's executable when it is
-/// `tkr`, else `tkr` on `PATH` (an embedding process, such as Python).
+/// `tkr`, else `tkr` on `PATH`, else `tkr-rs` (the name the Python wheel
+/// installs it under) for an embedding process such as Python.
 pub fn find_tkr_program() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok();
-    if let Some(exe) = exe.filter(|e| e.file_name().is_some_and(|n| n == "tkr")) {
+    if let Some(exe) = exe.filter(|e| e.file_name().is_some_and(|n| n == "tkr" || n == "tkr-rs")) {
         return Some(exe);
     }
-    which::which("tkr").ok()
+    which::which("tkr").or_else(|_| which::which("tkr-rs")).ok()
 }
 
 /// Runs tasks on warm processes inside batch jobs (see the module docs).
