@@ -1,6 +1,7 @@
 //! `tkr` against a real SLURM (`bash ../shared/slurm/start.sh`): tasks run as
-//! batch jobs, a killed controller's jobs are followed by `tkr resume`
-//! instead of being submitted again, and a cancelled job fails its node.
+//! one batch job each (`warm = false`; worker jobs are `worker_jobs.rs`), a
+//! killed controller's jobs are followed by `tkr resume` instead of being
+//! submitted again, and a cancelled job fails its node.
 //!
 //! Trials are reported ignored when `sinfo` does not answer and `CI` is
 //! unset; with `CI` set they fail instead, saying what is missing.
@@ -346,6 +347,7 @@ poll_secs = 0.3
 
 [workers.hello_world_worker]
 executor = "slurm"
+warm = false
 command = ["{}"]
 
 [workers.hello_world_worker.job]
@@ -355,6 +357,7 @@ setup = ["{setup}"]
 
 [workers.pyshout]
 executor = "slurm"
+warm = false
 python = "{python}"
 
 [workers.pyshout.job]
