@@ -15,6 +15,7 @@ mod output;
 mod progress;
 mod pygraph;
 mod run_flags;
+mod run_settings;
 mod target;
 
 use std::path::PathBuf;
