@@ -18,8 +18,8 @@ use tierkreis_storage::{
 use uuid::Uuid;
 
 use crate::output;
-use crate::run_settings::RunSettings;
 use crate::run_flags::{DEFAULT_GRAPH_FILE, DEFAULT_GRAPH_LOCATION, DEFAULT_INPUTS_FILE};
+use crate::run_settings::RunSettings;
 use crate::{exit, Common, RestartArgs, ResumeArgs, RunArgs, StorageKind};
 
 /// The checkpoint folder: `--checkpoints`, else `$TKR_DIR`, else `~/.tierkreis/checkpoints`.
@@ -306,11 +306,14 @@ pub fn restart(args: RestartArgs) -> u8 {
         };
         let storage = open_existing(&common, &target)?;
         let _lock = lock(storage.as_ref(), StorageKind::File)?;
-        let loc: Loc = report(
-            loc.parse()
-                .with_context(|| format!("{loc:?} is not a location")),
-            exit::USAGE,
-        )?;
+        let loc: Loc = match crate::inspect::location_without_root(loc) {
+            Some(l) => l,
+            None => report(
+                loc.parse()
+                    .with_context(|| format!("{loc:?} is not a location")),
+                exit::USAGE,
+            )?,
+        };
         if !storage.is_node_started(&loc) {
             let closest = closest_task_locations(storage.as_ref(), &loc);
             if closest.is_empty() {

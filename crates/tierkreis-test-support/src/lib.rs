@@ -37,10 +37,7 @@ pub fn workspace_root() -> PathBuf {
 /// machine path counts: a clone without either has no shared folder, and
 /// the tests needing it say so.
 pub fn shared_dir() -> PathBuf {
-    shared_dir_from(
-        std::env::var_os("TKR_SHARED").as_deref(),
-        &workspace_root(),
-    )
+    shared_dir_from(std::env::var_os("TKR_SHARED").as_deref(), &workspace_root())
 }
 
 /// [`shared_dir`] for the variable's value `variable` and the repository

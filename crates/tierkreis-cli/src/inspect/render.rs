@@ -111,8 +111,11 @@ pub fn last_line(text: &str) -> &str {
 pub fn cause_line(text: &str) -> &str {
     let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     let controller_line = |l: &str| l.starts_with("worker \"") && l.contains(" at -");
-    if let Some(l) = lines.iter().find(|l| l.starts_with("no worker \"")) {
-        return l.trim().trim_end_matches("; searched:");
+    if let Some(at) = lines
+        .iter()
+        .find_map(|l| l.find("no worker \"").map(|at| &l[at..]))
+    {
+        return at.trim().trim_end_matches("; searched:");
     }
     let decisive = ["killed by signal", "timed out after", "memory limit"];
     if let Some(l) = lines
@@ -155,7 +158,7 @@ last lines of its log:\n\
             cause_line(segfault),
             "worker \"pyw\" (python-warm at -.N1): its warm process 7 was killed by signal 11 (SIGSEGV) while running this task"
         );
-        let missing = "no worker \"slow\" found; searched:\n  - PATH\n(add a registry with --registry DIR or `registries` in tkr.toml, or set [workers.NAME] command)\n";
+        let missing = "(add a registry with --registry DIR)\nstarting worker \"slow\" for -.N1 failed: no worker \"slow\" found; searched:\n  - PATH\n(add a registry with --registry DIR or `registries` in tkr.toml, or set [workers.NAME] command)\n";
         assert_eq!(cause_line(missing), "no worker \"slow\" found");
         let raised = "boom on element 3\nTraceback (most recent call last):\n  File \"w.py\", line 8, in boom\n    raise ValueError(x)\nValueError: boom on element 3\n\nThe above exception was the direct cause of the following exception:\n\nTraceback (most recent call last):\n  File \"x\", line 1\nTierkreisWorkerError: Worker pyw encountered error when executing boom.\nworker \"pyw\" (python at -.N1) exited with status 1\n";
         assert_eq!(cause_line(raised), "ValueError: boom on element 3");
