@@ -141,13 +141,15 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
             .map_err(anyhow::Error::from),
         exit::USAGE,
     )?;
-    if !missing.is_empty() {
-        print_error(format!(
-            "the graph needs input(s) {} that were not given (use -i PORT:FILE or -i INPUTS.json); its inputs are: {}",
-            missing.join(", "),
-            graph.graph_inputs.join(", ")
-        ));
-        return Err(exit::USAGE);
+    if !missing.is_empty() && !args.common.quiet && !args.common.json {
+        // As the reference: an input left out is not an error by itself.
+        // A task reading it gets no file at that input and uses its default
+        // value (an optional input, `TKR[int] | None = None`); a task
+        // without one fails, naming the input.
+        eprintln!(
+            "note: input(s) {} not given; tasks use their default value for them, and a task without one fails (give them with -i PORT:FILE or -i INPUTS.json)",
+            missing.join(", ")
+        );
     }
     let id = match (args.run_id, args.id) {
         (Some(n), _) => Uuid::from_u128(n),
