@@ -434,3 +434,80 @@ fn tkr_errors_headlines_a_missing_worker() {
         "{listing}"
     );
 }
+
+/// The repository's root.
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn the_readme_installs_tkr_with_the_locked_versions() {
+    let readme = std::fs::read_to_string(repository().join("README.md")).expect("README.md");
+    let installs: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.trim_start().starts_with("cargo install"))
+        .collect();
+    assert!(
+        !installs.is_empty(),
+        "the README no longer says how to install"
+    );
+    for line in installs {
+        assert!(line.contains("--locked"), "not locked: {line}");
+    }
+}
+
+#[test]
+fn help_points_to_a_file_a_user_can_open() {
+    let out = tkr(Path::new("/nonexistent"))
+        .arg("--help")
+        .output()
+        .expect("tkr --help");
+    expect_code(&out, 0);
+    let help = text(&out.stdout);
+    assert!(!help.contains("module docs"), "{help}");
+    let named: Vec<&str> = help
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
+        .filter(|w| w.starts_with("docs/") || *w == "README.md")
+        .collect();
+    assert!(!named.is_empty(), "--help names no file to read:\n{help}");
+    for file in named {
+        assert!(repository().join(file).is_file(), "{file} does not exist");
+    }
+}
+
+#[test]
+fn init_says_what_python_the_project_needs_and_how_to_call_a_new_worker() {
+    let s = Scratch::new();
+    let project = s.path().join("project");
+    std::fs::create_dir_all(&project).expect("project folder");
+    let out = tkr(&s.ck())
+        .env("TKR_PYTHON", "/no/such/python3")
+        .args(["init", "project"])
+        .current_dir(&project)
+        .output()
+        .expect("tkr init project");
+    expect_code(&out, 0);
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("`tierkreis` package") && said.contains("/no/such/python3 cannot import it"),
+        "{said}"
+    );
+    assert!(said.contains("pip install tierkreis==2.1.1"), "{said}");
+    let out = tkr(&s.ck())
+        .args(["init", "worker", "-n", "calc"])
+        .current_dir(&project)
+        .output()
+        .expect("tkr init worker");
+    expect_code(&out, 0);
+    let said = text(&out.stderr);
+    assert!(said.contains("from calc import your_worker_task"), "{said}");
+    assert!(
+        said.contains("g.task(your_worker_task(g.inputs.value))"),
+        "{said}"
+    );
+    // The stubs it names are where it says.
+    assert!(
+        project.join("tkr/workers/calc/api/api.py").is_file(),
+        "no stubs at tkr/workers/calc/api/api.py"
+    );
+}
