@@ -92,7 +92,8 @@ pub fn workflow_status(storage: &dyn ControllerStorage) -> WorkflowStatus {
 /// local time its `start_time` is written in (Python's
 /// `datetime.now().isoformat()`), so the two compare and subtract: the
 /// `completion_time` of a finished run; for a failed run (which has none,
-/// as in the reference), the time its root's `_error` was written; else
+/// as in the reference), the time its root's `_error` was written, unless
+/// that comes before the start (a copied folder keeps no true times); else
 /// `None`.
 pub fn workflow_end_time(
     storage: &dyn ControllerStorage,
@@ -108,7 +109,16 @@ pub fn workflow_end_time(
         .modified_time(&storage.error_path(&Loc::root()))
         .ok()
         .flatten()?;
-    Some(crate::timestamps::iso_naive(failed_at))
+    let end = crate::timestamps::iso_naive(failed_at);
+    let start = storage
+        .read_workflow_metadata()
+        .ok()
+        .and_then(|m| m.start_time)
+        .and_then(|t| crate::timestamps::naive_iso_seconds(&t));
+    match (start, crate::timestamps::naive_iso_seconds(&end)) {
+        (Some(start), Some(end_secs)) if end_secs < start => None,
+        _ => Some(end),
+    }
 }
 
 /// Whether a node of the top-level graph (`-.N0`, `-.N1`, ...) has a
