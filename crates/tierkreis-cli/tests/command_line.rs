@@ -511,3 +511,55 @@ fn init_says_what_python_the_project_needs_and_how_to_call_a_new_worker() {
         "no stubs at tkr/workers/calc/api/api.py"
     );
 }
+
+#[test]
+fn the_resume_printed_after_ctrl_c_works_as_printed() {
+    let s = Scratch::new();
+    let started = s.path().join("started");
+    let reg = s.registry("reg", 10, None);
+    // The task says it started, then takes its time.
+    let script = reg.join("adder_for_tests/main.sh");
+    let body = std::fs::read_to_string(&script).expect("worker");
+    std::fs::write(
+        &script,
+        format!("touch {}\nsleep 30\n{body}", started.display()),
+    )
+    .expect("worker");
+    let graph = s.graph();
+    let elsewhere = s.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("folder");
+    let child = tkr(&s.ck())
+        .args(["run", "--run-id", "8", "--registry"])
+        .arg(&reg)
+        .arg("-f")
+        .arg(&graph)
+        .current_dir(&elsewhere)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tkr run");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the task never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid")),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("SIGINT");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let command = err
+        .split('`')
+        .find(|part| part.starts_with("tkr resume "))
+        .unwrap_or_else(|| panic!("no `tkr resume ...` in:\n{err}"))
+        .to_string();
+    // The worker is quick now.
+    std::fs::write(&script, body).expect("worker");
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let out = s.tkr(&words);
+    expect_code(&out, 0);
+    assert_eq!(value_of_run(&s, 8), "11");
+}
