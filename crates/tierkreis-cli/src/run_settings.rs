@@ -85,6 +85,7 @@ impl RunSettings {
     /// restart gives on top: flags given there win (registries given replace
     /// the recorded ones), switches given there are added.
     pub fn overridden_by(&self, given: &RunSettings, config_given: bool) -> RunSettings {
+        let no_warm = self.no_warm || given.no_warm;
         RunSettings {
             registries: if given.registries.is_empty() {
                 self.registries.clone()
@@ -98,8 +99,8 @@ impl RunSettings {
             },
             jobs: given.jobs.or(self.jobs),
             task_timeout: given.task_timeout.or(self.task_timeout),
-            no_warm: self.no_warm || given.no_warm,
-            warm_prestart: (self.warm_prestart || given.warm_prestart) && !given.no_warm,
+            no_warm,
+            warm_prestart: (self.warm_prestart || given.warm_prestart) && !no_warm,
             cache: self.cache || given.cache,
             retries: given.retries.or(self.retries),
             prefer_uv: self.prefer_uv || given.prefer_uv,

@@ -117,7 +117,7 @@ pub fn cause_line(text: &str) -> &str {
     {
         return at.trim().trim_end_matches("; searched:");
     }
-    let decisive = ["killed by signal", "timed out after", "memory limit"];
+    let decisive = ["killed by signal", "timed out after", "past memory_limit"];
     if let Some(l) = lines
         .iter()
         .rev()
@@ -162,6 +162,9 @@ last lines of its log:\n\
         assert_eq!(cause_line(missing), "no worker \"slow\" found");
         let raised = "boom on element 3\nTraceback (most recent call last):\n  File \"w.py\", line 8, in boom\n    raise ValueError(x)\nValueError: boom on element 3\n\nThe above exception was the direct cause of the following exception:\n\nTraceback (most recent call last):\n  File \"x\", line 1\nTierkreisWorkerError: Worker pyw encountered error when executing boom.\nworker \"pyw\" (python at -.N1) exited with status 1\n";
         assert_eq!(cause_line(raised), "ValueError: boom on element 3");
+        let memory = "tkr: running warm: call 2 of process 9 (worker \"pyw\")\n\
+worker \"pyw\" (python-warm at -.N3): its warm process 9 grew to 700 MiB, past memory_limit 512 MiB, while running this task, and was stopped\n";
+        assert!(cause_line(memory).contains("past memory_limit 512 MiB"));
         assert_eq!(cause_line("plain\nlast words\n\n"), "last words");
     }
 }
