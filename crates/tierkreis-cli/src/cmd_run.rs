@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::output;
 use crate::run_flags::{DEFAULT_GRAPH_FILE, DEFAULT_GRAPH_LOCATION, DEFAULT_INPUTS_FILE};
+use crate::run_settings::RunSettings;
 use crate::{exit, Common, RestartArgs, ResumeArgs, RunArgs, StorageKind};
 
 /// The checkpoint folder: `--checkpoints`, else `$TKR_DIR`, else `~/.tierkreis/checkpoints`.
@@ -34,14 +35,44 @@ pub fn tkr_dir(common: &Common) -> PathBuf {
 /// Runs `f`, printing an error chain and mapping it to the usage exit code.
 fn report<T>(r: anyhow::Result<T>, code: u8) -> Result<T, u8> {
     r.map_err(|e| {
-        eprintln!("error: {}", crate::output::error_text(&e));
+        print_error(crate::output::error_text(&e));
         code
     })
 }
 
+/// The last error this command printed, for the `--json` object of a run
+/// that ends before any report (bad usage or input, exit status 2).
+static LAST_ERROR: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Prints `error: MESSAGE` on stderr and keeps it for [`json_error_if_unreported`].
+fn print_error(message: String) {
+    eprintln!("error: {message}");
+    if let Ok(mut last) = LAST_ERROR.lock() {
+        *last = Some(message);
+    }
+}
+
+/// With `--json`, a command that ends in an error before printing its
+/// report still prints one JSON object: `{"id": null, "name": null,
+/// "status": "error", "message": ...}`.
+fn json_error_if_unreported(json: bool, code: u8) -> u8 {
+    if json && code != exit::OK && !output::report_printed() {
+        let message = LAST_ERROR
+            .lock()
+            .ok()
+            .and_then(|m| m.clone())
+            .unwrap_or_else(|| "the command failed".to_string());
+        output::RunReport::without_run("error")
+            .with("message", message.into())
+            .print();
+    }
+    code
+}
+
 pub fn run(args: RunArgs) -> u8 {
+    let json = args.common.json;
     match run_inner(args) {
-        Ok(code) | Err(code) => code,
+        Ok(code) | Err(code) => json_error_if_unreported(json, code),
     }
 }
 
@@ -71,7 +102,7 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
             )
         }
         (None, None) => {
-            eprintln!("error: give the graph with -f GRAPH.json or -g FILE.py:NAME (there is no {DEFAULT_GRAPH_FILE} here to default to)");
+            print_error(format!("give the graph with -f GRAPH.json or -g FILE.py:NAME (there is no {DEFAULT_GRAPH_FILE} here to default to)"));
             return Err(exit::USAGE);
         }
     };
@@ -110,13 +141,15 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
             .map_err(anyhow::Error::from),
         exit::USAGE,
     )?;
-    if !missing.is_empty() {
+    if !missing.is_empty() && !args.common.quiet && !args.common.json {
+        // As the reference: an input left out is not an error by itself.
+        // A task reading it gets no file at that input and uses its default
+        // value (an optional input, `TKR[int] | None = None`); a task
+        // without one fails, naming the input.
         eprintln!(
-            "error: the graph needs input(s) {} that were not given (use -i PORT:FILE or -i INPUTS.json); its inputs are: {}",
-            missing.join(", "),
-            graph.graph_inputs.join(", ")
+            "note: input(s) {} not given; tasks use their default value for them, and a task without one fails (give them with -i PORT:FILE or -i INPUTS.json)",
+            missing.join(", ")
         );
-        return Err(exit::USAGE);
     }
     let id = match (args.run_id, args.id) {
         (Some(n), _) => Uuid::from_u128(n),
@@ -136,10 +169,10 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
                 clean_restart(&s)?;
             }
             if s.workflow_dir().exists() {
-                eprintln!(
-                    "error: workflow {id} already exists in {}; use `tkr resume {id}` to continue it, or another id",
+                print_error(format!(
+                    "workflow {id} already exists in {}; use `tkr resume {id}` to continue it, or another id",
                     s.workflow_dir().parent().map(|p| p.display().to_string()).unwrap_or_default()
-                );
+                ));
                 return Err(exit::USAGE);
             }
             Arc::new(s)
@@ -154,7 +187,37 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
         prefer_uv: args.reference.uv,
         batch_poll_secs: args.reference.polling_interval_seconds,
     };
+    if args.storage == StorageKind::File {
+        let settings = RunSettings::from_flags(
+            &args.common,
+            overrides.prefer_uv,
+            overrides.batch_poll_secs,
+            args.python.as_deref(),
+        );
+        report(settings.write(storage.as_ref()), exit::INTERNAL)?;
+    }
     drive(storage, false, &args.common, &overrides)
+}
+
+/// For a resume or restart: the settings the run was started with (its
+/// registries, configuration file, worker options), with the flags given
+/// on this command line on top, put into `common` and recorded again.
+fn use_recorded_settings(
+    storage: &dyn ControllerStorage,
+    common: &mut Common,
+) -> Result<ExecutorOverrides, u8> {
+    let given = RunSettings::from_flags(common, false, None, None);
+    let recorded = report(RunSettings::read(storage), exit::USAGE)?;
+    let settings = match recorded {
+        Some(recorded) => recorded.overridden_by(&given, common.config.is_some()),
+        None => given,
+    };
+    settings.apply_to(common);
+    report(settings.write(storage), exit::INTERNAL)?;
+    Ok(ExecutorOverrides {
+        prefer_uv: settings.prefer_uv,
+        batch_poll_secs: settings.batch_poll_secs,
+    })
 }
 
 /// `-r/--do-clean-restart`: deletes the run's checkpoint folder, once no
@@ -207,30 +270,35 @@ fn open_existing(
     let id = report(target.resolve(&dir), exit::USAGE)?;
     let s = FileControllerStorage::new(dir, id, None);
     if !s.workflow_dir().is_dir() {
-        eprintln!("error: no workflow {id} in {}", s.tkr_dir().display());
+        print_error(format!("no workflow {id} in {}", s.tkr_dir().display()));
         return Err(exit::USAGE);
     }
     Ok(Arc::new(s))
 }
 
 pub fn resume(args: ResumeArgs) -> u8 {
-    let inner = || -> Result<u8, u8> {
-        let storage = open_existing(&args.common, &args.target)?;
+    let json = args.common.json;
+    let inner = move || -> Result<u8, u8> {
+        let mut common = args.common;
+        let storage = open_existing(&common, &args.target)?;
         let _lock = lock(storage.as_ref(), StorageKind::File)?;
-        drive(storage, true, &args.common, &ExecutorOverrides::default())
+        let overrides = use_recorded_settings(storage.as_ref(), &mut common)?;
+        drive(storage, true, &common, &overrides)
     };
     match inner() {
-        Ok(c) | Err(c) => c,
+        Ok(c) | Err(c) => json_error_if_unreported(json, c),
     }
 }
 
 pub fn restart(args: RestartArgs) -> u8 {
-    let inner = || -> Result<u8, u8> {
+    let json = args.common.json;
+    let inner = move || -> Result<u8, u8> {
+        let mut common = args.common;
         let (run, loc) = match (args.run_id, &args.run_or_loc, &args.loc) {
             (Some(_), loc, None) => (None, loc),
             (None, run, Some(loc)) => (Some(run.clone()), loc),
             _ => {
-                eprintln!("error: give `RUN LOC`, or `--run-id N LOC`");
+                print_error("give `RUN LOC`, or `--run-id N LOC`".to_string());
                 return Err(exit::USAGE);
             }
         };
@@ -238,26 +306,29 @@ pub fn restart(args: RestartArgs) -> u8 {
             run,
             run_id: args.run_id,
         };
-        let storage = open_existing(&args.common, &target)?;
+        let storage = open_existing(&common, &target)?;
         let _lock = lock(storage.as_ref(), StorageKind::File)?;
-        let loc: Loc = report(
-            loc.parse()
-                .with_context(|| format!("{loc:?} is not a location")),
-            exit::USAGE,
-        )?;
+        let loc: Loc = match crate::inspect::location_without_root(loc) {
+            Some(l) => l,
+            None => report(
+                loc.parse()
+                    .with_context(|| format!("{loc:?} is not a location")),
+                exit::USAGE,
+            )?,
+        };
         if !storage.is_node_started(&loc) {
             let closest = closest_task_locations(storage.as_ref(), &loc);
             if closest.is_empty() {
-                eprintln!(
-                    "error: no node at {loc} in workflow {}",
+                print_error(format!(
+                    "no node at {loc} in workflow {}",
                     storage.workflow_id()
-                );
+                ));
             } else {
-                eprintln!(
-                    "error: no node at {loc} in workflow {}; the closest task nodes are: {}",
+                print_error(format!(
+                    "no node at {loc} in workflow {}; the closest task nodes are: {}",
                     storage.workflow_id(),
                     closest.join(", ")
-                );
+                ));
             }
             return Err(exit::USAGE);
         }
@@ -267,16 +338,17 @@ pub fn restart(args: RestartArgs) -> u8 {
                 .with_context(|| format!("cannot restart {loc}")),
             exit::USAGE,
         )?;
-        if !args.common.quiet && !args.common.json {
+        if !common.quiet && !common.json {
             eprintln!(
                 "restarting {loc}: {} dependent node(s) invalidated",
                 invalidated.len()
             );
         }
-        drive(storage, true, &args.common, &ExecutorOverrides::default())
+        let overrides = use_recorded_settings(storage.as_ref(), &mut common)?;
+        drive(storage, true, &common, &overrides)
     };
     match inner() {
-        Ok(c) | Err(c) => c,
+        Ok(c) | Err(c) => json_error_if_unreported(json, c),
     }
 }
 
@@ -290,10 +362,10 @@ fn check_break_at(graph: &GraphInfo, common: &Common) -> Result<(), u8> {
     if unknown.is_empty() {
         return Ok(());
     }
-    eprintln!(
-        "error: --break-at {} names no node of the graph (give a location such as -.N3, a named node, or a function name such as builtins.iadd)",
+    print_error(format!(
+        "--break-at {} names no node of the graph (give a location such as -.N3, a named node, or a function name such as builtins.iadd)",
         unknown.join(", ")
-    );
+    ));
     Err(exit::USAGE)
 }
 
@@ -392,7 +464,7 @@ fn drive(
                 match output::read_outputs(storage.as_ref()) {
                     Ok(values) => Some(values),
                     Err(e) => {
-                        eprintln!("error: {}", crate::output::error_text(&e));
+                        print_error(crate::output::error_text(&e));
                         return Err(exit::INTERNAL);
                     }
                 }
@@ -434,7 +506,7 @@ fn drive(
                     .with("errors", errors)
                     .print();
             } else {
-                eprintln!("workflow {id} failed; fix the cause, then `tkr restart {id} LOC` or `tkr resume {id}`");
+                eprintln!("{}", failure_hint(storage.as_ref(), locs));
             }
             Ok(exit::FAILED)
         }
@@ -449,10 +521,7 @@ fn drive(
                     "paused_at".to_string(),
                     Value::List(list.iter().cloned().map(Value::Str).collect()),
                 );
-                println!(
-                    "{}",
-                    tierkreis_core::json::to_string_compact(&Value::Map(m))
-                );
+                output::print_report_line(&Value::Map(m));
             } else if !common.quiet {
                 eprintln!(
                     "workflow {id} paused at breakpoint {}; continue it with `tkr resume {id}`",
@@ -478,6 +547,40 @@ fn drive(
                     .print();
             }
             Ok(exit::INTERNAL)
+        }
+    }
+}
+
+/// What to do after a failure, as commands that work as printed: `tkr
+/// restart RUN LOC` of each failed task (it runs with the registries and
+/// configuration the run recorded), else `tkr errors RUN`.
+fn failure_hint(storage: &dyn ControllerStorage, failed: &[Loc]) -> String {
+    let id = storage.workflow_id();
+    let tasks: Vec<&Loc> = failed
+        .iter()
+        .filter(|loc| {
+            matches!(
+                storage.read_node_def(loc).map(|d| d.kind),
+                Ok(tierkreis_core::graph::NodeKind::Function { .. })
+            )
+        })
+        .collect();
+    match tasks.as_slice() {
+        [] => format!("workflow {id} failed; `tkr errors {id}` shows why"),
+        [loc] => format!(
+            "workflow {id} failed; fix the cause, then run the task again with `tkr restart {id} {loc}`"
+        ),
+        [first, rest @ ..] => {
+            let more: Vec<String> = rest
+                .iter()
+                .take(4)
+                .map(|loc| format!("`tkr restart {id} {loc}`"))
+                .collect();
+            format!(
+                "workflow {id} failed; fix the cause, then run each failed task again with `tkr restart {id} {first}`, {}{}",
+                more.join(", "),
+                if rest.len() > 4 { ", ..." } else { "" }
+            )
         }
     }
 }

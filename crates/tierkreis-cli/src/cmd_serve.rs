@@ -22,6 +22,30 @@ pub struct ServeArgs {
     /// The checkpoint folder (default: $TKR_DIR, else ~/.tierkreis/checkpoints).
     #[arg(long, value_name = "DIR")]
     pub(crate) checkpoints: Option<PathBuf>,
+    /// A registry folder of workers for the runs the page restarts or
+    /// continues, instead of the ones each run recorded; repeatable.
+    #[arg(long = "registry", visible_alias = "registry-path", value_name = "DIR")]
+    pub(crate) registries: Vec<PathBuf>,
+    /// The executor configuration file for the runs the page restarts or
+    /// continues, instead of the one each run recorded.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+}
+
+/// The `tkr resume` arguments for `--registry` and `--config`, paths made
+/// absolute (the resume may start elsewhere).
+fn resume_args(args: &ServeArgs) -> Vec<std::ffi::OsString> {
+    let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+    let mut out = Vec::new();
+    for r in &args.registries {
+        out.push("--registry".into());
+        out.push(absolute(r).into_os_string());
+    }
+    if let Some(c) = &args.config {
+        out.push("--config".into());
+        out.push(absolute(c).into_os_string());
+    }
+    out
 }
 
 pub fn serve(args: ServeArgs) -> u8 {
@@ -31,6 +55,7 @@ pub fn serve(args: ServeArgs) -> u8 {
 /// Serves, announcing the address followed by `page` (e.g. `#/w/ID`, the
 /// page of one workflow).
 pub(crate) fn serve_page(args: ServeArgs, page: &str) -> u8 {
+    let resume_args = resume_args(&args);
     let tkr_dir = args.checkpoints.unwrap_or_else(|| {
         tierkreis_storage::FileWorkerStorage::from_env()
             .tkr_dir()
@@ -59,6 +84,7 @@ pub(crate) fn serve_page(args: ServeArgs, page: &str) -> u8 {
         tkr_dir: tkr_dir.clone(),
         tkr_exe,
         host_name: host_name.clone(),
+        resume_args,
     };
     let ready = |bound: SocketAddr, token: Option<&str>| {
         let shown = match &host_name {

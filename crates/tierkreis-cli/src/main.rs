@@ -16,6 +16,7 @@ mod output;
 mod progress;
 mod pygraph;
 mod run_flags;
+mod run_settings;
 mod target;
 
 use std::path::PathBuf;
@@ -49,7 +50,9 @@ Exit status: 0 the workflow finished, 1 a node failed, 2 bad usage or input,
 Workers: builtins run in-process; a task W.f of another worker runs W found in
 --registry folders (W/main.sh, W/main.py, W/main), else `W`, `tkr-W` or `tkr_W`
 on PATH. ./tkr.toml (or --config) configures registries, kinds, commands,
-timeouts and routes; see the tierkreis-controller `executor` module docs.
+timeouts and routes: see docs/configuration.md in the tierkreis-rs repository
+(and README.md there, section A tour of tkr). A run records its registries, config
+file and worker options; `tkr resume` and `tkr restart` reuse them.
 
 Checkpoints go to $TKR_DIR/<workflow id>/ (default ~/.tierkreis/checkpoints),
 in the layout of the Python tierkreis 2.1.1 package. RUST_LOG filters logs.";

@@ -71,6 +71,16 @@ impl RunReport {
         RunReport { fields }
     }
 
+    /// A report of a command that ended before it had a run: `id` and
+    /// `name` are null.
+    pub fn without_run(status: &str) -> RunReport {
+        let mut fields = IndexMap::new();
+        fields.insert("id".to_owned(), Value::Null);
+        fields.insert("name".to_owned(), Value::Null);
+        fields.insert("status".to_owned(), Value::from(status));
+        RunReport { fields }
+    }
+
     /// Adds `key: value` after what is there.
     pub fn with(mut self, key: &str, value: Value) -> RunReport {
         self.fields.insert(key.to_owned(), value);
@@ -79,11 +89,22 @@ impl RunReport {
 
     /// Prints the object on one line of stdout.
     pub fn print(self) {
-        println!(
-            "{}",
-            tierkreis_core::json::to_string_compact(&Value::Map(self.fields))
-        );
+        print_report_line(&Value::Map(self.fields));
     }
+}
+
+/// Whether this process printed its `--json` report already.
+static REPORT_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Prints the `--json` report `value` on one line of stdout, once.
+pub fn print_report_line(value: &Value) {
+    REPORT_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
+    println!("{}", tierkreis_core::json::to_string_compact(value));
+}
+
+/// Whether [`print_report_line`] ran.
+pub fn report_printed() -> bool {
+    REPORT_PRINTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Each failed node: location, function and error text, printed to stderr

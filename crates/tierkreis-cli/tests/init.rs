@@ -17,6 +17,11 @@ fn an_initialised_project_runs_with_its_rust_worker() {
         .output()
         .expect("init");
     expect_code(&out, 0);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        said.contains("The first run compiles the worker with cargo"),
+        "init does not say the first run compiles:\n{said}"
+    );
     // Moved after it was made: nothing in it may depend on where it was made,
     // nor on where this clone is.
     let moved = tmp.path().join("elsewhere").join("moved-hello");
@@ -66,6 +71,17 @@ fn an_initialised_project_runs_with_its_rust_worker() {
         tierkreis_core::json::parse(br#"{"greeting": "Hello, Tierkreis!", "value": 26}"#)
             .expect("json");
     assert_eq!(got, want);
+    let workflow_log = std::fs::read_to_string(
+        tmp.path()
+            .join("ck")
+            .join(report_id(&out.stdout))
+            .join("logs"),
+    )
+    .expect("the workflow log");
+    assert!(
+        workflow_log.contains("tkr: compiling worker"),
+        "the first run does not say it compiles:\n{workflow_log}"
+    );
 
     // A second init into the same (now full) folder is refused.
     let out = tkr(tmp.path())
@@ -89,4 +105,15 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// The `id` of the one JSON object `tkr run --json` printed.
+fn report_id(stdout: &[u8]) -> String {
+    match tierkreis_core::json::parse(stdout).expect("json") {
+        Value::Map(fields) => match fields.get("id") {
+            Some(Value::Str(id)) => id.clone(),
+            other => panic!("no id: {other:?}"),
+        },
+        other => panic!("not an object: {other:?}"),
+    }
 }

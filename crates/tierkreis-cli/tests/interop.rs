@@ -49,6 +49,10 @@ fn main() {
             "python_tierkreis_worker_runs_under_tkr::uv",
             python_worker_uv,
         ),
+        (
+            "an_optional_input_left_out_runs_as_under_the_reference",
+            an_optional_input_left_out_runs_as_under_the_reference,
+        ),
     ];
     common::run_trials_needing(availability().err(), trials);
 }
@@ -722,4 +726,127 @@ fn ls_and_the_web_api_agree_on_every_status() {
     assert_eq!(statuses(&api), want, "the web API");
     server.kill();
     running.kill();
+}
+
+/// Builds, with the reference's own builder, the pattern of upstream's
+/// `examples/defaults.py`: a workflow input declared optional
+/// (`TKR[int] | None = None`) passed to a task whose parameter has a
+/// default (`builtins.tkr_range`'s `step`); writes the graph JSON to argv[1].
+const OPTIONAL_INPUT_GRAPH_PY: &str = r#"
+import sys
+from typing import NamedTuple
+
+from tierkreis.builder import Graph
+from tierkreis.builtins.stubs import tkr_range
+from tierkreis.controller.data.models import TKR
+
+
+class Inputs(NamedTuple):
+    start: TKR[int]
+    stop: TKR[int]
+    step: TKR[int] | None = None
+
+
+class Outputs(NamedTuple):
+    value: TKR[list[int]]
+
+
+g = Graph(Inputs, Outputs)
+r = g.task(tkr_range(start=g.inputs.start, stop=g.inputs.stop, step=g.inputs.step))
+workflow = g.finish_with_outputs(Outputs(value=r))
+with open(sys.argv[1], "w") as fh:
+    fh.write(workflow.data.model_dump_json())
+"#;
+
+/// An optional input left out: the reference runs the graph, the task
+/// using its default; `tkr run` does the same (it refused before running).
+/// A required input left out fails under both, at the task, naming it.
+fn an_optional_input_left_out_runs_as_under_the_reference() {
+    let s = Scratch::new();
+    let build = s.write("build_graph.py", OPTIONAL_INPUT_GRAPH_PY);
+    let graph = s.path().join("graph.json");
+    let out = std::process::Command::new("bash")
+        .arg(run_sh())
+        .args(["--", "/opt/tk/bin/python"])
+        .arg(&build)
+        .arg(&graph)
+        .current_dir(s.path())
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "the reference's builder failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = s.write("start.bin", "2");
+    let stop = s.write("stop.bin", "7");
+    let port = |name: &str, file: &Path| format!("{name}:{}", file.display());
+
+    let reference = s
+        .python([
+            "run".to_string(),
+            "1".to_string(),
+            graph.display().to_string(),
+            port("start", &start),
+            port("stop", &stop),
+        ])
+        .output()
+        .expect("python");
+    let expected = json_lines("the reference's run_graph", &reference)
+        .pop()
+        .expect("the reference's outputs");
+    assert_eq!(
+        expected,
+        Value::Map(
+            [(
+                "value".to_string(),
+                Value::List((2..7).map(Value::int).collect())
+            )]
+            .into_iter()
+            .collect()
+        )
+    );
+    let got = tkr_outputs(
+        "tkr run without the optional input",
+        s.tkr()
+            .args(["run", "--run-id", "2", "-f"])
+            .arg(&graph)
+            .arg("-i")
+            .arg(port("start", &start))
+            .arg("-i")
+            .arg(port("stop", &stop)),
+    );
+    assert_eq!(got, expected);
+
+    // `stop` has no default: the reference's task fails, and so does ours.
+    let reference = s
+        .python([
+            "run".to_string(),
+            "3".to_string(),
+            graph.display().to_string(),
+            port("start", &start),
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        !reference.status.success(),
+        "the reference ran without stop"
+    );
+    let reference_log =
+        std::fs::read_to_string(s.workflow(3).join("-.N3/logs")).unwrap_or_default();
+    assert!(reference_log.contains("stop"), "{reference_log}");
+    let out = s
+        .tkr()
+        .args(["run", "--run-id", "4", "-f"])
+        .arg(&graph)
+        .arg("-i")
+        .arg(port("start", &start))
+        .output()
+        .expect("tkr");
+    expect_code(&out, 1);
+    let error = std::fs::read_to_string(s.workflow(4).join("-.N3/logs")).unwrap_or_default();
+    assert!(
+        error.contains("'stop'"),
+        "the error does not name stop: {error}"
+    );
 }

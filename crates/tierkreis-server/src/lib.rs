@@ -11,7 +11,7 @@
 //! ```no_run
 //! # async fn f() -> Result<(), tierkreis_server::ServeError> {
 //! use tierkreis_server::{Server, ServerConfig};
-//! let config = ServerConfig { tkr_dir: "/tmp/ck".into(), tkr_exe: "tkr".into(), host_name: None };
+//! let config = ServerConfig { tkr_dir: "/tmp/ck".into(), tkr_exe: "tkr".into(), host_name: None, resume_args: Vec::new() };
 //! let server = Server::bind("127.0.0.1:0".parse().unwrap(), config).await?;
 //! println!("http://{}", server.local_addr()?);
 //! server.run(std::future::pending()).await
@@ -45,6 +45,9 @@ pub struct ServerConfig {
     /// NAME`), accepted in `Host` headers beside the loopback names and the
     /// bound IP (see [`access`]).
     pub host_name: Option<String>,
+    /// Arguments added to that `tkr resume` (`tkr serve --registry DIR
+    /// --config FILE`), on top of the settings the run recorded.
+    pub resume_args: Vec<std::ffi::OsString>,
 }
 
 /// How long in-flight requests may take to finish once shutdown is asked
@@ -63,6 +66,7 @@ pub fn router(config: ServerConfig) -> Result<axum::Router, ServeError> {
     let state = routes::AppState {
         tkr_dir: config.tkr_dir,
         tkr_exe: config.tkr_exe,
+        resume_args: config.resume_args,
         watches: live::Watches::default(),
         dir_watch,
     };

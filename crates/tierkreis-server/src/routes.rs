@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::fs;
 use std::os::unix::process::CommandExt;
-use std::path::{Path as FsPath, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -42,6 +42,8 @@ pub const INDEX_HTML: &str = include_str!("../page/index.html");
 pub struct AppState {
     pub tkr_dir: PathBuf,
     pub tkr_exe: PathBuf,
+    /// Added to every `tkr resume` started ([`crate::ServerConfig::resume_args`]).
+    pub resume_args: Vec<std::ffi::OsString>,
     pub watches: Watches,
     pub dir_watch: DirWatch,
 }
@@ -437,7 +439,7 @@ async fn restart(
         })?;
         let invalidated = s.restart_task(&loc)?;
         drop(lock);
-        let resume_pid = spawn_resume(&app.tkr_exe, &app.tkr_dir, &s)?;
+        let resume_pid = spawn_resume(&app, &s)?;
         Ok(Restarted {
             loc: loc.to_string(),
             invalidated: invalidated.iter().map(Loc::to_string).collect(),
@@ -475,7 +477,7 @@ async fn continue_paused(
             .iter()
             .map(Loc::to_string)
             .collect();
-        let resume_pid = spawn_resume(&app.tkr_exe, &app.tkr_dir, &s)?;
+        let resume_pid = spawn_resume(&app, &s)?;
         Ok(Continued {
             paused_at,
             resume_pid,
@@ -485,14 +487,12 @@ async fn continue_paused(
     .map(Json)
 }
 
-/// Starts `<tkr> resume --checkpoints DIR -q ID` in its own process group
+/// Starts `<tkr> resume --checkpoints DIR -q [RESUME_ARGS] ID` (which runs
+/// the tasks with the settings the run recorded) in its own process group
 /// (so it outlives the server and its Ctrl-C), its stderr appended to
 /// `debug/serve-resume.log` in the workflow folder; a thread reaps it.
-fn spawn_resume(
-    exe: &FsPath,
-    tkr_dir: &FsPath,
-    s: &FileControllerStorage,
-) -> Result<u32, ApiError> {
+fn spawn_resume(app: &AppState, s: &FileControllerStorage) -> Result<u32, ApiError> {
+    let (exe, tkr_dir) = (&app.tkr_exe, &app.tkr_dir);
     let id = s.workflow_id();
     let spawn_err = |source| ApiError::Spawn {
         exe: exe.to_path_buf(),
@@ -511,6 +511,7 @@ fn spawn_resume(
         .arg("--checkpoints")
         .arg(tkr_dir)
         .arg("-q")
+        .args(&app.resume_args)
         .arg(id.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -8,7 +8,6 @@ use std::path::Path;
 
 use serde::Serialize;
 use tierkreis_core::Loc;
-use tierkreis_storage::controller::iso_utc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 use uuid::Uuid;
 
@@ -63,12 +62,7 @@ pub fn summary(s: &FileControllerStorage) -> WorkflowSummary {
     let meta = s.read_workflow_metadata().ok();
     let errors = root_errors(s);
     let status = status(s);
-    let end_time = s.read_workflow_completion_time().or_else(|| {
-        (status == WorkflowStatus::Failed)
-            .then(|| s.modified_time(&s.error_path(&Loc::root())).ok().flatten())
-            .flatten()
-            .map(iso_utc)
-    });
+    let end_time = tierkreis_storage::workflow_end_time(s, status);
     let id = s.workflow_id();
     let paused_at = if status == WorkflowStatus::Paused {
         tierkreis_storage::breakpoints::paused_locations(s)

@@ -75,6 +75,36 @@ pub trait WorkerStorage: Send + Sync {
     /// arguments' `error_path`, the node's `logs` file). The error marker
     /// `_error` itself is created by whoever launched the worker.
     fn write_error(&self, path: &Path, message: &str) -> Result<(), StorageError>;
+
+    /// Record that the task failed with `message` after what `path` holds
+    /// already (the node's log: `tkr`'s warm header, the task's output), on
+    /// lines of its own: a line break before it unless the file ends with
+    /// one, and one after it. What the worker prints next starts on a new
+    /// line. The SDK uses this; [`WorkerStorage::write_error`] replaces the
+    /// file, as the reference's does.
+    fn append_error(&self, path: &Path, message: &str) -> Result<(), StorageError> {
+        let mut text = match self.read_input(path) {
+            Ok(before) => String::from_utf8_lossy(&before).into_owned(),
+            Err(e) if e.is_not_found() => String::new(),
+            Err(e) => return Err(e),
+        };
+        text.push_str(&error_lines(&text, message));
+        self.write_error(path, &text)
+    }
+}
+
+/// `message` as lines to add after `before`: a line break first unless
+/// `before` is empty or ends with one, and a final line break.
+fn error_lines(before: &str, message: &str) -> String {
+    let mut text = String::with_capacity(message.len() + 2);
+    if !before.is_empty() && !before.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(message);
+    if !message.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 /// Worker storage on the local file system, rooted at the Tierkreis
@@ -205,6 +235,25 @@ impl WorkerStorage for FileWorkerStorage {
     fn write_error(&self, path: &Path, message: &str) -> Result<(), StorageError> {
         atomic::write_atomic(Base::CWD, &self.resolve(path), message.as_bytes())
     }
+
+    /// Appended in place (the log may be the worker's own stdout and stderr,
+    /// which a rename would leave writing to a deleted file).
+    fn append_error(&self, path: &Path, message: &str) -> Result<(), StorageError> {
+        let path = self.resolve(path);
+        let ends_with_newline = last_byte(&path).is_none_or(|b| b == b'\n');
+        let before = if ends_with_newline { "" } else { "x" };
+        atomic::append(Base::CWD, &path, error_lines(before, message).as_bytes())
+    }
+}
+
+/// The last byte of the file at `path`; `None` when it is empty or missing.
+fn last_byte(path: &Path) -> Option<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    file.seek(SeekFrom::End(-1)).ok()?;
+    let mut byte = [0u8; 1];
+    file.read_exact(&mut byte).ok()?;
+    Some(byte[0])
 }
 
 /// Worker storage over an in-memory file map shared with a

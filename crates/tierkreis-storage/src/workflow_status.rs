@@ -88,6 +88,39 @@ pub fn workflow_status(storage: &dyn ControllerStorage) -> WorkflowStatus {
     WorkflowStatus::Interrupted
 }
 
+/// When the run in `storage` (whose status is `status`) ended, in the naive
+/// local time its `start_time` is written in (Python's
+/// `datetime.now().isoformat()`), so the two compare and subtract: the
+/// `completion_time` of a finished run; for a failed run (which has none,
+/// as in the reference), the time its root's `_error` was written, unless
+/// that comes before the start (a copied folder keeps no true times); else
+/// `None`.
+pub fn workflow_end_time(
+    storage: &dyn ControllerStorage,
+    status: WorkflowStatus,
+) -> Option<String> {
+    if let Some(end) = storage.read_workflow_completion_time() {
+        return Some(end);
+    }
+    if status != WorkflowStatus::Failed {
+        return None;
+    }
+    let failed_at = storage
+        .modified_time(&storage.error_path(&Loc::root()))
+        .ok()
+        .flatten()?;
+    let end = crate::timestamps::iso_naive(failed_at);
+    let start = storage
+        .read_workflow_metadata()
+        .ok()
+        .and_then(|m| m.start_time)
+        .and_then(|t| crate::timestamps::naive_iso_seconds(&t));
+    match (start, crate::timestamps::naive_iso_seconds(&end)) {
+        (Some(start), Some(end_secs)) if end_secs < start => None,
+        _ => Some(end),
+    }
+}
+
 /// Whether a node of the top-level graph (`-.N0`, `-.N1`, ...) has a
 /// `nodedef`, which a controller writes when it starts the node.
 fn any_top_level_node_started(storage: &dyn ControllerStorage) -> bool {

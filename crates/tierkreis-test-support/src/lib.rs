@@ -34,14 +34,20 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared folder beside the repository (`../shared`, as CI lays it
-/// out), else `/work/shared` (the developers' machines), whichever exists.
+/// The shared folder of fixtures and environments: `$TKR_SHARED` when set,
+/// else `../shared` beside the repository (as CI lays it out). No fixed
+/// machine path counts: a clone without either has no shared folder, and
+/// the tests needing it say so.
 pub fn shared_dir() -> PathBuf {
-    let beside = workspace_root().join("../shared");
-    if beside.exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared")
+    shared_dir_from(std::env::var_os("TKR_SHARED").as_deref(), &workspace_root())
+}
+
+/// [`shared_dir`] for the variable's value `variable` and the repository
+/// root `root`.
+fn shared_dir_from(variable: Option<&std::ffi::OsStr>, root: &Path) -> PathBuf {
+    match variable.filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => root.join("../shared"),
     }
 }
 
@@ -157,6 +163,22 @@ pub fn reference_trial(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_folder_is_the_variable_or_beside_the_clone_never_a_fixed_path() {
+        let clone = tempfile::tempdir().expect("tempdir");
+        let root = clone.path().join("repo");
+        // No `../shared` beside this clone: the answer stays beside it.
+        assert_eq!(shared_dir_from(None, &root), root.join("../shared"));
+        assert_eq!(
+            shared_dir_from(Some(std::ffi::OsStr::new("")), &root),
+            root.join("../shared")
+        );
+        assert_eq!(
+            shared_dir_from(Some(std::ffi::OsStr::new("/elsewhere/shared")), &root),
+            PathBuf::from("/elsewhere/shared")
+        );
+    }
 
     #[test]
     fn ci_means_set_and_not_empty_zero_or_false() {

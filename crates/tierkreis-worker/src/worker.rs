@@ -318,7 +318,7 @@ impl Worker {
                 })
         });
         if let Err(err) = &result {
-            if let Err(source) = storage.write_error(&args.error_path, &err.error_text()) {
+            if let Err(source) = storage.append_error(&args.error_path, &err.error_text()) {
                 return Err(WorkerError::Storage {
                     function,
                     source: Box::new(source),

@@ -134,7 +134,10 @@ fn missing_required_input_file_names_the_port() {
         err.to_string(),
         "Input subject not found at wf/-.N0/in_subject."
     );
-    assert_eq!(call.error_text().as_deref(), Some(err.to_string().as_str()));
+    assert_eq!(
+        call.error_text().as_deref(),
+        Some(format!("{err}\n").as_str())
+    );
     assert!(!call.done());
     assert_eq!(call.output("value"), None);
 }
@@ -158,7 +161,7 @@ fn wrong_input_type_names_the_port() {
     let err = call.run(&common::demo_worker()).expect_err("fails");
     assert_eq!(
         call.error_text().expect("error"),
-        "stats: invalid input: at `values[1]`: invalid type: string \"two\", expected f64"
+        "stats: invalid input: at `values[1]`: invalid type: string \"two\", expected f64\n"
     );
     assert!(matches!(err, WorkerError::BadInput { .. }));
 }
@@ -170,7 +173,7 @@ fn task_error_is_written_as_its_own_message() {
     let call = Call::new("fail", &[], &["value"]);
     let err = call.run(&w).expect_err("fails");
     assert_eq!(err.to_string(), "fail failed: out of cheese");
-    assert_eq!(call.error_text().as_deref(), Some("out of cheese"));
+    assert_eq!(call.error_text().as_deref(), Some("out of cheese\n"));
     assert!(!call.done());
 }
 
@@ -185,9 +188,29 @@ fn panics_are_caught_and_reported() {
     assert!(matches!(err, WorkerError::Panicked { .. }));
     assert_eq!(
         call.error_text().as_deref(),
-        Some("boom panicked: kaboom 42")
+        Some("boom panicked: kaboom 42\n")
     );
     assert!(!call.done());
+}
+
+#[test]
+fn the_error_text_keeps_what_the_log_held_on_lines_of_its_own() {
+    let call = Call::new("nope", &[], &["value"]);
+    // The node log as tkr leaves it for a warm call, and a task's output
+    // cut mid-line.
+    std::fs::write(
+        call.dir.path().join("wf/-.N0/errors"),
+        "tkr: running warm: call 3 of process 7 (worker \"demo_worker\")\nhalf a line",
+    )
+    .expect("log");
+    call.run(&common::demo_worker()).expect_err("fails");
+    assert_eq!(
+        call.error_text().as_deref(),
+        Some(
+            "tkr: running warm: call 3 of process 7 (worker \"demo_worker\")\nhalf a line\n\
+             demo_worker: function name\nnope not found\n"
+        )
+    );
 }
 
 #[test]
@@ -196,7 +219,7 @@ fn unknown_function_is_an_error() {
     call.run(&common::demo_worker()).expect_err("fails");
     assert_eq!(
         call.error_text().as_deref(),
-        Some("demo_worker: function name\nnope not found")
+        Some("demo_worker: function name\nnope not found\n")
     );
 }
 
@@ -207,7 +230,7 @@ fn requested_output_not_produced_is_an_error() {
     call.run(&common::demo_worker()).expect_err("fails");
     assert_eq!(
         call.error_text().as_deref(),
-        Some("stats: no output port `median` (the task produced: mean, stdev)")
+        Some("stats: no output port `median` (the task produced: mean, stdev)\n")
     );
     assert!(!call.done());
 }
@@ -230,7 +253,7 @@ fn primitive_task_uses_the_storage_directly() {
 
     let call = Call::new("count_inputs", &[], &[]);
     call.run(&w).expect_err("fails");
-    assert_eq!(call.error_text().as_deref(), Some("no value port"));
+    assert_eq!(call.error_text().as_deref(), Some("no value port\n"));
 }
 
 #[test]

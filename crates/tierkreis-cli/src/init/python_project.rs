@@ -71,6 +71,7 @@ pub fn project(args: &ProjectArgs) -> anyhow::Result<()> {
         graphs_dir.display(),
         worker_dir.display()
     );
+    eprintln!("{}", python_requirement(None));
     if let Some(dir) = &args.default_checkpoint_directory {
         eprintln!(
             "to keep checkpoints in {0}, add to your shell's profile:\n  export TKR_DIR={0}",
@@ -78,6 +79,29 @@ pub fn project(args: &ProjectArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// What the project needs from Python, and whether the interpreter `tkr
+/// run` will use (`--python`, `$TKR_PYTHON`, else `python3`) has it.
+fn python_requirement(python: Option<&Path>) -> String {
+    let interpreter = crate::pygraph::interpreter(python);
+    let has_tierkreis = Command::new(&interpreter)
+        .args(["-c", "import tierkreis"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let needs = "the graph (tkr/graphs/main.py) and the worker (main.py) run with a Python that has the `tierkreis` package (2.1.1)";
+    if has_tierkreis {
+        format!("{needs}: {} has it", interpreter.display())
+    } else {
+        format!(
+            "note: {needs}, and {} cannot import it: `{} -m pip install tierkreis==2.1.1` (in a virtual environment), or point --python / $TKR_PYTHON at a Python that has it",
+            interpreter.display(),
+            interpreter.display()
+        )
+    }
 }
 
 /// `tkr init worker`.
@@ -103,7 +127,20 @@ pub fn worker(args: &WorkerArgs) -> anyhow::Result<()> {
     } else {
         eprintln!("its tasks are in tkr_{name}_impl/impl.py; after changing them, `tkr init stubs` updates api/api.py");
     }
+    eprintln!("{}", how_to_call(&name, &dir));
     Ok(())
+}
+
+/// How a graph calls the tasks of worker `name` (in the registry `dir`).
+fn how_to_call(name: &str, dir: &Path) -> String {
+    format!(
+        "call it from a graph (as tkr/graphs/main.py calls the example worker) with its stubs ({stubs}):\n\
+         \x20 from {name} import your_worker_task   # with {dir} on sys.path\n\
+         \x20 out = g.task(your_worker_task(g.inputs.value))\n\
+         `tkr run` finds the worker in the registry {dir} (the project's tkr.toml, or --registry {dir})",
+        stubs = dir.join(name).join("api").join("api.py").display(),
+        dir = dir.display(),
+    )
 }
 
 /// `tkr init stubs`.
@@ -526,5 +563,16 @@ mod tests {
             relative_path(Path::new("/p"), Path::new("/p")),
             PathBuf::from(".")
         );
+    }
+}
+
+#[cfg(test)]
+mod how_to_call_tests {
+    #[test]
+    fn names_the_import_the_task_call_and_the_registry() {
+        let text = super::how_to_call("calc", std::path::Path::new("/p/tkr/workers"));
+        assert!(text.contains("from calc import your_worker_task"), "{text}");
+        assert!(text.contains("g.task(your_worker_task("), "{text}");
+        assert!(text.contains("--registry /p/tkr/workers"), "{text}");
     }
 }

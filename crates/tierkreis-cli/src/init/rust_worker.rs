@@ -150,6 +150,15 @@ fn main() -> std::process::ExitCode {{
 # on the task's call args (worker_call_args_file).
 set -euo pipefail
 here="$(cd "$(dirname "${{BASH_SOURCE[0]}}")" && pwd)"
+if [ ! -e "$here/.tkr-built" ]; then
+    # The first run compiles: say so on the terminal running tkr (if any)
+    # and in the task's log.
+    notice="tkr: compiling worker {worker} with cargo (first run only: a minute or so)"
+    {{ echo "$notice" > /dev/tty; }} 2>/dev/null || true
+    echo "$notice" >&2
+    cargo build --quiet --release --manifest-path "$here/Cargo.toml"
+    touch "$here/.tkr-built"
+fi
 exec cargo run --quiet --release --manifest-path "$here/Cargo.toml" -- "$worker_call_args_file"
 "#
             ),
@@ -159,7 +168,7 @@ exec cargo run --quiet --release --manifest-path "$here/Cargo.toml" -- "$worker_
             format!(
                 "# A Tierkreis project\n\nRun it:\n\n```sh\ntkr run -f graph.json -i inputs.json -o\n```\n\n\
                  The graph calls `{worker}.greet` and `{worker}.square` (in `workers/{worker}/src/main.rs`)\n\
-                 and the builtin `builtins.iadd`. The worker is built with cargo on first use.\n\n\
+                 and the builtin `builtins.iadd`. The worker is compiled with cargo on the first run (a minute or so; the run says so).\n\n\
                  `{VENDOR_DIR}/` holds the Tierkreis worker SDK (`tierkreis-worker` and the crates it\n\
                  needs), copied from the `tkr` that made this project, so the project builds anywhere.\n"
             ),
@@ -223,9 +232,12 @@ fn init(args: &RustWorkerArgs) -> anyhow::Result<()> {
         }
     }
     eprintln!(
-        "created a Tierkreis project in {} with worker {worker}; run it with:\n  cd {} && tkr run -f graph.json -i inputs.json -o",
+        "created a Tierkreis project in {} with worker {worker}; run it with:\n  cd {} && tkr run -f graph.json -i inputs.json -o\n\
+         The first run compiles the worker with cargo (a minute or so, fetching crates); to compile it now:\n  \
+         cargo build --release --manifest-path {}",
         dir.display(),
-        dir.display()
+        dir.display(),
+        dir.join("workers").join(&worker).join("Cargo.toml").display()
     );
     Ok(())
 }

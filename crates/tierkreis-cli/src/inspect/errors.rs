@@ -18,8 +18,9 @@ use super::RunAndLoc;
 use crate::exit;
 
 pub const HELP: &str = "\
-For each failed node: its location, function, message (the last line of its
-error text) and the last lines of its log. `tkr logs RUN LOC` prints a whole
+For each failed node: its location, function, message (the line of its error
+text naming the cause: a missing worker, a signal, a timeout, the exception a
+traceback ends in) and the last lines of its log. `tkr logs RUN LOC` prints a whole
 log. For a run that stopped (interrupted), tasks that started, did not finish
 and left a log are listed too: a builtin of the Python reference that raised
 writes its message there without marking the node failed.
@@ -160,7 +161,7 @@ fn collect(
         };
         let text = st.read_errors(&loc).unwrap_or_default();
         Failure {
-            message: render::last_line(&text).to_string(),
+            message: render::cause_line(&text).to_string(),
             tail: render::tail(&text, lines)
                 .into_iter()
                 .map(str::to_string)

@@ -124,8 +124,23 @@ pub struct Positionals {
     pub rest: Vec<String>,
 }
 
+/// A location written without its leading `-.` (`N5`, `N3.M2.N1`), as
+/// `tkr show` prints the steps: the full location, else `None`.
+pub fn location_without_root(word: &str) -> Option<Loc> {
+    let steps_only = !word.is_empty()
+        && word.split('.').all(|step| {
+            let mut chars = step.chars();
+            matches!(chars.next(), Some('N' | 'L' | 'M')) && chars.as_str().parse::<u64>().is_ok()
+        });
+    if !steps_only {
+        return None;
+    }
+    Loc::parse(&format!("-.{word}")).ok()
+}
+
 /// Splits `words` as `RUN [LOC] [REST...]` (no RUN when `--run-id` is given);
-/// the location is the first word after RUN that starts with `-`.
+/// the location is the first word after RUN that starts with `-`, or that
+/// is a location without its `-.` (`N5`).
 pub fn split_positionals(words: &[String], has_run_id: bool) -> anyhow::Result<Positionals> {
     let mut words = words.iter();
     let run = if has_run_id {
@@ -143,6 +158,10 @@ pub fn split_positionals(words: &[String], has_run_id: bool) -> anyhow::Result<P
             loc = Some(Loc::parse(w).with_context(|| {
                 format!("{w:?} is not a node location (like -, -.N3, -.N2.L0.N1, -.N4.M7)")
             })?);
+        } else if let Some(l) =
+            location_without_root(w).filter(|_| loc.is_none() && rest.is_empty())
+        {
+            loc = Some(l);
         } else {
             rest.push(w.clone());
         }

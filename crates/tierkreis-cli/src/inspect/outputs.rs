@@ -15,7 +15,7 @@ use crate::exit;
 pub const HELP: &str = "\
 Values are decoded like the reference's ptype_from_bytes and printed as pretty
 JSON (bytes as {\"__tkr_bytes__\": true, ...}). With PORT, only that output;
---raw writes its stored bytes unchanged to stdout.
+--raw writes its stored bytes unchanged to stdout (without PORT: the one output).
 
 Examples:
   tkr outputs 1c0a9d2e
@@ -32,7 +32,8 @@ pub struct OutputsArgs {
     words: Vec<String>,
     #[command(flatten)]
     target: RunAndLoc,
-    /// Write the port's stored bytes to stdout, undecoded (needs PORT).
+    /// Write the port's stored bytes to stdout, undecoded (PORT may be left
+    /// out when there is one output).
     #[arg(long)]
     raw: bool,
 }
@@ -52,7 +53,15 @@ pub fn run(a: OutputsArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot list the outputs of {loc}"))?;
     let Some(port) = port else {
         if a.raw {
-            bail!("--raw needs a PORT (outputs of {loc}: {})", list(&ports));
+            // One output: it is the one meant; among several, name them.
+            match ports.as_slice() {
+                [only] => return write_raw(st, &loc, only),
+                [] => bail!("{loc} has no outputs yet ({})", state(st, &loc)),
+                _ => bail!(
+                    "{loc} has several outputs; give the PORT to write raw: {}",
+                    list(&ports)
+                ),
+            }
         }
         if ports.is_empty() {
             bail!("{loc} has no outputs yet ({})", state(st, &loc));
@@ -96,6 +105,17 @@ pub fn run(a: OutputsArgs) -> anyhow::Result<u8> {
             tierkreis_core::json::to_string_pretty(&Value::from_bytes(&bytes))
         );
     }
+    Ok(exit::OK)
+}
+
+/// Writes the stored bytes of output `port` of `loc` to stdout, unchanged.
+fn write_raw(st: &dyn ControllerStorage, loc: &Loc, port: &str) -> anyhow::Result<u8> {
+    let bytes = st
+        .read_output(loc, port)
+        .with_context(|| format!("cannot read output {port:?} of {loc}"))?;
+    std::io::stdout()
+        .write_all(&bytes)
+        .context("cannot write to stdout")?;
     Ok(exit::OK)
 }
 

@@ -102,6 +102,73 @@ pub fn last_line(text: &str) -> &str {
         .unwrap_or("")
 }
 
+/// The line of a node's error text that names the cause, for a headline:
+/// a worker that was not found, a signal, a timeout or the memory limit
+/// (the controller's own words); else the exception a Python traceback
+/// ends in, the first of a chain (the original error, not the worker's
+/// wrapper); else the controller's line on how the task ended; else the
+/// last non-empty line.
+pub fn cause_line(text: &str) -> &str {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let controller_line = |l: &str| l.starts_with("worker \"") && l.contains(" at -");
+    if let Some(at) = lines
+        .iter()
+        .find_map(|l| l.find("no worker \"").map(|at| &l[at..]))
+    {
+        return at.trim().trim_end_matches("; searched:");
+    }
+    let decisive = ["killed by signal", "timed out after", "past memory_limit"];
+    if let Some(l) = lines
+        .iter()
+        .rev()
+        .find(|l| controller_line(l) && decisive.iter().any(|d| l.contains(d)))
+    {
+        return l.trim();
+    }
+    if let Some(at) = lines
+        .iter()
+        .position(|l| l.trim_start() == "Traceback (most recent call last):")
+    {
+        // The exception line: the first unindented line after the frames.
+        if let Some(l) = lines[at + 1..]
+            .iter()
+            .find(|l| !l.is_empty() && !l.starts_with(char::is_whitespace))
+        {
+            return l.trim();
+        }
+    }
+    if let Some(l) = lines.iter().rev().find(|l| controller_line(l)) {
+        return l.trim();
+    }
+    last_line(text)
+}
+
+#[cfg(test)]
+mod cause_line_tests {
+    use super::cause_line;
+
+    #[test]
+    fn the_cause_is_headlined_not_the_last_line() {
+        let segfault = "tkr: running warm: call 1 of process 7 (worker \"pyw\")\n\
+Fatal Python error: Segmentation fault\n\n\
+worker \"pyw\" (python-warm at -.N1): its warm process 7 was killed by signal 11 (SIGSEGV) while running this task\n\
+last lines of its log:\n\
+  File \"/tmp/x/warm-loader-1.py\", line 183 in <module>\n";
+        assert_eq!(
+            cause_line(segfault),
+            "worker \"pyw\" (python-warm at -.N1): its warm process 7 was killed by signal 11 (SIGSEGV) while running this task"
+        );
+        let missing = "(add a registry with --registry DIR)\nstarting worker \"slow\" for -.N1 failed: no worker \"slow\" found; searched:\n  - PATH\n(add a registry with --registry DIR or `registries` in tkr.toml, or set [workers.NAME] command)\n";
+        assert_eq!(cause_line(missing), "no worker \"slow\" found");
+        let raised = "boom on element 3\nTraceback (most recent call last):\n  File \"w.py\", line 8, in boom\n    raise ValueError(x)\nValueError: boom on element 3\n\nThe above exception was the direct cause of the following exception:\n\nTraceback (most recent call last):\n  File \"x\", line 1\nTierkreisWorkerError: Worker pyw encountered error when executing boom.\nworker \"pyw\" (python at -.N1) exited with status 1\n";
+        assert_eq!(cause_line(raised), "ValueError: boom on element 3");
+        let memory = "tkr: running warm: call 2 of process 9 (worker \"pyw\")\n\
+worker \"pyw\" (python-warm at -.N3): its warm process 9 grew to 700 MiB, past memory_limit 512 MiB, while running this task, and was stopped\n";
+        assert!(cause_line(memory).contains("past memory_limit 512 MiB"));
+        assert_eq!(cause_line("plain\nlast words\n\n"), "last words");
+    }
+}
+
 /// A JSON object built from `(key, value)` pairs, in order.
 pub fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     Value::Map(

@@ -30,10 +30,10 @@ pub struct Summary {
     pub status: Status,
     /// Naive ISO 8601, from the metadata, else the folder's mtime (UTC).
     pub start_time: String,
-    /// Naive ISO 8601 completion time, when finished.
+    /// Naive ISO 8601 end time, when finished or failed.
     pub end_time: Option<String>,
-    /// Seconds the run took (finished), or has been running so far; `None`
-    /// when not known (interrupted, failed).
+    /// Seconds the run took (finished or failed), or has been running so
+    /// far; `None` when not known (interrupted).
     pub duration: Option<f64>,
     /// Folders with a `nodedef`: nodes started.
     pub nodes: usize,
@@ -56,7 +56,7 @@ pub fn summarise(tkr_dir: &Path, id: Uuid) -> Summary {
         .and_then(|m| m.start_time.clone())
         .or_else(|| folder_time.map(tierkreis_storage::controller::iso_naive))
         .unwrap_or_default();
-    let end_time = storage.read_workflow_completion_time();
+    let end_time = tierkreis_storage::workflow_end_time(&storage, status);
     let start_secs = render::parse_naive_iso(&start_time);
     let duration = match (&end_time, status) {
         (Some(end), _) => match (start_secs, render::parse_naive_iso(end)) {

@@ -1,5 +1,5 @@
 //! Drives the real Python reference (tierkreis 2.1.1, in the chroot made by
-//! `/work/shared/reference/setup.sh`) from the interop tests: a scratch folder
+//! `../shared/reference/setup.sh`) from the interop tests: a scratch folder
 //! under `/tmp` (the only path both sides see), a Python driver script in it,
 //! and process guards that never leave a controller or worker running.
 

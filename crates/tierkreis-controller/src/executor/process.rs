@@ -974,6 +974,17 @@ pub(super) fn group_resident_memory(pgid: Pid) -> Option<u64> {
     total
 }
 
+/// Whether the file at `path` ends without a line break (never true for a
+/// missing or empty file, or in-memory storage).
+fn log_ends_mid_line(path: &Path) -> bool {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1)).is_ok() && file.read_exact(&mut last).is_ok() && last[0] != b'\n'
+}
+
 /// Copies a process stream, line by line, to the node's log file and to the
 /// workflow log (prefixed with the location); returns the last `keep` lines.
 pub(super) fn pump(
@@ -999,6 +1010,11 @@ pub(super) fn pump(
             }
             if !line.ends_with(b"\n") {
                 line.push(b'\n');
+            }
+            if log_ends_mid_line(&node_log) {
+                // The worker wrote the log itself (the reference's
+                // `write_error` replaces it with text and no line break).
+                line.insert(0, b'\n');
             }
             let mut prefixed = prefix.clone().into_bytes();
             prefixed.extend_from_slice(&line);
@@ -1102,6 +1118,9 @@ pub(super) fn conclude(
         }
     };
     let mut message = summary;
+    // The node log holds the process's output already: only the summary
+    // goes there, not its tail a second time.
+    fail(job, &message);
     if !tail.is_empty() {
         message.push_str("\nlast lines of stderr:\n");
         for l in tail {
@@ -1109,7 +1128,6 @@ pub(super) fn conclude(
             message.push('\n');
         }
     }
-    fail(job, &message);
     Err(TaskFailure::new(kind, message))
 }
 
@@ -1150,14 +1168,24 @@ pub(super) fn outputs_complete(job: &Job, who: &str) -> Result<(), TaskFailure> 
     ))
 }
 
-/// Appends `message` to the node's log (keeping what the worker wrote) and
-/// creates `_error`.
+/// Appends `message` to the node's log (keeping what the worker wrote), on
+/// lines of its own, and creates `_error`.
 pub(super) fn fail(job: &Job, message: &str) {
     let storage = job.storage.as_ref();
-    let mut text = message.trim_end().to_string();
+    let log = storage.worker_logs_path(&job.loc);
+    // The worker's error text may end without a line break.
+    let mid_line = storage
+        .read(&log)
+        .is_ok_and(|bytes| bytes.last().is_some_and(|b| *b != b'\n'));
+    let mut text = if mid_line {
+        "\n".to_string()
+    } else {
+        String::new()
+    };
+    text.push_str(message.trim_end());
     text.push('\n');
     let r = storage
-        .append(&storage.worker_logs_path(&job.loc), text.as_bytes())
+        .append(&log, text.as_bytes())
         .and_then(|()| storage.mark_node_error(&job.loc));
     if let Err(e) = r {
         tracing::error!(loc = %job.loc, error = %e, "cannot record a task's failure");

@@ -174,6 +174,7 @@ pub fn start_server_at(tkr_dir: &Path, bind: &str) -> TestServer {
         tkr_dir: tkr_dir.to_path_buf(),
         tkr_exe: std::env::current_exe().expect("current exe"),
         host_name: None,
+        resume_args: Vec::new(),
     };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -263,6 +264,7 @@ pub fn start_router_at(tkr_dir: &Path, bind: &str) -> RouterServer {
         tkr_dir: tkr_dir.to_path_buf(),
         tkr_exe: std::env::current_exe().expect("current exe"),
         host_name: None,
+        resume_args: Vec::new(),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

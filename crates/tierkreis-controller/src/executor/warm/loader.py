@@ -91,6 +91,52 @@ def _load(script):
     return module
 
 
+def _ends_with_newline(path):
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            return fh.read(1) == b"\n"
+    except OSError:  # empty or missing: nothing to end
+        return True
+
+
+def _keep_the_log(worker):
+    """The reference's write_error truncates the error file, which is the
+    node's log: tkr's `running warm` header and the task's output would be
+    lost. Append the error text instead, on lines of its own."""
+    storage = getattr(worker, "storage", None)
+    write_error = getattr(storage, "write_error", None)
+    resolve = getattr(storage, "resolve", None)
+    if not callable(write_error) or not callable(resolve):
+        return
+
+    def append_error(path, error_logs):
+        try:
+            target = resolve(path)
+        except Exception:  # noqa: BLE001 - as the worker would have written it
+            return write_error(path, error_logs)
+        text = str(error_logs)
+        if not _ends_with_newline(target):
+            text = "\n" + text
+        if not text.endswith("\n"):
+            text += "\n"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with open(target, "a") as fh:
+            fh.write(text)
+
+    try:
+        storage.write_error = append_error
+    except Exception:  # noqa: BLE001 - a storage that refuses: keep its own
+        pass
+
+
+def _reported_by_the_worker(err):
+    """Whether `err` is the reference Worker's wrapper around a task's
+    exception, which the worker has logged with its traceback already."""
+    return type(err).__name__ == "TierkreisWorkerError" and err.__cause__ is not None
+
+
 def _refusal(script):
     """Loads the worker; returns (worker, None) or (None, reason)."""
     import traceback
@@ -164,6 +210,7 @@ def main():
         add_handler_from_environment(logging.getLogger())
     except Exception:  # noqa: BLE001 - logging set-up is a nicety
         pass
+    _keep_the_log(worker)
     _reply(replies, reply="ready", pid=os.getpid(), worker=str(getattr(worker, "name", "")))
     for line in commands:
         call = json.loads(line)
@@ -177,7 +224,11 @@ def main():
         try:
             worker.run(Path(call["call_args"]))
         except BaseException as err:  # noqa: BLE001 - as the one-shot process would end
-            traceback.print_exc()
+            if _reported_by_the_worker(err):
+                # Its traceback is in the log already: once is enough.
+                print("".join(traceback.format_exception_only(type(err), err)), end="", file=sys.stderr)
+            else:
+                traceback.print_exc()
             answer = {
                 "reply": "raised",
                 "message": f"{type(err).__name__}: {err}",

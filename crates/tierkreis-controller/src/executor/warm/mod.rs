@@ -640,6 +640,9 @@ fn log_since(job: &Job, from: u64) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
+/// What introduces the end of a call's log in a failure message.
+const LOG_TAIL_HEADING: &str = "\nlast lines of its log:\n";
+
 /// The last lines of this call's log, for an error message.
 fn tail_since(job: &Job, from: u64) -> String {
     let text = log_since(job, from);
@@ -648,7 +651,7 @@ fn tail_since(job: &Job, from: u64) -> String {
     if lines.is_empty() {
         return String::new();
     }
-    format!("\nlast lines of its log:\n{}\n", lines[start..].join("\n"))
+    format!("{LOG_TAIL_HEADING}{}\n", lines[start..].join("\n"))
 }
 
 /// This call's log lines, prefixed with the location, into the workflow log
@@ -756,7 +759,9 @@ fn conclude(
             ),
         ),
     };
-    fail(job, &message);
+    // The node log holds the call's output already: not its tail again.
+    let summary = message.split(LOG_TAIL_HEADING).next().unwrap_or(&message);
+    fail(job, summary);
     Err(TaskFailure::new(kind, message))
 }
 
