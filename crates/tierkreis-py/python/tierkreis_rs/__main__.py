@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import sys
@@ -9,8 +10,27 @@ import sysconfig
 from pathlib import Path
 
 
+def installed_script() -> Path | None:
+    """`tkr-rs` where the installer put it, read from this package's record:
+    right for every layout (a venv, `--user`, `--prefix`, and `pip install
+    --target DIR`, which puts scripts in DIR/bin)."""
+    try:
+        files = importlib.metadata.distribution("tierkreis-rs").files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == "tkr-rs":
+            path = Path(str(file.locate())).resolve()
+            if path.is_file():
+                return path
+    return None
+
+
 def find_cli() -> str:
     """The `tkr-rs` binary this package installed (next to this Python's scripts)."""
+    recorded = installed_script()
+    if recorded is not None:
+        return str(recorded)
     candidates = [Path(sysconfig.get_path("scripts")) / "tkr-rs"]
     user = sysconfig.get_path("scripts", f"{os.name}_user") if os.name == "posix" else None
     if user:
