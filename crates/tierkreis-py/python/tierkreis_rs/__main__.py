@@ -11,18 +11,21 @@ from pathlib import Path
 
 
 def installed_script() -> Path | None:
-    """`tkr-rs` where the installer put it, read from this package's record:
-    right for every layout (a venv, `--user`, `--prefix`, and `pip install
-    --target DIR`, which puts scripts in DIR/bin)."""
+    """`tkr-rs` where the installer put it: as this package's record says (a
+    venv, `--user`, `--prefix`), else in DIR/bin for `pip install --target
+    DIR` (whose record points elsewhere)."""
     try:
         files = importlib.metadata.distribution("tierkreis-rs").files or []
     except importlib.metadata.PackageNotFoundError:
-        return None
+        files = []
     for file in files:
         if file.name == "tkr-rs":
             path = Path(str(file.locate())).resolve()
             if path.is_file():
                 return path
+    beside_package = Path(__file__).resolve().parent.parent / "bin" / "tkr-rs"
+    if beside_package.is_file():
+        return beside_package
     return None
 
 
