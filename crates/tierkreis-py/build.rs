@@ -69,7 +69,9 @@ fn main() {
     }
     built.push(&layout.profile_dir);
     built.push("tkr");
-    let scripts = manifest_dir.join("wheel-data").join("scripts");
+    let scripts = pyproject_dir(&manifest_dir, &workspace_root)
+        .join("wheel-data")
+        .join("scripts");
     std::fs::create_dir_all(&scripts)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", scripts.display()));
     let destination = scripts.join("tkr-rs");
@@ -89,6 +91,19 @@ fn main() {
             destination.display()
         )
     });
+}
+
+/// The folder of the pyproject.toml maturin builds from, whose `data =
+/// "wheel-data"` is relative to it: beside this crate's Cargo.toml in a
+/// clone, at the workspace root in an unpacked sdist (maturin moves the file
+/// there and leaves `data` as written; pyproject.toml's sdist `include`
+/// brings the folder along).
+fn pyproject_dir(manifest_dir: &Path, workspace_root: &Path) -> PathBuf {
+    if manifest_dir.join("pyproject.toml").is_file() {
+        manifest_dir.to_path_buf()
+    } else {
+        workspace_root.to_path_buf()
+    }
 }
 
 /// Where the outer build puts its artifacts, read from `OUT_DIR`, which is
