@@ -17,14 +17,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    // Not declaring any rerun-if-changed path would make cargo rerun this
-    // script only when this package's files change; the CLI's sources are
-    // elsewhere. A path that never exists makes cargo run it on every build.
-    println!("cargo:rerun-if-changed=build.rs-always-runs");
-    println!("cargo:rerun-if-env-changed=CARGO_FEATURE_PYTHON");
     if std::env::var_os("CARGO_FEATURE_PYTHON").is_none() {
+        println!("cargo:rerun-if-changed=build.rs");
         return;
     }
+    // Cargo would rerun this script only when this package's files change;
+    // the CLI's sources are elsewhere. A path that never exists makes cargo
+    // run it on every build of the wheel.
+    println!("cargo:rerun-if-changed=build.rs-always-runs");
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let workspace_root = manifest_dir.join("../..");
     let out_dir = PathBuf::from(env("OUT_DIR"));
