@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -272,9 +271,11 @@ def test_progress_goes_to_logging(tmp_path: Path, caplog: pytest.LogCaptureFixtu
 
 
 def test_installed_commands_do_not_replace_the_reference_tkr() -> None:
-    scripts = Path(sys.executable).parent
-    ours = shutil.which("tkr-rs", path=str(scripts))
-    assert ours is not None
+    from tierkreis_rs.__main__ import installed_script
+
+    # Where pip put it: next to this Python, or in DIR/bin for `--target DIR`.
+    ours = installed_script()
+    assert ours is not None and ours.name == "tkr-rs"
     version = subprocess.run([ours, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip()
     via_module = subprocess.run(
@@ -282,7 +283,7 @@ def test_installed_commands_do_not_replace_the_reference_tkr() -> None:
     )
     assert via_module.stdout == version.stdout
     # `tkr` is still the reference's Python entry point.
-    reference_tkr = scripts / "tkr"
+    reference_tkr = Path(sys.executable).parent / "tkr"
     assert reference_tkr.read_bytes().startswith(b"#!")
 
 
