@@ -321,6 +321,8 @@ fn run_options(
         breakpoints,
         cache: None,
         retries: None,
+        record_timeline: true,
+        timeline_sinks: Vec::new(),
     })
 }
 

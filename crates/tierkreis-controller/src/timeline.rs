@@ -1,0 +1,131 @@
+//! Records the run's timeline (`debug/tkr-timeline.jsonl`, format and
+//! reader in [`tierkreis_storage::timeline`]) off the scheduling path: the
+//! runtime and the executors only send small messages on a channel; a
+//! recorder thread turns them into lines, appends them in batches (one
+//! `append` per batch) and hands the same lines to the run's
+//! [`TimelineSink`]s (the OpenTelemetry export).
+//!
+//! # Setting the lane from an executor
+//!
+//! An executor says where a task runs by calling
+//! [`Events::task_started`](crate::runtime::Events::task_started) with the
+//! task's location, its executor name and a lane: one string per process or
+//! batch job that serves tasks (`"process 1234"`, `"python-warm 1234"`,
+//! `"slurm job 5678 process 2"`). Tasks with the same lane share a row of
+//! the report's timeline. A warm process also reports its start-up once,
+//! with [`Events::process_ready`](crate::runtime::Events::process_ready).
+//! Executors that say nothing get their tasks' started time equal to the
+//! queued time and no lane.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use tierkreis_storage::timeline::{timeline_path, TimelineEvent, TimelineLine};
+use tierkreis_storage::ControllerStorage;
+
+/// Receives the run's timeline lines as they are recorded (in batches, on
+/// the recorder thread).
+pub trait TimelineSink: Send + Sync + std::fmt::Debug {
+    /// The run with this id and name begins; called once, before any lines.
+    fn run_begins(&self, workflow_id: &str, name: Option<&str>);
+    /// Lines recorded since the last call, in order.
+    fn record(&self, lines: &[TimelineLine]);
+    /// The run is over (after its last lines): flush what is buffered.
+    fn run_over(&self);
+}
+
+/// A message to the recorder thread.
+#[derive(Debug)]
+pub(crate) enum RecorderMessage {
+    Line(TimelineLine),
+    /// The run is over: write what is queued and end.
+    End,
+}
+
+/// Where the runtime and executors send timeline events (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct TimelineSender {
+    tx: Sender<RecorderMessage>,
+}
+
+impl TimelineSender {
+    /// Records `event` as happening now; nothing when the recorder is gone.
+    pub fn send(&self, event: TimelineEvent) {
+        let _ = self
+            .tx
+            .send(RecorderMessage::Line(TimelineLine::now(event)));
+    }
+
+    /// Records a line with its own time.
+    pub fn send_line(&self, line: TimelineLine) {
+        let _ = self.tx.send(RecorderMessage::Line(line));
+    }
+
+    /// Tells the recorder that the run is over.
+    pub(crate) fn end(&self) {
+        let _ = self.tx.send(RecorderMessage::End);
+    }
+}
+
+/// A new channel to a recorder.
+pub(crate) fn recorder_channel() -> (TimelineSender, Receiver<RecorderMessage>) {
+    let (tx, rx) = channel();
+    (TimelineSender { tx }, rx)
+}
+
+/// Lines written per batch at most (the rest go in the next batch).
+const MAX_BATCH: usize = 4096;
+
+/// The recorder thread's body: until [`RecorderMessage::End`] (or every
+/// sender is gone), append each batch of lines to the timeline file and
+/// hand it to the sinks. A write failure is logged once and recording
+/// continues for the sinks: a timeline is never a reason to fail a run.
+pub(crate) fn record_until_end(
+    queue: Receiver<RecorderMessage>,
+    storage: Arc<dyn ControllerStorage>,
+    sinks: Vec<Arc<dyn TimelineSink>>,
+) {
+    let path = timeline_path(storage.as_ref());
+    let workflow_id = storage.workflow_id().to_string();
+    for sink in &sinks {
+        sink.run_begins(&workflow_id, storage.name());
+    }
+    let mut warned = false;
+    let mut lines: Vec<TimelineLine> = Vec::new();
+    let mut text = String::new();
+    let mut over = false;
+    while !over {
+        match queue.recv() {
+            Ok(RecorderMessage::Line(line)) => lines.push(line),
+            Ok(RecorderMessage::End) | Err(_) => over = true,
+        }
+        while !over && lines.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(RecorderMessage::Line(line)) => lines.push(line),
+                Ok(RecorderMessage::End) => over = true,
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => over = true,
+            }
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        text.clear();
+        for line in &lines {
+            text.push_str(&line.to_json_line());
+        }
+        if let Err(e) = storage.append(&path, text.as_bytes()) {
+            if !warned {
+                tracing::warn!(path = %path.display(), error = %e, "cannot record the run's timeline");
+                warned = true;
+            }
+        }
+        for sink in &sinks {
+            sink.record(&lines);
+        }
+        lines.clear();
+    }
+    for sink in &sinks {
+        sink.run_over();
+    }
+}
