@@ -4,6 +4,7 @@
 //! command lives in its own module.
 
 mod cmd_cache;
+mod cmd_report;
 mod cmd_run;
 mod cmd_serve;
 mod cmd_stop;
@@ -94,6 +95,9 @@ Options may come before or after RUN and LOC.")]
   tkr init worker -n my_worker
   tkr init rust-worker hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
     Init(init::InitArgs),
+    /// Where a run's time went: a self-contained HTML report (or --json).
+    #[command(after_help = cmd_report::HELP)]
+    Report(cmd_report::ReportArgs),
     /// Manage the result cache (`tkr run --cache`): list, clear, statistics.
     #[command(after_help = cmd_cache::HELP)]
     Cache(cmd_cache::CacheArgs),
@@ -312,6 +316,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd_serve::serve(a),
         Command::Vis(a) => cmd_vis::vis(a),
         Command::Cache(a) => cmd_cache::run(&a),
+        Command::Report(a) => cmd_report::run(&a),
     };
     ExitCode::from(code)
 }

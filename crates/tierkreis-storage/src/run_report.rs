@@ -189,7 +189,7 @@ pub fn build_report(
             .filter(|t| t.cache_hit_from.is_some())
             .count(),
         lanes: lanes.len(),
-        startup_s: startups.iter().map(|s| s.startup_s).sum(),
+        startup_s: startups.iter().fold(0.0, |sum, s| sum + s.startup_s),
     };
     RunReport {
         workflow_id,
