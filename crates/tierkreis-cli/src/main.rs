@@ -178,6 +178,11 @@ struct Common {
     /// tkr.toml win). Failed attempts are kept in <node>/attempts/<k>/.
     #[arg(long, value_name = "N")]
     retries: Option<u32>,
+    /// Export the run as OpenTelemetry traces and metrics (OTLP over HTTP,
+    /// protobuf) to the collector at URL (http://host:4318; also
+    /// $OTEL_EXPORTER_OTLP_ENDPOINT). Without either, nothing is sent.
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
 }
 
 /// Where the run pauses (exit status 4); `tkr resume` continues past the
