@@ -10,9 +10,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use tierkreis_storage::run_report::{build_report, RunReport};
-use tierkreis_storage::timeline::{micros_since_epoch, read_run_timeline, AttemptOutcome};
-use tierkreis_storage::ControllerStorage;
+use tierkreis_storage::run_report::{workflow_report, RunReport};
+use tierkreis_storage::timeline::AttemptOutcome;
 
 use crate::exit;
 
@@ -56,22 +55,10 @@ pub fn run(a: &ReportArgs) -> u8 {
     }
 }
 
-/// The report of the workflow in `storage`, its wall time running to now
-/// when the run has not ended.
-pub fn report_of(storage: &dyn ControllerStorage) -> anyhow::Result<RunReport> {
-    let timeline = read_run_timeline(storage)?;
-    Ok(build_report(
-        storage.workflow_id().to_string(),
-        storage.read_workflow_metadata().ok().and_then(|m| m.name),
-        timeline,
-        micros_since_epoch(std::time::SystemTime::now()),
-    ))
-}
-
 fn report(a: &ReportArgs) -> anyhow::Result<u8> {
     let dir = a.folder.dir();
     let opened = crate::inspect::open(&dir, a.target.run.as_deref(), a.target.run_id)?;
-    let data = report_of(&opened.storage)?;
+    let data = workflow_report(&opened.storage)?;
     if a.json {
         let text = serde_json::to_string(&data).context("cannot write the report as JSON")?;
         println!("{text}");

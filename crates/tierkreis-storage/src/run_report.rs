@@ -202,6 +202,20 @@ pub fn build_report(
     }
 }
 
+/// The report of the workflow in `storage` (a run that has not ended
+/// counts its wall time to now): what `tkr report` and the web view show.
+pub fn workflow_report(
+    storage: &dyn crate::ControllerStorage,
+) -> Result<RunReport, crate::timeline::TimelineError> {
+    let timeline = crate::timeline::read_run_timeline(storage)?;
+    Ok(build_report(
+        storage.workflow_id().to_string(),
+        storage.read_workflow_metadata().ok().and_then(|m| m.name),
+        timeline,
+        crate::timeline::micros_since_epoch(std::time::SystemTime::now()),
+    ))
+}
+
 fn function_stats(tasks: &[TaskRecord], end: u64) -> Vec<FunctionStats> {
     let mut by: BTreeMap<&str, FunctionStats> = BTreeMap::new();
     for t in tasks {
