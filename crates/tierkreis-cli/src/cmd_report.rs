@@ -369,7 +369,7 @@ controller, start-ups and waits with nothing running.</p><table>\
 <tr><td>warm process start-ups, added up</td><td>{}</td></tr>\
 <tr><td>tasks / attempts</td><td>{} / {}</td></tr>\
 <tr><td>retries</td><td>{}</td></tr><tr><td>failed tasks</td><td>{}</td></tr>\
-<tr><td>cache hits</td><td>{}</td></tr><tr><td>lanes (processes, batch jobs)</td><td>{}</td></tr></table>\n",
+<tr><td>cache hits</td><td>{}</td></tr><tr><td>lanes (processes, batch jobs)</td><td>{}</td></tr></table>",
         s.task_coverage * 100.0,
         secs(s.wall_time_s),
         secs(s.cpu_busy_s),
@@ -384,6 +384,7 @@ controller, start-ups and waits with nothing running.</p><table>\
         s.cache_hits,
         s.lanes
     );
+    h.push('\n');
     h.push_str(
         "<h2>Timeline</h2><p>One row per worker process or batch job. Bars: a task attempt \
 running (colour per function; red outline: failed); dashed: waiting in the queue; grey: a warm \

@@ -610,7 +610,7 @@ fn run_in_scope<'scope>(
     {
         let recorder = options.cache.as_ref().map(|cache| {
             let (to_recorder, queue) = std::sync::mpsc::channel::<crate::cache::Recording>();
-            let storage = Arc::clone(&storage);
+            let storage = Arc::clone(storage);
             let cache = Arc::clone(cache);
             threads.spawn(move || {
                 for recording in queue {

@@ -2,7 +2,7 @@
 //! reader in [`tierkreis_storage::timeline`]) off the scheduling path: the
 //! runtime and the executors only send small messages on a channel; a
 //! recorder thread turns them into lines, appends them in batches (one
-//! `append` per batch) and hands the same lines to the run's
+//! `append` per 50 ms at most) and hands the same lines to the run's
 //! [`TimelineSink`]s (the OpenTelemetry export).
 //!
 //! # Setting the lane from an executor
@@ -76,6 +76,10 @@ pub(crate) fn recorder_channel() -> (TimelineSender, Receiver<RecorderMessage>) 
 /// Lines written per batch at most (the rest go in the next batch).
 const MAX_BATCH: usize = 4096;
 
+/// How long the recorder gathers lines after the first of a batch: one
+/// append per window instead of one per event, and still a live view.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The recorder thread's body: until [`RecorderMessage::End`] (or every
 /// sender is gone), append each batch of lines to the timeline file and
 /// hand it to the sinks. A write failure is logged once and recording
@@ -99,12 +103,14 @@ pub(crate) fn record_until_end(
             Ok(RecorderMessage::Line(line)) => lines.push(line),
             Ok(RecorderMessage::End) | Err(_) => over = true,
         }
+        let window_ends = std::time::Instant::now() + BATCH_WINDOW;
         while !over && lines.len() < MAX_BATCH {
-            match queue.try_recv() {
+            let left = window_ends.saturating_duration_since(std::time::Instant::now());
+            match queue.recv_timeout(left) {
                 Ok(RecorderMessage::Line(line)) => lines.push(line),
                 Ok(RecorderMessage::End) => over = true,
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => over = true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => over = true,
             }
         }
         if lines.is_empty() {
