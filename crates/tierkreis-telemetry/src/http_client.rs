@@ -116,10 +116,41 @@ impl PlainHttpClient {
         head.push_str("\r\n");
         stream.write_all(head.as_bytes()).map_err(io)?;
         stream.write_all(request.body()).map_err(io)?;
+        // Read until the response is complete (by its length, or its last
+        // chunk), not until the server closes: some keep the connection.
         let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).map_err(io)?;
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if response_complete(&raw) {
+                break;
+            }
+        }
         parse_response(&raw).ok_or(HttpClientError::BadResponse { uri })
     }
+}
+
+/// Whether `raw` holds a whole response: its head and as many body bytes as
+/// `Content-Length` says, or a chunked body's last chunk.
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = raw.len() - (end + 4);
+    for line in head.split("\r\n") {
+        if let Some(v) = line.strip_prefix("content-length:") {
+            return v.trim().parse::<usize>().is_ok_and(|n| body >= n);
+        }
+        if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            return raw.ends_with(b"0\r\n\r\n");
+        }
+    }
+    false
 }
 
 /// A whole HTTP/1.1 response (a chunked body is joined).
@@ -182,6 +213,12 @@ mod tests {
             (r.status().as_u16(), r.body().as_ref()),
             (400, &b"abcde"[..])
         );
+        assert!(response_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!response_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab"
+        ));
         assert!(check_endpoint("https://collector:4318").is_err());
         assert!(check_endpoint("http://127.0.0.1:4318").is_ok());
     }
