@@ -98,27 +98,37 @@ pub(crate) fn record_until_end(
     let mut lines: Vec<TimelineLine> = Vec::new();
     let mut text = String::new();
     let mut over = false;
+    // Each line is turned into text as it arrives (while the run goes on),
+    // so little is left to do when the run ends.
+    let has_sinks = !sinks.is_empty();
+    let take = |line: TimelineLine, text: &mut String, lines: &mut Vec<TimelineLine>| {
+        text.push_str(&line.to_json_line());
+        if has_sinks {
+            lines.push(line);
+        }
+    };
     while !over {
+        text.clear();
         match queue.recv() {
-            Ok(RecorderMessage::Line(line)) => lines.push(line),
+            Ok(RecorderMessage::Line(line)) => take(line, &mut text, &mut lines),
             Ok(RecorderMessage::End) | Err(_) => over = true,
         }
         let window_ends = std::time::Instant::now() + BATCH_WINDOW;
-        while !over && lines.len() < MAX_BATCH {
+        let mut taken = 1;
+        while !over && taken < MAX_BATCH {
             let left = window_ends.saturating_duration_since(std::time::Instant::now());
             match queue.recv_timeout(left) {
-                Ok(RecorderMessage::Line(line)) => lines.push(line),
+                Ok(RecorderMessage::Line(line)) => {
+                    take(line, &mut text, &mut lines);
+                    taken += 1;
+                }
                 Ok(RecorderMessage::End) => over = true,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => over = true,
             }
         }
-        if lines.is_empty() {
+        if text.is_empty() {
             continue;
-        }
-        text.clear();
-        for line in &lines {
-            text.push_str(&line.to_json_line());
         }
         if let Err(e) = storage.append(&path, text.as_bytes()) {
             if !warned {
@@ -126,10 +136,12 @@ pub(crate) fn record_until_end(
                 warned = true;
             }
         }
-        for sink in &sinks {
-            sink.record(&lines);
+        if !lines.is_empty() {
+            for sink in &sinks {
+                sink.record(&lines);
+            }
+            lines.clear();
         }
-        lines.clear();
     }
     for sink in &sinks {
         sink.run_over();
