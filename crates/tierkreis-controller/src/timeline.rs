@@ -1,8 +1,9 @@
 //! Records the run's timeline (`debug/tkr-timeline.jsonl`, format and
 //! reader in [`tierkreis_storage::timeline`]) off the scheduling path: the
 //! runtime and the executors only send small messages on a channel; a
-//! recorder thread turns them into lines, appends them in batches (one
-//! `append` per 50 ms at most) and hands the same lines to the run's
+//! recorder thread drains the channel every few milliseconds (never parked
+//! on it, so a send never wakes a thread), appends each drain's lines in
+//! one `append` and hands the same lines to the run's
 //! [`TimelineSink`]s (the OpenTelemetry export).
 //!
 //! # Setting the lane from an executor
@@ -76,9 +77,13 @@ pub(crate) fn recorder_channel() -> (TimelineSender, Receiver<RecorderMessage>) 
 /// Lines written per batch at most (the rest go in the next batch).
 const MAX_BATCH: usize = 4096;
 
-/// How long the recorder gathers lines after the first of a batch: one
-/// append per window instead of one per event, and still a live view.
+/// The longest pause of the recorder between two drains of its channel
+/// (when the run is idle): at most one append per pause, still a live view.
 const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The pause between drains while lines keep coming (and so the most the
+/// recorder adds to a busy run's end).
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The recorder thread's body: until [`RecorderMessage::End`] (or every
 /// sender is gone), append each batch of lines to the timeline file and
@@ -107,26 +112,34 @@ pub(crate) fn record_until_end(
             lines.push(line);
         }
     };
+    // The recorder never blocks on the channel while the run is busy: it
+    // sleeps between drains, so a send is a push and never has to wake a
+    // parked thread (one futex call per event would cost the scheduler more
+    // than recording). Busy: a drain every `BUSY_PAUSE`; idle, the pause
+    // doubles up to `BATCH_WINDOW`.
+    let mut pause = BUSY_PAUSE;
     while !over {
         text.clear();
-        match queue.recv() {
-            Ok(RecorderMessage::Line(line)) => take(line, &mut text, &mut lines),
-            Ok(RecorderMessage::End) | Err(_) => over = true,
-        }
-        let window_ends = std::time::Instant::now() + BATCH_WINDOW;
-        let mut taken = 1;
+        std::thread::sleep(pause);
+        let mut taken = 0;
         while !over && taken < MAX_BATCH {
-            let left = window_ends.saturating_duration_since(std::time::Instant::now());
-            match queue.recv_timeout(left) {
+            match queue.try_recv() {
                 Ok(RecorderMessage::Line(line)) => {
                     take(line, &mut text, &mut lines);
                     taken += 1;
                 }
                 Ok(RecorderMessage::End) => over = true,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => break,
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => over = true,
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => over = true,
             }
         }
+        pause = if taken >= MAX_BATCH {
+            std::time::Duration::ZERO
+        } else if taken > 0 {
+            BUSY_PAUSE
+        } else {
+            (pause * 2).clamp(BUSY_PAUSE, BATCH_WINDOW)
+        };
         if text.is_empty() {
             continue;
         }
