@@ -393,6 +393,8 @@ fn run_options(
         breakpoints,
         cache: None,
         retries: None,
+        record_timeline: true,
+        timeline_sinks: Vec::new(),
     })
 }
 
@@ -406,6 +408,13 @@ fn drive(
     let config = executor_config(common, overrides)?;
     options.cache = result_cache(storage.as_ref(), common, &config);
     options.retries = retry_policies(common, &config);
+    if let Some(url) = tierkreis_telemetry::endpoint(common.otlp.as_deref()) {
+        let sink = report(
+            tierkreis_telemetry::otlp_export(&url).map_err(anyhow::Error::from),
+            exit::USAGE,
+        )?;
+        options.timeline_sinks.push(sink);
+    }
     let mut executor = executor(common, config, overrides)?;
     let events = runtime::EventChannel::new();
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;

@@ -4,6 +4,7 @@
 //! command lives in its own module.
 
 mod cmd_cache;
+mod cmd_report;
 mod cmd_run;
 mod cmd_serve;
 mod cmd_stop;
@@ -98,6 +99,9 @@ Options may come before or after RUN and LOC.")]
   tkr init worker -n my_worker
   tkr init rust-worker hello && cd hello && tkr run -f graph.json -i inputs.json -o")]
     Init(init::InitArgs),
+    /// Where a run's time went: a self-contained HTML report (or --json).
+    #[command(after_help = cmd_report::HELP)]
+    Report(cmd_report::ReportArgs),
     /// Manage the result cache (`tkr run --cache`): list, clear, statistics.
     #[command(after_help = cmd_cache::HELP)]
     Cache(cmd_cache::CacheArgs),
@@ -181,6 +185,11 @@ struct Common {
     /// tkr.toml win). Failed attempts are kept in <node>/attempts/<k>/.
     #[arg(long, value_name = "N")]
     retries: Option<u32>,
+    /// Export the run as OpenTelemetry traces and metrics (OTLP over HTTP,
+    /// protobuf) to the collector at URL (http://host:4318; also
+    /// $OTEL_EXPORTER_OTLP_ENDPOINT). Without either, nothing is sent.
+    #[arg(long, value_name = "URL")]
+    otlp: Option<String>,
 }
 
 /// Where the run pauses (exit status 4); `tkr resume` continues past the
@@ -320,6 +329,7 @@ fn main() -> ExitCode {
         Command::Vis(a) => cmd_vis::vis(a),
         Command::Cache(a) => cmd_cache::run(&a),
         Command::WorkerJob(a) => cmd_worker_job::run(&a),
+        Command::Report(a) => cmd_report::run(&a),
     };
     ExitCode::from(code)
 }

@@ -60,6 +60,16 @@ fn main() {
             || hamiltonian_sweep(Mode::NoWarm),
             Mode::NoWarm,
         ),
+        (
+            "report_of_compile_simulate_16_circuits::warm",
+            report_of_compile_simulate_16_circuits,
+            Mode::Warm,
+        ),
+        (
+            "report_of_a_reference_run_says_what_is_missing",
+            report_of_a_reference_run,
+            Mode::NoWarm,
+        ),
     ];
     let missing = missing();
     let warm = tkr_has_warm_workers();
@@ -443,4 +453,211 @@ fn hamiltonian_sweep(mode: Mode) {
         &got, want,
         "energies under tkr ({mode:?}) vs the reference's"
     );
+}
+
+/// `tkr report RUN --json` (and the HTML with `-o`) of workflow `id` in `s`.
+fn tkr_report(s: &Scratch, id: u128, html: &Path) -> Value {
+    let out = s
+        .tkr()
+        .args(["report", "--json", "--run-id", &id.to_string()])
+        .output()
+        .expect("tkr report --json");
+    let report = json_lines("tkr report --json", &out)
+        .into_iter()
+        .next()
+        .expect("tkr report printed no JSON");
+    let out = s
+        .tkr()
+        .args(["report", "--run-id", &id.to_string(), "-o"])
+        .arg(html)
+        .output()
+        .expect("tkr report -o");
+    assert!(out.status.success(), "tkr report -o: {out:?}");
+    report
+}
+
+fn field<'v>(v: &'v Value, key: &str) -> &'v Value {
+    v.as_map()
+        .and_then(|m| m.get(key))
+        .unwrap_or_else(|| panic!("no {key:?} in {v:?}"))
+}
+
+fn micros(v: &Value) -> Option<i64> {
+    int(v)
+}
+
+/// The report lists every function node of `wf` exactly once, each attempt
+/// with queued <= started <= finished; returns loc -> (function, lane).
+fn assert_every_task_once_in_order(
+    report: &Value,
+    wf: &Path,
+) -> Vec<(String, String, Option<String>)> {
+    let timeline = field(report, "timeline");
+    let tasks = field(timeline, "tasks").as_list().expect("tasks list");
+    let mut seen = std::collections::BTreeSet::new();
+    let mut rows = Vec::new();
+    for t in tasks {
+        let loc = field(t, "loc").as_str().expect("loc").to_string();
+        assert!(seen.insert(loc.clone()), "task {loc} listed twice");
+        let attempts = field(t, "attempts").as_list().expect("attempts");
+        assert_eq!(attempts.len(), 1, "{loc}: one attempt");
+        let a = &attempts[0];
+        let q = micros(field(a, "queued_us")).expect("queued");
+        let st = micros(field(a, "started_us")).expect("started");
+        let f = micros(field(a, "finished_us")).unwrap_or_else(|| panic!("{loc}: not finished"));
+        assert!(
+            q <= st && st <= f,
+            "{loc}: queued {q} started {st} finished {f}"
+        );
+        let lane = field(a, "lane").as_str().map(str::to_string);
+        rows.push((
+            loc,
+            field(t, "function").as_str().expect("fn").to_string(),
+            lane,
+        ));
+    }
+    let nodes: std::collections::BTreeSet<String> =
+        common::reference::function_nodes(wf).into_keys().collect();
+    assert_eq!(
+        seen, nodes,
+        "the report's tasks are the run's function nodes"
+    );
+    rows
+}
+
+/// The HTML report: self-contained (no address of any other host, nothing
+/// loaded from anywhere) and naming every task.
+fn assert_html_is_self_contained(html: &Path, locs: &[String]) {
+    let text = std::fs::read_to_string(html).expect("report HTML");
+    for forbidden in ["://", "src=", "href=", "url(", "@import", "<script"] {
+        assert!(
+            !text.contains(forbidden),
+            "the HTML report contains {forbidden:?}"
+        );
+    }
+    for loc in locs {
+        assert!(
+            text.contains(&format!(">{loc} ")),
+            "the HTML names no task {loc}"
+        );
+    }
+}
+
+/// `tkr report` of the reference's `compile_simulate` on 16 circuits, warm:
+/// every task once, times in order, one lane per warm process that served
+/// tasks (each task in the lane of the process its own log names), each
+/// process's start-up, and an HTML file that refers to no other host.
+fn report_of_compile_simulate_16_circuits() {
+    let s = scratch();
+    let sizes: Vec<String> = (0..16).map(|i| (2 + i % 4).to_string()).collect();
+    let shots: Vec<String> = (0..16).map(|_| "10".to_string()).collect();
+    let case = Case::build(
+        &s,
+        "ghz16",
+        &["ghz", "aer", &sizes.join(","), &shots.join(",")],
+    );
+    let id = 3;
+    tkr_run_in_reference_root(&s, &case, id, Mode::Warm);
+    let wf = s.workflow(id);
+    assert_every_task_finished(&wf);
+    let html = s.path().join("report.html");
+    let report = tkr_report(&s, id, &html);
+    let rows = assert_every_task_once_in_order(&report, &wf);
+    // The process each worker task ran in, as its own log says.
+    let mut served_by = std::collections::BTreeSet::new();
+    let mut worker_tasks = 0;
+    for (loc, function, lane) in &rows {
+        let lane = lane.clone().unwrap_or_else(|| panic!("{loc}: no lane"));
+        if function.starts_with("builtins.") {
+            assert_eq!(lane, "builtins in the controller", "{loc}");
+            continue;
+        }
+        worker_tasks += 1;
+        let log = std::fs::read_to_string(wf.join(loc).join("logs")).expect("node log");
+        let pid = log
+            .lines()
+            .find_map(|l| l.split(" of process ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{loc}: the log names no warm process:\n{log}"));
+        assert_eq!(lane, format!("python-warm process {pid}"), "{loc}");
+        served_by.insert(lane);
+    }
+    assert!(
+        worker_tasks >= 16 * 2,
+        "compile and simulate per circuit: {worker_tasks}"
+    );
+    let lanes: std::collections::BTreeSet<String> = field(&report, "lanes")
+        .as_list()
+        .expect("lanes")
+        .iter()
+        .map(|l| field(l, "lane").as_str().expect("lane").to_string())
+        .filter(|l| l != "builtins in the controller")
+        .collect();
+    assert_eq!(lanes, served_by, "one lane per process that served tasks");
+    let startups: std::collections::BTreeSet<String> = field(&report, "process_startups")
+        .as_list()
+        .expect("startups")
+        .iter()
+        .map(|p| {
+            let secs = field(p, "startup_s").as_f64().expect("seconds");
+            assert!(secs > 0.0, "a start-up takes time: {p:?}");
+            field(p, "lane").as_str().expect("lane").to_string()
+        })
+        .collect();
+    assert_eq!(startups, served_by, "a start-up per warm process");
+    let summary = field(&report, "summary");
+    let coverage = field(summary, "task_coverage").as_f64().expect("coverage");
+    assert!(
+        coverage > 0.0 && coverage <= 1.0,
+        "task coverage {coverage}"
+    );
+    let locs: Vec<String> = rows.into_iter().map(|(l, _, _)| l).collect();
+    assert_html_is_self_contained(&html, &locs);
+}
+
+/// A run made by the reference has no timeline of ours: its report comes
+/// from the node files, lists every task in order, and says the lanes are missing.
+fn report_of_a_reference_run() {
+    let s = scratch();
+    let case = Case::build(&s, "ghz", &["ghz", "aer", "2,3", "10,10"]);
+    let out = Command::new("bash")
+        .arg(run_sh())
+        .args(["--", "python3"])
+        .arg(s.path().join("quantum_graphs.py"))
+        .arg("reference")
+        .arg(&case.dir)
+        .current_dir(s.path())
+        .env("TKR_DIR", s.tkr_dir())
+        .output()
+        .expect("the reference's run_graph");
+    json_lines("quantum_graphs.py reference", &out);
+    let wf = s.workflow(1);
+    assert!(!wf.join("debug/tkr-timeline.jsonl").exists());
+    let html = s.path().join("report.html");
+    let report = tkr_report(&s, 1, &html);
+    let rows = assert_every_task_once_in_order(&report, &wf);
+    assert!(
+        rows.iter().all(|(_, _, lane)| lane.is_none()),
+        "no lanes are known"
+    );
+    assert_eq!(
+        field(field(&report, "timeline"), "source").as_str(),
+        Some("node_files")
+    );
+    let missing = field(field(&report, "timeline"), "missing")
+        .as_list()
+        .expect("missing");
+    assert!(
+        missing
+            .iter()
+            .any(|m| m.as_str().is_some_and(|m| m.contains("process lanes"))),
+        "the report says the lanes are missing: {missing:?}"
+    );
+    let text = std::fs::read_to_string(&html).expect("html");
+    assert!(
+        text.contains("process lanes"),
+        "the HTML says what is missing"
+    );
+    let locs: Vec<String> = rows.into_iter().map(|(l, _, _)| l).collect();
+    assert_html_is_self_contained(&html, &locs);
 }

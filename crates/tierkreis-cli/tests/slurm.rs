@@ -705,4 +705,43 @@ walltime = "00:05:00"
     assert_ne!(old_job, new_job, "the retry was not submitted as a new job");
     let reason = std::fs::read_to_string(node.join("attempts/1/reason")).expect("reason");
     assert!(reason.contains(&format!("batch job {old_job}")), "{reason}");
+    // The report shows both attempts, in order; a job seen running by a
+    // poll has its own lane (a short job may end between two polls).
+    let out = s
+        .tkr()
+        .args(["report", "--json", "--run-id", &id.to_string()])
+        .output()
+        .expect("tkr report");
+    expect_code(&out, 0);
+    let report = tierkreis_core::json::parse(&out.stdout).expect("report JSON");
+    let get = |v: &tierkreis_core::Value, k: &str| {
+        v.as_map()
+            .and_then(|m| m.get(k))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {k} in {v:?}"))
+    };
+    let tasks = get(&get(&report, "timeline"), "tasks");
+    let task = tasks
+        .as_list()
+        .expect("tasks")
+        .iter()
+        .find(|t| get(t, "loc").as_str() == Some("-.N1"))
+        .cloned()
+        .expect("the flaky task in the report");
+    let attempts = get(&task, "attempts");
+    let attempts = attempts.as_list().expect("attempts");
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(get(&attempts[0], "outcome").as_str(), Some("failed"));
+    assert_eq!(get(&attempts[1], "outcome").as_str(), Some("done"));
+    for (attempt, job) in attempts.iter().zip([&old_job, &new_job]) {
+        if let Some(lane) = get(attempt, "lane").as_str() {
+            assert_eq!(lane, format!("slurm job {job}"));
+        }
+    }
+    assert_eq!(
+        get(&get(&report, "summary"), "retries")
+            .as_int()
+            .map(|r| r.to_string()),
+        Some("1".to_string())
+    );
 }

@@ -252,6 +252,8 @@ pub fn run_workflow(
         breakpoints: settings.breakpoints.clone(),
         cache,
         retries: crate::retry::configured_policies(&settings.config, settings.retries),
+        record_timeline: true,
+        timeline_sinks: Vec::new(),
     };
     let mut executor = default_executor(settings);
     let mut last = Progress::default();

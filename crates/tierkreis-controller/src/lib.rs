@@ -5,6 +5,7 @@
 //! `runtime` drives it: it hands tasks to executors and feeds completions back.
 //! `builtins` are the bodies of the reference's built-in tasks;
 //! `executor::builtin_executor` runs them in-process.
+//! `timeline` records when and where each task ran, off the scheduling path.
 //! `embedded` runs a workflow end to end in one call, for embedders.
 
 pub mod builtins;
@@ -14,3 +15,4 @@ pub mod executor;
 pub mod retry;
 pub mod runtime;
 pub mod scheduler;
+pub mod timeline;

@@ -14,6 +14,9 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use tierkreis_core::{GraphData, Loc, NodeDef, PortId, ValueRef};
+use tierkreis_storage::timeline::{
+    micros_since_epoch, AttemptOutcome, TimelineEvent, TimelineLine,
+};
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 use crate::scheduler::{
@@ -147,19 +150,91 @@ pub enum Event {
 #[derive(Debug, Clone)]
 pub struct Events {
     tx: Sender<Event>,
+    /// The run's timeline recorder, while the run records one.
+    timeline: Option<crate::timeline::TimelineSender>,
 }
 
 impl Events {
     /// Reports a task's end. Returns `false` when the run is over (nobody
     /// listens any more); the completion is then dropped.
     pub fn complete(&self, completion: Completion) -> bool {
+        if let Some(timeline) = &self.timeline {
+            let (outcome, failure) = match &completion.result {
+                Ok(()) => (AttemptOutcome::Done, None),
+                Err(f) => (AttemptOutcome::Failed, Some(format!("{:?}", f.kind))),
+            };
+            timeline.send(TimelineEvent::Finished {
+                loc: completion.loc.to_string(),
+                outcome,
+                failure,
+            });
+        }
         self.tx.send(Event::Completion(completion)).is_ok()
+    }
+
+    /// The task at `loc` begins running now, in `lane` (the process or
+    /// batch job serving it: one string per process, see
+    /// [`crate::timeline`]), run by the executor named `executor`. Executors
+    /// call it when the task really starts (after any queue of their own);
+    /// a channel send, nothing when the run records no timeline.
+    pub fn task_started(&self, loc: &Loc, executor: &str, lane: impl Into<String>) {
+        if let Some(timeline) = &self.timeline {
+            timeline.send(TimelineEvent::Started {
+                loc: loc.to_string(),
+                lane: format!("{executor} {}", lane.into()),
+            });
+        }
+    }
+
+    /// A warm process (the lane `lane`, named as in [`Events::task_started`]
+    /// with its executor) spawned at `spawned` became ready to serve at `ready`.
+    pub fn process_ready(
+        &self,
+        executor: &str,
+        lane: impl Into<String>,
+        spawned: std::time::SystemTime,
+        ready: std::time::SystemTime,
+    ) {
+        if let Some(timeline) = &self.timeline {
+            timeline.send_line(TimelineLine {
+                at_us: micros_since_epoch(ready),
+                event: TimelineEvent::ProcessReady {
+                    lane: format!("{executor} {}", lane.into()),
+                    spawned_us: micros_since_epoch(spawned),
+                },
+            });
+        }
     }
 
     /// A handle that stops the run this sender belongs to.
     pub fn stop_handle(&self) -> StopHandle {
         StopHandle {
             tx: self.tx.clone(),
+        }
+    }
+
+    /// [`Events::task_started`] at a time and in a lane (already named in
+    /// full) that another process saw: a task that ran in a worker job.
+    pub(crate) fn task_started_elsewhere(&self, loc: &Loc, lane: String, at_us: u64) {
+        if let Some(timeline) = &self.timeline {
+            timeline.send_line(TimelineLine {
+                at_us,
+                event: TimelineEvent::Started {
+                    loc: loc.to_string(),
+                    lane,
+                },
+            });
+        }
+    }
+
+    /// [`Events::process_ready`] for a process another process saw start (a
+    /// worker job's warm process), its lane already named in full.
+    pub(crate) fn process_ready_elsewhere(&self, lane: String, spawned_us: u64, ready_us: u64) {
+        if let Some(timeline) = &self.timeline {
+            timeline.send_line(TimelineLine {
+                at_us: ready_us,
+                event: TimelineEvent::ProcessReady { lane, spawned_us },
+            });
         }
     }
 }
@@ -190,7 +265,7 @@ impl EventChannel {
     pub fn new() -> Self {
         let (tx, rx) = channel();
         Self {
-            events: Events { tx },
+            events: Events { tx, timeline: None },
             rx,
         }
     }
@@ -203,6 +278,13 @@ impl EventChannel {
     /// The sender executors report to.
     pub(crate) fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// Timeline events of the executors driven with this channel go to
+    /// `timeline` (a worker job collects them for its reports).
+    pub(crate) fn with_timeline(mut self, timeline: crate::timeline::TimelineSender) -> Self {
+        self.events.timeline = Some(timeline);
+        self
     }
 
     /// The next completion, waiting at most `timeout` (other events are
@@ -403,6 +485,12 @@ pub struct RunOptions {
     pub cache: Option<Arc<crate::cache::ResultCache>>,
     /// The retry policy of each task (`worker`, `function`); `None`: no retries.
     pub retries: Option<Arc<RetryPolicyFn>>,
+    /// Record the run's timeline (`debug/tkr-timeline.jsonl`, see
+    /// [`crate::timeline`]); on in `tkr run`.
+    pub record_timeline: bool,
+    /// Where the timeline's lines go besides the file (the OpenTelemetry
+    /// export); only while `record_timeline` is on.
+    pub timeline_sinks: Vec<Arc<dyn crate::timeline::TimelineSink>>,
 }
 
 /// Gives the retry policy of task `worker.function`.
@@ -415,6 +503,8 @@ impl std::fmt::Debug for RunOptions {
             .field("breakpoints", &self.breakpoints)
             .field("cache", &self.cache)
             .field("retries", &self.retries.is_some())
+            .field("record_timeline", &self.record_timeline)
+            .field("timeline_sinks", &self.timeline_sinks)
             .finish()
     }
 }
@@ -494,7 +584,7 @@ pub fn run_with_options(
     options: &RunOptions,
     executor: &mut dyn Executor,
     on_progress: &mut dyn FnMut(Progress),
-    events: EventChannel,
+    mut events: EventChannel,
 ) -> Result<Outcome, RunError> {
     let graph = stored_graph(storage.as_ref())?;
     let breakpoints = effective_breakpoints(storage.as_ref(), options)?;
@@ -507,9 +597,69 @@ pub fn run_with_options(
     // scope joins it after the senders below are dropped). An entry lost to
     // a crash only costs a miss later.
     std::thread::scope(|threads| {
+        // The timeline recorder: the senders (in `events`, cloned by the
+        // executors) may outlive the run, so it ends on an explicit message.
+        let timeline = options.record_timeline.then(|| {
+            let (sender, queue) = crate::timeline::recorder_channel();
+            let storage = Arc::clone(&storage);
+            let sinks = options.timeline_sinks.clone();
+            threads.spawn(move || crate::timeline::record_until_end(queue, storage, sinks));
+            sender.send(TimelineEvent::RunStarted {
+                resume: options.resume,
+            });
+            sender
+        });
+        events.events.timeline = timeline.clone();
+        let result = run_in_scope(
+            threads,
+            &storage,
+            options,
+            executor,
+            on_progress,
+            &events,
+            graph,
+            breakpoints,
+        );
+        if let Some(timeline) = &timeline {
+            timeline.send(TimelineEvent::RunEnded {
+                outcome: match &result {
+                    Ok(outcome) => outcome_word(outcome).to_string(),
+                    Err(e) => format!("error: {e}"),
+                },
+            });
+            timeline.end();
+        }
+        result
+    })
+}
+
+/// The word for `outcome` in the timeline.
+fn outcome_word(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Finished => "finished",
+        Outcome::Failed(_) => "failed",
+        Outcome::Stalled(_) => "stalled",
+        Outcome::Paused(_) => "paused",
+        Outcome::Running => "running",
+    }
+}
+
+/// The body of [`run_with_options`] inside its thread scope.
+#[allow(clippy::too_many_arguments)]
+fn run_in_scope<'scope>(
+    threads: &'scope std::thread::Scope<'scope, '_>,
+    storage: &Arc<dyn ControllerStorage>,
+    options: &'scope RunOptions,
+    executor: &mut dyn Executor,
+    on_progress: &mut dyn FnMut(Progress),
+    events: &EventChannel,
+    graph: Arc<GraphInfo>,
+    breakpoints: Breakpoints,
+) -> Result<Outcome, RunError> {
+    {
         let recorder = options.cache.as_ref().map(|cache| {
             let (to_recorder, queue) = std::sync::mpsc::channel::<crate::cache::Recording>();
-            let storage = Arc::clone(&storage);
+            let storage = Arc::clone(storage);
             let cache = Arc::clone(cache);
             threads.spawn(move || {
                 for recording in queue {
@@ -538,14 +688,14 @@ pub fn run_with_options(
         let cache = options.cache.as_deref().zip(recorder.as_ref());
         drive_and_conclude(
             sched,
-            &storage,
+            storage,
             options,
             executor,
             on_progress,
-            &events,
+            events,
             cache,
         )
-    })
+    }
 }
 
 /// Drives `sched` to its outcome and writes what the outcome says into the
@@ -662,6 +812,13 @@ fn drive(
                     match cache.try_reuse(&task, storage.as_ref())? {
                         crate::cache::Reuse::Hit { run, loc } => {
                             tracing::debug!(task = %task.loc, from_run = %run, from = %loc, "reused a cached result");
+                            if let Some(timeline) = &events.events.timeline {
+                                timeline.send(TimelineEvent::CacheHit {
+                                    loc: task.loc.to_string(),
+                                    function: format!("{}.{}", task.worker, task.function),
+                                    from_run: format!("{run} {loc}"),
+                                });
+                            }
                             sched.task_finished(&task.loc)?;
                             continue;
                         }
@@ -800,6 +957,12 @@ fn launch_one(
     events: &EventChannel,
     task: Launch,
 ) -> Result<(), RunError> {
+    if let Some(timeline) = &events.events.timeline {
+        timeline.send(TimelineEvent::Queued {
+            loc: task.loc.to_string(),
+            function: format!("{}.{}", task.worker, task.function),
+        });
+    }
     if let Err(e) = executor.launch(&task, storage, &events.events) {
         if let LaunchError::Storage { loc, source } = e {
             return Err(RunError::TaskStorage {
@@ -808,6 +971,13 @@ fn launch_one(
             });
         }
         let message = e.to_string();
+        if let Some(timeline) = &events.events.timeline {
+            timeline.send(TimelineEvent::Finished {
+                loc: task.loc.to_string(),
+                outcome: AttemptOutcome::Failed,
+                failure: Some("CouldNotLaunch".to_string()),
+            });
+        }
         tracing::warn!(loc = %task.loc, %message, "task could not start");
         storage.write_node_errors(&task.loc, &message)?;
         storage.mark_node_error(&task.loc)?;

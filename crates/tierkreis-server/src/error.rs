@@ -122,6 +122,12 @@ pub enum ApiError {
     },
     #[error("a background task of the server failed: {reason}")]
     Task { reason: String },
+    #[error("cannot read the timeline of workflow {id}: {source}")]
+    Timeline {
+        id: uuid::Uuid,
+        #[source]
+        source: tierkreis_storage::timeline::TimelineError,
+    },
 }
 
 impl From<StorageError> for ApiError {
@@ -156,7 +162,8 @@ impl ApiError {
             ApiError::Storage { .. }
             | ApiError::Spawn { .. }
             | ApiError::Watch { .. }
-            | ApiError::Task { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            | ApiError::Task { .. }
+            | ApiError::Timeline { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

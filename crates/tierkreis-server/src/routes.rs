@@ -64,6 +64,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/workflows/{id}/events", get(workflow_events))
         .route("/api/workflows/{id}/nodes/{loc}", get(scope_graph))
         .route("/api/workflows/{id}/nodes/{loc}/info", get(node_info))
+        .route("/api/workflows/{id}/timeline", get(timeline))
+        .route("/api/workflows/{id}/nodes/{loc}/timing", get(node_timing))
         .route("/api/workflows/{id}/nodes/{loc}/outputs", get(outputs))
         .route(
             "/api/workflows/{id}/nodes/{loc}/outputs/{port}",
@@ -225,6 +227,60 @@ async fn node_info(
     blocking(move || {
         let s = open(&app, &id)?;
         view::node_info(&s, &view::parse_loc(&loc)?)
+    })
+    .await
+    .map(Json)
+}
+
+/// The run's report (`tkr report --json`): timeline, lanes, start-ups,
+/// per-function statistics and summary.
+async fn timeline(
+    State(app): App,
+    Path(id): Path<String>,
+) -> Result<Json<tierkreis_storage::run_report::RunReport>, ApiError> {
+    blocking(move || {
+        let s = open(&app, &id)?;
+        tierkreis_storage::run_report::workflow_report(&s).map_err(|source| ApiError::Timeline {
+            id: s.workflow_id(),
+            source,
+        })
+    })
+    .await
+    .map(Json)
+}
+
+/// One task's attempts from the timeline, with its queue wait and running
+/// time in seconds (`null` for a node the timeline does not list).
+#[derive(Debug, Serialize)]
+struct NodeTiming {
+    task: Option<tierkreis_storage::timeline::TaskRecord>,
+    queue_wait_s: Option<f64>,
+    duration_s: Option<f64>,
+}
+
+async fn node_timing(
+    State(app): App,
+    Path((id, loc)): Path<(String, String)>,
+) -> Result<Json<NodeTiming>, ApiError> {
+    blocking(move || {
+        let s = open(&app, &id)?;
+        let loc = view::parse_loc(&loc)?.to_string();
+        let timeline = tierkreis_storage::timeline::read_run_timeline(&s).map_err(|source| {
+            ApiError::Timeline {
+                id: s.workflow_id(),
+                source,
+            }
+        })?;
+        let task = timeline.tasks.into_iter().find(|t| t.loc == loc);
+        let last = task.as_ref().and_then(|t| t.attempts.last());
+        Ok(NodeTiming {
+            queue_wait_s: last.map(|a| a.started_us.saturating_sub(a.queued_us) as f64 / 1e6),
+            duration_s: last.and_then(|a| {
+                a.finished_us
+                    .map(|f| f.saturating_sub(a.started_us) as f64 / 1e6)
+            }),
+            task,
+        })
     })
     .await
     .map(Json)

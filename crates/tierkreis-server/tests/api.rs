@@ -605,8 +605,7 @@ fn paused_run() -> Result<(), Failed> {
                 from_metadata: true,
                 ..Breakpoints::default()
             },
-            cache: None,
-            retries: None,
+            ..runtime::RunOptions::default()
         };
         let out = runtime::run_with_options(
             Arc::new(storage),

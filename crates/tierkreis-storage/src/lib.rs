@@ -13,6 +13,8 @@
 //! - [`atomic`]: crash-safe writes, markers and hard links on disk.
 //! - [`warm`]: the lines a warm worker process and the controller exchange.
 //! - [`timestamps`]: time stamps in the text Python's `isoformat()` gives.
+//! - [`timeline`]: when each task was queued, started and finished, and where
+//!   ([`run_report`]: the report's numbers from it).
 //! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
 //!
 //! Every operation returns [`StorageError`]; a missing entry is always
@@ -26,6 +28,8 @@ pub mod error;
 pub mod lock;
 pub mod memory;
 pub mod result_cache;
+pub mod run_report;
+pub mod timeline;
 pub mod timestamps;
 mod value_cache;
 pub mod warm;

@@ -217,6 +217,10 @@ impl BuiltinExecutor {
     }
 }
 
+/// The lane of every builtin task: they run in the controller process.
+const BUILTINS_LANE_EXECUTOR: &str = "builtins";
+const BUILTINS_LANE: &str = "in the controller";
+
 impl Executor for BuiltinExecutor {
     fn launch(
         &mut self,
@@ -224,6 +228,7 @@ impl Executor for BuiltinExecutor {
         storage: &Arc<dyn ControllerStorage>,
         done: &Events,
     ) -> Result<(), LaunchError> {
+        done.task_started(&task.loc, BUILTINS_LANE_EXECUTOR, BUILTINS_LANE);
         let inputs = match read_inputs(task, storage.as_ref()) {
             Ok(inputs) => inputs,
             Err(e) => {

@@ -134,6 +134,7 @@ impl Executor for InProcessExecutor {
                 function: task.function.clone(),
             });
         };
+        done.task_started(&task.loc, "in-process", "in the controller");
         let result = self.run(f.as_ref(), task, storage.as_ref());
         let task_failed = matches!(&result, Err(f) if f.kind != FailureKind::ControllerStorage);
         if task_failed {

@@ -522,6 +522,8 @@ impl Pool {
         let pgid = Pid::from_raw(raw);
         state.running.insert(job.loc.clone(), pgid);
         tracing::debug!(loc = %job.loc, pid = raw, command = %job.spec.command_line(), "started");
+        job.events
+            .task_started(&job.loc, job.kind.name(), format!("process {raw}"));
         let node_log = job.storage.worker_logs_path(&job.loc);
         let readers = [
             child.stdout.take().map(|s| pump(s, &job, &node_log, 0)),

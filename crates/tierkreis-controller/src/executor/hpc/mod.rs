@@ -124,6 +124,8 @@ struct Tracked {
     /// Polls that found the job ended or unknown without a marker yet (a
     /// shared file system may show the markers late).
     settling: u32,
+    /// The timeline has been told the job runs (lane `<system> job <id>`).
+    reported_running: bool,
     script: PathBuf,
     no_check_directory: bool,
     output_path: PathBuf,
@@ -373,6 +375,7 @@ impl HpcExecutor {
             job_id,
             adopted,
             settling: 0,
+            reported_running: false,
             script,
             no_check_directory: job.no_check_directory,
             output_path: job.output_path,
@@ -567,7 +570,13 @@ impl Shared {
                 let Some(m) = states.get(&t.system) else {
                     continue;
                 };
-                match decide(t, m.get(batch_system::job_key(&t.job_id))) {
+                let state = m.get(batch_system::job_key(&t.job_id));
+                if matches!(state, Some(JobState::Running)) && !t.reported_running {
+                    t.reported_running = true;
+                    t.events
+                        .task_started(&t.loc, t.system.name(), format!("job {}", t.job_id));
+                }
+                match decide(t, state) {
                     Decision::Keep => {}
                     Decision::Complete(r) => {
                         if let Some(t) = s.jobs.remove(&loc) {

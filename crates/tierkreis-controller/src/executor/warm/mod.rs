@@ -778,6 +778,8 @@ pub(super) fn serve(
 ) {
     let grace = pool.options.grace;
     let spawned = Instant::now();
+    let spawned_at = std::time::SystemTime::now();
+    let ready_at;
     let mut process = match WarmProcess::start(&key, &storage, &pool, id) {
         Ok(p) => p,
         Err(reason) => return refused(&pool, id, &key, reason, first, &storage),
@@ -792,6 +794,7 @@ pub(super) fn serve(
             return;
         }
         let took = spawned.elapsed();
+        ready_at = std::time::SystemTime::now();
         tracing::debug!(worker = %key.worker, pid = process.pid, ms = took.as_millis(), "warm process ready");
         state
             .warm_timings
@@ -834,6 +837,12 @@ pub(super) fn serve(
             .as_bytes(),
         );
         super::leftover_processes::record_task_group(job.storage.as_ref(), &job.loc, process.pgid);
+        let lane = format!("process {}", process.pid);
+        if calls == 1 {
+            job.events
+                .process_ready(key.executor_name, lane.clone(), spawned_at, ready_at);
+        }
+        job.events.task_started(&job.loc, key.executor_name, lane);
         let from = log_len(&job);
         let call_began = Instant::now();
         let end = process.call(&job, &key, grace);

@@ -61,6 +61,14 @@ pub struct TaskReport {
     pub failure: Option<ReportedFailure>,
     /// Seconds from the job taking the task to its end.
     pub secs: f64,
+    /// When it began running in the job (microseconds since the epoch, the
+    /// compute node's clock) and the lane of the process that ran it.
+    #[serde(default)]
+    pub started: Option<(u64, String)>,
+    /// Warm processes of the job that became ready since its last report:
+    /// lane, spawned and ready (microseconds since the epoch).
+    #[serde(default)]
+    pub processes_ready: Vec<(String, u64, u64)>,
 }
 
 /// A failed task's kind and message, as the job's executor saw them.
@@ -106,6 +114,8 @@ mod tests {
                 message: "killed by signal 11".into(),
             }),
             secs: 0.5,
+            started: Some((1, "python-warm process 7".into())),
+            processes_ready: vec![("python-warm process 7".into(), 0, 1)],
         };
         write_record(&f.report_path(10), &report).unwrap();
         assert_eq!(f.list_outbox().unwrap(), vec![10]);

@@ -254,6 +254,8 @@ struct HeldFailure {
 
 struct WorkerJob {
     folder: JobFolder,
+    /// The batch system's name, for the timeline's lanes.
+    system: &'static str,
     job_id: String,
     submitted: Instant,
     last_start_check: Instant,
@@ -743,6 +745,7 @@ impl Driver {
         let now = Instant::now();
         self.pools[index].jobs.push(WorkerJob {
             folder,
+            system: route.system.name(),
             job_id,
             submitted: now,
             last_start_check: now,
@@ -967,13 +970,23 @@ fn receive_reports(
             }
         };
         job.idle_since = Instant::now();
-        if job
+        let Some(q) = job
             .assigned
             .get(&seq)
-            .is_none_or(|q| q.task.loc.to_string() != report.loc)
-        {
+            .filter(|q| q.task.loc.to_string() == report.loc)
+        else {
             tracing::warn!(seq, loc = %report.loc, "a worker job reported a task it was not given; ignored");
             continue;
+        };
+        // The job's timeline: its processes in lanes named after the job.
+        let lane = |l: &str| format!("{} worker job {} {l}", job.system, job.job_id);
+        for (process, spawned_us, ready_us) in &report.processes_ready {
+            q.events
+                .process_ready_elsewhere(lane(process), *spawned_us, *ready_us);
+        }
+        if let Some((at_us, process)) = &report.started {
+            q.events
+                .task_started_elsewhere(&q.task.loc, lane(process), *at_us);
         }
         match &report.failure {
             None => {

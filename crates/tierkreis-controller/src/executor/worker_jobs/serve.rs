@@ -118,7 +118,14 @@ pub fn serve_worker_job(dir: &Path) -> Result<ServeEnd, ServeError> {
         spec.slots,
         &storage,
     );
-    let channel = EventChannel::new();
+    // The executor's timeline events (where and when each task started, a
+    // warm process's start-up) go into the reports, for the controller's
+    // timeline.
+    let (timeline, timeline_events) = crate::timeline::recorder_channel();
+    let channel = EventChannel::new().with_timeline(timeline);
+    let mut started_at: std::collections::HashMap<String, (u64, String)> =
+        std::collections::HashMap::new();
+    let mut processes_ready: Vec<(String, u64, u64)> = Vec::new();
     let controller_timeout = Duration::from_secs_f64(spec.controller_timeout_secs);
     let mut taken: std::collections::HashMap<Loc, Taken> = std::collections::HashMap::new();
     let mut served = 0u64;
@@ -169,6 +176,7 @@ pub fn serve_worker_job(dir: &Path) -> Result<ServeEnd, ServeError> {
         while let Some(c) = channel.next_completion(wait) {
             wait = Duration::ZERO;
             active = true;
+            collect_timeline(&timeline_events, &mut started_at, &mut processes_ready);
             let Some(t) = taken.remove(&c.loc) else {
                 continue;
             };
@@ -176,6 +184,7 @@ pub fn serve_worker_job(dir: &Path) -> Result<ServeEnd, ServeError> {
             report(
                 &folder,
                 TaskReport {
+                    started: started_at.remove(&t.order.loc),
                     seq: t.order.seq,
                     loc: t.order.loc,
                     failure: c.result.err().map(|f| ReportedFailure {
@@ -183,6 +192,7 @@ pub fn serve_worker_job(dir: &Path) -> Result<ServeEnd, ServeError> {
                         message: f.message,
                     }),
                     secs: t.since.elapsed().as_secs_f64(),
+                    processes_ready: std::mem::take(&mut processes_ready),
                 },
             );
         }
@@ -226,6 +236,8 @@ fn launch(
             loc: order.loc.clone(),
             failure: Some(ReportedFailure { kind, message }),
             secs: 0.0,
+            started: None,
+            processes_ready: Vec::new(),
         })
     };
     let loc = match Loc::parse(&order.loc) {
@@ -256,6 +268,30 @@ fn launch(
                 _ => crate::runtime::FailureKind::CouldNotLaunch,
             };
             failed(kind, e.to_string())
+        }
+    }
+}
+
+/// Takes the timeline events the executor sent: task starts by location,
+/// warm processes' start-ups.
+fn collect_timeline(
+    events: &std::sync::mpsc::Receiver<crate::timeline::RecorderMessage>,
+    started_at: &mut std::collections::HashMap<String, (u64, String)>,
+    processes_ready: &mut Vec<(String, u64, u64)>,
+) {
+    use tierkreis_storage::timeline::TimelineEvent;
+    while let Ok(message) = events.try_recv() {
+        let crate::timeline::RecorderMessage::Line(line) = message else {
+            continue;
+        };
+        match line.event {
+            TimelineEvent::Started { loc, lane } => {
+                started_at.insert(loc, (line.at_us, lane));
+            }
+            TimelineEvent::ProcessReady { lane, spawned_us } => {
+                processes_ready.push((lane, spawned_us, line.at_us));
+            }
+            _ => {}
         }
     }
 }

@@ -1,0 +1,162 @@
+//! Records the run's timeline (`debug/tkr-timeline.jsonl`, format and
+//! reader in [`tierkreis_storage::timeline`]) off the scheduling path: the
+//! runtime and the executors only send small messages on a channel; a
+//! recorder thread drains the channel every few milliseconds (never parked
+//! on it, so a send never wakes a thread), appends each drain's lines in
+//! one `append` and hands the same lines to the run's
+//! [`TimelineSink`]s (the OpenTelemetry export).
+//!
+//! # Setting the lane from an executor
+//!
+//! An executor says where a task runs by calling
+//! [`Events::task_started`](crate::runtime::Events::task_started) with the
+//! task's location, its executor name and a lane: one string per process or
+//! batch job that serves tasks (`"process 1234"`, `"python-warm 1234"`,
+//! `"slurm job 5678 process 2"`). Tasks with the same lane share a row of
+//! the report's timeline. A warm process also reports its start-up once,
+//! with [`Events::process_ready`](crate::runtime::Events::process_ready).
+//! Executors that say nothing get their tasks' started time equal to the
+//! queued time and no lane.
+
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use tierkreis_storage::timeline::{timeline_path, TimelineEvent, TimelineLine};
+use tierkreis_storage::ControllerStorage;
+
+/// Receives the run's timeline lines as they are recorded (in batches, on
+/// the recorder thread).
+pub trait TimelineSink: Send + Sync + std::fmt::Debug {
+    /// The run with this id and name begins; called once, before any lines.
+    fn run_begins(&self, workflow_id: &str, name: Option<&str>);
+    /// Lines recorded since the last call, in order.
+    fn record(&self, lines: &[TimelineLine]);
+    /// The run is over (after its last lines): flush what is buffered.
+    fn run_over(&self);
+}
+
+/// A message to the recorder thread.
+#[derive(Debug)]
+pub(crate) enum RecorderMessage {
+    Line(TimelineLine),
+    /// The run is over: write what is queued and end.
+    End,
+}
+
+/// Where the runtime and executors send timeline events (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct TimelineSender {
+    tx: Sender<RecorderMessage>,
+}
+
+impl TimelineSender {
+    /// Records `event` as happening now; nothing when the recorder is gone.
+    pub fn send(&self, event: TimelineEvent) {
+        let _ = self
+            .tx
+            .send(RecorderMessage::Line(TimelineLine::now(event)));
+    }
+
+    /// Records a line with its own time.
+    pub fn send_line(&self, line: TimelineLine) {
+        let _ = self.tx.send(RecorderMessage::Line(line));
+    }
+
+    /// Tells the recorder that the run is over.
+    pub(crate) fn end(&self) {
+        let _ = self.tx.send(RecorderMessage::End);
+    }
+}
+
+/// A new channel to a recorder.
+pub(crate) fn recorder_channel() -> (TimelineSender, Receiver<RecorderMessage>) {
+    let (tx, rx) = channel();
+    (TimelineSender { tx }, rx)
+}
+
+/// Lines written per batch at most (the rest go in the next batch).
+const MAX_BATCH: usize = 4096;
+
+/// The longest pause of the recorder between two drains of its channel
+/// (when the run is idle): at most one append per pause, still a live view.
+const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The pause between drains while lines keep coming (and so the most the
+/// recorder adds to a busy run's end).
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// The recorder thread's body: until [`RecorderMessage::End`] (or every
+/// sender is gone), append each batch of lines to the timeline file and
+/// hand it to the sinks. A write failure is logged once and recording
+/// continues for the sinks: a timeline is never a reason to fail a run.
+pub(crate) fn record_until_end(
+    queue: Receiver<RecorderMessage>,
+    storage: Arc<dyn ControllerStorage>,
+    sinks: Vec<Arc<dyn TimelineSink>>,
+) {
+    let path = timeline_path(storage.as_ref());
+    let workflow_id = storage.workflow_id().to_string();
+    for sink in &sinks {
+        sink.run_begins(&workflow_id, storage.name());
+    }
+    let mut warned = false;
+    let mut lines: Vec<TimelineLine> = Vec::new();
+    let mut text = String::new();
+    let mut over = false;
+    // Each line is turned into text as it arrives (while the run goes on),
+    // so little is left to do when the run ends.
+    let has_sinks = !sinks.is_empty();
+    let take = |line: TimelineLine, text: &mut String, lines: &mut Vec<TimelineLine>| {
+        text.push_str(&line.to_json_line());
+        if has_sinks {
+            lines.push(line);
+        }
+    };
+    // The recorder never blocks on the channel while the run is busy: it
+    // sleeps between drains, so a send is a push and never has to wake a
+    // parked thread (one futex call per event would cost the scheduler more
+    // than recording). Busy: a drain every `BUSY_PAUSE`; idle, the pause
+    // doubles up to `BATCH_WINDOW`.
+    let mut pause = BUSY_PAUSE;
+    while !over {
+        text.clear();
+        std::thread::sleep(pause);
+        let mut taken = 0;
+        while !over && taken < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(RecorderMessage::Line(line)) => {
+                    take(line, &mut text, &mut lines);
+                    taken += 1;
+                }
+                Ok(RecorderMessage::End) => over = true,
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => over = true,
+            }
+        }
+        pause = if taken >= MAX_BATCH {
+            std::time::Duration::ZERO
+        } else if taken > 0 {
+            BUSY_PAUSE
+        } else {
+            (pause * 2).clamp(BUSY_PAUSE, BATCH_WINDOW)
+        };
+        if text.is_empty() {
+            continue;
+        }
+        if let Err(e) = storage.append(&path, text.as_bytes()) {
+            if !warned {
+                tracing::warn!(path = %path.display(), error = %e, "cannot record the run's timeline");
+                warned = true;
+            }
+        }
+        if !lines.is_empty() {
+            for sink in &sinks {
+                sink.record(&lines);
+            }
+            lines.clear();
+        }
+    }
+    for sink in &sinks {
+        sink.run_over();
+    }
+}

@@ -1,0 +1,225 @@
+//! The OTLP exporter's HTTP client: one plain HTTP/1.1 POST per export on
+//! a fresh connection, with the standard library's sockets. It exists so
+//! that exporting needs neither an async runtime nor a TLS stack in the
+//! build (2-core CI); an `https` endpoint is refused when the export is set
+//! up (send to a local collector over `http`).
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use opentelemetry_http::{HttpClient, HttpError};
+
+/// An HTTP request that could not be completed.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpClientError {
+    #[error("OTLP endpoint {uri}: only http:// is supported (send to a local collector)")]
+    Scheme { uri: String },
+    #[error("OTLP endpoint {uri}: no host")]
+    NoHost { uri: String },
+    #[error("OTLP endpoint {uri}: cannot connect: {source}")]
+    Connect {
+        uri: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("OTLP endpoint {uri}: {source}")]
+    Io {
+        uri: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("OTLP endpoint {uri}: malformed HTTP response")]
+    BadResponse { uri: String },
+}
+
+/// Sends each request on a new connection and reads the whole response.
+#[derive(Debug, Clone)]
+pub struct PlainHttpClient {
+    pub timeout: Duration,
+}
+
+/// Checks that `uri` is one [`PlainHttpClient`] can reach.
+pub fn check_endpoint(uri: &str) -> Result<(), HttpClientError> {
+    let parsed: http::Uri = uri.parse().map_err(|_| HttpClientError::NoHost {
+        uri: uri.to_string(),
+    })?;
+    if parsed.scheme_str() != Some("http") {
+        return Err(HttpClientError::Scheme {
+            uri: uri.to_string(),
+        });
+    }
+    if parsed.host().is_none() {
+        return Err(HttpClientError::NoHost {
+            uri: uri.to_string(),
+        });
+    }
+    Ok(())
+}
+
+impl PlainHttpClient {
+    fn post(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpClientError> {
+        let uri = request.uri().to_string();
+        let io = |source| HttpClientError::Io {
+            uri: uri.clone(),
+            source,
+        };
+        if request.uri().scheme_str() != Some("http") {
+            return Err(HttpClientError::Scheme { uri });
+        }
+        let Some(host) = request.uri().host() else {
+            return Err(HttpClientError::NoHost { uri });
+        };
+        let port = request.uri().port_u16().unwrap_or(80);
+        let addrs = (host, port)
+            .to_socket_addrs()
+            .map_err(|source| HttpClientError::Connect {
+                uri: uri.clone(),
+                source,
+            })?;
+        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+        let mut stream = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, self.timeout) {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let Some(mut stream) = stream else {
+            return Err(HttpClientError::Connect { uri, source: last });
+        };
+        stream.set_read_timeout(Some(self.timeout)).map_err(io)?;
+        stream.set_write_timeout(Some(self.timeout)).map_err(io)?;
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_string();
+        let mut head = format!(
+            "{} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            request.method(),
+            request.body().len()
+        );
+        for (name, value) in request.headers() {
+            if name == http::header::CONTENT_LENGTH || name == http::header::CONNECTION {
+                continue;
+            }
+            if let Ok(v) = value.to_str() {
+                head.push_str(&format!("{name}: {v}\r\n"));
+            }
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).map_err(io)?;
+        stream.write_all(request.body()).map_err(io)?;
+        // Read until the response is complete (by its length, or its last
+        // chunk), not until the server closes: some keep the connection.
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if response_complete(&raw) {
+                break;
+            }
+        }
+        parse_response(&raw).ok_or(HttpClientError::BadResponse { uri })
+    }
+}
+
+/// Whether `raw` holds a whole response: its head and as many body bytes as
+/// `Content-Length` says, or a chunked body's last chunk.
+fn response_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+    let body = raw.len() - (end + 4);
+    for line in head.split("\r\n") {
+        if let Some(v) = line.strip_prefix("content-length:") {
+            return v.trim().parse::<usize>().is_ok_and(|n| body >= n);
+        }
+        if line.starts_with("transfer-encoding:") && line.contains("chunked") {
+            return raw.ends_with(b"0\r\n\r\n");
+        }
+    }
+    false
+}
+
+/// A whole HTTP/1.1 response (a chunked body is joined).
+fn parse_response(raw: &[u8]) -> Option<Response<Bytes>> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let mut builder = Response::builder().status(status);
+    let mut chunked = false;
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
+            chunked = true;
+        }
+        builder = builder.header(name.trim(), value);
+    }
+    let mut body = &raw[end + 4..];
+    let body = if chunked {
+        let mut joined = Vec::new();
+        loop {
+            let line_end = body.windows(2).position(|w| w == b"\r\n")?;
+            let size_text = std::str::from_utf8(&body[..line_end]).ok()?;
+            let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+            body = &body[line_end + 2..];
+            if size == 0 {
+                break;
+            }
+            joined.extend_from_slice(body.get(..size)?);
+            body = body.get(size + 2..)?;
+        }
+        joined
+    } else {
+        body.to_vec()
+    };
+    builder.body(Bytes::from(body)).ok()
+}
+
+#[async_trait::async_trait]
+impl HttpClient for PlainHttpClient {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        self.post(request).map_err(|e| Box::new(e) as HttpError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_plain_and_chunked_responses() {
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").expect("plain");
+        assert_eq!((r.status().as_u16(), r.body().as_ref()), (200, &b"ok"[..]));
+        let r = parse_response(
+            b"HTTP/1.1 400 Bad\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        )
+        .expect("chunked");
+        assert_eq!(
+            (r.status().as_u16(), r.body().as_ref()),
+            (400, &b"abcde"[..])
+        );
+        assert!(response_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        ));
+        assert!(!response_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab"
+        ));
+        assert!(check_endpoint("https://collector:4318").is_err());
+        assert!(check_endpoint("http://127.0.0.1:4318").is_ok());
+    }
+}
