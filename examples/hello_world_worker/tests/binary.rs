@@ -70,7 +70,8 @@ fn missing_input_fails_with_error_file_naming_the_port() {
     assert!(!out.status.success(), "{out:?}");
     assert_eq!(
         std::fs::read_to_string(node.path("logs")).expect("error file"),
-        format!("Input subject not found at {NODE}/subject_in.")
+        // The error text ends its line (the SDK appends it to the log).
+        format!("Input subject not found at {NODE}/subject_in.\n")
     );
     assert!(!node.path("_done").exists());
     assert!(!node.path("outputs/value").exists());
@@ -100,7 +101,7 @@ fn unknown_function_fails() {
     assert!(!out.status.success());
     assert_eq!(
         std::fs::read_to_string(node.path("logs")).expect("error file"),
-        "hello_world_worker: function name\nshout not found"
+        "hello_world_worker: function name\nshout not found\n"
     );
 }
 

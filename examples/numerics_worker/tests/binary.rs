@@ -121,7 +121,8 @@ fn primitive_task_sums_any_ports() {
     assert!(!node.run().status.success());
     assert_eq!(
         std::fs::read_to_string(node.path("errors")).expect("errors"),
-        "sum_inputs: input `b` is a str, not a number"
+        // The error text ends its line (the SDK appends it to the log).
+        "sum_inputs: input `b` is a str, not a number\n"
     );
     assert!(!node.path("_done").exists());
 }
@@ -134,7 +135,7 @@ fn failing_task_writes_its_error_and_exits_non_zero() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         std::fs::read_to_string(node.path("errors")).expect("errors"),
-        "stats needs at least 1 value(s), got 0"
+        "stats needs at least 1 value(s), got 0\n"
     );
     assert!(!node.path("_done").exists());
     assert!(!node.path("outputs/mean").exists());
