@@ -159,6 +159,38 @@ fn worker_jobs_serve_a_map_on(system: &str) {
         subjects.len(),
         "{system}: every task in a worker job"
     );
+    // `tkr show` names each task's job and lists the run's worker jobs.
+    let show = tkr(&ck)
+        .args(["show", "--run-id", "1", "--all"])
+        .output()
+        .expect("tkr show");
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert_eq!(
+        text.matches(&format!("[{system} worker job ")).count(),
+        subjects.len(),
+        "{system}: each task names its job:\n{text}"
+    );
+    let listed = text.split_once("worker jobs:\n").map(|(_, jobs)| {
+        jobs.lines()
+            .filter(|l| l.contains(&format!(" {system} job ")))
+            .count()
+    });
+    assert_eq!(
+        listed,
+        Some(submits),
+        "{system}: the run's worker jobs:\n{text}"
+    );
+    let json = tkr(&ck)
+        .args(["show", "--run-id", "1", "--json"])
+        .output()
+        .expect("tkr show --json");
+    let v = tierkreis_core::json::parse(&json.stdout).expect("show --json");
+    let jobs = v
+        .as_map()
+        .and_then(|m| m.get("worker_jobs"))
+        .and_then(Value::as_list)
+        .expect("worker_jobs");
+    assert_eq!(jobs.len(), submits, "{system}");
     // The jobs end with the run.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !running_jobs(&state).is_empty() {
