@@ -24,11 +24,13 @@
 //! Spans carry the recorded times, so they are exact however late they are
 //! exported. They are built on the timeline's recorder thread as its
 //! batches of lines arrive, and the span exporter's own thread sends them
-//! while the run goes on, every [`SPANS_PER_EXPORT`] ended spans (or every
-//! [`SPAN_EXPORT_DELAY`]): when the run is over only the last few spans and
-//! the metrics are left to send, both at once.
+//! while the run goes on, every 256 ended spans (a batch not full leaves
+//! after 500 ms without a full one; see the `span_batches` module): when
+//! the run is over only the last few spans and the metrics are left to
+//! send, both at once.
 
 mod http_client;
+mod span_batches;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -41,9 +43,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, Span,
-};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, Span};
 use opentelemetry_sdk::Resource;
 use tierkreis_controller::timeline::TimelineSink;
 use tierkreis_storage::timeline::{AttemptOutcome, TimelineEvent, TimelineLine};
@@ -53,15 +53,7 @@ pub use http_client::{HttpClientError, PlainHttpClient};
 /// The variable that turns the export on, as in every OpenTelemetry SDK.
 pub const ENDPOINT_VARIABLE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-/// Spans waiting for export at most (more are dropped, with a warning).
-const SPAN_QUEUE: usize = 16 * 1024;
-
-/// Ended spans per export request: small enough that a busy run's spans
-/// leave in several requests while it goes on, not all at its end.
-const SPANS_PER_EXPORT: usize = 256;
-
-/// The longest an ended span waits for export while the run goes on.
-const SPAN_EXPORT_DELAY: Duration = Duration::from_millis(500);
+use span_batches::SpanBatches;
 
 /// How long one export request may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -124,18 +116,12 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
     let resource = Resource::builder()
         .with_service_name("tierkreis-rs")
         .build();
-    // A run may end thousands of spans in a burst: a longer queue than the
-    // default 2,048 (its slots are allocated up front, ~0.4 KiB each).
     // Exports go in small batches during the run (see the crate docs).
-    let processor = BatchSpanProcessor::builder(span_exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(SPAN_QUEUE)
-                .with_max_export_batch_size(SPANS_PER_EXPORT)
-                .with_scheduled_delay(SPAN_EXPORT_DELAY)
-                .build(),
-        )
-        .build();
+    let processor = SpanBatches::new(span_exporter).map_err(|e| TelemetryError::Exporter {
+        signal: "trace",
+        endpoint: traces.clone(),
+        message: format!("cannot start the exporting thread: {e}"),
+    })?;
     let tracer_provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
         .with_resource(resource.clone())
