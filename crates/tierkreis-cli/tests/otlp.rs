@@ -24,6 +24,8 @@ use prost::Message;
 struct Received {
     connections: usize,
     spans: Vec<Span>,
+    /// The number of spans in each trace request, in order.
+    spans_per_request: Vec<usize>,
     metric_names: BTreeSet<String>,
     paths: Vec<String>,
 }
@@ -95,11 +97,14 @@ fn serve(stream: TcpStream, got: &Mutex<Received>) {
                 "/v1/traces" => {
                     let request =
                         ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP traces");
+                    let mut in_request = 0;
                     for resource in request.resource_spans {
                         for scope in resource.scope_spans {
+                            in_request += scope.spans.len();
                             got.spans.extend(scope.spans);
                         }
                     }
+                    got.spans_per_request.push(in_request);
                 }
                 "/v1/metrics" => {
                     let request =
@@ -356,5 +361,70 @@ fn an_https_endpoint_is_refused_before_the_run() {
         String::from_utf8_lossy(&out.stderr).contains("only http://"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A chain of `n` builtin additions: `1 + 1 + ... + 1` (`n + 1` in all).
+fn chain_graph(n: usize) -> String {
+    let mut nodes = vec![
+        r#"{"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [1]}}"#.to_string(),
+    ];
+    for i in 1..=n {
+        let a = if i == 1 { 0 } else { i - 1 };
+        nodes.push(format!(
+            r#"{{"type": "function", "function_name": "builtins.iadd", "inputs": {{"a": [{a}, "value"], "b": [0, "value"]}}, "outputs": {{"value": [{}]}}}}"#,
+            i + 1
+        ));
+    }
+    nodes.push(format!(
+        r#"{{"type": "output", "inputs": {{"value": [{n}, "value"]}}, "outputs": {{}}}}"#
+    ));
+    format!(
+        r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": {}, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
+        nodes.join(",\n"),
+        n + 1
+    )
+}
+
+#[test]
+fn a_long_run_sends_its_spans_in_several_requests_and_its_metrics_once() {
+    // 300 tasks: 601 spans (a node and an attempt per task, and the run),
+    // sent while the run goes on in requests of at most 256 spans, so that
+    // the run's end sends only the last ones; the metrics go once at the end.
+    let s = Setup::new();
+    write(&s.root, "chain.json", &chain_graph(300));
+    let receiver = Receiver::start();
+    let started = std::time::Instant::now();
+    let out = tkr(&s.ck())
+        .current_dir(&s.root)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.url)
+        .args(["run", "-q", "-o", "--run-id", "4", "-f"])
+        .arg(s.root.join("chain.json"))
+        .output()
+        .expect("run tkr");
+    let took = started.elapsed();
+    expect_code(&out, 0);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "value: 301\n");
+    let got = receiver.received();
+    let additions = got
+        .spans
+        .iter()
+        .filter(|span| span.name == "builtins.iadd")
+        .count();
+    assert_eq!(additions, 300, "one span per task");
+    assert_eq!(got.spans.len(), 601, "node, attempt and run spans");
+    assert!(
+        got.spans_per_request.len() >= 3 && got.spans_per_request.iter().all(|&n| n <= 256),
+        "spans per trace request: {:?}",
+        got.spans_per_request
+    );
+    // Once at the end, and once per 10 s period the run lasted (a loaded
+    // machine may make it that slow); never a second time at the end.
+    let metric_requests = got.paths.iter().filter(|p| *p == "/v1/metrics").count();
+    let periods = (took.as_secs() / 10) as usize;
+    assert!(
+        metric_requests <= 1 + periods,
+        "{metric_requests} metrics requests in {took:?}: {:?}",
+        got.paths
     );
 }

@@ -22,10 +22,15 @@
 //!   (counters of new lanes).
 //!
 //! Spans carry the recorded times, so they are exact however late they are
-//! exported; the exporters send in the background and flush when the run
-//! is over.
+//! exported. They are built on the timeline's recorder thread as its
+//! batches of lines arrive, and the span exporter's own thread sends them
+//! while the run goes on, every 256 ended spans (a batch not full leaves
+//! after 500 ms without a full one; see the `span_batches` module): when
+//! the run is over only the last few spans and the metrics are left to
+//! send, both at once.
 
 mod http_client;
+mod span_batches;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -38,9 +43,7 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracer, SdkTracerProvider, Span,
-};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, Span};
 use opentelemetry_sdk::Resource;
 use tierkreis_controller::timeline::TimelineSink;
 use tierkreis_storage::timeline::{AttemptOutcome, TimelineEvent, TimelineLine};
@@ -50,8 +53,7 @@ pub use http_client::{HttpClientError, PlainHttpClient};
 /// The variable that turns the export on, as in every OpenTelemetry SDK.
 pub const ENDPOINT_VARIABLE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-/// Spans waiting for export at most (more are dropped, with a warning).
-const SPAN_QUEUE: usize = 16 * 1024;
+use span_batches::SpanBatches;
 
 /// How long one export request may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,17 +116,12 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
     let resource = Resource::builder()
         .with_service_name("tierkreis-rs")
         .build();
-    // A run may end thousands of spans in a burst: a longer queue than the
-    // default 2,048 (its slots are allocated up front, ~0.4 KiB each).
-    let processor = BatchSpanProcessor::builder(span_exporter)
-        .with_batch_config(
-            BatchConfigBuilder::default()
-                .with_max_queue_size(SPAN_QUEUE)
-                .with_max_export_batch_size(2048)
-                .with_scheduled_delay(Duration::from_secs(1))
-                .build(),
-        )
-        .build();
+    // Exports go in small batches during the run (see the crate docs).
+    let processor = SpanBatches::new(span_exporter).map_err(|e| TelemetryError::Exporter {
+        signal: "trace",
+        endpoint: traces.clone(),
+        message: format!("cannot start the exporting thread: {e}"),
+    })?;
     let tracer_provider = SdkTracerProvider::builder()
         .with_span_processor(processor)
         .with_resource(resource.clone())
@@ -186,7 +183,10 @@ struct Instruments {
 struct OpenTask {
     span: Span,
     context: Context,
-    function: String,
+    /// The task's location and function, shared by its spans' attributes
+    /// and its metric points (no copy per span).
+    loc: Arc<str>,
+    function: Arc<str>,
     attempts: u32,
     /// The running attempt: when it started and in which lane.
     started: Option<(SystemTime, String)>,
@@ -227,6 +227,16 @@ fn outcome_word(outcome: AttemptOutcome) -> &'static str {
         AttemptOutcome::Done => "done",
         AttemptOutcome::Failed => "failed",
         AttemptOutcome::Unfinished => "unfinished",
+    }
+}
+
+/// A span's name for attempt `n`: no allocation for the usual first ones.
+fn attempt_name(n: u32) -> std::borrow::Cow<'static, str> {
+    match n {
+        1 => "attempt 1".into(),
+        2 => "attempt 2".into(),
+        3 => "attempt 3".into(),
+        n => format!("attempt {n}").into(),
     }
 }
 
@@ -292,14 +302,16 @@ impl OtlpExport {
                     return;
                 }
                 let parent = self.run_context(state, now);
+                let shared_loc: Arc<str> = Arc::from(loc.as_str());
+                let shared_function: Arc<str> = Arc::from(function.as_str());
                 let span = self
                     .tracer
                     .span_builder(function.clone())
                     .with_kind(SpanKind::Internal)
                     .with_start_time(now)
                     .with_attributes(vec![
-                        KeyValue::new("tierkreis.loc", loc.clone()),
-                        KeyValue::new("tierkreis.function", function.clone()),
+                        KeyValue::new("tierkreis.loc", Arc::clone(&shared_loc)),
+                        KeyValue::new("tierkreis.function", Arc::clone(&shared_function)),
                         KeyValue::new("tierkreis.worker", worker_of(function).to_string()),
                     ])
                     .start_with_context(&self.tracer, &parent);
@@ -309,7 +321,8 @@ impl OtlpExport {
                     OpenTask {
                         span,
                         context,
-                        function: function.clone(),
+                        loc: shared_loc,
+                        function: shared_function,
                         attempts: 1,
                         started: None,
                         queued_at: now,
@@ -345,8 +358,9 @@ impl OtlpExport {
                         (task.queued_at, None)
                     }
                 };
-                let mut attributes = vec![
-                    KeyValue::new("tierkreis.loc", loc.clone()),
+                let mut attributes = Vec::with_capacity(8);
+                attributes.extend([
+                    KeyValue::new("tierkreis.loc", Arc::clone(&task.loc)),
                     KeyValue::new("tierkreis.attempt", i64::from(task.attempts)),
                     KeyValue::new("tierkreis.outcome", outcome_word(*outcome)),
                     KeyValue::new(
@@ -356,13 +370,14 @@ impl OtlpExport {
                             .unwrap_or_default()
                             .as_secs_f64(),
                     ),
-                ];
-                if let Some(lane) = &lane {
+                ]);
+                if let Some(lane) = lane {
                     let executor = lane.split_whitespace().next().unwrap_or_default();
                     attributes.push(KeyValue::new("tierkreis.executor", executor.to_string()));
-                    attributes.push(KeyValue::new("tierkreis.lane", lane.clone()));
-                    if let Some(job) = job_id(lane) {
-                        attributes.push(KeyValue::new("tierkreis.job_id", job.to_string()));
+                    let job = job_id(&lane).map(str::to_string);
+                    attributes.push(KeyValue::new("tierkreis.lane", lane));
+                    if let Some(job) = job {
+                        attributes.push(KeyValue::new("tierkreis.job_id", job));
                     }
                 }
                 if let Some(failure) = failure {
@@ -370,7 +385,7 @@ impl OtlpExport {
                 }
                 let mut span = self
                     .tracer
-                    .span_builder(format!("attempt {}", task.attempts))
+                    .span_builder(attempt_name(task.attempts))
                     .with_kind(SpanKind::Internal)
                     .with_start_time(start)
                     .with_attributes(attributes)
@@ -379,7 +394,7 @@ impl OtlpExport {
                 self.instruments.task_duration.record(
                     now.duration_since(start).unwrap_or_default().as_secs_f64(),
                     &[
-                        KeyValue::new("tierkreis.function", task.function.clone()),
+                        KeyValue::new("tierkreis.function", Arc::clone(&task.function)),
                         KeyValue::new("tierkreis.outcome", outcome_word(*outcome)),
                     ],
                 );
@@ -446,13 +461,22 @@ impl TimelineSink for OtlpExport {
         }
     }
 
+    /// Sends the last spans and the metrics at once (one request each, in
+    /// parallel) and shuts the exporters down: an export serves one run, and
+    /// a shut-down meter provider does not send its metrics again when
+    /// dropped.
     fn run_over(&self) {
-        if let Err(e) = self.tracer_provider.force_flush() {
-            tracing::warn!(error = %e, "could not export the run's spans");
-        }
-        if let Err(e) = self.meter_provider.force_flush() {
-            tracing::warn!(error = %e, "could not export the run's metrics");
-        }
+        std::thread::scope(|threads| {
+            let metrics = threads.spawn(|| self.meter_provider.shutdown());
+            if let Err(e) = self.tracer_provider.shutdown() {
+                tracing::warn!(error = %e, "could not export the run's spans");
+            }
+            match metrics.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not export the run's metrics"),
+                Err(_) => tracing::warn!("the metrics export panicked"),
+            }
+        });
     }
 }
 
