@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::reference::run_sh;
-use common::{expect_code, run_uuid, tkr};
+use common::{expect_code, hello_worker, run_uuid, tkr};
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 
@@ -42,53 +42,10 @@ fn main() {
             failed_job_is_retried_as_a_new_job,
         ),
     ];
-    let missing = availability()
+    let missing = common::slurm_availability()
         .and_then(|()| common::reference::availability())
         .err();
     common::run_trials_needing(missing, trials);
-}
-
-/// `Ok` when a SLURM controller answers `sinfo`, else why not.
-fn availability() -> Result<(), String> {
-    let out = Command::new("timeout")
-        .args(["10", "sinfo", "-h"])
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(format!(
-            "SLURM does not answer (`sinfo -h`: {}; {}): run `bash ../shared/slurm/start.sh`",
-            o.status,
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Err(e) => Err(format!(
-            "SLURM is not installed (`sinfo`: {e}): run `bash ../shared/slurm/start.sh`"
-        )),
-    }
-}
-
-/// `target/debug` (or wherever `tkr` was built).
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_tkr"))
-        .parent()
-        .expect("tkr has a folder")
-        .to_path_buf()
-}
-
-/// The Rust hello world worker next to `tkr`, built if missing.
-fn hello_worker() -> PathBuf {
-    let exe = bin_dir().join("tkr-hello-world-worker");
-    if !exe.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "hello_world_worker"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build");
-        assert!(st.success(), "cargo build -p hello_world_worker failed");
-    }
-    assert!(exe.exists(), "{} is missing", exe.display());
-    exe
 }
 
 fn script(path: &Path, text: &str) {

@@ -38,29 +38,11 @@ fn main() {
         ),
         ("ctrl_c_cancels_the_worker_jobs", ctrl_c_cancels_the_worker_jobs),
     ];
-    let missing = slurm_availability()
+    let missing = common::slurm_availability()
         .and_then(|()| common::reference::availability())
         .and_then(|()| quantum_workers_availability())
         .err();
     common::run_trials_needing(missing, trials);
-}
-
-/// `Ok` when a SLURM controller answers `sinfo`, else why not.
-fn slurm_availability() -> Result<(), String> {
-    let out = Command::new("timeout")
-        .args(["10", "sinfo", "-h"])
-        .stdin(Stdio::null())
-        .output();
-    match out {
-        Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(format!(
-            "SLURM does not answer (`sinfo -h`: {}): run `bash ../shared/slurm/start.sh`",
-            o.status
-        )),
-        Err(e) => Err(format!(
-            "SLURM is not installed (`sinfo`: {e}): run `bash ../shared/slurm/start.sh`"
-        )),
-    }
 }
 
 /// `Ok` when the reference environment has the published quantum workers.

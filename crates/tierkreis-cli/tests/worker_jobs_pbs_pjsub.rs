@@ -7,36 +7,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{run_uuid, tkr};
+use common::{bin_dir, hello_worker, run_uuid, tkr};
 use tierkreis_core::Value;
-
-/// `target/debug` (or wherever `tkr` was built).
-fn bin_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_tkr"))
-        .parent()
-        .expect("tkr has a folder")
-        .to_path_buf()
-}
-
-/// The Rust hello world worker next to `tkr`, built if missing.
-fn hello_worker() -> PathBuf {
-    let exe = bin_dir().join("tkr-hello-world-worker");
-    if !exe.exists() {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "hello_world_worker"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build");
-        assert!(st.success(), "cargo build -p hello_world_worker failed");
-    }
-    assert!(exe.exists(), "{} is missing", exe.display());
-    exe
-}
 
 /// A map of `hello_world_worker.greet("hello ", s)` over `subjects`.
 fn greet_map_graph(subjects: &[String]) -> String {

@@ -4,7 +4,7 @@
 pub mod reference;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The fixtures recorded from the reference.
 pub fn fixtures() -> PathBuf {
@@ -142,4 +142,47 @@ pub fn trial_needing(
         })
     })
     .with_ignored_flag(skip)
+}
+
+/// `Ok` when a SLURM controller answers `sinfo`, else why not.
+pub fn slurm_availability() -> Result<(), String> {
+    let out = Command::new("timeout")
+        .args(["10", "sinfo", "-h"])
+        .stdin(Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(format!(
+            "SLURM does not answer (`sinfo -h`: {}; {}): run `bash ../shared/slurm/start.sh`",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!(
+            "SLURM is not installed (`sinfo`: {e}): run `bash ../shared/slurm/start.sh`"
+        )),
+    }
+}
+
+/// `target/debug` (or wherever `tkr` was built).
+pub fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_tkr"))
+        .parent()
+        .expect("tkr has a folder")
+        .to_path_buf()
+}
+
+/// The Rust hello world worker next to `tkr`, built if missing.
+pub fn hello_worker() -> PathBuf {
+    let exe = bin_dir().join("tkr-hello-world-worker");
+    if !exe.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "hello_world_worker"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(st.success(), "cargo build -p hello_world_worker failed");
+    }
+    assert!(exe.exists(), "{} is missing", exe.display());
+    exe
 }
