@@ -12,8 +12,8 @@
 //! continues it.
 //!
 //! Which failures are retried is decided by the typed
-//! [`crate::runtime::FailureKind`] each executor sets on its completion
-//! ([`crate::runtime::FailureKind::retry_on`]), never by the message text.
+//! [`FailureKind`] each executor sets on its completion
+//! ([`retry_on_entry`]), never by the message text.
 
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 pub use crate::executor::config::RetryOn;
+use crate::executor::contract::{BatchJobFailure, FailureKind};
 
 pub use tierkreis_storage::attempts::{
     attempts, attempts_dir, failed_attempts, Attempt, ATTEMPTS_DIR,
@@ -65,22 +66,31 @@ impl RetryPolicy {
     }
 }
 
-/// Parses a duration such as `1s`, `500ms`, `2m`, `1.5s` or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, "s"),
-    };
-    let v: f64 = num.trim().parse().ok()?;
-    let secs = match unit {
-        "ms" => v / 1000.0,
-        "s" => v,
-        "m" | "min" => v * 60.0,
-        "h" => v * 3600.0,
-        _ => return None,
-    };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+/// How the runtime finds a task's retry policy: from its worker and function.
+pub type RetryPolicyFn = dyn Fn(&str, &str) -> RetryPolicy + Send + Sync;
+
+/// Which `retry_on` entry covers a failure of `kind`; `None` for a storage
+/// failure of the controller, which is never retried (the run stops).
+pub fn retry_on_entry(kind: FailureKind) -> Option<RetryOn> {
+    Some(match kind {
+        FailureKind::WorkerReportedError
+        | FailureKind::DeclaredOutputsMissing
+        | FailureKind::CouldNotLaunch => RetryOn::Error,
+        FailureKind::ExitedWithStatus(_)
+        | FailureKind::ExitedWithoutMarkers
+        | FailureKind::BatchJob(BatchJobFailure::EndedWithoutMarkers | BatchJobFailure::Lost) => {
+            RetryOn::Exit
+        }
+        FailureKind::KilledBySignal(_)
+        | FailureKind::MemoryLimitExceeded
+        | FailureKind::BatchJob(BatchJobFailure::OutOfMemory | BatchJobFailure::Cancelled) => {
+            RetryOn::Signal
+        }
+        FailureKind::TimedOut | FailureKind::BatchJob(BatchJobFailure::OutOfTime) => {
+            RetryOn::Timeout
+        }
+        FailureKind::ControllerStorage => return None,
+    })
 }
 
 /// Moves the traces of the failed attempt of `loc` into `attempts/<k>` (k =
@@ -128,7 +138,7 @@ pub fn archive_attempt(
 pub fn configured_policies(
     config: &crate::executor::ExecutorConfig,
     default_retries: u32,
-) -> Option<std::sync::Arc<crate::runtime::RetryPolicyFn>> {
+) -> Option<std::sync::Arc<RetryPolicyFn>> {
     let configured = config
         .workers
         .values()
@@ -136,7 +146,7 @@ pub fn configured_policies(
         || config
             .routes
             .iter()
-            .any(|r| r.retries.is_some_and(|n| n > 0));
+            .any(|r| r.settings.retries.is_some_and(|n| n > 0));
     if !configured && default_retries == 0 {
         return None;
     }
@@ -146,11 +156,7 @@ pub fn configured_policies(
         let defaults = RetryPolicy::default();
         RetryPolicy {
             retries: s.retries.unwrap_or(default_retries),
-            backoff: s
-                .retry_backoff
-                .as_deref()
-                .and_then(parse_duration)
-                .unwrap_or(defaults.backoff),
+            backoff: s.retry_backoff.map_or(defaults.backoff, |b| b.0),
             retry_on: s.retry_on.unwrap_or(defaults.retry_on),
         }
     }))
@@ -162,7 +168,6 @@ mod tests {
 
     #[test]
     fn each_failure_kind_is_covered_by_its_retry_on_entry() {
-        use crate::runtime::{BatchJobFailure, FailureKind};
         let cases = [
             (FailureKind::WorkerReportedError, Some(RetryOn::Error)),
             (FailureKind::DeclaredOutputsMissing, Some(RetryOn::Error)),
@@ -195,7 +200,7 @@ mod tests {
             (FailureKind::ControllerStorage, None),
         ];
         for (kind, expected) in cases {
-            assert_eq!(kind.retry_on(), expected, "{kind:?}");
+            assert_eq!(retry_on_entry(kind), expected, "{kind:?}");
         }
     }
 
@@ -209,9 +214,5 @@ mod tests {
         assert_eq!(p.delay(1), Duration::from_secs(1));
         assert_eq!(p.delay(3), Duration::from_secs(4));
         assert_eq!(p.delay(10), BACKOFF_CAP);
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1.5"), Some(Duration::from_secs_f64(1.5)));
-        assert_eq!(parse_duration("soon"), None);
     }
 }

@@ -155,6 +155,43 @@ impl<'de> Deserialize<'de> for MemorySize {
     }
 }
 
+/// A wait written as text in the configuration (`"1s"`, `"500ms"`, `"2m"`,
+/// `"1.5"` seconds), checked when the file is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfiguredDuration(pub std::time::Duration);
+
+impl ConfiguredDuration {
+    /// Parses `1s`, `500ms`, `2m`, `1h`, `1.5s` or a bare number of seconds.
+    pub fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        let (number, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+            Some(i) => (&t[..i], &t[i..]),
+            None => (t, "s"),
+        };
+        let value: f64 = number.trim().parse().ok()?;
+        let seconds = match unit {
+            "ms" => value / 1000.0,
+            "s" => value,
+            "m" | "min" => value * 60.0,
+            "h" => value * 3600.0,
+            _ => return None,
+        };
+        (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Self(std::time::Duration::from_secs_f64(seconds)))
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfiguredDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        ConfiguredDuration::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration (e.g. \"1s\", \"500ms\", \"2m\")"
+            ))
+        })
+    }
+}
+
 /// Settings for one worker (`[workers.NAME]`) or one route (`[[routes]]`).
 /// Unset fields fall back to the next less specific level.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -191,7 +228,7 @@ pub struct WorkerConfig {
     pub retries: Option<u32>,
     /// The wait before the first retry ("1s", "500ms", "2m"), doubled for
     /// each later one up to a cap.
-    pub retry_backoff: Option<String>,
+    pub retry_backoff: Option<ConfiguredDuration>,
     /// Which failures are retried (default: exit, signal, timeout).
     pub retry_on: Option<Vec<RetryOn>>,
     /// Batch executors: at most this many worker jobs serve this worker at
@@ -218,52 +255,32 @@ pub enum RetryOn {
 }
 
 /// A `[[routes]]` entry: settings for every task whose `worker.function`
-/// matches the glob `task`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// matches the glob `task`. Its settings are a worker's (one list of fields
+/// for both; an unknown field is an error naming the route).
+#[derive(Debug, Clone, PartialEq)]
 pub struct RouteConfig {
     /// A glob on `worker.function`, e.g. `heavy.*` or `*.simulate`.
     pub task: String,
-    pub kind: Option<WorkerKind>,
-    pub command: Option<Vec<String>>,
-    pub python: Option<String>,
-    pub timeout_secs: Option<f64>,
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-    pub executor: Option<ExecutorKind>,
-    pub job: Option<JobConfig>,
-    pub warm: Option<bool>,
-    pub max_calls: Option<u64>,
-    pub memory_limit: Option<MemorySize>,
-    pub cache: Option<bool>,
-    pub retries: Option<u32>,
-    pub retry_backoff: Option<String>,
-    pub retry_on: Option<Vec<RetryOn>>,
-    pub max_worker_jobs: Option<u32>,
-    pub worker_idle_secs: Option<f64>,
+    /// The settings of the tasks it matches.
+    pub settings: WorkerConfig,
 }
 
-impl RouteConfig {
-    /// The route's settings, without its pattern.
-    pub fn settings(&self) -> WorkerConfig {
-        WorkerConfig {
-            kind: self.kind,
-            command: self.command.clone(),
-            python: self.python.clone(),
-            timeout_secs: self.timeout_secs,
-            env: self.env.clone(),
-            executor: self.executor,
-            job: self.job.clone(),
-            warm: self.warm,
-            max_calls: self.max_calls,
-            memory_limit: self.memory_limit,
-            cache: self.cache,
-            retries: self.retries,
-            retry_backoff: self.retry_backoff.clone(),
-            retry_on: self.retry_on.clone(),
-            max_worker_jobs: self.max_worker_jobs,
-            worker_idle_secs: self.worker_idle_secs,
-        }
+impl<'de> Deserialize<'de> for RouteConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let task = match table.remove("task") {
+            Some(toml::Value::String(task)) => task,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "a route's `task` must be a glob in quotes, not {other}"
+                )))
+            }
+            None => return Err(D::Error::missing_field("task")),
+        };
+        let settings = WorkerConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| D::Error::custom(format!("in the route for task {task:?}: {e}")))?;
+        Ok(RouteConfig { task, settings })
     }
 }
 
@@ -300,12 +317,6 @@ pub struct ExecutorConfig {
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: {field} = {value:?} is not a duration (e.g. \"1s\", \"500ms\", \"2m\")", .path.display())]
-    BadDuration {
-        path: PathBuf,
-        field: String,
-        value: String,
-    },
     #[error("cannot read the executor configuration {}", .path.display())]
     Read {
         path: PathBuf,
@@ -388,22 +399,6 @@ impl ExecutorConfig {
         seconds("grace_secs".into(), self.grace_secs)?;
         seconds("hpc.poll_secs".into(), self.hpc.poll_secs)?;
         seconds("hpc.worker_idle_secs".into(), self.hpc.worker_idle_secs)?;
-        let backoff = |field: String, b: &Option<String>| match b {
-            Some(text) if crate::retry::parse_duration(text).is_none() => {
-                Err(ConfigError::BadDuration {
-                    path: path.to_path_buf(),
-                    field,
-                    value: text.clone(),
-                })
-            }
-            _ => Ok(()),
-        };
-        for (name, w) in &self.workers {
-            backoff(format!("workers.{name}.retry_backoff"), &w.retry_backoff)?;
-        }
-        for (index, r) in self.routes.iter().enumerate() {
-            backoff(format!("routes[{index}].retry_backoff"), &r.retry_backoff)?;
-        }
         for (name, w) in &self.workers {
             seconds(format!("workers.{name}.timeout_secs"), w.timeout_secs)?;
             seconds(
@@ -413,12 +408,15 @@ impl ExecutorConfig {
             command(format!("workers.{name}.command"), &w.command)?;
         }
         for (index, r) in self.routes.iter().enumerate() {
-            seconds(format!("routes[{index}].timeout_secs"), r.timeout_secs)?;
+            seconds(
+                format!("routes[{index}].timeout_secs"),
+                r.settings.timeout_secs,
+            )?;
             seconds(
                 format!("routes[{index}].worker_idle_secs"),
-                r.worker_idle_secs,
+                r.settings.worker_idle_secs,
             )?;
-            command(format!("routes[{index}].command"), &r.command)?;
+            command(format!("routes[{index}].command"), &r.settings.command)?;
             glob::Pattern::new(&r.task).map_err(|source| ConfigError::BadRoute {
                 path: path.to_path_buf(),
                 index,
@@ -433,7 +431,7 @@ impl ExecutorConfig {
     pub fn uses_batch_jobs(&self) -> bool {
         let hpc = |e: Option<ExecutorKind>| e.is_some_and(|e| e != ExecutorKind::Local);
         self.workers.values().any(|w| hpc(w.executor))
-            || self.routes.iter().any(|r| hpc(r.executor))
+            || self.routes.iter().any(|r| hpc(r.settings.executor))
     }
 
     /// The settings for task `worker.function`: the first matching route,
@@ -450,7 +448,7 @@ impl ExecutorConfig {
         match route {
             None => base,
             Some(r) => {
-                let r = r.settings();
+                let r = r.settings.clone();
                 let mut env = base.env;
                 env.extend(r.env);
                 WorkerConfig {
@@ -480,6 +478,26 @@ impl ExecutorConfig {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_with_their_units() {
+        use std::time::Duration;
+        let parse = ConfiguredDuration::parse;
+        assert_eq!(
+            parse("500ms"),
+            Some(ConfiguredDuration(Duration::from_millis(500)))
+        );
+        assert_eq!(
+            parse("2m"),
+            Some(ConfiguredDuration(Duration::from_secs(120)))
+        );
+        assert_eq!(
+            parse("1.5"),
+            Some(ConfiguredDuration(Duration::from_secs_f64(1.5)))
+        );
+        assert_eq!(parse("soon"), None);
+        assert_eq!(parse("-1s"), None);
+    }
 
     #[test]
     fn warm_settings_and_memory_sizes_parse() {

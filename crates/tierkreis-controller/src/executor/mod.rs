@@ -141,6 +141,7 @@
 
 mod builtin_executor;
 pub mod config;
+pub mod contract;
 pub mod discovery;
 mod guardian;
 pub mod hpc;
@@ -150,6 +151,7 @@ pub mod process;
 pub mod router;
 pub mod warm;
 pub mod worker_jobs;
+pub(crate) mod worker_process;
 
 use std::sync::Arc;
 

@@ -51,8 +51,10 @@ use tierkreis_storage::{ControllerStorage, TKR_DIR_KEY};
 
 use super::config::WorkerKind;
 use super::discovery::LaunchPlan;
-use super::process::{fail, outputs_complete, write_debug_data, Job, Pool, Spec};
-use crate::runtime::{Completion, FailureKind, TaskFailure};
+use crate::executor::contract::{FailureKind, TaskFailure};
+use crate::executor::worker_process::outcome::{fail, outputs_complete, MEMORY_CHECK_EVERY};
+use crate::executor::worker_process::{Job, Spec};
+pub(crate) use crate::executor::worker_process::{WarmFlavour, WarmKey};
 
 pub mod scaling;
 
@@ -62,53 +64,8 @@ const PYTHON_LOADER: &str = include_str!("loader.py");
 /// How long a starting warm process may take to import its worker and answer.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(300);
 
-use super::process::MEMORY_CHECK_EVERY;
-
 /// Lines of a failed call's log quoted in its error.
-const TAIL_LINES: usize = super::process::STDERR_TAIL_LINES;
-
-/// What serves a warm worker's calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum WarmFlavour {
-    /// The Python loader around a `tierkreis.worker.Worker`.
-    Python,
-    /// A Rust SDK binary's own serving mode.
-    RustSdk,
-}
-
-/// One warm command: tasks with equal keys can share a process.
-#[derive(Debug, PartialEq, Eq, Hash)]
-pub struct WarmKey {
-    pub(super) spec: Spec,
-    pub(super) flavour: WarmFlavour,
-    /// The executor name in debug data and messages: `python-warm`,
-    /// `uv-warm` or `binary-warm` (after `tierkreis-rs:`).
-    pub(super) executor_name: &'static str,
-    pub(super) worker: String,
-    pub(super) max_calls: Option<u64>,
-    pub(super) memory_limit: Option<u64>,
-}
-
-/// The pool's record of one warm process.
-#[derive(Debug)]
-pub(super) struct WarmSlot {
-    pub(super) key: Arc<WarmKey>,
-    /// Its process group, once spawned.
-    pub(super) pgid: Option<Pid>,
-    /// Waiting for a call.
-    pub(super) idle: bool,
-    /// Past its handshake (not starting any more).
-    pub(super) ready: bool,
-    /// When its current call was handed to it, while busy.
-    pub(super) call_started: Option<Instant>,
-    pub(super) orders: Sender<Order>,
-}
-
-/// What the pool tells a warm process's thread.
-pub(super) enum Order {
-    Call(Box<Job>),
-    End,
-}
+const TAIL_LINES: usize = crate::executor::worker_process::STDERR_TAIL_LINES;
 
 /// How an executable may serve warm, and its `#!` interpreter words if any.
 type ProgramWarmth = (WarmFlavour, Vec<OsString>);
@@ -310,7 +267,7 @@ enum Line {
 }
 
 /// How a call on a warm process ended.
-enum CallEnd {
+pub(crate) enum CallEnd {
     /// The worker answered; `Some` when the call raised.
     Replied(Option<Raised>),
     TimedOut(f64),
@@ -323,17 +280,17 @@ enum CallEnd {
 }
 
 /// A call that raised past the worker's error handling.
-struct Raised {
+pub(crate) struct Raised {
     message: String,
     /// The status its one-shot process would have exited with.
     exit_status: i32,
 }
 
 /// One running warm process.
-struct WarmProcess {
+pub(crate) struct WarmProcess {
     child: Child,
-    pid: u32,
-    pgid: Pid,
+    pub(crate) pid: u32,
+    pub(crate) pgid: Pid,
     stdin: Option<ChildStdin>,
     replies: Receiver<Line>,
     /// Dropped after the process is reaped and its group killed.
@@ -343,13 +300,12 @@ struct WarmProcess {
 impl WarmProcess {
     /// Spawns the warm command and waits for its handshake; `Err` says why
     /// the worker cannot serve warm.
-    /// The process group is recorded in slot `id` of `pool` at once, so a
-    /// stop reaches a process that is still importing its worker.
-    fn start(
+    /// `spawned` gets the process group at once (the pool records it, so a
+    /// stop reaches a process that is still importing its worker).
+    pub(crate) fn start(
         key: &WarmKey,
         storage: &Arc<dyn ControllerStorage>,
-        pool: &Pool,
-        id: u64,
+        spawned: impl FnOnce(Pid),
     ) -> Result<Self, String> {
         let (mut child, registration) = key
             .spec
@@ -361,9 +317,7 @@ impl WarmProcess {
             return Err(format!("process id {pid} is out of range"));
         };
         let pgid = Pid::from_raw(raw);
-        if let Some(slot) = pool.lock().warm.get_mut(&id) {
-            slot.pgid = Some(pgid);
-        }
+        spawned(pgid);
         let (tx, replies) = channel();
         let exit_tx = tx.clone();
         std::thread::spawn(move || watch_exit(pgid, exit_tx));
@@ -434,7 +388,7 @@ impl WarmProcess {
     }
 
     /// Runs `job` on this process.
-    fn call(&mut self, job: &Job, key: &WarmKey, grace: Duration) -> CallEnd {
+    pub(crate) fn call(&mut self, job: &Job, key: &WarmKey, grace: Duration) -> CallEnd {
         let log = std::path::absolute(job.storage.worker_logs_path(&job.loc))
             .unwrap_or_else(|_| job.storage.worker_logs_path(&job.loc));
         let call = WarmCall {
@@ -506,8 +460,8 @@ impl WarmProcess {
 
     /// The resident memory of the process's group (a `uv run` wrapper and
     /// its Python, children a call started), as for one-shot tasks.
-    fn rss(&self) -> Option<u64> {
-        super::process::group_resident_memory(self.pgid)
+    pub(crate) fn rss(&self) -> Option<u64> {
+        crate::executor::worker_process::outcome::group_resident_memory(self.pgid)
     }
 
     /// Waits for the exit, up to `grace`, then kills the group.
@@ -537,13 +491,13 @@ impl WarmProcess {
         let _ = self.reap(grace);
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = killpg(self.pgid, Signal::SIGKILL);
         let _ = self.child.wait();
     }
 
     /// Closes stdin (the process exits by itself), then reaps it.
-    fn end(&mut self, grace: Duration) {
+    pub(crate) fn end(&mut self, grace: Duration) {
         self.stdin = None;
         let _ = self.reap(grace);
     }
@@ -629,7 +583,7 @@ fn describe(status: &std::io::Result<ExitStatus>) -> (FailureKind, String) {
 }
 
 /// The node log's length now (where this call's lines start).
-fn log_len(job: &Job) -> u64 {
+pub(crate) fn log_len(job: &Job) -> u64 {
     std::fs::metadata(job.storage.worker_logs_path(&job.loc)).map_or(0, |m| m.len())
 }
 
@@ -656,7 +610,7 @@ fn tail_since(job: &Job, from: u64) -> String {
 
 /// This call's log lines, prefixed with the location, into the workflow log
 /// (as the one-shot path copies them).
-fn copy_to_workflow_log(job: &Job, from: u64) {
+pub(crate) fn copy_to_workflow_log(job: &Job, from: u64) {
     let text = log_since(job, from);
     if text.is_empty() {
         return;
@@ -669,7 +623,7 @@ fn copy_to_workflow_log(job: &Job, from: u64) {
 }
 
 /// How the call of `job` went, writing `_error` when the worker did not.
-fn conclude(
+pub(crate) fn conclude(
     job: &Job,
     key: &WarmKey,
     pid: u32,
@@ -763,194 +717,6 @@ fn conclude(
     let summary = message.split(LOG_TAIL_HEADING).next().unwrap_or(&message);
     fail(job, summary);
     Err(TaskFailure::new(kind, message))
-}
-
-/// The thread of one warm process: starts it, serves `first` (if any; a
-/// pre-started process has none), then the calls the pool sends until told
-/// to end or the process must be replaced.
-pub(super) fn serve(
-    pool: Arc<Pool>,
-    id: u64,
-    key: Arc<WarmKey>,
-    first: Option<Job>,
-    storage: Arc<dyn ControllerStorage>,
-    orders: Receiver<Order>,
-) {
-    let grace = pool.options.grace;
-    let spawned = Instant::now();
-    let spawned_at = std::time::SystemTime::now();
-    let ready_at;
-    let mut process = match WarmProcess::start(&key, &storage, &pool, id) {
-        Ok(p) => p,
-        Err(reason) => return refused(&pool, id, &key, reason, first, &storage),
-    };
-    {
-        let mut state = pool.lock();
-        if state.stopping {
-            state.warm.remove(&id);
-            drop(state);
-            process.kill();
-            pool.changed.notify_all();
-            return;
-        }
-        let took = spawned.elapsed();
-        ready_at = std::time::SystemTime::now();
-        tracing::debug!(worker = %key.worker, pid = process.pid, ms = took.as_millis(), "warm process ready");
-        state
-            .warm_timings
-            .entry(key.clone())
-            .or_default()
-            .start
-            .record(took);
-        if let Some(slot) = state.warm.get_mut(&id) {
-            slot.ready = true;
-            slot.idle = first.is_none();
-            slot.call_started = first.is_some().then(Instant::now);
-        }
-        pool.changed.notify_all();
-        // Its worker's queued tasks may now justify another process.
-        pool.dispatch(&mut state);
-    }
-    let mut next = first;
-    let mut calls: u64 = 0;
-    loop {
-        let job = match next.take() {
-            Some(job) => job,
-            None => match orders.recv() {
-                Ok(Order::Call(job)) => *job,
-                Ok(Order::End) | Err(_) => {
-                    process.end(grace);
-                    let mut state = pool.lock();
-                    state.warm.remove(&id);
-                    pool.changed.notify_all();
-                    return;
-                }
-            },
-        };
-        calls += 1;
-        let _ = job.storage.append(
-            &job.storage.worker_logs_path(&job.loc),
-            format!(
-                "tkr: running warm: call {calls} of process {} (worker {:?})\n",
-                process.pid, job.worker
-            )
-            .as_bytes(),
-        );
-        super::leftover_processes::record_task_group(job.storage.as_ref(), &job.loc, process.pgid);
-        let lane = format!("process {}", process.pid);
-        if calls == 1 {
-            job.events
-                .process_ready(key.executor_name, lane.clone(), spawned_at, ready_at);
-        }
-        job.events.task_started(&job.loc, key.executor_name, lane);
-        let from = log_len(&job);
-        let call_began = Instant::now();
-        let end = process.call(&job, &key, grace);
-        let call_took = call_began.elapsed();
-        let stopping = {
-            let mut state = pool.lock();
-            if matches!(end, CallEnd::Replied(_)) {
-                let timings = state.warm_timings.entry(key.clone()).or_default();
-                if calls == 1 {
-                    timings.first_call.record(call_took);
-                } else {
-                    timings.later_call.record(call_took);
-                }
-            }
-            state.stopping
-        };
-        let mut keep = matches!(end, CallEnd::Replied(_)) && !stopping;
-        let result = if stopping {
-            None
-        } else {
-            Some(conclude(&job, &key, process.pid, &end, from))
-        };
-        copy_to_workflow_log(&job, from);
-        if keep {
-            let why = if key.max_calls.is_some_and(|m| calls >= m) {
-                Some(format!("after {calls} calls (max_calls)"))
-            } else {
-                key.memory_limit.and_then(|limit| {
-                    process.rss().filter(|r| *r > limit).map(|rss| {
-                        format!(
-                            "at {} MiB resident, past memory_limit {} MiB",
-                            rss >> 20,
-                            limit >> 20
-                        )
-                    })
-                })
-            };
-            if let Some(why) = why {
-                keep = false;
-                let _ = job.storage.append_workflow_log(&format!(
-                    "tkr: warm process {} of worker {:?} replaced {why}",
-                    process.pid, job.worker
-                ));
-            }
-        }
-        if !keep {
-            process.end(grace);
-        }
-        {
-            let mut state = pool.lock();
-            match state.warm.get_mut(&id) {
-                Some(slot) if keep => {
-                    slot.idle = true;
-                    slot.call_started = None;
-                }
-                _ => {
-                    state.warm.remove(&id);
-                }
-            }
-            pool.changed.notify_all();
-            pool.dispatch(&mut state);
-        }
-        if let Some(result) = result {
-            job.events.complete(Completion {
-                loc: job.loc.clone(),
-                result,
-            });
-        }
-        if !keep {
-            return;
-        }
-    }
-}
-
-/// The warm command of `job` cannot serve: note why (once per command),
-/// and run `job` and the command's later tasks one process per call.
-fn refused(
-    pool: &Arc<Pool>,
-    id: u64,
-    key: &Arc<WarmKey>,
-    reason: String,
-    job: Option<Job>,
-    storage: &Arc<dyn ControllerStorage>,
-) {
-    let mut state = pool.lock();
-    state.warm.remove(&id);
-    if state.stopping {
-        // Killed by the stop while starting: nothing was refused.
-        pool.changed.notify_all();
-        return;
-    }
-    if !state.warm_refused.contains_key(key) {
-        tracing::warn!(worker = %key.worker, %reason, "running one process per call");
-        let _ = storage.append_workflow_log(&format!(
-            "tkr: worker {:?} cannot run warm ({reason}); running one process per call",
-            key.worker
-        ));
-        state.warm_refused.insert(key.clone(), reason);
-    }
-    if let Some(mut job) = job {
-        job.warm = None;
-        if let Err(e) = write_debug_data(&job) {
-            tracing::warn!(loc = %job.loc, error = %e, "cannot rewrite debug data");
-        }
-        state.queue.push_front(job);
-    }
-    pool.changed.notify_all();
-    pool.dispatch(&mut state);
 }
 
 #[cfg(test)]

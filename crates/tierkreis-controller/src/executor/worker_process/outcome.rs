@@ -1,0 +1,276 @@
+//! How a worker process's task ended: waiting with a timeout and memory
+//! limit, then reading the node's markers, and recording a failure the
+//! process did not report itself.
+
+use std::collections::VecDeque;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, ExitStatus};
+use std::sync::mpsc::{channel, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+use super::task::Job;
+use crate::executor::contract::{FailureKind, TaskFailure};
+
+/// How often the resident memory of a task's processes is read when it has
+/// a `memory_limit` (one-shot and warm alike).
+pub(crate) const MEMORY_CHECK_EVERY: Duration = Duration::from_millis(100);
+
+/// How many lines of a failed task's stderr go into its error text.
+pub const STDERR_TAIL_LINES: usize = 20;
+
+/// Why a one-shot process ended, beyond its exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcessEnd {
+    /// It exited by itself.
+    Exited,
+    /// Its timeout struck and its group was stopped.
+    TimedOut,
+    /// Its group's resident memory passed the limit and it was killed.
+    OverMemoryLimit { rss: u64, limit: u64 },
+}
+
+/// Waits for `child`, stopping its group after `timeout` or once the
+/// group's resident memory passes `memory_limit`. Returns the exit status
+/// and why the process ended.
+pub(crate) fn wait(
+    mut child: Child,
+    timeout: Option<Duration>,
+    memory_limit: Option<u64>,
+    pgid: Pid,
+    grace: Duration,
+) -> (std::io::Result<ExitStatus>, ProcessEnd) {
+    if timeout.is_none() && memory_limit.is_none() {
+        return (child.wait(), ProcessEnd::Exited);
+    }
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let gone = || std::io::Error::other("the process waiter ended without a status");
+    let started = Instant::now();
+    loop {
+        let left = timeout.map(|t| t.saturating_sub(started.elapsed()));
+        let step = match (left, memory_limit) {
+            (Some(l), Some(_)) => l.min(MEMORY_CHECK_EVERY),
+            (Some(l), None) => l,
+            (None, _) => MEMORY_CHECK_EVERY,
+        };
+        match rx.recv_timeout(step) {
+            Ok(status) => return (status, ProcessEnd::Exited),
+            Err(RecvTimeoutError::Disconnected) => return (Err(gone()), ProcessEnd::Exited),
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if left.is_some_and(|l| l <= step) {
+            let _ = killpg(pgid, Signal::SIGTERM);
+            let status = match rx.recv_timeout(grace) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = killpg(pgid, Signal::SIGKILL);
+                    rx.recv().unwrap_or_else(|_| Err(gone()))
+                }
+            };
+            return (status, ProcessEnd::TimedOut);
+        }
+        if let Some(limit) = memory_limit {
+            if let Some(rss) = group_resident_memory(pgid).filter(|r| *r > limit) {
+                let _ = killpg(pgid, Signal::SIGKILL);
+                let status = rx.recv().unwrap_or_else(|_| Err(gone()));
+                return (status, ProcessEnd::OverMemoryLimit { rss, limit });
+            }
+        }
+    }
+}
+
+/// The resident memory (`VmRSS`) of every process in group `pgid`, summed
+/// (a `uv run` wrapper and the Python it starts, or a task's own children);
+/// `None` when no process of the group is left.
+pub(crate) fn group_resident_memory(pgid: Pid) -> Option<u64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // After the command name in parentheses: state, ppid, pgrp, ...
+        let group = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|g| g.parse::<i32>().ok());
+        if group != Some(pgid.as_raw()) {
+            continue;
+        }
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        total = Some(total.unwrap_or(0) + kb * 1024);
+    }
+    total
+}
+
+/// Decides how a finished process's task ended, writing the error text and
+/// `_error` when the process did not.
+pub(crate) fn conclude(
+    job: &Job,
+    status: std::io::Result<ExitStatus>,
+    end: ProcessEnd,
+    tail: &VecDeque<String>,
+) -> Result<(), TaskFailure> {
+    let storage = job.storage.as_ref();
+    let loc = &job.loc;
+    let who = format!("worker {:?} ({} at {loc})", job.worker, job.kind.name());
+    if storage.is_node_finished(loc) {
+        return outputs_complete(job, &who);
+    }
+    let (kind, summary) = if end == ProcessEnd::TimedOut {
+        let secs = job.timeout.map_or(0.0, |t| t.as_secs_f64());
+        (
+            FailureKind::TimedOut,
+            format!("{who} timed out after {secs}s and was stopped"),
+        )
+    } else if let ProcessEnd::OverMemoryLimit { rss, limit } = end {
+        (
+            FailureKind::MemoryLimitExceeded,
+            format!(
+                "{who} grew to {} MiB resident, past memory_limit {} MiB, and was stopped",
+                rss >> 20,
+                limit >> 20
+            ),
+        )
+    } else if storage.node_has_error(loc) {
+        let message = storage
+            .read_errors(loc)
+            .unwrap_or_else(|e| format!("{who} failed (its error text is unreadable: {e})"));
+        return Err(TaskFailure::new(FailureKind::WorkerReportedError, message));
+    } else {
+        match status {
+            Err(e) => (
+                FailureKind::ExitedWithoutMarkers,
+                format!("{who}: waiting for the process failed: {e}"),
+            ),
+            Ok(s) if s.success() => {
+                if job.kind.done_on_success() {
+                    if let Some(m) = missing_outputs_message(job, &who) {
+                        fail(job, &m);
+                        return Err(TaskFailure::new(FailureKind::DeclaredOutputsMissing, m));
+                    }
+                    // Not the task's fault (e.g. a full disk): nothing is
+                    // marked, the run stops and a resume runs it again.
+                    return storage.mark_node_finished(loc).map_err(|e| {
+                        TaskFailure::new(
+                            FailureKind::ControllerStorage,
+                            format!("{who} succeeded but its _done cannot be written: {e}"),
+                        )
+                    });
+                }
+                (
+                    FailureKind::ExitedWithoutMarkers,
+                    format!("{who} exited without marking done or error"),
+                )
+            }
+            Ok(s) => match (s.code(), s.signal()) {
+                (Some(code), _) => (
+                    FailureKind::ExitedWithStatus(code),
+                    format!("{who} exited with status {code}"),
+                ),
+                (None, Some(sig)) => {
+                    let name = Signal::try_from(sig).map_or("unknown", |s| s.as_str());
+                    (
+                        FailureKind::KilledBySignal(sig),
+                        format!("{who} was killed by signal {sig} ({name})"),
+                    )
+                }
+                (None, None) => (
+                    FailureKind::ExitedWithoutMarkers,
+                    format!("{who} ended with {s}"),
+                ),
+            },
+        }
+    };
+    let mut message = summary;
+    // The node log holds the process's output already: only the summary
+    // goes there, not its tail a second time.
+    fail(job, &message);
+    if !tail.is_empty() {
+        message.push_str("\nlast lines of stderr:\n");
+        for l in tail {
+            message.push_str(l);
+            message.push('\n');
+        }
+    }
+    Err(TaskFailure::new(kind, message))
+}
+
+/// The failure message when a declared output of `job` is missing, naming
+/// the ports and the worker; `None` when every declared output exists.
+pub(crate) fn missing_outputs_message(job: &Job, who: &str) -> Option<String> {
+    let missing: Vec<String> = job
+        .outputs
+        .iter()
+        .filter(|port| !job.storage.output_exists(&job.loc, port))
+        .map(|port| format!("{port:?}"))
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{who} finished without writing its declared output(s) {} (expected in {})",
+        missing.join(", "),
+        job.storage.outputs_dir(&job.loc).display()
+    ))
+}
+
+/// For a task whose `_done` exists: `Ok` when every declared output exists;
+/// otherwise takes `_done` back (so no controller trusts the node), records
+/// the failure naming the missing ports, and returns it.
+pub(crate) fn outputs_complete(job: &Job, who: &str) -> Result<(), TaskFailure> {
+    let Some(message) = missing_outputs_message(job, who) else {
+        return Ok(());
+    };
+    let storage = job.storage.as_ref();
+    if let Err(e) = storage.delete_path(&storage.done_path(&job.loc)) {
+        tracing::error!(loc = %job.loc, error = %e, "cannot remove _done of a task with missing outputs");
+    }
+    fail(job, &message);
+    Err(TaskFailure::new(
+        FailureKind::DeclaredOutputsMissing,
+        message,
+    ))
+}
+
+/// Appends `message` to the node's log (keeping what the worker wrote), on
+/// lines of its own, and creates `_error`.
+pub(crate) fn fail(job: &Job, message: &str) {
+    let storage = job.storage.as_ref();
+    let log = storage.worker_logs_path(&job.loc);
+    // The worker's error text may end without a line break.
+    let mid_line = storage
+        .read(&log)
+        .is_ok_and(|bytes| bytes.last().is_some_and(|b| *b != b'\n'));
+    let mut text = if mid_line {
+        "\n".to_string()
+    } else {
+        String::new()
+    };
+    text.push_str(message.trim_end());
+    text.push('\n');
+    let r = storage
+        .append(&log, text.as_bytes())
+        .and_then(|()| storage.mark_node_error(&job.loc));
+    if let Err(e) = r {
+        tracing::error!(loc = %job.loc, error = %e, "cannot record a task's failure");
+    }
+}
