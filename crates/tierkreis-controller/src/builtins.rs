@@ -13,6 +13,9 @@
 //! reference never checks types: `iadd` adds whatever it is given, and the
 //! error text the controller records is Python's `str(exception)`.
 
+/// The worker name of the built-in tasks.
+pub const BUILTINS_WORKER: &str = "builtins";
+
 mod pyops;
 mod tasks;
 

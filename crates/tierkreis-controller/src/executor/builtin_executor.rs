@@ -17,7 +17,9 @@ use indexmap::IndexMap;
 use tierkreis_storage::{ControllerStorage, ExecutorDebugData, StorageError};
 
 use crate::builtins;
-use crate::runtime::{Completion, Events, Executor, FailureKind, LaunchError, TaskFailure};
+use crate::executor::contract::{
+    Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
+};
 use crate::scheduler::Launch;
 
 /// A task's inputs by port, as the bytes of its input files.

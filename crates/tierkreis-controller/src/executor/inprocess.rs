@@ -10,7 +10,9 @@ use tierkreis_storage::{
     ControllerStorage, ExecutorDebugData, FileWorkerStorage, MemoryControllerStorage, WorkerStorage,
 };
 
-use crate::runtime::{Completion, Events, Executor, FailureKind, LaunchError, TaskFailure};
+use crate::executor::contract::{
+    Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
+};
 use crate::scheduler::Launch;
 
 /// A worker function: reads inputs and writes outputs through the storage,

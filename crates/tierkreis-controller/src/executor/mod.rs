@@ -142,6 +142,7 @@
 mod builtin_executor;
 pub mod config;
 pub mod contract;
+mod default_executor;
 pub mod discovery;
 mod guardian;
 pub mod hpc;
@@ -153,82 +154,17 @@ pub mod warm;
 pub mod worker_jobs;
 pub(crate) mod worker_process;
 
-use std::sync::Arc;
-
+pub use crate::builtins::BUILTINS_WORKER;
 pub use builtin_executor::BuiltinExecutor;
 pub use config::{
     ConfigError, ExecutorConfig, ExecutorKind, WorkerConfig, WorkerKind, DEFAULT_CONFIG_FILE,
 };
+pub use default_executor::DefaultExecutor;
 pub use discovery::{Discovery, DiscoveryError, LaunchPlan, WarmSettings};
 pub use hpc::{HpcExecutor, HpcOptions, LocalOrBatchExecutor};
 pub use inprocess::{InProcessExecutor, WorkerFn};
 pub use process::{ProcessExecutor, ProcessOptions};
 pub use router::{Route, RouterExecutor};
-
-use tierkreis_core::GraphData;
-use tierkreis_storage::ControllerStorage;
-
-use crate::runtime::{Events, Executor, LaunchError};
-use crate::scheduler::Launch;
-
-/// The worker name of the built-in tasks.
-pub const BUILTINS_WORKER: &str = "builtins";
-
-/// Builtins in-process; other workers as processes when configured.
-#[derive(Debug)]
-pub struct DefaultExecutor {
-    router: RouterExecutor,
-}
-
-impl Default for DefaultExecutor {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl DefaultExecutor {
-    /// Builtins only: tasks of other workers fail to launch.
-    pub fn new() -> Self {
-        Self {
-            router: RouterExecutor::new().route(
-                Route::Worker(BUILTINS_WORKER.to_string()),
-                Box::new(BuiltinExecutor::default()),
-            ),
-        }
-    }
-
-    /// Builtins in-process, every other worker through `processes`, or as
-    /// batch jobs when its configuration says so (see [`hpc`]).
-    pub fn with_processes(processes: ProcessExecutor) -> Self {
-        let rest: Box<dyn Executor> = if processes.discovery().config().uses_batch_jobs() {
-            Box::new(LocalOrBatchExecutor::new(processes))
-        } else {
-            Box::new(processes)
-        };
-        Self {
-            router: Self::new().router.fallback(rest),
-        }
-    }
-}
-
-impl Executor for DefaultExecutor {
-    fn launch(
-        &mut self,
-        task: &Launch,
-        storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
-    ) -> Result<(), LaunchError> {
-        self.router.launch(task, storage, done)
-    }
-
-    fn stop(&mut self) -> usize {
-        self.router.stop()
-    }
-
-    fn prepare_for_run(&mut self, graph: &GraphData, storage: &Arc<dyn ControllerStorage>) {
-        self.router.prepare_for_run(graph, storage);
-    }
-}
 
 /// Graphs and runs shared by the executors' unit tests.
 #[cfg(test)]

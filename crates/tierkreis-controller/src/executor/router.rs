@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tierkreis_core::GraphData;
 use tierkreis_storage::ControllerStorage;
 
-use crate::runtime::{Events, Executor, LaunchError};
+use crate::executor::contract::{Events, Executor, LaunchError};
 use crate::scheduler::Launch;
 
 /// Which tasks a route takes.

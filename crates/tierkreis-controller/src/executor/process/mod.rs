@@ -308,7 +308,7 @@ fn workers_called_by(graph: &GraphData) -> Vec<(String, String)> {
             match &node.kind {
                 NodeKind::Function { function_name } => {
                     if let Some((worker, function)) = function_name.rsplit_once('.') {
-                        if worker != super::BUILTINS_WORKER
+                        if worker != crate::builtins::BUILTINS_WORKER
                             && !found.iter().any(|(w, _)| w == worker)
                         {
                             found.push((worker.to_string(), function.to_string()));
