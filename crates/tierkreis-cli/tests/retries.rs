@@ -337,7 +337,9 @@ fn a_bad_backoff_is_refused_naming_the_key() {
     expect_code(&out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("workers.flaky.retry_backoff") && err.contains("soon"),
+        err.contains("line 3")
+            && err.contains("retry_backoff = \"soon\"")
+            && err.contains("not a duration"),
         "{err}"
     );
 }

@@ -644,6 +644,46 @@ kind = "stdio"
     }
 
     #[test]
+    fn a_bad_backoff_or_an_unknown_route_field_is_refused_naming_where() {
+        let p = Path::new("/cfg/tkr.toml");
+        let e = ExecutorConfig::parse(
+            "[workers.flaky]\nretries = 1\nretry_backoff = \"soon\"\n",
+            p,
+            Path::new("/"),
+        )
+        .unwrap_err();
+        let text = format!("{}", std::error::Error::source(&e).unwrap());
+        assert!(
+            text.contains("line 3") && text.contains("retry_backoff = \"soon\""),
+            "{text}"
+        );
+        assert!(text.contains("\"soon\" is not a duration"), "{text}");
+        let e = ExecutorConfig::parse(
+            "[[routes]]\ntask = \"heavy.*\"\nretry = 2\n",
+            p,
+            Path::new("/"),
+        )
+        .unwrap_err();
+        let text = format!("{}", std::error::Error::source(&e).unwrap());
+        assert!(
+            text.contains("route for task \"heavy.*\"") && text.contains("retry"),
+            "{text}"
+        );
+        let c = ExecutorConfig::parse(
+            "[workers.w]\nretry_backoff = \"2m\"\n[[routes]]\ntask = \"w.f\"\nretries = 2\n",
+            p,
+            Path::new("/"),
+        )
+        .unwrap();
+        let s = c.settings_for("w", "f");
+        assert_eq!(s.retries, Some(2));
+        assert_eq!(
+            s.retry_backoff,
+            Some(ConfiguredDuration(std::time::Duration::from_secs(120)))
+        );
+    }
+
+    #[test]
     fn errors_name_the_file_and_the_field() {
         let p = Path::new("/cfg/tkr.toml");
         let e = ExecutorConfig::parse("jobs = \"many\"", p, Path::new("/")).unwrap_err();
