@@ -16,7 +16,7 @@ use super::mailbox::{self, JobFolder, SubmittedRecord, TaskReport, WORKER_JOBS_D
 use super::pools::WorkerJob;
 use super::worker_job_executor::Queued;
 use crate::executor::config::batch::BatchSystem;
-use crate::executor::hpc::{batch_system::job_key, JobEnd, JobState};
+use crate::executor::hpc::{batch_system::job_key, tail_lines, JobEnd, JobState};
 use crate::runtime::{BatchJobFailure, Completion, FailureKind, TaskFailure};
 
 /// How many times one task is queued again after losing its worker job.
@@ -255,13 +255,9 @@ fn job_output_tail(folder: &JobFolder) -> String {
     let mut out = String::new();
     for name in ["job.out", "job.err"] {
         let path = folder.dir().join(name);
-        if let Ok(bytes) = std::fs::read(&path) {
-            let text = String::from_utf8_lossy(&bytes);
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = lines[lines.len().saturating_sub(10)..].join("\n");
-            if !tail.is_empty() {
-                out.push_str(&format!("{}:\n{tail}\n", path.display()));
-            }
+        let tail = tail_lines(&path, 10);
+        if !tail.is_empty() {
+            out.push_str(&format!("{}:\n{tail}", path.display()));
         }
     }
     out
