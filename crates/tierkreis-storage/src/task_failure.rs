@@ -11,29 +11,26 @@
 
 use tierkreis_core::Loc;
 
+use crate::worker::error_lines;
 use crate::{ControllerStorage, StorageError};
 
 /// Appends `message` to the node log of the task at `loc`, on lines of its
-/// own (after a line break when the log ends mid-line, as a worker's error
-/// text may), then creates the node's `_error` marker. When the text cannot
-/// be written no marker is created, so the failure is never recorded
-/// without its reason.
+/// own as the worker SDK's `append_error` writes them (after a line break
+/// when the log ends mid-line, as a worker's error text may), then creates
+/// the node's `_error` marker. When the text cannot be written no marker is
+/// created, so the failure is never recorded without its reason.
 pub fn record_task_failure(
     storage: &dyn ControllerStorage,
     loc: &Loc,
     message: &str,
 ) -> Result<(), StorageError> {
     let log = storage.worker_logs_path(loc);
-    let mid_line = storage
-        .read(&log)
-        .is_ok_and(|bytes| bytes.last().is_some_and(|b| *b != b'\n'));
-    let mut text = if mid_line {
-        "\n".to_string()
-    } else {
-        String::new()
+    // Only whether the log ends mid-line matters to where the text starts.
+    let before = match storage.read(&log) {
+        Ok(bytes) if bytes.last().is_some_and(|b| *b != b'\n') => "mid-line",
+        _ => "",
     };
-    text.push_str(message.trim_end());
-    text.push('\n');
+    let text = error_lines(before, message.trim_end());
     storage.append(&log, text.as_bytes())?;
     storage.mark_node_error(loc)
 }
