@@ -16,6 +16,8 @@
 //! - [`timeline`]: when each task was queued, started and finished, and where
 //!   ([`run_report`]: the report's numbers from it).
 //! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
+//! - [`task_failure`]: recording a task's failure (its text, then `_error`),
+//!   the one way for every executor.
 //!
 //! Every operation returns [`StorageError`]; a missing entry is always
 //! [`StorageError::NotFound`].
@@ -29,6 +31,7 @@ pub mod lock;
 pub mod memory;
 pub mod result_cache;
 pub mod run_report;
+pub mod task_failure;
 pub mod timeline;
 pub mod timestamps;
 mod value_cache;
@@ -44,6 +47,7 @@ pub use controller::{
 pub use error::StorageError;
 pub use lock::{lock_state, LockError, LockState, WorkflowLock};
 pub use memory::MemoryFiles;
+pub use task_failure::record_task_failure;
 pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};
 pub use workflow_status::{
     node_status, workflow_end_time, workflow_ids, workflow_status, NodeStatus, WorkflowStatus,

@@ -95,7 +95,7 @@ pub trait WorkerStorage: Send + Sync {
 
 /// `message` as lines to add after `before`: a line break first unless
 /// `before` is empty or ends with one, and a final line break.
-fn error_lines(before: &str, message: &str) -> String {
+pub(crate) fn error_lines(before: &str, message: &str) -> String {
     let mut text = String::with_capacity(message.len() + 2);
     if !before.is_empty() && !before.ends_with('\n') {
         text.push('\n');

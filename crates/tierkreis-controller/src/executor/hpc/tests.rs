@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 
+use super::one_job_per_task::adoptable;
 use super::*;
 use crate::executor::test_support::one_task_graph;
-use crate::executor::ExecutorConfig;
+use crate::executor::{Discovery, ExecutorConfig, ProcessExecutor};
 use crate::runtime::{self, EventChannel, RunError};
 use crate::scheduler::Outcome;
 
