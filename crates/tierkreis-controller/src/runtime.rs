@@ -651,8 +651,7 @@ fn launch_one(
             });
         }
         tracing::warn!(loc = %task.loc, %message, "task could not start");
-        storage.write_node_errors(&task.loc, &message)?;
-        storage.mark_node_error(&task.loc)?;
+        tierkreis_storage::record_task_failure(storage.as_ref(), &task.loc, &message)?;
         sched.task_failed(&task.loc)?;
     }
     Ok(())

@@ -34,9 +34,9 @@ const LAYERS: &[&str] = &[
     "executor::inprocess",
     "executor::builtin_executor",
     "executor::router",
-    "executor::batch",
-    "executor::worker_jobs",
     "executor::hpc",
+    "executor::worker_jobs",
+    "executor::local_or_batch",
     "executor::default_executor",
     "executor",
     // Drives the scheduler against the executors.

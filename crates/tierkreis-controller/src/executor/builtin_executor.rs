@@ -149,8 +149,7 @@ fn compute(
         }
         Err(e) => {
             let message = e.to_string();
-            storage.write_node_errors(&task.loc, &message)?;
-            storage.mark_node_error(&task.loc)?;
+            tierkreis_storage::record_task_failure(storage, &task.loc, &message)?;
             Ok(Err(message))
         }
     }
@@ -350,6 +349,6 @@ mod tests {
         .unwrap();
         assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
         let text = st.read_errors(&Loc::root().n(1)).unwrap();
-        assert_eq!(text, "sleep length must be non-negative");
+        assert_eq!(text, "sleep length must be non-negative\n");
     }
 }

@@ -9,7 +9,7 @@ use tierkreis_storage::ControllerStorage;
 use crate::builtins::BUILTINS_WORKER;
 use crate::executor::builtin_executor::BuiltinExecutor;
 use crate::executor::contract::{Events, Executor, LaunchError};
-use crate::executor::hpc::LocalOrBatchExecutor;
+use crate::executor::local_or_batch::LocalOrBatchExecutor;
 use crate::executor::process::ProcessExecutor;
 use crate::executor::router::{Route, RouterExecutor};
 use crate::scheduler::Launch;

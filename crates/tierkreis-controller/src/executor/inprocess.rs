@@ -10,6 +10,8 @@ use tierkreis_storage::{
     ControllerStorage, ExecutorDebugData, FileWorkerStorage, MemoryControllerStorage, WorkerStorage,
 };
 
+use tierkreis_storage::record_task_failure;
+
 use crate::executor::contract::{
     Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
 };
@@ -113,8 +115,8 @@ impl InProcessExecutor {
                 Ok(())
             }
             Err(message) => {
-                if let Err(e) = ws.write_error(&args.error_path, &message) {
-                    tracing::error!(loc = %task.loc, error = %e, "cannot write a task's error");
+                if let Err(e) = record_task_failure(storage, &task.loc, &message) {
+                    tracing::error!(loc = %task.loc, error = %e, "cannot record a task's failure");
                 }
                 Err(TaskFailure::new(FailureKind::WorkerReportedError, message))
             }
@@ -138,12 +140,6 @@ impl Executor for InProcessExecutor {
         };
         done.task_started(&task.loc, "in-process", "in the controller");
         let result = self.run(f.as_ref(), task, storage.as_ref());
-        let task_failed = matches!(&result, Err(f) if f.kind != FailureKind::ControllerStorage);
-        if task_failed {
-            if let Err(e) = storage.mark_node_error(&task.loc) {
-                tracing::error!(loc = %task.loc, error = %e, "cannot mark a task failed");
-            }
-        }
         done.complete(Completion {
             loc: task.loc.clone(),
             result,

@@ -148,6 +148,7 @@ mod guardian;
 pub mod hpc;
 pub mod inprocess;
 mod leftover_processes;
+pub mod local_or_batch;
 pub mod process;
 pub mod router;
 pub mod warm;
@@ -161,8 +162,9 @@ pub use config::{
 };
 pub use default_executor::DefaultExecutor;
 pub use discovery::{Discovery, DiscoveryError, LaunchPlan, WarmSettings};
-pub use hpc::{HpcExecutor, HpcOptions, LocalOrBatchExecutor};
+pub use hpc::{HpcExecutor, HpcOptions};
 pub use inprocess::{InProcessExecutor, WorkerFn};
+pub use local_or_batch::LocalOrBatchExecutor;
 pub use process::{ProcessExecutor, ProcessOptions};
 pub use router::{Route, RouterExecutor};
 
@@ -175,7 +177,8 @@ pub(crate) mod test_support {
     use tierkreis_core::{GraphData, Loc};
     use tierkreis_storage::ControllerStorage;
 
-    use crate::runtime::{self, Executor, RunError};
+    use crate::executor::contract::Executor;
+    use crate::runtime::{self, RunError};
     use crate::scheduler::Outcome;
 
     /// `task(x = value)` returned as `value`.

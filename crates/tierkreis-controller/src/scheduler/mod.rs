@@ -482,8 +482,7 @@ impl<'storage> Scheduler<'storage> {
     ) -> Result<(), SchedulerError> {
         let loc = self.scope(scope_id).loc.n(node_index as i64);
         tracing::warn!(%loc, %message, "node failed");
-        self.storage.write_node_errors(&loc, &message)?;
-        self.storage.mark_node_error(&loc)?;
+        tierkreis_storage::record_task_failure(self.storage, &loc, &message)?;
         self.set_failed(scope_id, node_index);
         Ok(())
     }

@@ -15,7 +15,7 @@ use tierkreis_storage::{record_task_failure, ControllerStorage, ExecutorDebugDat
 use super::batch_system::{self, BatchSystem, Commands, JobEnd, JobState};
 use super::one_job_per_task::HpcOptions;
 use super::script;
-use crate::runtime::{BatchJobFailure, Completion, Events, FailureKind, TaskFailure};
+use crate::executor::contract::{BatchJobFailure, Completion, Events, FailureKind, TaskFailure};
 
 /// How many lines of a failed job's output and error files go into its
 /// node's error text.

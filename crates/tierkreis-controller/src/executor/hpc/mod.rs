@@ -29,14 +29,13 @@
 //!
 //! The files: `one_job_per_task.rs` ([`HpcExecutor`], submitting and
 //! adopting), `job_polling.rs` (the poll thread and what a job's end means
-//! for its node), `local_or_batch.rs` ([`LocalOrBatchExecutor`], the
-//! executor of a run with batch tasks), [`script`], [`job`] and
-//! [`batch_system`].
+//! for its node), [`script`], [`job`] and [`batch_system`]. The executor
+//! of a run with batch tasks, which picks local processes, worker jobs or
+//! this one per task, is [`crate::executor::local_or_batch`].
 
 pub mod batch_system;
 pub mod job;
 mod job_polling;
-mod local_or_batch;
 mod one_job_per_task;
 pub mod script;
 
@@ -45,7 +44,6 @@ pub use batch_system::{BatchSystem, BatchSystemError, Commands, JobEnd, JobState
 pub use job::{JobCommand, JobSpec};
 pub(crate) use job_polling::tail_lines;
 pub use job_polling::JOB_FILE_TAIL_LINES;
-pub use local_or_batch::{LocalOrBatchExecutor, DEFAULT_MAX_WORKER_JOBS, DEFAULT_WORKER_IDLE_SECS};
 pub use one_job_per_task::{HpcError, HpcExecutor, HpcOptions};
 
 #[cfg(test)]

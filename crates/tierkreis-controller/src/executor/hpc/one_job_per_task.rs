@@ -17,9 +17,9 @@ use super::job_polling::{Polling, Shared, Tracked};
 use super::script;
 use crate::executor::config::batch::HpcConfig;
 use crate::executor::config::{ExecutorKind, WorkerKind};
+use crate::executor::contract::{Events, Executor, LaunchError};
 use crate::executor::discovery::Discovery;
 use crate::executor::process::build_spec;
-use crate::runtime::{Events, Executor, LaunchError};
 use crate::scheduler::Launch;
 
 /// Options of the batch-job executor.

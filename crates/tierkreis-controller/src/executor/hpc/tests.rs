@@ -15,7 +15,7 @@ use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 use super::one_job_per_task::adoptable;
 use super::*;
 use crate::executor::test_support::one_task_graph;
-use crate::executor::{Discovery, ExecutorConfig, ProcessExecutor};
+use crate::executor::{Discovery, ExecutorConfig, LocalOrBatchExecutor, ProcessExecutor};
 use crate::runtime::{self, EventChannel, RunError};
 use crate::scheduler::Outcome;
 

@@ -14,8 +14,8 @@ use super::mailbox;
 use super::pools::{receive_reports, write_state, Phase, Pool};
 use super::worker_job_executor::{Order, Queued, WorkerJobOptions, WorkerJobRoute};
 use crate::executor::config::batch::BatchSystem;
+use crate::executor::contract::{Completion, TaskFailure};
 use crate::executor::hpc::{batch_system::job_key, Commands, JobState};
-use crate::runtime::{Completion, TaskFailure};
 
 /// How often a job that has not started yet is looked for.
 const START_CHECK_EVERY: Duration = Duration::from_millis(200);

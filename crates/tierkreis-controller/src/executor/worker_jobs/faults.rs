@@ -16,8 +16,8 @@ use super::mailbox::{self, JobFolder, SubmittedRecord, TaskReport, WORKER_JOBS_D
 use super::pools::WorkerJob;
 use super::worker_job_executor::Queued;
 use crate::executor::config::batch::BatchSystem;
+use crate::executor::contract::{BatchJobFailure, Completion, FailureKind, TaskFailure};
 use crate::executor::hpc::{batch_system::job_key, tail_lines, JobEnd, JobState};
-use crate::runtime::{BatchJobFailure, Completion, FailureKind, TaskFailure};
 
 /// How many times one task is queued again after losing its worker job.
 pub const MAX_JOB_LOSSES: u32 = 3;

@@ -11,8 +11,8 @@ pub use tierkreis_storage::worker_jobs::{
     StartedRecord, SubmittedRecord, WorkerJobFileError, WORKER_JOBS_DIR,
 };
 
+use crate::executor::contract::FailureKind;
 use crate::executor::discovery::LaunchPlan;
-use crate::runtime::FailureKind;
 
 /// What a worker job serves: written by the controller before it submits
 /// the job, read by `tkr worker-job` when the job starts.

@@ -15,9 +15,9 @@ use super::mailbox::{
 };
 use super::scaling::{decide_worker_jobs, WorkerJobsLoad};
 use super::worker_job_executor::{Queued, WorkerJobRoute};
+use crate::executor::contract::TaskFailure;
 use crate::executor::hpc::{script, JobCommand, JobSpec, JobState};
 use crate::executor::warm::scaling::MeanDuration;
-use crate::runtime::TaskFailure;
 
 /// Tasks handed to a job beyond its processes, so that none waits for the
 /// next poll between two tasks.

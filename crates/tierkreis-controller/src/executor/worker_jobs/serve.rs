@@ -19,9 +19,9 @@ use super::mailbox::{
     WorkerJobFileError, WorkerJobSpec,
 };
 use crate::executor::config::ExecutorConfig;
+use crate::executor::contract::{EventChannel, Executor, LaunchError};
 use crate::executor::discovery::Discovery;
 use crate::executor::process::{ProcessExecutor, ProcessOptions, ServedInWorkerJob};
-use crate::runtime::{EventChannel, Executor, LaunchError};
 use crate::scheduler::Launch;
 
 /// The shortest wait between two looks at the inbox (after activity).
@@ -244,7 +244,7 @@ fn launch(
         Ok(l) => l,
         Err(e) => {
             return failed(
-                crate::runtime::FailureKind::CouldNotLaunch,
+                crate::executor::contract::FailureKind::CouldNotLaunch,
                 format!(
                     "the worker job got an order with a bad location {:?}: {e}",
                     order.loc
@@ -264,8 +264,10 @@ fn launch(
         Ok(()) => None,
         Err(e) => {
             let kind = match e {
-                LaunchError::Storage { .. } => crate::runtime::FailureKind::ControllerStorage,
-                _ => crate::runtime::FailureKind::CouldNotLaunch,
+                LaunchError::Storage { .. } => {
+                    crate::executor::contract::FailureKind::ControllerStorage
+                }
+                _ => crate::executor::contract::FailureKind::CouldNotLaunch,
             };
             failed(kind, e.to_string())
         }

@@ -13,8 +13,8 @@ use tierkreis_storage::ControllerStorage;
 
 use super::driver::Driver;
 use crate::executor::config::batch::{BatchSystem, JobConfig};
+use crate::executor::contract::{Events, LaunchError};
 use crate::executor::discovery::LaunchPlan;
-use crate::runtime::{Events, LaunchError};
 use crate::scheduler::Launch;
 
 /// Settings of the worker-job executor.

@@ -251,26 +251,11 @@ pub(crate) fn outputs_complete(job: &Job, who: &str) -> Result<(), TaskFailure> 
     ))
 }
 
-/// Appends `message` to the node's log (keeping what the worker wrote), on
-/// lines of its own, and creates `_error`.
+/// Records `job`'s failure with `message` (see
+/// [`tierkreis_storage::record_task_failure`]); a storage error is logged.
 pub(crate) fn fail(job: &Job, message: &str) {
-    let storage = job.storage.as_ref();
-    let log = storage.worker_logs_path(&job.loc);
-    // The worker's error text may end without a line break.
-    let mid_line = storage
-        .read(&log)
-        .is_ok_and(|bytes| bytes.last().is_some_and(|b| *b != b'\n'));
-    let mut text = if mid_line {
-        "\n".to_string()
-    } else {
-        String::new()
-    };
-    text.push_str(message.trim_end());
-    text.push('\n');
-    let r = storage
-        .append(&log, text.as_bytes())
-        .and_then(|()| storage.mark_node_error(&job.loc));
-    if let Err(e) = r {
+    if let Err(e) = tierkreis_storage::record_task_failure(job.storage.as_ref(), &job.loc, message)
+    {
         tracing::error!(loc = %job.loc, error = %e, "cannot record a task's failure");
     }
 }

@@ -9,19 +9,19 @@ use std::time::Duration;
 use tierkreis_core::GraphData;
 use tierkreis_storage::ControllerStorage;
 
-use super::batch_system::BatchSystem;
-use super::one_job_per_task::{HpcExecutor, HpcOptions};
 use crate::executor::config::ExecutorKind;
+use crate::executor::contract::{Events, Executor, LaunchError};
+use crate::executor::hpc::batch_system::BatchSystem;
+use crate::executor::hpc::{HpcExecutor, HpcOptions};
 use crate::executor::process::ProcessExecutor;
 use crate::executor::worker_jobs::{
     find_tkr_program, WorkerJobExecutor, WorkerJobOptions, WorkerJobRoute,
 };
-use crate::runtime::{Events, Executor, LaunchError};
 use crate::scheduler::Launch;
 
 /// Local processes for tasks configured `executor = "local"` (the default);
 /// for the others, worker jobs when the worker can run warm (see
-/// [`super::worker_jobs`]), else one batch job per task.
+/// [`crate::executor::worker_jobs`]), else one batch job per task.
 #[derive(Debug)]
 pub struct LocalOrBatchExecutor {
     local: ProcessExecutor,
