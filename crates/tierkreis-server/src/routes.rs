@@ -493,7 +493,7 @@ async fn restart(
             LockError::Held { .. } => ApiError::Running { id },
             source => ApiError::Lock { id, source },
         })?;
-        let invalidated = s.restart_task(&loc)?;
+        let invalidated = tierkreis_storage::restart::restart_task(&s, &loc)?;
         drop(lock);
         let resume_pid = spawn_resume(&app, &s)?;
         Ok(Restarted {

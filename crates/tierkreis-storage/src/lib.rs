@@ -27,6 +27,7 @@ pub mod controller;
 pub mod error;
 pub mod lock;
 pub mod memory;
+pub mod restart;
 pub mod result_cache;
 pub mod run_report;
 pub mod timeline;
