@@ -445,9 +445,19 @@ pub trait ControllerStorage: Send + Sync {
         self.write(&path, error_logs.as_bytes())
     }
 
-    /// The error text of a node: its `logs` if present, else its `_error`,
-    /// else `""`. Invalid UTF-8 is replaced, the text is for people.
+    /// A failed node's error text, which is its log
+    /// ([`Self::read_node_log`]: a task writes its error there, the
+    /// controller writes the root's in its `_error`); the reference's name.
     fn read_errors(&self, loc: &Loc) -> Result<String, StorageError> {
+        self.read_node_log(loc)
+    }
+
+    /// The node's log: its `logs` file (a task's output and error text) if
+    /// present, else the text of its `_error` (the root's: the failed
+    /// locations), else `""`. What the reference's `read_errors` returns and
+    /// its visualizer's `/nodes/<loc>/logs` route serves. Invalid UTF-8 is
+    /// replaced, the text is for people.
+    fn read_node_log(&self, loc: &Loc) -> Result<String, StorageError> {
         for path in [self.worker_logs_path(loc), self.error_path(loc)] {
             match self.read(&path) {
                 Ok(bytes) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),

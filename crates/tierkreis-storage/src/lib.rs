@@ -47,5 +47,6 @@ pub use lock::{lock_state, LockError, LockState, WorkflowLock};
 pub use memory::MemoryFiles;
 pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};
 pub use workflow_status::{
-    node_status, workflow_end_time, workflow_ids, workflow_status, NodeStatus, WorkflowStatus,
+    failed_locations_recorded_at_end, failed_nodes, node_status, workflow_end_time, workflow_ids,
+    workflow_status, NodeStatus, WorkflowStatus,
 };

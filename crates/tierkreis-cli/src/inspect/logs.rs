@@ -64,7 +64,7 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
                 );
             }
             let text = st
-                .read_errors(loc)
+                .read_node_log(loc)
                 .with_context(|| format!("cannot read the log of node {loc}"))?;
             if text.is_empty() {
                 eprintln!("node {loc} has no log (it wrote no output and no error)");
