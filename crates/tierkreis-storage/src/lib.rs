@@ -26,6 +26,7 @@ pub mod breakpoints;
 pub mod controller;
 pub mod error;
 pub mod lock;
+pub mod log_tail;
 pub mod memory;
 pub mod restart;
 pub mod result_cache;

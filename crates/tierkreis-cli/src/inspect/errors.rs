@@ -151,7 +151,7 @@ fn collect(
         let text = st.read_errors(&loc).unwrap_or_default();
         Failure {
             message: render::cause_line(&text).to_string(),
-            tail: render::tail(&text, lines)
+            tail: tierkreis_storage::log_tail::last_lines(&text, lines)
                 .into_iter()
                 .map(str::to_string)
                 .collect(),

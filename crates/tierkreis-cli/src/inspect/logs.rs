@@ -5,7 +5,6 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tierkreis_storage::ControllerStorage;
 
-use super::render;
 use super::RunAndLoc;
 use crate::exit;
 
@@ -75,7 +74,7 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
     };
     match a.tail {
         Some(n) => {
-            for line in render::tail(&text, n) {
+            for line in tierkreis_storage::log_tail::last_lines(&text, n) {
                 outln!("{line}");
             }
         }

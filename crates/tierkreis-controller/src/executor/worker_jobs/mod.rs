@@ -1043,8 +1043,7 @@ fn job_output_tail(folder: &JobFolder) -> String {
         let path = folder.dir().join(name);
         if let Ok(bytes) = std::fs::read(&path) {
             let text = String::from_utf8_lossy(&bytes);
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = lines[lines.len().saturating_sub(10)..].join("\n");
+            let tail = tierkreis_storage::log_tail::last_lines(&text, 10).join("\n");
             if !tail.is_empty() {
                 out.push_str(&format!("{}:\n{tail}\n", path.display()));
             }
