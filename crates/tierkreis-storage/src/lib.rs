@@ -16,6 +16,9 @@
 //! - [`timeline`]: when each task was queued, started and finished, and where
 //!   ([`run_report`]: the report's numbers from it).
 //! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
+//!   ([`failed_nodes`] among them).
+//! - [`restart`]: restarting a task, its dependents, deleting a subtree.
+//! - [`log_tail`]: the last lines of a log, for every reader.
 //!
 //! Every operation returns [`StorageError`]; a missing entry is always
 //! [`StorageError::NotFound`].
