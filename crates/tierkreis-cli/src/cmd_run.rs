@@ -333,8 +333,7 @@ pub fn restart(args: RestartArgs) -> u8 {
             return Err(exit::USAGE);
         }
         let invalidated = report(
-            storage
-                .restart_task(&loc)
+            tierkreis_storage::restart::restart_task(storage.as_ref(), &loc)
                 .with_context(|| format!("cannot restart {loc}")),
             exit::USAGE,
         )?;

@@ -131,12 +131,12 @@ pub fn load(location: &str, python: &std::ffi::OsStr) -> anyhow::Result<Vec<u8>>
         {
             bail!("-g {location}: {line}");
         }
-        let tail: Vec<&str> = stderr.lines().rev().take(8).collect();
+        let tail = tierkreis_storage::log_tail::last_lines(&stderr, 8);
         bail!(
             "loading the graph {location} with {:?} failed ({}):\n{}",
             python,
             out.status,
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            tail.join("\n")
         );
     }
     Ok(out.stdout)

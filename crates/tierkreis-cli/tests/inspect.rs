@@ -348,6 +348,37 @@ fn failed_and_interrupted_reference_runs() {
     assert!(ok.contains("no failed nodes"), "{ok}");
 }
 
+/// A node with both `_done` and `_error` (a stale error beside a later
+/// success): `show`, `errors` and `ls` say what the storage's node status
+/// says, finished, not failed.
+#[test]
+fn a_node_with_done_beside_a_stale_error_is_what_storage_says() {
+    use tierkreis_storage::ControllerStorage;
+    let d = reference_copy();
+    let st =
+        tierkreis_storage::FileControllerStorage::new(d.path(), uuid::Uuid::from_u128(3), None);
+    let n3 = tierkreis_core::Loc::parse("-.N3").expect("loc");
+    assert!(st.node_has_error(&n3), "the recorded run failed at -.N3");
+    st.mark_node_finished(&n3).expect("done");
+    assert_eq!(
+        tierkreis_storage::node_status(&st, &n3),
+        tierkreis_storage::NodeStatus::Finished
+    );
+    let tree = stdout(&tkr_in(d.path(), &["show", "divide_fails"], 0));
+    assert!(
+        tree.contains("├─ N3  function failer.divide  done"),
+        "{tree}"
+    );
+    let errors = json(&tkr_in(d.path(), &["errors", "divide_fails", "--json"], 0));
+    assert_eq!(get(&errors, "failed"), &Value::List(vec![]));
+    let all = json(&tkr_in(d.path(), &["ls", "--json"], 0));
+    let run = all
+        .as_list()
+        .and_then(|l| l.iter().find(|w| s(w, "id") == run_uuid(3)))
+        .expect("listed");
+    assert_eq!(get(run, "failures"), &Value::int(0));
+}
+
 #[test]
 fn logs_of_the_workflow_and_of_a_node() {
     let d = reference_copy();

@@ -216,8 +216,7 @@ pub fn run_workflow(
             runtime::start_workflow(storage.as_ref(), graph, inputs).map_err(run_error)?;
         }
         WorkflowStart::Restart { loc, .. } => {
-            let invalidated = storage
-                .restart_task(loc)
+            let invalidated = tierkreis_storage::restart::restart_task(storage.as_ref(), loc)
                 .map_err(|source| EngineError::Restart {
                     loc: loc.clone(),
                     source: Box::new(source),

@@ -10,11 +10,11 @@ mod float_repr;
 pub mod graph;
 pub mod json;
 pub mod loc;
+pub mod output_loc;
 pub mod value;
 
 pub use call_args::WorkerCallArgs;
-pub use graph::{
-    GraphData, GraphError, InputLink, NodeDef, NodeIndex, OutputLoc, PortId, ValueRef,
-};
+pub use graph::{GraphData, GraphError, NodeDef, NodeIndex, PortId, ValueRef};
 pub use loc::{Loc, LocError, Step};
+pub use output_loc::{InputLink, OutputLoc};
 pub use value::Value;

@@ -185,11 +185,13 @@ async fn scope_graph(
     let limit = parse_count("limit", q.limit, view::DEFAULT_PAGE)?;
     let status = match q.status.filter(|v| !v.is_empty() && v != "all") {
         None => None,
-        Some(v) => Some(view::NodeStatus::parse(&v).ok_or(ApiError::BadQuery {
-            name: "status",
-            value: v,
-            reason: "not one of: Not started, Started, Error, Finished",
-        })?),
+        Some(v) => Some(
+            view::VisualizerNodeStatus::parse(&v).ok_or(ApiError::BadQuery {
+                name: "status",
+                value: v,
+                reason: "not one of: Not started, Started, Error, Finished",
+            })?,
+        ),
     };
     let page = view::Page {
         offset,
@@ -422,17 +424,21 @@ async fn loop_trace(
     .map(Json)
 }
 
+/// `/nodes/<loc>/logs`: the node's log (`read_node_log`: its `logs`, else
+/// its `_error` text), as the reference visualizer's route returns it.
 async fn node_logs(
     State(app): App,
     Path((id, loc)): Path<(String, String)>,
 ) -> Result<String, ApiError> {
     blocking(move || {
         let s = open(&app, &id)?;
-        Ok(s.read_errors(&view::parse_loc(&loc)?)?)
+        Ok(s.read_node_log(&view::parse_loc(&loc)?)?)
     })
     .await
 }
 
+/// `/nodes/<loc>/errors`: a node's error text, 404 unless it has `_error`,
+/// as the reference visualizer's route.
 async fn node_errors(
     State(app): App,
     Path((id, loc)): Path<(String, String)>,
@@ -493,7 +499,7 @@ async fn restart(
             LockError::Held { .. } => ApiError::Running { id },
             source => ApiError::Lock { id, source },
         })?;
-        let invalidated = s.restart_task(&loc)?;
+        let invalidated = tierkreis_storage::restart::restart_task(&s, &loc)?;
         drop(lock);
         let resume_pid = spawn_resume(&app, &s)?;
         Ok(Restarted {

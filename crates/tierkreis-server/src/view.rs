@@ -23,9 +23,11 @@ const MAX_RENDER_BYTES: u64 = 1 << 20;
 /// How many loop iterations or map elements one page holds by default.
 pub const DEFAULT_PAGE: usize = 200;
 
-/// A node's state, as the reference visualizer names it.
+/// A node's state in the reference visualizer's words: storage's
+/// [`tierkreis_storage::NodeStatus`], with a started scope that has a failed
+/// node inside shown as `Error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum NodeStatus {
+pub enum VisualizerNodeStatus {
     #[serde(rename = "Not started")]
     NotStarted,
     Started,
@@ -44,7 +46,7 @@ pub struct NodeView {
     /// The task's function name; the type for other nodes; `L<i>`/`M<i>`
     /// for iterations and elements.
     pub function_name: String,
-    pub status: NodeStatus,
+    pub status: VisualizerNodeStatus,
     pub started_time: Option<String>,
     pub finished_time: Option<String>,
     pub outputs: Vec<String>,
@@ -77,12 +79,12 @@ pub struct StatusCounts {
 }
 
 impl StatusCounts {
-    fn add(&mut self, s: NodeStatus) {
+    fn add(&mut self, s: VisualizerNodeStatus) {
         match s {
-            NodeStatus::NotStarted => self.not_started += 1,
-            NodeStatus::Started => self.started += 1,
-            NodeStatus::Error => self.error += 1,
-            NodeStatus::Finished => self.finished += 1,
+            VisualizerNodeStatus::NotStarted => self.not_started += 1,
+            VisualizerNodeStatus::Started => self.started += 1,
+            VisualizerNodeStatus::Error => self.error += 1,
+            VisualizerNodeStatus::Finished => self.finished += 1,
         }
     }
 }
@@ -109,7 +111,7 @@ pub struct ScopeGraph {
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeState {
     pub id: String,
-    pub status: NodeStatus,
+    pub status: VisualizerNodeStatus,
     pub started_time: Option<String>,
     pub finished_time: Option<String>,
 }
@@ -132,15 +134,15 @@ pub struct NodeInfo {
     pub id: String,
     pub node_type: String,
     pub function_name: String,
-    pub status: NodeStatus,
+    pub status: VisualizerNodeStatus,
     pub started_time: Option<String>,
     pub finished_time: Option<String>,
     pub inputs: Vec<PortValue>,
     pub outputs: Vec<PortValue>,
     /// The error text if the node failed.
     pub error: Option<String>,
-    /// The node's log/error text (`logs`, else `_error`), as the reference's
-    /// `/logs` route returns it.
+    /// The node's log (`read_node_log`: `logs`, else `_error`'s text), as the
+    /// reference's `/logs` route returns it.
     pub logs: String,
     pub expandable: bool,
     /// A failed task: the page offers to restart it.
@@ -203,13 +205,17 @@ pub fn parse_loc(s: &str) -> Result<Loc, ApiError> {
     Loc::parse(s).map_err(|source| ApiError::BadLoc { source })
 }
 
-/// The errored locations as the root's `_error` lists them.
+/// The failed nodes of a run ([`tierkreis_storage::failed_nodes`]).
 #[derive(Debug)]
 pub struct Errored(Vec<String>);
 
 impl Errored {
     pub fn read(s: &FileControllerStorage) -> Errored {
-        Errored(crate::workflows::root_errors(s))
+        let failed = tierkreis_storage::failed_nodes(s).unwrap_or_else(|e| {
+            tracing::warn!(run = %s.workflow_id(), error = %e, "cannot list the failed nodes");
+            Vec::new()
+        });
+        Errored(failed.iter().map(|loc| loc.as_str().to_string()).collect())
     }
 
     /// Whether `loc` or a location inside it failed.
@@ -222,13 +228,19 @@ impl Errored {
 }
 
 /// The state of the node at `loc`.
-pub fn node_status(s: &FileControllerStorage, loc: &Loc, errored: &Errored) -> NodeStatus {
+pub fn node_status(
+    s: &FileControllerStorage,
+    loc: &Loc,
+    errored: &Errored,
+) -> VisualizerNodeStatus {
     match tierkreis_storage::node_status(s, loc) {
-        tierkreis_storage::NodeStatus::Finished => NodeStatus::Finished,
-        tierkreis_storage::NodeStatus::Failed => NodeStatus::Error,
-        tierkreis_storage::NodeStatus::Started if errored.covers(loc) => NodeStatus::Error,
-        tierkreis_storage::NodeStatus::Started => NodeStatus::Started,
-        tierkreis_storage::NodeStatus::NotStarted => NodeStatus::NotStarted,
+        tierkreis_storage::NodeStatus::Finished => VisualizerNodeStatus::Finished,
+        tierkreis_storage::NodeStatus::Failed => VisualizerNodeStatus::Error,
+        tierkreis_storage::NodeStatus::Started if errored.covers(loc) => {
+            VisualizerNodeStatus::Error
+        }
+        tierkreis_storage::NodeStatus::Started => VisualizerNodeStatus::Started,
+        tierkreis_storage::NodeStatus::NotStarted => VisualizerNodeStatus::NotStarted,
     }
 }
 
@@ -286,18 +298,18 @@ pub struct Page {
     pub offset: usize,
     pub limit: usize,
     /// Only those in this state (counted after filtering, before paging).
-    pub status: Option<NodeStatus>,
+    pub status: Option<VisualizerNodeStatus>,
 }
 
-impl NodeStatus {
+impl VisualizerNodeStatus {
     /// Parses the names the API uses (`Not started`, `Started`, `Error`,
     /// `Finished`, case-insensitive; `not_started` too).
-    pub fn parse(s: &str) -> Option<NodeStatus> {
+    pub fn parse(s: &str) -> Option<VisualizerNodeStatus> {
         match s.to_ascii_lowercase().replace('_', " ").as_str() {
-            "not started" => Some(NodeStatus::NotStarted),
-            "started" => Some(NodeStatus::Started),
-            "error" => Some(NodeStatus::Error),
-            "finished" => Some(NodeStatus::Finished),
+            "not started" => Some(VisualizerNodeStatus::NotStarted),
+            "started" => Some(VisualizerNodeStatus::Started),
+            "error" => Some(VisualizerNodeStatus::Error),
+            "finished" => Some(VisualizerNodeStatus::Finished),
             _ => None,
         }
     }
@@ -556,8 +568,8 @@ pub fn node_info(s: &FileControllerStorage, loc: &Loc) -> Result<NodeInfo, ApiEr
         .into_iter()
         .map(|p| port_value(s, loc, &p, p.clone(), false))
         .collect();
-    let logs = s.read_errors(loc)?;
-    let has_error = s.node_has_error(loc) || state.status == NodeStatus::Error;
+    let logs = s.read_node_log(loc)?;
+    let has_error = s.node_has_error(loc) || state.status == VisualizerNodeStatus::Error;
     let error = has_error.then(|| {
         if logs.is_empty() && !loc.is_root() {
             "failed inside (see the nested nodes)".to_string()

@@ -60,7 +60,7 @@ pub fn list(tkr_dir: &Path) -> Vec<WorkflowSummary> {
 /// The summary of one workflow (which must exist).
 pub fn summary(s: &FileControllerStorage) -> WorkflowSummary {
     let meta = s.read_workflow_metadata().ok();
-    let errors = root_errors(s);
+    let errors = tierkreis_storage::failed_locations_recorded_at_end(s);
     let status = status(s);
     let end_time = tierkreis_storage::workflow_end_time(s, status);
     let id = s.workflow_id();
@@ -82,24 +82,6 @@ pub fn summary(s: &FileControllerStorage) -> WorkflowSummary {
         errors,
         paused_at,
     }
-}
-
-/// The failed locations the root's `_error` lists (one per line).
-pub fn root_errors(s: &FileControllerStorage) -> Vec<String> {
-    let root = Loc::root();
-    if !s.node_has_error(&root) {
-        return Vec::new();
-    }
-    let text = s.read_errors(&root).unwrap_or_default();
-    let mut errors: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    errors.sort();
-    errors.dedup();
-    errors
 }
 
 /// How the workflow stands: [`tierkreis_storage::workflow_status`].

@@ -35,27 +35,23 @@
 //! create. The file storage keeps a bounded copy of the values
 //! it wrote or linked, so reading them back needs no system call.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
-use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use tierkreis_core::graph::{GraphError, NodeKind};
-use tierkreis_core::{InputLink, Loc, NodeDef, PortId, Step, WorkerCallArgs};
+use tierkreis_core::{InputLink, Loc, NodeDef, PortId, WorkerCallArgs};
 use uuid::Uuid;
 
-use crate::atomic::{self, Base};
 use crate::error::StorageError;
-use crate::memory::MemoryFiles;
-use crate::value_cache::ValueCache;
-use crate::worker::MemoryWorkerStorage;
+
+mod file;
+mod memory;
+
+pub use file::FileControllerStorage;
+pub use memory::MemoryControllerStorage;
 
 /// The version written in [`WorkflowMetaData::tierkreis_version`].
 pub const TIERKREIS_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -449,9 +445,19 @@ pub trait ControllerStorage: Send + Sync {
         self.write(&path, error_logs.as_bytes())
     }
 
-    /// The error text of a node: its `logs` if present, else its `_error`,
-    /// else `""`. Invalid UTF-8 is replaced, the text is for people.
+    /// A failed node's error text, which is its log
+    /// ([`Self::read_node_log`]: a task writes its error there, the
+    /// controller writes the root's in its `_error`); the reference's name.
     fn read_errors(&self, loc: &Loc) -> Result<String, StorageError> {
+        self.read_node_log(loc)
+    }
+
+    /// The node's log: its `logs` file (a task's output and error text) if
+    /// present, else the text of its `_error` (the root's: the failed
+    /// locations), else `""`. What the reference's `read_errors` returns and
+    /// its visualizer's `/nodes/<loc>/logs` route serves. Invalid UTF-8 is
+    /// replaced, the text is for people.
+    fn read_node_log(&self, loc: &Loc) -> Result<String, StorageError> {
         for path in [self.worker_logs_path(loc), self.error_path(loc)] {
             match self.read(&path) {
                 Ok(bytes) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),
@@ -669,80 +675,6 @@ pub trait ControllerStorage: Send + Sync {
         }
         loc.l(i)
     }
-
-    // ----- deleting and restarting -----
-
-    /// Delete the node at `loc`: its folder and the folders of every
-    /// location below it (`<loc>.…`, e.g. loop iterations, map elements,
-    /// nested graph nodes), which live beside it. The reference moves
-    /// deleted entries to `/tmp/<uid>/tierkreis/archive`; we remove them.
-    fn delete(&self, loc: &Loc) -> Result<(), StorageError> {
-        self.delete_path(&self.node_dir(loc))?;
-        let prefix = format!("{}.", loc.as_str());
-        for sub in self.list_subpaths(self.workflow_dir())? {
-            if sub
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
-            {
-                self.delete_path(&sub)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The nodes fully invalidated when the node at `loc` is invalidated
-    /// (the reference's `dependents`): the consumers of its outputs and
-    /// theirs, transitively; through an output node, the dependents of the
-    /// enclosing node; for a map element, the dependents of the map; for a
-    /// loop iteration, the later iterations and the dependents of the loop.
-    /// The enclosing locations themselves are only partially invalidated and
-    /// not included. A consumer that has not started (no `nodedef`) has no
-    /// dependents of its own.
-    fn dependents(&self, loc: &Loc) -> Result<BTreeSet<Loc>, StorageError> {
-        let mut found = BTreeSet::new();
-        collect_dependents(self, loc, &mut found)?;
-        Ok(found)
-    }
-
-    /// Restart the function node at `loc` and return the locations deleted
-    /// because they depend on it (sorted). Like the reference: dependents
-    /// are deleted; every enclosing location (and `loc` itself) loses its
-    /// `_done` and `outputs/`; `loc` loses its `nodedef`, so the controller
-    /// starts it again. Additionally (the reference leaves them, so a failed
-    /// task would still look failed) the `_error` markers of those locations
-    /// and the error text (`logs`) of `loc` are removed, and so are its
-    /// failed attempts (`attempts/`) and `cache_source`.
-    /// [`StorageError::WrongNodeType`] if `loc` is not a function node.
-    fn restart_task(&self, loc: &Loc) -> Result<Vec<Loc>, StorageError> {
-        let def = self.read_node_def(loc)?;
-        if !matches!(def.kind, NodeKind::Function { .. }) {
-            return Err(StorageError::WrongNodeType {
-                loc: loc.to_string(),
-                expected: "function",
-                found: def.type_name().to_string(),
-            });
-        }
-        let deps = self.dependents(loc)?;
-        for dep in &deps {
-            self.delete(dep)?;
-        }
-        for partial in loc.partial_locs() {
-            self.delete_path(&self.done_path(&partial))?;
-            self.delete_path(&self.outputs_dir(&partial))?;
-            self.delete_path(&self.error_path(&partial))?;
-        }
-        self.delete_path(&self.worker_logs_path(loc))?;
-        // A restarted task starts a fresh retry count and is no longer a
-        // cache hit (ours; the reference has neither).
-        self.delete_path(&self.node_dir(loc).join(crate::attempts::ATTEMPTS_DIR))?;
-        self.delete_path(
-            &self
-                .node_dir(loc)
-                .join(crate::result_cache::CACHE_SOURCE_FILE),
-        )?;
-        self.delete_path(&self.nodedef_path(loc))?;
-        Ok(deps.into_iter().collect())
-    }
 }
 
 /// `base/part/...` built in one allocation (`join` allocates and then
@@ -756,56 +688,6 @@ fn path_under(base: &Path, parts: &[&str]) -> PathBuf {
         path.push(part);
     }
     path
-}
-
-/// The recursion of [`ControllerStorage::dependents`]; `found` doubles as the
-/// visited set so shared consumers are explored once.
-fn collect_dependents<S: ControllerStorage + ?Sized>(
-    storage: &S,
-    loc: &Loc,
-    found: &mut BTreeSet<Loc>,
-) -> Result<(), StorageError> {
-    let Some((step, parent)) = loc.pop_last() else {
-        return Ok(());
-    };
-    match step {
-        Step::Root => {}
-        Step::N(_) => {
-            let def = match storage.read_node_def(loc) {
-                Ok(def) => def,
-                Err(e) if e.is_not_found() => return Ok(()),
-                Err(e) => return Err(e),
-            };
-            if matches!(def.kind, NodeKind::Output) {
-                collect_dependents(storage, &parent, found)?;
-            }
-            for targets in def.outputs.values() {
-                for &target in targets {
-                    let dep = parent.n(i64::try_from(target).unwrap_or(i64::MAX));
-                    // The Python builder lists a recursive eval as a consumer
-                    // of its own `body` (it reads the scope's body, not its
-                    // own output): taken literally, restarting any task inside
-                    // it would delete the whole eval and run it all again.
-                    if &dep == loc {
-                        continue;
-                    }
-                    if found.insert(dep.clone()) {
-                        collect_dependents(storage, &dep, found)?;
-                    }
-                }
-            }
-        }
-        Step::M(_) => collect_dependents(storage, &parent, found)?,
-        Step::L(idx) => {
-            let latest = storage.latest_loop_iteration(&parent).peek_index();
-            let latest = u64::try_from(latest).unwrap_or(0);
-            for i in idx + 1..=latest {
-                found.insert(parent.l(i));
-            }
-            collect_dependents(storage, &parent, found)?;
-        }
-    }
-    Ok(())
 }
 
 /// The user name the way Python's `getpass.getuser()` looks in the
@@ -826,420 +708,11 @@ fn user_id() -> String {
 
 pub use crate::timestamps::{iso_naive, iso_utc};
 
-// ===================================================================
-// File implementation
-// ===================================================================
-
-/// The checkpoint folder of one workflow on the local file system.
-#[derive(Debug)]
-pub struct FileControllerStorage {
-    tkr_dir: PathBuf,
-    workflow_id: Uuid,
-    name: Option<String>,
-    workflow_dir: PathBuf,
-    /// Folders (and scope `_metadata` files) this storage made or found, so
-    /// that a write into a new node folder costs one `mkdir` instead of a
-    /// failed `open`, a `mkdir` and a retry. Cleared on every delete. Keyed
-    /// by the path's bytes below the workflow folder ([`Self::rel_key`]):
-    /// hashing a `Path` walks its components, which cost more than the rest
-    /// of a lookup, and a map of 100,000 elements makes a million folders.
-    known_dirs: std::sync::Mutex<rustc_hash::FxHashSet<Box<[u8]>>>,
-    /// The outputs this storage wrote or linked, so reading them back (a
-    /// builtin's inputs, the values a map folds) needs no system call.
-    /// Only this storage writes them while it holds the workflow: workers
-    /// write their own outputs, which are never in here. Cleared on every
-    /// delete.
-    values: std::sync::Mutex<ValueCache>,
-    /// The workflow folder, open once this storage has made or found it:
-    /// paths below it are walked from there instead of from `/` (tens of
-    /// calls a node). Closed on every delete, reopened by the next write.
-    base: std::sync::RwLock<Option<OwnedFd>>,
-}
-
-/// The most bytes of values (keys and bookkeeping included) a
-/// [`FileControllerStorage`] keeps in memory to read back.
-const VALUE_CACHE_BUDGET: usize = 64 << 20;
-
-impl Clone for FileControllerStorage {
-    fn clone(&self) -> Self {
-        Self::new(self.tkr_dir.clone(), self.workflow_id, self.name.clone())
-    }
-}
-
-impl FileControllerStorage {
-    /// Storage for workflow `workflow_id` under `tkr_dir`. Nothing is
-    /// created until something is written.
-    pub fn new(tkr_dir: impl Into<PathBuf>, workflow_id: Uuid, name: Option<String>) -> Self {
-        let tkr_dir = tkr_dir.into();
-        let workflow_dir = tkr_dir.join(workflow_id.to_string());
-        Self {
-            tkr_dir,
-            workflow_id,
-            name,
-            workflow_dir,
-            known_dirs: Default::default(),
-            values: std::sync::Mutex::new(ValueCache::new(VALUE_CACHE_BUDGET)),
-            base: std::sync::RwLock::new(None),
-        }
-    }
-
-    fn values(&self) -> std::sync::MutexGuard<'_, ValueCache> {
-        self.values
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The key of `path` in the sets of known folders and values: its bytes
-    /// below the workflow folder, which never start with `/`. A path
-    /// elsewhere (the workflow folder itself, its parents) is keyed by its
-    /// whole bytes after a NUL byte, which no path holds, so the two kinds
-    /// never meet (with a relative `tkr_dir`, a parent named `debug` would
-    /// otherwise pass for the workflow's `debug` folder).
-    fn rel_key<'p>(&self, path: &'p Path) -> Cow<'p, [u8]> {
-        let bytes = path.as_os_str().as_bytes();
-        let dir = self.workflow_dir.as_os_str().as_bytes();
-        match bytes.strip_prefix(dir) {
-            Some([b'/', rest @ ..]) if !rest.is_empty() => Cow::Borrowed(rest),
-            _ => Cow::Owned([&[0u8][..], bytes].concat()),
-        }
-    }
-
-    fn known(&self) -> std::sync::MutexGuard<'_, rustc_hash::FxHashSet<Box<[u8]>>> {
-        self.known_dirs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Makes sure the folder `dir` exists, creating missing ancestors
-    /// top-down, one `mkdir` each, and remembers it.
-    fn ensure_dir(&self, dir: &Path) -> Result<(), StorageError> {
-        if dir.as_os_str().is_empty() || self.known().contains(&*self.rel_key(dir)) {
-            return Ok(());
-        }
-        // An unknown parent is made first (top-down), so that a new nested
-        // folder costs one mkdir each instead of a failed one and a retry.
-        if let Some(parent) = dir.parent() {
-            if !parent.as_os_str().is_empty() && !self.known().contains(&*self.rel_key(parent)) {
-                self.ensure_dir(parent)?;
-            }
-        }
-        // Made with its parents if one was deleted behind our back.
-        self.with_base(|base| atomic::mkdir(base, dir))?;
-        if dir.as_os_str() == self.workflow_dir.as_os_str() {
-            self.open_base()?;
-        }
-        self.known().insert((*self.rel_key(dir)).into());
-        Ok(())
-    }
-
-    /// Opens the workflow folder, which exists, to walk paths below it from
-    /// there ([`atomic::Base`]).
-    fn open_base(&self) -> Result<(), StorageError> {
-        let fd = atomic::open_base(&self.workflow_dir)?;
-        *self.base_fd() = Some(fd);
-        Ok(())
-    }
-
-    fn base_fd(&self) -> std::sync::RwLockWriteGuard<'_, Option<OwnedFd>> {
-        self.base
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Runs `op` with the workflow folder as the base of its paths once it
-    /// is open, else with whole paths.
-    fn with_base<T>(&self, op: impl FnOnce(Base<'_>) -> T) -> T {
-        let fd = self
-            .base
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match fd.as_ref() {
-            Some(fd) => op(Base::new(fd.as_fd(), &self.workflow_dir)),
-            None => op(Base::CWD),
-        }
-    }
-
-    fn ensure_parent(&self, path: &Path) -> Result<(), StorageError> {
-        match path.parent() {
-            Some(parent) => self.ensure_dir(parent),
-            None => Ok(()),
-        }
-    }
-
-    /// The reference's default Tierkreis directory, `~/.tierkreis/checkpoints`.
-    pub fn default_tkr_dir() -> PathBuf {
-        crate::worker::home_dir()
-            .unwrap_or_default()
-            .join(".tierkreis")
-            .join("checkpoints")
-    }
-}
-
-impl ControllerStorage for FileControllerStorage {
-    fn tkr_dir(&self) -> &Path {
-        &self.tkr_dir
-    }
-    fn workflow_id(&self) -> Uuid {
-        self.workflow_id
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn workflow_dir(&self) -> &Path {
-        &self.workflow_dir
-    }
-
-    fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError> {
-        if let Some(value) = self.values().get(&self.rel_key(path)) {
-            return Ok(value.to_vec());
-        }
-        self.with_base(|base| atomic::read(base, path))
-    }
-    fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        self.values().remove(&self.rel_key(path));
-        self.ensure_parent(path)?;
-        self.with_base(|base| atomic::write_atomic(base, path, bytes))
-    }
-    fn write_fresh(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        self.ensure_parent(path)?;
-        // Only a file that was there can have a copy in memory.
-        let placed = self.with_base(|base| atomic::write_fresh(base, path, bytes))?;
-        if placed == atomic::Placed::Replaced {
-            self.values().remove(&self.rel_key(path));
-        }
-        Ok(())
-    }
-    fn write_output(&self, loc: &Loc, port: &str, value: &[u8]) -> Result<(), StorageError> {
-        let path = self.output_path(loc, port);
-        self.write_fresh(&path, value)?;
-        self.values().insert(&self.rel_key(&path), Arc::from(value));
-        Ok(())
-    }
-    fn touch(&self, path: &Path) -> Result<(), StorageError> {
-        self.ensure_parent(path)?;
-        self.with_base(|base| atomic::touch(base, path))
-    }
-    fn touch_scope_metadata(&self, path: &Path) -> Result<(), StorageError> {
-        if self.known().contains(&*self.rel_key(path)) {
-            return Ok(());
-        }
-        self.touch(path)?;
-        self.known().insert((*self.rel_key(path)).into());
-        Ok(())
-    }
-    fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        self.values().remove(&self.rel_key(path));
-        self.ensure_parent(path)?;
-        self.with_base(|base| atomic::append(base, path, bytes))
-    }
-    fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
-        self.ensure_parent(dst)?;
-        let placed = self.with_base(|base| atomic::link_or_copy(base, src, dst));
-        let mut values = self.values();
-        match placed {
-            Ok(atomic::Placed::Created) => values.link_new(&self.rel_key(src), &self.rel_key(dst)),
-            Ok(atomic::Placed::Replaced) => values.link(&self.rel_key(src), &self.rel_key(dst)),
-            // A failed replacement may have left either file there.
-            Err(e) => {
-                values.remove(&self.rel_key(dst));
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-    fn mkdir(&self, path: &Path) -> Result<(), StorageError> {
-        self.ensure_dir(path)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        path.exists()
-    }
-    fn list_subpaths(&self, path: &Path) -> Result<Vec<PathBuf>, StorageError> {
-        let entries = match fs::read_dir(path) {
-            Ok(entries) => entries,
-            // No folder there, or a file (which has no entries, as in memory).
-            Err(e)
-                if e.kind() == io::ErrorKind::NotFound
-                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
-            {
-                return Ok(Vec::new())
-            }
-            Err(source) => {
-                return Err(StorageError::Io {
-                    op: "list",
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|source| StorageError::Io {
-                op: "list",
-                path: path.to_path_buf(),
-                source,
-            })?;
-            if !atomic::is_temp_name(&entry.file_name().to_string_lossy()) {
-                out.push(entry.path());
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
-    fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
-        self.known().clear();
-        self.values().clear();
-        *self.base_fd() = None;
-        match fs::remove_file(path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            // Not a file: a folder (EISDIR on Linux, EPERM elsewhere).
-            Err(file_err) => match fs::remove_dir_all(path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(_) => Err(StorageError::Io {
-                    op: "delete",
-                    path: path.to_path_buf(),
-                    source: file_err,
-                }),
-            },
-        }
-    }
-    fn modified_time(&self, path: &Path) -> Result<Option<SystemTime>, StorageError> {
-        match fs::metadata(path) {
-            Ok(meta) => meta
-                .modified()
-                .map(Some)
-                .map_err(|source| StorageError::Io {
-                    op: "stat",
-                    path: path.to_path_buf(),
-                    source,
-                }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StorageError::Io {
-                op: "stat",
-                path: path.to_path_buf(),
-                source,
-            }),
-        }
-    }
-}
-
-// ===================================================================
-// In-memory implementation
-// ===================================================================
-
-/// The checkpoint folder of one workflow in a [`MemoryFiles`] map, shared
-/// with [`MemoryWorkerStorage`]s for in-process workers.
-///
-/// Like the reference, the Tierkreis directory is the empty path, so every
-/// key is `<workflow_id>/...` and the relative paths in call arguments are
-/// the keys themselves. Values are shared `Arc<[u8]>`: linking never copies.
-#[derive(Debug, Clone)]
-pub struct MemoryControllerStorage {
-    files: MemoryFiles,
-    tkr_dir: PathBuf,
-    workflow_id: Uuid,
-    name: Option<String>,
-    workflow_dir: PathBuf,
-}
-
-impl MemoryControllerStorage {
-    /// Storage for workflow `workflow_id` in `files`.
-    pub fn new(files: MemoryFiles, workflow_id: Uuid, name: Option<String>) -> Self {
-        let tkr_dir = PathBuf::new();
-        let workflow_dir = tkr_dir.join(workflow_id.to_string());
-        Self {
-            files,
-            tkr_dir,
-            workflow_id,
-            name,
-            workflow_dir,
-        }
-    }
-
-    /// The shared file map.
-    pub fn files(&self) -> &MemoryFiles {
-        &self.files
-    }
-
-    /// A worker storage over the same files.
-    pub fn worker_storage(&self) -> MemoryWorkerStorage {
-        MemoryWorkerStorage::new(self.files.clone())
-    }
-}
-
-impl ControllerStorage for MemoryControllerStorage {
-    fn tkr_dir(&self) -> &Path {
-        &self.tkr_dir
-    }
-    fn workflow_id(&self) -> Uuid {
-        self.workflow_id
-    }
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-    fn workflow_dir(&self) -> &Path {
-        &self.workflow_dir
-    }
-
-    fn read(&self, path: &Path) -> Result<Vec<u8>, StorageError> {
-        self.files
-            .read(path)
-            .map(|b| b.to_vec())
-            .ok_or_else(|| StorageError::NotFound {
-                path: path.to_path_buf(),
-            })
-    }
-    fn write(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        self.files.write(path, Arc::from(bytes));
-        Ok(())
-    }
-    fn touch(&self, path: &Path) -> Result<(), StorageError> {
-        self.files.touch(path);
-        Ok(())
-    }
-    fn append(&self, path: &Path, bytes: &[u8]) -> Result<(), StorageError> {
-        let mut data = self
-            .files
-            .read(path)
-            .map(|b| b.to_vec())
-            .unwrap_or_default();
-        data.extend_from_slice(bytes);
-        self.files.write(path, Arc::from(data));
-        Ok(())
-    }
-    fn link(&self, src: &Path, dst: &Path) -> Result<(), StorageError> {
-        if self.files.link(src, dst) {
-            Ok(())
-        } else {
-            Err(StorageError::NotFound {
-                path: src.to_path_buf(),
-            })
-        }
-    }
-    fn mkdir(&self, path: &Path) -> Result<(), StorageError> {
-        self.files.mkdir(path);
-        Ok(())
-    }
-    fn exists(&self, path: &Path) -> bool {
-        self.files.exists(path)
-    }
-    fn list_subpaths(&self, path: &Path) -> Result<Vec<PathBuf>, StorageError> {
-        Ok(self.files.children(path))
-    }
-    fn delete_path(&self, path: &Path) -> Result<(), StorageError> {
-        self.files.remove_tree(path);
-        Ok(())
-    }
-    fn modified_time(&self, path: &Path) -> Result<Option<SystemTime>, StorageError> {
-        Ok(self.files.modified(path))
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::memory::MemoryFiles;
 
     #[test]
     fn memory_workflow_dir_is_relative_like_reference() {

@@ -16,6 +16,9 @@
 //! - [`timeline`]: when each task was queued, started and finished, and where
 //!   ([`run_report`]: the report's numbers from it).
 //! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
+//!   ([`failed_nodes`] among them).
+//! - [`restart`]: restarting a task, its dependents, deleting a subtree.
+//! - [`log_tail`]: the last lines of a log, for every reader.
 //! - [`task_failure`]: recording a task's failure (its text, then `_error`),
 //!   the one way for every executor.
 //!
@@ -28,7 +31,9 @@ pub mod breakpoints;
 pub mod controller;
 pub mod error;
 pub mod lock;
+pub mod log_tail;
 pub mod memory;
+pub mod restart;
 pub mod result_cache;
 pub mod run_report;
 pub mod task_failure;
@@ -50,5 +55,6 @@ pub use memory::MemoryFiles;
 pub use task_failure::record_task_failure;
 pub use worker::{FileWorkerStorage, MemoryWorkerStorage, WorkerStorage, TKR_DIR_KEY};
 pub use workflow_status::{
-    node_status, workflow_end_time, workflow_ids, workflow_status, NodeStatus, WorkflowStatus,
+    failed_locations_recorded_at_end, failed_nodes, node_status, workflow_end_time, workflow_ids,
+    workflow_status, NodeStatus, WorkflowStatus,
 };

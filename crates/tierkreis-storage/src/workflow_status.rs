@@ -220,6 +220,52 @@ pub fn node_status(storage: &dyn ControllerStorage, loc: &Loc) -> NodeStatus {
     }
 }
 
+/// The failed nodes of the run in `storage`, sorted: every node location
+/// below the root whose [`node_status`] is [`NodeStatus::Failed`] (an
+/// `_error` marker and no `_done`). `tkr show`, `tkr errors`, `tkr ls` and
+/// the web view all find failed nodes here.
+pub fn failed_nodes(storage: &dyn ControllerStorage) -> Result<Vec<Loc>, crate::StorageError> {
+    let mut failed = Vec::new();
+    for path in storage.list_subpaths(storage.workflow_dir())? {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Ok(loc) = Loc::parse(name) else {
+            continue;
+        };
+        // `node_has_error` first: one check for the many nodes without it.
+        if !loc.is_root()
+            && storage.node_has_error(&loc)
+            && node_status(storage, &loc) == NodeStatus::Failed
+        {
+            failed.push(loc);
+        }
+    }
+    failed.sort();
+    Ok(failed)
+}
+
+/// The failed locations the root's `_error` text lists, one a line, sorted
+/// and without repeats: what a failed run recorded when it ended (both
+/// implementations write it; the reference visualizer's `errors`). Empty
+/// while the root has no `_error`.
+pub fn failed_locations_recorded_at_end(storage: &dyn ControllerStorage) -> Vec<String> {
+    let root = Loc::root();
+    if !storage.node_has_error(&root) {
+        return Vec::new();
+    }
+    let text = storage.read_errors(&root).unwrap_or_default();
+    let mut locations: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    locations.sort();
+    locations.dedup();
+    locations
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,5 +315,26 @@ mod tests {
         assert_eq!(node_status(&st, &loc), NodeStatus::Failed);
         st.mark_node_finished(&loc).expect("done");
         assert_eq!(node_status(&st, &loc), NodeStatus::Finished);
+    }
+
+    #[test]
+    fn failed_nodes_are_those_whose_status_is_failed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let st = FileControllerStorage::new(dir.path(), Uuid::from_u128(1), None);
+        let loc = |s: &str| -> Loc { s.parse().expect("loc") };
+        st.mark_node_error(&loc("-.N1")).expect("error");
+        st.mark_node_error(&loc("-.N2.M0.N1")).expect("error");
+        // A stale `_error` beside `_done` is not a failure.
+        st.mark_node_error(&loc("-.N3")).expect("error");
+        st.mark_node_finished(&loc("-.N3")).expect("done");
+        // The root's `_error` is the run's, not a node's.
+        st.write_node_errors(&Loc::root(), "-.N1\n-.N1\n")
+            .expect("root");
+        st.mark_node_error(&Loc::root()).expect("root");
+        assert_eq!(
+            failed_nodes(&st).expect("failed"),
+            vec![loc("-.N1"), loc("-.N2.M0.N1")]
+        );
+        assert_eq!(failed_locations_recorded_at_end(&st), vec!["-.N1"]);
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use tierkreis_core::graph::NodeKind;
 use tierkreis_core::{InputLink, Loc, NodeDef, OutputLoc, ValueRef, WorkerCallArgs};
+use tierkreis_storage::restart::{delete_node_subtree, restart_task};
 use tierkreis_storage::{
     ControllerStorage, ExecutorDebugData, FileControllerStorage, MemoryControllerStorage,
     MemoryFiles, StorageError, WorkerStorage, WorkflowMetaData,
@@ -390,12 +391,12 @@ fn loops<S: ControllerStorage + ?Sized>(s: &S) {
     }
 }
 
-fn delete_removes_node_and_descendants<S: ControllerStorage + ?Sized>(s: &S) {
+fn delete_node_subtree_removes_node_and_descendants<S: ControllerStorage + ?Sized>(s: &S) {
     for l in ["-.N3", "-.N3.N0", "-.N3.N-1", "-.N3.L0.N1", "-.N30", "-.N4"] {
         s.write_node_def(&loc(l), &function("f", &[])).unwrap();
         s.write_output(&loc(l), "value", b"1").unwrap();
     }
-    s.delete(&loc("-.N3")).unwrap();
+    delete_node_subtree(s, &loc("-.N3")).unwrap();
     for l in ["-.N3", "-.N3.N0", "-.N3.N-1", "-.N3.L0.N1"] {
         assert!(!s.exists(&s.node_dir(&loc(l))), "{l} should be deleted");
     }
@@ -403,7 +404,7 @@ fn delete_removes_node_and_descendants<S: ControllerStorage + ?Sized>(s: &S) {
         assert!(s.is_node_started(&loc(l)), "{l} should remain");
     }
     // Deleting what is not there is fine.
-    s.delete(&loc("-.N99")).unwrap();
+    delete_node_subtree(s, &loc("-.N99")).unwrap();
 }
 
 /// A checkpoint tree by hand:
@@ -436,7 +437,7 @@ fn restart_task_in_a_graph<S: ControllerStorage + ?Sized>(s: &S) {
     s.write_node_errors(&loc("-.N1"), "failed once").unwrap();
     s.write_metadata(&loc("-.N1")).unwrap();
 
-    let deps = s.restart_task(&loc("-.N1")).unwrap();
+    let deps = restart_task(s, &loc("-.N1")).unwrap();
     assert_eq!(deps, vec![loc("-.N2"), loc("-.N3"), loc("-.N4")]);
     for l in ["-.N2", "-.N3", "-.N3.N0", "-.N3.N-1", "-.N4"] {
         assert!(!s.exists(&s.node_dir(&loc(l))), "{l} should be deleted");
@@ -459,13 +460,13 @@ fn restart_task_in_a_graph<S: ControllerStorage + ?Sized>(s: &S) {
     assert!(s.read_metadata(&n1).is_ok());
 
     // Only function nodes can be restarted.
-    match s.restart_task(&root).unwrap_err() {
+    match restart_task(s, &root).unwrap_err() {
         StorageError::WrongNodeType {
             expected, found, ..
         } => assert_eq!((expected, found.as_str()), ("function", "eval")),
         other => panic!("expected WrongNodeType, got {other:?}"),
     }
-    assert!(s.restart_task(&loc("-.N77")).unwrap_err().is_not_found());
+    assert!(restart_task(s, &loc("-.N77")).unwrap_err().is_not_found());
 }
 
 /// Restarting a task inside loop iteration L1 of loop N5 deletes the later
@@ -488,7 +489,7 @@ fn restart_task_in_a_loop<S: ControllerStorage + ?Sized>(s: &S) {
     }
     s.mark_node_finished(&loc("-.N5")).unwrap();
 
-    let deps = s.restart_task(&loc("-.N5.L1.N0")).unwrap();
+    let deps = restart_task(s, &loc("-.N5.L1.N0")).unwrap();
     assert_eq!(deps, vec![loc("-.N5.L1.N1"), loc("-.N5.L2"), loc("-.N6")]);
     assert!(!s.exists(&s.node_dir(&loc("-.N5.L2"))));
     assert!(!s.exists(&s.node_dir(&loc("-.N5.L2.N0"))));
@@ -569,7 +570,7 @@ cases!(
     completion_time_over_empty_marker,
     debug_data,
     loops,
-    delete_removes_node_and_descendants,
+    delete_node_subtree_removes_node_and_descendants,
     restart_task_in_a_graph,
     restart_task_in_a_loop,
     layout_matches_reference_names,
@@ -623,7 +624,7 @@ fn the_two_storages_lay_out_the_same_tree() {
     for s in [&file as &dyn ControllerStorage, &mem] {
         restart_task_in_a_graph(s);
         restart_task_in_a_loop(s);
-        delete_removes_node_and_descendants(s);
+        delete_node_subtree_removes_node_and_descendants(s);
         debug_data(s);
     }
     assert!(tree(&file).len() > 20);

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tierkreis_core::Loc;
+use tierkreis_storage::restart::delete_node_subtree;
 use tierkreis_storage::{
     ControllerStorage, FileControllerStorage, FileWorkerStorage, MemoryControllerStorage,
     MemoryFiles, StorageError, WorkerStorage,
@@ -82,7 +83,7 @@ fn values_read_back_are_what_the_disk_holds() {
     same(&b, "x");
     assert_eq!(s.read_output(&b, "x").unwrap(), b"worker");
     // Deleted.
-    s.delete(&a).unwrap();
+    delete_node_subtree(&s, &a).unwrap();
     same(&a, "value");
     same(&b, "x");
 }

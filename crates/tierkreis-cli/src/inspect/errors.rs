@@ -118,7 +118,6 @@ fn collect(
     status: Status,
     lines: usize,
 ) -> anyhow::Result<(Vec<Failure>, Vec<Failure>)> {
-    let mut failed_locs = BTreeSet::new();
     let mut unfinished_locs = BTreeSet::new();
     let dir = st.workflow_dir();
     let entries = std::fs::read_dir(dir)
@@ -131,26 +130,16 @@ fn collect(
             continue;
         }
         let p = e.path();
-        if p.join("_error").exists() {
-            failed_locs.insert(loc);
-        } else if status == Status::Interrupted
+        if status == Status::Interrupted
             && p.join("definition").exists()
-            && !p.join("_done").exists()
+            && tierkreis_storage::node_status(st, &loc) == tierkreis_storage::NodeStatus::Started
             && std::fs::metadata(p.join("logs")).is_ok_and(|m| m.len() > 0)
         {
             unfinished_locs.insert(loc);
         }
     }
-    // The root's `_error` lists the failed locations (both controllers).
-    if let Ok(text) = st.read(&st.error_path(&Loc::root())) {
-        for line in String::from_utf8_lossy(&text).lines() {
-            if let Ok(loc) = Loc::parse(line.trim()) {
-                if !loc.is_root() {
-                    failed_locs.insert(loc);
-                }
-            }
-        }
-    }
+    let failed_locs = tierkreis_storage::failed_nodes(st)
+        .with_context(|| format!("cannot list the workflow folder {}", dir.display()))?;
     let describe = |loc: Loc| {
         let function = match st.read_node_def(&loc) {
             Ok(def) => match def.kind {
@@ -162,7 +151,7 @@ fn collect(
         let text = st.read_errors(&loc).unwrap_or_default();
         Failure {
             message: render::cause_line(&text).to_string(),
-            tail: render::tail(&text, lines)
+            tail: tierkreis_storage::log_tail::last_lines(&text, lines)
                 .into_iter()
                 .map(str::to_string)
                 .collect(),

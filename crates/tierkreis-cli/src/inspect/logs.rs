@@ -5,7 +5,6 @@ use anyhow::{bail, Context};
 use clap::Args;
 use tierkreis_storage::ControllerStorage;
 
-use super::render;
 use super::RunAndLoc;
 use crate::exit;
 
@@ -64,7 +63,7 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
                 );
             }
             let text = st
-                .read_errors(loc)
+                .read_node_log(loc)
                 .with_context(|| format!("cannot read the log of node {loc}"))?;
             if text.is_empty() {
                 eprintln!("node {loc} has no log (it wrote no output and no error)");
@@ -75,7 +74,7 @@ pub fn run(a: LogsArgs) -> anyhow::Result<u8> {
     };
     match a.tail {
         Some(n) => {
-            for line in render::tail(&text, n) {
+            for line in tierkreis_storage::log_tail::last_lines(&text, n) {
                 outln!("{line}");
             }
         }

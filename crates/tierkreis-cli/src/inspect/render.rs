@@ -87,12 +87,6 @@ pub fn truncate(text: &str, max: usize) -> String {
     out
 }
 
-/// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> Vec<&str> {
-    let lines: Vec<&str> = text.trim_end().lines().collect();
-    lines[lines.len().saturating_sub(n)..].to_vec()
-}
-
 /// The last non-empty line of `text` (an error's message, usually).
 pub fn last_line(text: &str) -> &str {
     text.lines()
@@ -239,7 +233,6 @@ mod tests {
         assert_eq!(s.chars().count(), 20);
         assert!(s.starts_with("[0, 1, 2") && s.ends_with('…'), "{s}");
         assert_eq!(value_short(&Value::Bytes(vec![1, 2]), 20), "<2 bytes>");
-        assert_eq!(tail("a\nb\nc\n", 2), vec!["b", "c"]);
         assert_eq!(
             last_line("Traceback\n  x\nTypeError: bad\n\n"),
             "TypeError: bad"

@@ -152,9 +152,11 @@ pub fn run(a: ShowArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// A node's state, as shown.
+/// A node's state as `tkr show` shows it: storage's
+/// [`tierkreis_storage::NodeStatus`], with a started node told apart as
+/// running or interrupted, and a scope with a failed node inside failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum NodeStatus {
+enum ShownNodeStatus {
     NotStarted,
     Running,
     Interrupted,
@@ -162,14 +164,14 @@ enum NodeStatus {
     Failed,
 }
 
-impl NodeStatus {
+impl ShownNodeStatus {
     fn as_str(self) -> &'static str {
         match self {
-            NodeStatus::NotStarted => "not started",
-            NodeStatus::Running => "running",
-            NodeStatus::Interrupted => "interrupted",
-            NodeStatus::Done => "done",
-            NodeStatus::Failed => "failed",
+            ShownNodeStatus::NotStarted => "not started",
+            ShownNodeStatus::Running => "running",
+            ShownNodeStatus::Interrupted => "interrupted",
+            ShownNodeStatus::Done => "done",
+            ShownNodeStatus::Failed => "failed",
         }
     }
 }
@@ -182,7 +184,7 @@ struct Ctx<'a> {
     depth: Option<usize>,
     /// Read every output value (JSON) rather than the few shown.
     full_outputs: bool,
-    /// Locations with an `_error` marker.
+    /// The failed nodes ([`tierkreis_storage::failed_nodes`]).
     errors: BTreeSet<String>,
     /// Location -> its loop iterations or map elements present on disk.
     items: HashMap<String, Vec<Step>>,
@@ -194,7 +196,7 @@ struct View {
     label: String,
     kind: String,
     detail: String,
-    status: NodeStatus,
+    status: ShownNodeStatus,
     started: Option<SystemTime>,
     finished: Option<SystemTime>,
     outputs: Vec<(String, Value)>,
@@ -208,7 +210,7 @@ enum Item {
     Collapsed {
         what: &'static str,
         count: usize,
-        by_status: Vec<(NodeStatus, usize)>,
+        by_status: Vec<(ShownNodeStatus, usize)>,
     },
 }
 
@@ -220,7 +222,16 @@ impl<'a> Ctx<'a> {
         depth: Option<usize>,
         full_outputs: bool,
     ) -> anyhow::Result<Ctx<'a>> {
-        let mut errors = BTreeSet::new();
+        let errors: BTreeSet<String> = tierkreis_storage::failed_nodes(st)
+            .with_context(|| {
+                format!(
+                    "cannot list the workflow folder {}",
+                    st.workflow_dir().display()
+                )
+            })?
+            .iter()
+            .map(|loc| loc.as_str().to_string())
+            .collect();
         let mut items: HashMap<String, Vec<Step>> = HashMap::new();
         let dir = st.workflow_dir();
         let entries = std::fs::read_dir(dir)
@@ -228,9 +239,6 @@ impl<'a> Ctx<'a> {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let Ok(loc) = Loc::parse(&name) else { continue };
-            if e.path().join("_error").exists() {
-                errors.insert(name.clone());
-            }
             if let Some((step @ (Step::L(_) | Step::M(_)), parent)) = loc.pop_last() {
                 items
                     .entry(parent.as_str().to_string())
@@ -260,22 +268,20 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn status(&self, loc: &Loc) -> NodeStatus {
+    fn status(&self, loc: &Loc) -> ShownNodeStatus {
         let prefix = format!("{}.", loc.as_str());
-        let below = self
+        let failed_inside = self
             .errors
             .range(prefix.clone()..)
             .next()
             .is_some_and(|e| e.starts_with(&prefix));
-        if self.errors.contains(loc.as_str()) || below {
-            return NodeStatus::Failed;
-        }
         match tierkreis_storage::node_status(self.st, loc) {
-            tierkreis_storage::NodeStatus::Finished => NodeStatus::Done,
-            tierkreis_storage::NodeStatus::Failed => NodeStatus::Failed,
-            tierkreis_storage::NodeStatus::Started if self.live => NodeStatus::Running,
-            tierkreis_storage::NodeStatus::Started => NodeStatus::Interrupted,
-            tierkreis_storage::NodeStatus::NotStarted => NodeStatus::NotStarted,
+            tierkreis_storage::NodeStatus::Finished => ShownNodeStatus::Done,
+            tierkreis_storage::NodeStatus::Failed => ShownNodeStatus::Failed,
+            _ if failed_inside => ShownNodeStatus::Failed,
+            tierkreis_storage::NodeStatus::Started if self.live => ShownNodeStatus::Running,
+            tierkreis_storage::NodeStatus::Started => ShownNodeStatus::Interrupted,
+            tierkreis_storage::NodeStatus::NotStarted => ShownNodeStatus::NotStarted,
         }
     }
 
@@ -458,14 +464,18 @@ impl<'a> Ctx<'a> {
 
     fn items_of(&self, loc: &Loc, steps: &[Step], what: &'static str, depth: usize) -> Vec<Item> {
         let n = steps.len();
-        let statuses: Vec<NodeStatus> = steps.iter().map(|s| self.status(&loc.push(*s))).collect();
+        let statuses: Vec<ShownNodeStatus> =
+            steps.iter().map(|s| self.status(&loc.push(*s))).collect();
         let mut keep = vec![true; n];
         if !self.all && n > COLLAPSE_OVER {
             keep = (0..n).map(|i| i < KEEP_FIRST || i == n - 1).collect();
             let mut notable = 0;
             for i in KEEP_FIRST..n - 1 {
                 if notable < KEEP_NOTABLE
-                    && matches!(statuses[i], NodeStatus::Failed | NodeStatus::Running)
+                    && matches!(
+                        statuses[i],
+                        ShownNodeStatus::Failed | ShownNodeStatus::Running
+                    )
                 {
                     keep[i] = true;
                     notable += 1;
@@ -484,13 +494,13 @@ impl<'a> Ctx<'a> {
                 i += 1;
                 continue;
             }
-            let mut counts: IndexMap<NodeStatus, usize> = IndexMap::new();
+            let mut counts: IndexMap<ShownNodeStatus, usize> = IndexMap::new();
             let start = i;
             while i < n && !keep[i] {
                 *counts.entry(statuses[i]).or_default() += 1;
                 i += 1;
             }
-            let mut by_status: Vec<(NodeStatus, usize)> = counts.into_iter().collect();
+            let mut by_status: Vec<(ShownNodeStatus, usize)> = counts.into_iter().collect();
             by_status.sort();
             out.push(Item::Collapsed {
                 what,

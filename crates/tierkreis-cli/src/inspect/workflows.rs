@@ -37,7 +37,7 @@ pub struct Summary {
     pub duration: Option<f64>,
     /// Folders with a `nodedef`: nodes started.
     pub nodes: usize,
-    /// Folders with an `_error` marker, the root excluded.
+    /// Failed nodes ([`tierkreis_storage::failed_nodes`]).
     pub failures: usize,
     /// For sorting: seconds of the start time.
     sort_key: f64,
@@ -73,7 +73,7 @@ pub fn summarise(tkr_dir: &Path, id: Uuid) -> Summary {
         (None, _) => None,
     };
     let nodes = tierkreis_storage::workflow_status::started_node_count(&storage).unwrap_or(0);
-    let failures = count_failures(&dir);
+    let failures = tierkreis_storage::failed_nodes(&storage).map_or(0, |f| f.len());
     Summary {
         id,
         dir,
@@ -86,21 +86,6 @@ pub fn summarise(tkr_dir: &Path, id: Uuid) -> Summary {
         failures,
         sort_key: start_secs.unwrap_or(0.0),
     }
-}
-
-/// Non-root node folders with an `_error` marker.
-fn count_failures(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("-.") && e.path().join("_error").exists()
-        })
-        .count()
 }
 
 /// The ids of every workflow folder (named by a UUID) in `tkr_dir`.

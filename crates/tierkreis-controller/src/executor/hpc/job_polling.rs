@@ -294,8 +294,7 @@ pub(crate) fn tail_lines(path: &Path, n: usize) -> String {
         return String::new();
     };
     let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = lines[lines.len().saturating_sub(n)..].join("\n");
+    let mut out = tierkreis_storage::log_tail::last_lines(&text, n).join("\n");
     if !out.is_empty() {
         out.push('\n');
     }

@@ -600,12 +600,11 @@ const LOG_TAIL_HEADING: &str = "\nlast lines of its log:\n";
 /// The last lines of this call's log, for an error message.
 fn tail_since(job: &Job, from: u64) -> String {
     let text = log_since(job, from);
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines.len().saturating_sub(TAIL_LINES);
+    let lines = tierkreis_storage::log_tail::last_lines(&text, TAIL_LINES);
     if lines.is_empty() {
         return String::new();
     }
-    format!("{LOG_TAIL_HEADING}{}\n", lines[start..].join("\n"))
+    format!("{LOG_TAIL_HEADING}{}\n", lines.join("\n"))
 }
 
 /// This call's log lines, prefixed with the location, into the workflow log
