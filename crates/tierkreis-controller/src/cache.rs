@@ -412,26 +412,8 @@ fn holds_a_graph(bytes: &[u8]) -> bool {
 fn functions_named(bytes: &[u8], functions: &mut std::collections::BTreeSet<String>) -> Option<()> {
     let value = Value::from_bytes(bytes);
     let graph = tierkreis_core::GraphData::from_value(&value).ok()?;
-    collect_functions(&graph, functions);
+    functions.extend(graph.function_names().into_iter().map(String::from));
     Some(())
-}
-
-fn collect_functions(
-    graph: &tierkreis_core::GraphData,
-    functions: &mut std::collections::BTreeSet<String>,
-) {
-    use tierkreis_core::graph::{ConstValue, NodeKind};
-    for node in &graph.nodes {
-        match &node.kind {
-            NodeKind::Function { function_name } => {
-                functions.insert(function_name.clone());
-            }
-            NodeKind::Const {
-                value: ConstValue::Graph(inner),
-            } => collect_functions(inner, functions),
-            _ => {}
-        }
-    }
 }
 
 /// The result cache as the scheduler sees it for nested graphs: lookups

@@ -56,6 +56,28 @@ pub struct GraphData {
 }
 
 impl GraphData {
+    /// The function names its function nodes call, and those of the graphs
+    /// held by its `const` nodes, depth first in node order, repeats kept:
+    /// the one walk behind "which workers does this graph need" (the warm
+    /// pre-start) and "which workers' code does a nested graph run" (the
+    /// result cache's key).
+    pub fn function_names(&self) -> Vec<&str> {
+        fn walk<'g>(graph: &'g GraphData, found: &mut Vec<&'g str>) {
+            for node in &graph.nodes {
+                match &node.kind {
+                    NodeKind::Function { function_name } => found.push(function_name),
+                    NodeKind::Const {
+                        value: ConstValue::Graph(nested),
+                    } => walk(nested, found),
+                    _ => {}
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(self, &mut found);
+        found
+    }
+
     /// One-line JSON (`json::to_string_compact`) of [`GraphData::to_value`]: the
     /// same JSON value as pydantic's `model_dump_json()`.
     pub fn to_json(&self) -> Vec<u8> {
@@ -184,6 +206,33 @@ pub(crate) mod test_json {
 mod tests {
     use super::*;
     use crate::graph::test_json::{graph, parse};
+
+    #[test]
+    fn function_names_walks_nested_graphs_in_node_order() {
+        // factorial: a function node at the top, and a nested graph (a
+        // const) that calls igt, iadd and itimes.
+        let bytes = include_bytes!("../../../../examples/graphs/factorial.json");
+        let g = GraphData::from_json(bytes).expect("factorial decodes");
+        let names = g.function_names();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            vec!["builtins.iadd", "builtins.igt", "builtins.itimes"]
+        );
+        let outer = graph(&format!(
+            r#"{{"nodes":[{{"type":"function","function_name":"w.first","inputs":{{}},"outputs":{{}}}},
+                {{"type":"const","value":{},"inputs":{{}},"outputs":{{}}}},
+                {{"type":"function","function_name":"w.last","inputs":{{}},"outputs":{{}}}}],
+              "fixed_inputs":{{}},"graph_inputs":[],"graph_output_idx":null}}"#,
+            std::str::from_utf8(bytes).expect("utf-8")
+        ))
+        .expect("outer decodes");
+        let outer_names = outer.function_names();
+        assert_eq!(outer_names.first(), Some(&"w.first"));
+        assert_eq!(outer_names.last(), Some(&"w.last"));
+        assert_eq!(outer_names.len(), 2 + names.len());
+    }
 
     #[test]
     fn remaining_inputs_respects_fixed_and_provided() {

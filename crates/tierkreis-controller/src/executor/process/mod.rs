@@ -14,7 +14,6 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use tierkreis_core::graph::{ConstValue, NodeKind};
 use tierkreis_core::GraphData;
 use tierkreis_storage::ControllerStorage;
 
@@ -303,27 +302,15 @@ impl ProcessExecutor {
 /// its constants call, each once with one of its functions, in node order
 /// (builtins left out).
 fn workers_called_by(graph: &GraphData) -> Vec<(String, String)> {
-    fn walk(graph: &GraphData, found: &mut Vec<(String, String)>) {
-        for node in &graph.nodes {
-            match &node.kind {
-                NodeKind::Function { function_name } => {
-                    if let Some((worker, function)) = function_name.rsplit_once('.') {
-                        if worker != crate::builtins::BUILTINS_WORKER
-                            && !found.iter().any(|(w, _)| w == worker)
-                        {
-                            found.push((worker.to_string(), function.to_string()));
-                        }
-                    }
-                }
-                NodeKind::Const {
-                    value: ConstValue::Graph(nested),
-                } => walk(nested, found),
-                _ => {}
+    let mut found: Vec<(String, String)> = Vec::new();
+    for name in graph.function_names() {
+        if let Some((worker, function)) = name.rsplit_once('.') {
+            if worker != crate::builtins::BUILTINS_WORKER && !found.iter().any(|(w, _)| w == worker)
+            {
+                found.push((worker.to_string(), function.to_string()));
             }
         }
     }
-    let mut found = Vec::new();
-    walk(graph, &mut found);
     found
 }
 
