@@ -15,7 +15,8 @@
 //! - [`timestamps`]: time stamps in the text Python's `isoformat()` gives.
 //! - [`timeline`]: when each task was queued, started and finished, and where
 //!   ([`run_report`]: the report's numbers from it).
-//! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
+//! - [`workflow_status`]: how a workflow and its nodes stand, for every reader;
+//!   [`find_workflow`]: which workflow a UUID, prefix or name means.
 //!
 //! Every operation returns [`StorageError`]; a missing entry is always
 //! [`StorageError::NotFound`].
@@ -25,6 +26,7 @@ pub mod attempts;
 pub mod breakpoints;
 pub mod controller;
 pub mod error;
+pub mod find_workflow;
 pub mod lock;
 pub mod memory;
 pub mod result_cache;
