@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tierkreis_controller::engine::{self, RunSettings};
+use tierkreis_controller::engine::{self, RunSettings, RunSettingsError};
 use tierkreis_controller::runtime;
 use tierkreis_controller::scheduler::{GraphInfo, Outcome, Progress, WaitingNode};
 use tierkreis_core::{GraphData, Loc};
@@ -187,7 +187,9 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
     );
     if args.storage == StorageKind::File {
         report(
-            settings.write(storage.as_ref()).map_err(anyhow::Error::from),
+            settings
+                .write(storage.as_ref())
+                .map_err(anyhow::Error::from),
             exit::INTERNAL,
         )?;
     }
@@ -202,19 +204,12 @@ fn use_recorded_settings(
     common: &Common,
 ) -> Result<RunSettings, u8> {
     let given = crate::run_settings::from_flags(common, false, None, None);
-    let recorded = report(
-        RunSettings::read(storage).map_err(anyhow::Error::from),
-        exit::USAGE,
-    )?;
-    let settings = match recorded {
-        Some(recorded) => recorded.overridden_by(&given, common.config.is_some()),
-        None => given,
+    let settings = given.with_recorded_under(storage, common.config.is_some());
+    let code = match &settings {
+        Err(RunSettingsError::Write { .. } | RunSettingsError::Encode { .. }) => exit::INTERNAL,
+        _ => exit::USAGE,
     };
-    report(
-        settings.write(storage).map_err(anyhow::Error::from),
-        exit::INTERNAL,
-    )?;
-    Ok(settings)
+    report(settings.map_err(anyhow::Error::from), code)
 }
 
 /// `-r/--do-clean-restart`: deletes the run's checkpoint folder, once no
@@ -577,11 +572,7 @@ fn print_paused(storage: &dyn ControllerStorage, common: &Common, locs: &[Loc]) 
 }
 
 /// A stalled run: the waiting nodes and what each waits for.
-fn print_stalled(
-    storage: &dyn ControllerStorage,
-    common: &Common,
-    waiting: &[WaitingNode],
-) -> u8 {
+fn print_stalled(storage: &dyn ControllerStorage, common: &Common, waiting: &[WaitingNode]) -> u8 {
     let id = storage.workflow_id();
     let message = format!(
         "workflow {id} {}",
@@ -665,9 +656,7 @@ fn failure_hint(storage: &dyn ControllerStorage, failed: &[Loc]) -> String {
 
 /// The waiting nodes of a stalled run for `--json`: `[{"loc", "node",
 /// "waits_for": [{"port", "from", "from_port", "from_state"}]}]`.
-fn waiting_nodes_json(
-    waiting: &[WaitingNode],
-) -> tierkreis_core::Value {
+fn waiting_nodes_json(waiting: &[WaitingNode]) -> tierkreis_core::Value {
     use tierkreis_core::Value;
     let text = |s: String| Value::Str(s);
     Value::List(

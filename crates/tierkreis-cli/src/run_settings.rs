@@ -66,9 +66,6 @@ mod tests {
         assert_eq!(settings.config, Some(config));
         let loaded = settings.load_config().expect("config");
         assert_eq!(loaded.hpc.poll_secs, Some(5.0));
-        assert_eq!(
-            settings.effective_config(loaded).hpc.poll_secs,
-            Some(0.02)
-        );
+        assert_eq!(settings.effective_config(loaded).hpc.poll_secs, Some(0.02));
     }
 }

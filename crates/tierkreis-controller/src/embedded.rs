@@ -221,12 +221,13 @@ pub fn run_workflow(
             )?;
         }
     }
-    let run_settings = recorded_run_settings(storage.as_ref(), settings, new).map_err(|source| {
-        EngineError::RunSettings {
-            workflow_id,
-            source,
-        }
-    })?;
+    let run_settings =
+        recorded_run_settings(storage.as_ref(), settings, new).map_err(|source| {
+            EngineError::RunSettings {
+                workflow_id,
+                source,
+            }
+        })?;
     let config = match &settings.config {
         Some(config) => config.clone(),
         None => run_settings
@@ -291,14 +292,13 @@ fn recorded_run_settings(
     settings: &EngineSettings,
     new: bool,
 ) -> Result<RunSettings, RunSettingsError> {
-    let config_given = settings.run.config.is_some();
     let given = settings.run.clone().with_absolute_paths();
-    let run_settings = match (new, RunSettings::read(storage)?) {
-        (false, Some(recorded)) => recorded.overridden_by(&given, config_given),
-        _ => given,
-    };
-    run_settings.write(storage)?;
-    Ok(run_settings)
+    if new {
+        given.write(storage)?;
+        Ok(given)
+    } else {
+        given.with_recorded_under(storage, settings.run.config.is_some())
+    }
 }
 
 /// Fails, naming them, when `break_at` selectors name nothing in `graph`.

@@ -175,6 +175,22 @@ impl RunSettings {
             .map_err(|source| RunSettingsError::Write { path, source })
     }
 
+    /// For a resume or restart: the settings the run recorded with these
+    /// (`given`) on top, recorded again; `given` alone when the run has
+    /// none (started by the reference or an older `tkr`).
+    pub fn with_recorded_under(
+        self,
+        storage: &dyn ControllerStorage,
+        config_given: bool,
+    ) -> Result<RunSettings, RunSettingsError> {
+        let settings = match RunSettings::read(storage)? {
+            Some(recorded) => recorded.overridden_by(&self, config_given),
+            None => self,
+        };
+        settings.write(storage)?;
+        Ok(settings)
+    }
+
     /// The configuration file these settings name, else `./tkr.toml` when it
     /// exists, else the defaults.
     pub fn load_config(&self) -> Result<ExecutorConfig, ConfigError> {
@@ -263,15 +279,14 @@ pub fn assemble_engine(
     resume: bool,
 ) -> Engine {
     let config = settings.effective_config(config);
-    let cache = ((settings.cache || config.cache == Some(true))
-        && storage.workflow_dir().is_dir())
-    .then(|| {
-        Arc::new(crate::cache::configured_cache(
-            storage.tkr_dir(),
-            &config,
-            &settings.registries,
-        ))
-    });
+    let cache = ((settings.cache || config.cache == Some(true)) && storage.workflow_dir().is_dir())
+        .then(|| {
+            Arc::new(crate::cache::configured_cache(
+                storage.tkr_dir(),
+                &config,
+                &settings.registries,
+            ))
+        });
     let options = RunOptions {
         resume,
         breakpoints,
@@ -284,10 +299,7 @@ pub fn assemble_engine(
     let discovery =
         Discovery::new(config, settings.registries.clone()).with_uv_preferred(settings.prefer_uv);
     Engine {
-        executor: DefaultExecutor::with_processes(ProcessExecutor::new(
-            discovery,
-            process_options,
-        )),
+        executor: DefaultExecutor::with_processes(ProcessExecutor::new(discovery, process_options)),
         options,
     }
 }

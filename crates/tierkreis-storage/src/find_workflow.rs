@@ -189,7 +189,10 @@ mod tests {
         assert!(err.to_string().contains("no workflow \"ffff\""), "{err}");
         let empty = tempfile::tempdir().expect("tempdir");
         let err = find_workflow(empty.path(), "x").expect_err("none at all");
-        assert!(matches!(err, FindWorkflowError::NoWorkflows { .. }), "{err}");
+        assert!(
+            matches!(err, FindWorkflowError::NoWorkflows { .. }),
+            "{err}"
+        );
     }
 
     #[test]
