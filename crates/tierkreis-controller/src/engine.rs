@@ -69,7 +69,7 @@ pub enum RunSettingsError {
     Read {
         path: PathBuf,
         #[source]
-        source: StorageError,
+        source: Box<StorageError>,
     },
     #[error("the run's settings {} are not valid", .path.display())]
     Invalid {
@@ -87,7 +87,7 @@ pub enum RunSettingsError {
     Write {
         path: PathBuf,
         #[source]
-        source: StorageError,
+        source: Box<StorageError>,
     },
 }
 
@@ -154,7 +154,7 @@ impl RunSettings {
             .read(&path)
             .map_err(|source| RunSettingsError::Read {
                 path: path.clone(),
-                source,
+                source: Box::new(source),
             })?;
         serde_json::from_slice(&bytes)
             .map(Some)
@@ -172,7 +172,10 @@ impl RunSettings {
         storage
             .mkdir(&storage.debug_path())
             .and_then(|()| storage.write(&path, &bytes))
-            .map_err(|source| RunSettingsError::Write { path, source })
+            .map_err(|source| RunSettingsError::Write {
+                path,
+                source: Box::new(source),
+            })
     }
 
     /// For a resume or restart: the settings the run recorded with these
