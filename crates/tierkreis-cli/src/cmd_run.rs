@@ -5,12 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tierkreis_controller::executor::{
-    DefaultExecutor, Discovery, ExecutorConfig, ProcessExecutor, ProcessOptions,
-    DEFAULT_CONFIG_FILE,
-};
+use tierkreis_controller::engine::{self, RunSettings, RunSettingsError};
 use tierkreis_controller::runtime;
-use tierkreis_controller::scheduler::{GraphInfo, Outcome};
+use tierkreis_controller::scheduler::{GraphInfo, Outcome, Progress, WaitingNode};
 use tierkreis_core::{GraphData, Loc};
 use tierkreis_storage::{
     ControllerStorage, FileControllerStorage, MemoryControllerStorage, WorkflowLock,
@@ -19,7 +16,6 @@ use uuid::Uuid;
 
 use crate::output;
 use crate::run_flags::{DEFAULT_GRAPH_FILE, DEFAULT_GRAPH_LOCATION, DEFAULT_INPUTS_FILE};
-use crate::run_settings::RunSettings;
 use crate::{exit, Common, RestartArgs, ResumeArgs, RunArgs, StorageKind};
 
 /// The checkpoint folder: `--checkpoints`, else `$TKR_DIR`, else `~/.tierkreis/checkpoints`.
@@ -168,7 +164,7 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
             if args.reference.do_clean_restart && s.workflow_dir().exists() {
                 clean_restart(&s)?;
             }
-            if s.workflow_dir().exists() {
+            if engine::workflow_started(s.workflow_dir()) {
                 print_error(format!(
                     "workflow {id} already exists in {}; use `tkr resume {id}` to continue it, or another id",
                     s.workflow_dir().parent().map(|p| p.display().to_string()).unwrap_or_default()
@@ -183,41 +179,37 @@ fn run_inner(args: RunArgs) -> Result<u8, u8> {
         runtime::start_workflow(storage.as_ref(), &graph, &inputs).map_err(anyhow::Error::from),
         exit::INTERNAL,
     )?;
-    let overrides = ExecutorOverrides {
-        prefer_uv: args.reference.uv,
-        batch_poll_secs: args.reference.polling_interval_seconds,
-    };
+    let settings = crate::run_settings::from_flags(
+        &args.common,
+        args.reference.uv,
+        args.reference.polling_interval_seconds,
+        args.python.as_deref(),
+    );
     if args.storage == StorageKind::File {
-        let settings = RunSettings::from_flags(
-            &args.common,
-            overrides.prefer_uv,
-            overrides.batch_poll_secs,
-            args.python.as_deref(),
-        );
-        report(settings.write(storage.as_ref()), exit::INTERNAL)?;
+        report(
+            settings
+                .write(storage.as_ref())
+                .map_err(anyhow::Error::from),
+            exit::INTERNAL,
+        )?;
     }
-    drive(storage, false, &args.common, &overrides)
+    drive(storage, false, &args.common, &settings)
 }
 
 /// For a resume or restart: the settings the run was started with (its
 /// registries, configuration file, worker options), with the flags given
-/// on this command line on top, put into `common` and recorded again.
+/// on this command line on top, recorded again.
 fn use_recorded_settings(
     storage: &dyn ControllerStorage,
-    common: &mut Common,
-) -> Result<ExecutorOverrides, u8> {
-    let given = RunSettings::from_flags(common, false, None, None);
-    let recorded = report(RunSettings::read(storage), exit::USAGE)?;
-    let settings = match recorded {
-        Some(recorded) => recorded.overridden_by(&given, common.config.is_some()),
-        None => given,
+    common: &Common,
+) -> Result<RunSettings, u8> {
+    let given = crate::run_settings::from_flags(common, false, None, None);
+    let settings = given.with_recorded_under(storage, common.config.is_some());
+    let code = match &settings {
+        Err(RunSettingsError::Write { .. } | RunSettingsError::Encode { .. }) => exit::INTERNAL,
+        _ => exit::USAGE,
     };
-    settings.apply_to(common);
-    report(settings.write(storage), exit::INTERNAL)?;
-    Ok(ExecutorOverrides {
-        prefer_uv: settings.prefer_uv,
-        batch_poll_secs: settings.batch_poll_secs,
-    })
+    report(settings.map_err(anyhow::Error::from), code)
 }
 
 /// `-r/--do-clean-restart`: deletes the run's checkpoint folder, once no
@@ -239,15 +231,6 @@ fn clean_restart(storage: &FileControllerStorage) -> Result<(), u8> {
         }),
         exit::USAGE,
     )
-}
-
-/// Executor settings from `tkr run`'s reference flags.
-#[derive(Debug, Default)]
-struct ExecutorOverrides {
-    /// `--uv`: Python workers run with `uv run`.
-    prefer_uv: bool,
-    /// `-p`: seconds between two batch-job status queries.
-    batch_poll_secs: Option<f64>,
 }
 
 fn lock(storage: &dyn ControllerStorage, kind: StorageKind) -> Result<Option<WorkflowLock>, u8> {
@@ -279,11 +262,11 @@ fn open_existing(
 pub fn resume(args: ResumeArgs) -> u8 {
     let json = args.common.json;
     let inner = move || -> Result<u8, u8> {
-        let mut common = args.common;
+        let common = args.common;
         let storage = open_existing(&common, &args.target)?;
         let _lock = lock(storage.as_ref(), StorageKind::File)?;
-        let overrides = use_recorded_settings(storage.as_ref(), &mut common)?;
-        drive(storage, true, &common, &overrides)
+        let settings = use_recorded_settings(storage.as_ref(), &common)?;
+        drive(storage, true, &common, &settings)
     };
     match inner() {
         Ok(c) | Err(c) => json_error_if_unreported(json, c),
@@ -293,7 +276,7 @@ pub fn resume(args: ResumeArgs) -> u8 {
 pub fn restart(args: RestartArgs) -> u8 {
     let json = args.common.json;
     let inner = move || -> Result<u8, u8> {
-        let mut common = args.common;
+        let common = args.common;
         let (run, loc) = match (args.run_id, &args.run_or_loc, &args.loc) {
             (Some(_), loc, None) => (None, loc),
             (None, run, Some(loc)) => (Some(run.clone()), loc),
@@ -343,8 +326,8 @@ pub fn restart(args: RestartArgs) -> u8 {
                 invalidated.len()
             );
         }
-        let overrides = use_recorded_settings(storage.as_ref(), &mut common)?;
-        drive(storage, true, &common, &overrides)
+        let settings = use_recorded_settings(storage.as_ref(), &common)?;
+        drive(storage, true, &common, &settings)
     };
     match inner() {
         Ok(c) | Err(c) => json_error_if_unreported(json, c),
@@ -368,13 +351,13 @@ fn check_break_at(graph: &GraphInfo, common: &Common) -> Result<(), u8> {
     Err(exit::USAGE)
 }
 
-/// The run options of `common`'s breakpoint flags; a `--break-at` that names
-/// nothing in the workflow's graph is an error naming it.
-fn run_options(
+/// The breakpoints of `common`'s flags; on resume, a `--break-at` that
+/// names nothing in the workflow's graph is an error naming it.
+fn breakpoints(
     storage: &dyn ControllerStorage,
     resume: bool,
     common: &Common,
-) -> Result<runtime::RunOptions, u8> {
+) -> Result<tierkreis_controller::scheduler::Breakpoints, u8> {
     let breakpoints = tierkreis_controller::scheduler::Breakpoints {
         from_metadata: common.breakpoints.enabled,
         break_at: common.breakpoints.break_at.clone(),
@@ -387,26 +370,61 @@ fn run_options(
         )?;
         check_break_at(&graph, common)?;
     }
-    Ok(runtime::RunOptions {
-        resume,
-        breakpoints,
-        cache: None,
-        retries: None,
-        record_timeline: true,
-        timeline_sinks: Vec::new(),
-    })
+    Ok(breakpoints)
 }
 
+/// How a run ended, for [`print_end`].
+enum RunEnd {
+    /// The workflow finished: in `elapsed`, `started_now` nodes started by this call.
+    Finished {
+        elapsed: std::time::Duration,
+        started_now: u64,
+    },
+    /// These nodes failed.
+    Failed(Vec<Loc>),
+    /// Paused before these nodes, at breakpoints.
+    Paused(Vec<Loc>),
+    /// Nothing runs and nothing can start; these nodes wait.
+    Stalled(Vec<WaitingNode>),
+    /// Stopped by a signal: this many running tasks stopped, none failed.
+    Stopped { stopped: usize },
+    /// The controller itself failed (storage, executor).
+    ControllerFailed(runtime::RunError),
+}
+
+/// Runs the workflow in `storage` with `settings` (assembled as every
+/// embedder assembles it) and `common`'s breakpoints, progress display and
+/// telemetry, then prints how it ended.
 fn drive(
     storage: Arc<dyn ControllerStorage>,
     resume: bool,
     common: &Common,
-    overrides: &ExecutorOverrides,
+    settings: &RunSettings,
 ) -> Result<u8, u8> {
-    let mut options = run_options(storage.as_ref(), resume, common)?;
-    let config = executor_config(common, overrides)?;
-    options.cache = result_cache(storage.as_ref(), common, &config);
-    options.retries = retry_policies(common, &config);
+    let end = run_to_end(&storage, resume, common, settings)?;
+    // The process ends right after reporting: let the OS reclaim an in-memory
+    // store of millions of entries instead of freeing them one by one.
+    let storage = std::mem::ManuallyDrop::new(storage);
+    print_end(storage.as_ref(), resume, common, end)
+}
+
+/// Assembles the engine and runs the workflow until it ends; Ctrl-C and
+/// SIGTERM stop it. Errors before the run starts are printed here.
+fn run_to_end(
+    storage: &Arc<dyn ControllerStorage>,
+    resume: bool,
+    common: &Common,
+    settings: &RunSettings,
+) -> Result<RunEnd, u8> {
+    let breakpoints = breakpoints(storage.as_ref(), resume, common)?;
+    let config = report(
+        settings.load_config().map_err(anyhow::Error::from),
+        exit::USAGE,
+    )?;
+    let engine::Engine {
+        mut executor,
+        mut options,
+    } = engine::assemble_engine(storage.as_ref(), settings, config, breakpoints, resume);
     if let Some(url) = tierkreis_telemetry::endpoint(common.otlp.as_deref()) {
         let sink = report(
             tierkreis_telemetry::otlp_export(&url).map_err(anyhow::Error::from),
@@ -414,11 +432,10 @@ fn drive(
         )?;
         options.timeline_sinks.push(sink);
     }
-    let mut executor = executor(common, config, overrides)?;
     let events = runtime::EventChannel::new();
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
     let start = std::time::Instant::now();
-    let mut last = None;
+    let mut last: Option<Progress> = None;
     let mut reporter = crate::progress::Reporter::new(common.quiet || common.json);
     let outcome = runtime::run_with_options(
         storage.clone(),
@@ -433,130 +450,173 @@ fn drive(
     reporter.finish();
     signals.close();
     drop(executor);
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(runtime::RunError::Stopped { stopped }) => {
-            let id = storage.workflow_id();
-            let message = format!(
-                "workflow {id} stopped ({stopped} running task(s) stopped, none marked failed); \
-                 continue it with `tkr resume {id}`"
-            );
-            eprintln!("interrupted: {message}");
-            if common.json {
-                output::RunReport::new(storage.as_ref(), "interrupted")
-                    .with("message", message.into())
-                    .print();
-            }
-            return Err(exit::INTERRUPTED);
-        }
-        Err(e) => {
-            let message = crate::output::error_text(&anyhow::Error::from(e));
-            eprintln!("error: {message}");
-            if common.json {
-                output::RunReport::new(storage.as_ref(), "error")
-                    .with("message", message.into())
-                    .print();
-            }
-            return Err(exit::INTERNAL);
-        }
-    };
-    let elapsed = start.elapsed();
-    let id = storage.workflow_id();
-    // The process ends right after reporting: let the OS reclaim an in-memory
-    // store of millions of entries instead of freeing them one by one.
-    let storage = std::mem::ManuallyDrop::new(storage);
-    match &outcome {
-        Outcome::Finished => {
-            // `-q` prints nothing but the result, so it prints the outputs.
-            let outputs = if common.print_outputs || common.quiet {
-                match output::read_outputs(storage.as_ref()) {
-                    Ok(values) => Some(values),
-                    Err(e) => {
-                        print_error(crate::output::error_text(&e));
-                        return Err(exit::INTERNAL);
-                    }
-                }
-            } else {
-                None
-            };
-            if common.json {
-                let mut report = output::RunReport::new(storage.as_ref(), "finished");
-                if let Some(values) = outputs {
-                    report = report.with("outputs", tierkreis_core::Value::Map(values));
-                }
-                report.print();
-            } else if let Some(values) = &outputs {
-                output::print_outputs_text(values);
-            }
-            if !common.quiet && !common.json {
-                // The count `tkr ls` shows (every started node, scopes and
-                // the root included); on resume, how many ran now as well.
-                let total =
-                    tierkreis_storage::workflow_status::started_node_count(storage.as_ref())
-                        .unwrap_or_default();
-                let now = last.unwrap_or_default().started;
-                let again = if resume {
-                    format!(" ({now} run now)")
-                } else {
-                    String::new()
-                };
-                eprintln!(
-                    "workflow {id} finished: {total} nodes{again} in {:.3}s",
-                    elapsed.as_secs_f64()
-                );
-            }
-            Ok(exit::OK)
-        }
-        Outcome::Failed(locs) => {
-            let errors = output::report_failures(storage.as_ref(), locs, common.json);
-            if common.json {
-                output::RunReport::new(storage.as_ref(), "failed")
-                    .with("errors", errors)
-                    .print();
-            } else {
-                eprintln!("{}", failure_hint(storage.as_ref(), locs));
-            }
-            Ok(exit::FAILED)
-        }
-        Outcome::Paused(locs) => {
-            let list: Vec<String> = locs.iter().map(ToString::to_string).collect();
-            if common.json {
-                use tierkreis_core::Value;
-                let mut m = indexmap::IndexMap::new();
-                m.insert("workflow".to_string(), Value::Str(id.to_string()));
-                m.insert("status".to_string(), Value::Str("paused".to_string()));
-                m.insert(
-                    "paused_at".to_string(),
-                    Value::List(list.iter().cloned().map(Value::Str).collect()),
-                );
-                output::print_report_line(&Value::Map(m));
-            } else if !common.quiet {
-                eprintln!(
-                    "workflow {id} paused at breakpoint {}; continue it with `tkr resume {id}`",
-                    list.join(", ")
-                );
-            }
-            Ok(exit::PAUSED)
-        }
-        Outcome::Stalled(_) | Outcome::Running => {
-            let waiting = match &outcome {
-                Outcome::Stalled(waiting) => waiting.as_slice(),
-                _ => &[],
-            };
-            let message = format!(
-                "workflow {id} {}",
-                tierkreis_controller::scheduler::stall_explanation(waiting)
-            );
-            eprintln!("error: {message}");
-            if common.json {
-                output::RunReport::new(storage.as_ref(), "stalled")
-                    .with("message", message.into())
-                    .with("waiting", waiting_nodes_json(waiting))
-                    .print();
-            }
-            Ok(exit::INTERNAL)
-        }
+    Ok(match outcome {
+        Ok(Outcome::Finished) => RunEnd::Finished {
+            elapsed: start.elapsed(),
+            started_now: last.unwrap_or_default().started,
+        },
+        Ok(Outcome::Failed(locs)) => RunEnd::Failed(locs),
+        Ok(Outcome::Paused(locs)) => RunEnd::Paused(locs),
+        Ok(Outcome::Stalled(waiting)) => RunEnd::Stalled(waiting),
+        Ok(Outcome::Running) => RunEnd::Stalled(Vec::new()),
+        Err(runtime::RunError::Stopped { stopped }) => RunEnd::Stopped { stopped },
+        Err(e) => RunEnd::ControllerFailed(e),
+    })
+}
+
+/// Prints how the run ended (text on stderr, outputs or the `--json`
+/// object on stdout) and gives the exit status.
+fn print_end(
+    storage: &dyn ControllerStorage,
+    resume: bool,
+    common: &Common,
+    end: RunEnd,
+) -> Result<u8, u8> {
+    match end {
+        RunEnd::Finished {
+            elapsed,
+            started_now,
+        } => print_finished(storage, resume, common, elapsed, started_now),
+        RunEnd::Failed(locs) => Ok(print_failed(storage, common, &locs)),
+        RunEnd::Paused(locs) => Ok(print_paused(storage, common, &locs)),
+        RunEnd::Stalled(waiting) => Ok(print_stalled(storage, common, &waiting)),
+        RunEnd::Stopped { stopped } => Err(print_stopped(storage, common, stopped)),
+        RunEnd::ControllerFailed(e) => Err(print_controller_failure(storage, common, e)),
     }
+}
+
+/// A finished run: its outputs (with `-o`, `-q` or in the `--json` object)
+/// and the summary line.
+fn print_finished(
+    storage: &dyn ControllerStorage,
+    resume: bool,
+    common: &Common,
+    elapsed: std::time::Duration,
+    started_now: u64,
+) -> Result<u8, u8> {
+    let id = storage.workflow_id();
+    // `-q` prints nothing but the result, so it prints the outputs.
+    let outputs = if common.print_outputs || common.quiet {
+        match output::read_outputs(storage) {
+            Ok(values) => Some(values),
+            Err(e) => {
+                print_error(crate::output::error_text(&e));
+                return Err(exit::INTERNAL);
+            }
+        }
+    } else {
+        None
+    };
+    if common.json {
+        let mut report = output::RunReport::new(storage, "finished");
+        if let Some(values) = outputs {
+            report = report.with("outputs", tierkreis_core::Value::Map(values));
+        }
+        report.print();
+    } else if let Some(values) = &outputs {
+        output::print_outputs_text(values);
+    }
+    if !common.quiet && !common.json {
+        // The count `tkr ls` shows (every started node, scopes and
+        // the root included); on resume, how many ran now as well.
+        let total =
+            tierkreis_storage::workflow_status::started_node_count(storage).unwrap_or_default();
+        let again = if resume {
+            format!(" ({started_now} run now)")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "workflow {id} finished: {total} nodes{again} in {:.3}s",
+            elapsed.as_secs_f64()
+        );
+    }
+    Ok(exit::OK)
+}
+
+/// A failed run: each failure, and what to do next.
+fn print_failed(storage: &dyn ControllerStorage, common: &Common, locs: &[Loc]) -> u8 {
+    let errors = output::report_failures(storage, locs, common.json);
+    if common.json {
+        output::RunReport::new(storage, "failed")
+            .with("errors", errors)
+            .print();
+    } else {
+        eprintln!("{}", failure_hint(storage, locs));
+    }
+    exit::FAILED
+}
+
+/// A run paused at breakpoints: where, and how to continue.
+fn print_paused(storage: &dyn ControllerStorage, common: &Common, locs: &[Loc]) -> u8 {
+    let id = storage.workflow_id();
+    let list: Vec<String> = locs.iter().map(ToString::to_string).collect();
+    if common.json {
+        use tierkreis_core::Value;
+        let mut m = indexmap::IndexMap::new();
+        m.insert("workflow".to_string(), Value::Str(id.to_string()));
+        m.insert("status".to_string(), Value::Str("paused".to_string()));
+        m.insert(
+            "paused_at".to_string(),
+            Value::List(list.iter().cloned().map(Value::Str).collect()),
+        );
+        output::print_report_line(&Value::Map(m));
+    } else if !common.quiet {
+        eprintln!(
+            "workflow {id} paused at breakpoint {}; continue it with `tkr resume {id}`",
+            list.join(", ")
+        );
+    }
+    exit::PAUSED
+}
+
+/// A stalled run: the waiting nodes and what each waits for.
+fn print_stalled(storage: &dyn ControllerStorage, common: &Common, waiting: &[WaitingNode]) -> u8 {
+    let id = storage.workflow_id();
+    let message = format!(
+        "workflow {id} {}",
+        tierkreis_controller::scheduler::stall_explanation(waiting)
+    );
+    eprintln!("error: {message}");
+    if common.json {
+        output::RunReport::new(storage, "stalled")
+            .with("message", message.into())
+            .with("waiting", waiting_nodes_json(waiting))
+            .print();
+    }
+    exit::INTERNAL
+}
+
+/// A run stopped by a signal: how to continue it.
+fn print_stopped(storage: &dyn ControllerStorage, common: &Common, stopped: usize) -> u8 {
+    let id = storage.workflow_id();
+    let message = format!(
+        "workflow {id} stopped ({stopped} running task(s) stopped, none marked failed); \
+         continue it with `tkr resume {id}`"
+    );
+    eprintln!("interrupted: {message}");
+    if common.json {
+        output::RunReport::new(storage, "interrupted")
+            .with("message", message.into())
+            .print();
+    }
+    exit::INTERRUPTED
+}
+
+/// The controller itself failed: its error chain.
+fn print_controller_failure(
+    storage: &dyn ControllerStorage,
+    common: &Common,
+    error: runtime::RunError,
+) -> u8 {
+    let message = crate::output::error_text(&anyhow::Error::from(error));
+    eprintln!("error: {message}");
+    if common.json {
+        output::RunReport::new(storage, "error")
+            .with("message", message.into())
+            .print();
+    }
+    exit::INTERNAL
 }
 
 /// What to do after a failure, as commands that work as printed: `tkr
@@ -595,9 +655,7 @@ fn failure_hint(storage: &dyn ControllerStorage, failed: &[Loc]) -> String {
 
 /// The waiting nodes of a stalled run for `--json`: `[{"loc", "node",
 /// "waits_for": [{"port", "from", "from_port", "from_state"}]}]`.
-fn waiting_nodes_json(
-    waiting: &[tierkreis_controller::scheduler::WaitingNode],
-) -> tierkreis_core::Value {
+fn waiting_nodes_json(waiting: &[WaitingNode]) -> tierkreis_core::Value {
     use tierkreis_core::Value;
     let text = |s: String| Value::Str(s);
     Value::List(
@@ -648,7 +706,10 @@ fn closest_task_locations(storage: &dyn ControllerStorage, wanted: &Loc) -> Vec<
         })
         .map(|loc| {
             let name = loc.to_string();
-            (edit_distance(&name, wanted.as_str()), name)
+            (
+                tierkreis_storage::find_workflow::edit_distance(&name, wanted.as_str()),
+                name,
+            )
         })
         .collect();
     candidates.sort();
@@ -657,102 +718,6 @@ fn closest_task_locations(storage: &dyn ControllerStorage, wanted: &Loc) -> Vec<
         .take(5)
         .map(|(_, name)| name)
         .collect()
-}
-
-/// Levenshtein distance between two short strings, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
-/// The result cache when `--cache` or the configuration's `cache = true`
-/// asks for it (file storage only): builtins and workers or routes with
-/// `cache = false` are left out unless configured `cache = true`.
-fn result_cache(
-    storage: &dyn ControllerStorage,
-    common: &Common,
-    config: &ExecutorConfig,
-) -> Option<Arc<tierkreis_controller::cache::ResultCache>> {
-    if !(common.cache || config.cache == Some(true)) {
-        return None;
-    }
-    if !storage.workflow_dir().is_dir() {
-        // In-memory storage: nothing outlives the run, nothing to reuse.
-        return None;
-    }
-    Some(Arc::new(tierkreis_controller::cache::configured_cache(
-        storage.tkr_dir(),
-        config,
-        &common.registries,
-    )))
-}
-
-/// Each task's retry policy: its worker's or route's `retries`,
-/// `retry_backoff` and `retry_on`, else `--retries`; `None` when nothing
-/// asks for retries.
-fn retry_policies(common: &Common, config: &ExecutorConfig) -> Option<Arc<runtime::RetryPolicyFn>> {
-    tierkreis_controller::retry::configured_policies(config, common.retries.unwrap_or(0))
-}
-
-/// The executor for `common`'s flags and the configuration file: builtins
-/// in-process, other workers as processes.
-fn executor(
-    common: &Common,
-    config: ExecutorConfig,
-    overrides: &ExecutorOverrides,
-) -> Result<DefaultExecutor, u8> {
-    let defaults = ProcessOptions::default();
-    let options = ProcessOptions {
-        jobs: common
-            .jobs
-            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-            .or(config.jobs)
-            .unwrap_or(defaults.jobs),
-        task_timeout: common
-            .task_timeout
-            .or(config.timeout_secs)
-            .map(std::time::Duration::from_secs_f64),
-        grace: config
-            .grace_secs
-            .map_or(defaults.grace, std::time::Duration::from_secs_f64),
-        warm: !common.no_warm,
-        prestart_warm: common.warm_prestart,
-    };
-    let discovery =
-        Discovery::new(config, common.registries.clone()).with_uv_preferred(overrides.prefer_uv);
-    Ok(DefaultExecutor::with_processes(ProcessExecutor::new(
-        discovery, options,
-    )))
-}
-
-/// The executor configuration (`--config`, else ./tkr.toml, else the
-/// defaults) with `tkr run -p` applied to the batch-job polling.
-fn executor_config(common: &Common, overrides: &ExecutorOverrides) -> Result<ExecutorConfig, u8> {
-    let mut config = match &common.config {
-        Some(path) => report(
-            ExecutorConfig::load(path).map_err(anyhow::Error::from),
-            exit::USAGE,
-        )?,
-        None if std::path::Path::new(DEFAULT_CONFIG_FILE).is_file() => report(
-            ExecutorConfig::load(std::path::Path::new(DEFAULT_CONFIG_FILE))
-                .map_err(anyhow::Error::from),
-            exit::USAGE,
-        )?,
-        None => ExecutorConfig::default(),
-    };
-    if let Some(secs) = overrides.batch_poll_secs {
-        config.hpc.poll_secs = Some(secs);
-    }
-    Ok(config)
 }
 
 /// Turns SIGINT and SIGTERM into a stop request for the run; the returned
@@ -769,38 +734,4 @@ fn stop_on_signals(stop: runtime::StopHandle) -> anyhow::Result<signal_hook::ite
         }
     });
     Ok(handle)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[test]
-    fn polling_interval_sets_the_batch_job_polling_over_the_config() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("tkr.toml");
-        std::fs::write(&config, "[hpc]\npoll_secs = 5\n").expect("write");
-        let cli = crate::Cli::parse_from([
-            "tkr".as_ref(),
-            "run".as_ref(),
-            "-f".as_ref(),
-            "g.json".as_ref(),
-            "--config".as_ref(),
-            config.as_os_str(),
-            "-p".as_ref(),
-            "0.02".as_ref(),
-        ]);
-        let crate::Command::Run(args) = cli.command else {
-            panic!("not run");
-        };
-        let overrides = ExecutorOverrides {
-            prefer_uv: args.reference.uv,
-            batch_poll_secs: args.reference.polling_interval_seconds,
-        };
-        let got = executor_config(&args.common, &overrides).expect("config");
-        assert_eq!(got.hpc.poll_secs, Some(0.02));
-        let without = executor_config(&args.common, &ExecutorOverrides::default()).expect("config");
-        assert_eq!(without.hpc.poll_secs, Some(5.0));
-    }
 }

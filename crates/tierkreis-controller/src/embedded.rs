@@ -4,9 +4,9 @@
 //!
 //! It does what `tkr run` / `tkr resume` / `tkr restart` do between parsing
 //! their flags and printing: open the file storage, take the workflow's lock,
-//! write a new workflow's inputs or invalidate a restarted task, build the
-//! default executor (builtins in-process, other workers found by
-//! [`Discovery`]) and run until the workflow finishes, fails, stalls or is
+//! write a new workflow's inputs or invalidate a restarted task, record the
+//! run's settings (or reuse the recorded ones), build the engine as
+//! [`crate::engine::assemble_engine`] does for `tkr run`, and run until the workflow finishes, fails, stalls or is
 //! stopped through the [`EventChannel`]'s stop handle, or pauses at a
 //! breakpoint.
 
@@ -20,10 +20,9 @@ use tierkreis_storage::{
 };
 use uuid::Uuid;
 
-use crate::executor::{
-    DefaultExecutor, Discovery, ExecutorConfig, ProcessExecutor, ProcessOptions,
-};
-use crate::runtime::{self, EventChannel, RunError, RunOptions};
+use crate::engine::{assemble_engine, workflow_started, Engine, RunSettings, RunSettingsError};
+use crate::executor::{ConfigError, ExecutorConfig};
+use crate::runtime::{self, EventChannel, RunError};
 use crate::scheduler::{Breakpoints, GraphInfo, Outcome, PrepareError, Progress};
 
 /// How a call begins.
@@ -55,19 +54,19 @@ impl WorkflowStart {
 }
 
 /// Where checkpoints live, how workers run and where the run pauses.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct EngineSettings {
     /// The checkpoint folder (the workflow lives in `tkr_dir/<uuid>`).
     pub tkr_dir: PathBuf,
-    /// Registry folders searched before the configuration's own.
-    pub registries: Vec<PathBuf>,
-    /// The executor configuration (what `tkr.toml` holds).
-    pub config: ExecutorConfig,
-    /// Worker processes at once; `None` takes the configuration's, else one per core.
-    pub jobs: Option<usize>,
-    /// Keep workers that support it warm (one process serves many calls);
-    /// `false` is `tkr run --no-warm`. On by default.
-    pub warm: bool,
+    /// How tasks run, as `tkr run`'s flags say it. A new run records them
+    /// (paths made absolute); a resume or restart uses the recorded ones
+    /// with these on top ([`RunSettings::overridden_by`]), as `tkr resume`
+    /// does.
+    pub run: RunSettings,
+    /// The executor configuration given as parsed (the Python package's
+    /// configuration text); `None` loads the file `run.config` names, else
+    /// `./tkr.toml` when it exists.
+    pub config: Option<ExecutorConfig>,
     /// Where to pause: `from_metadata` is the reference's
     /// `enable_breakpoints`, `break_at` is `tkr run --break-at`.
     pub breakpoints: Breakpoints,
@@ -77,30 +76,6 @@ pub struct EngineSettings {
     /// pause record is dropped and the run goes on past it. When `false`
     /// (as `tkr resume`), a resume keeps the run's own breakpoints.
     pub only_these_breakpoints: bool,
-    /// Reuse results of identical earlier tasks (`tkr run --cache`); the
-    /// configuration's `cache = true` turns it on too.
-    pub cache: bool,
-    /// Retries of a failed task without its own `retries` setting
-    /// (`tkr run --retries N`); the configuration's settings apply anyway.
-    pub retries: u32,
-}
-
-impl Default for EngineSettings {
-    /// The default checkpoint folder is empty (set it); warm workers on, no
-    /// breakpoints, no cache, no retries beyond the configuration's.
-    fn default() -> Self {
-        Self {
-            tkr_dir: PathBuf::new(),
-            registries: Vec::new(),
-            config: ExecutorConfig::default(),
-            jobs: None,
-            warm: true,
-            breakpoints: Breakpoints::default(),
-            only_these_breakpoints: false,
-            cache: false,
-            retries: 0,
-        }
-    }
 }
 
 /// A failed node and its error text.
@@ -146,6 +121,17 @@ pub enum EngineError {
         #[source]
         source: LockError,
     },
+    #[error("cannot use the settings of workflow {workflow_id}")]
+    RunSettings {
+        workflow_id: Uuid,
+        #[source]
+        source: RunSettingsError,
+    },
+    #[error("the executor configuration is invalid")]
+    Config {
+        #[source]
+        source: ConfigError,
+    },
     #[error("cannot restart {loc}")]
     Restart {
         loc: Loc,
@@ -186,12 +172,7 @@ pub fn run_workflow(
         _ => (None, false),
     };
     let file_storage = FileControllerStorage::new(settings.tkr_dir.clone(), workflow_id, name);
-    // A new workflow may find its folder made already (e.g. for a log file),
-    // but not started: its metadata or the root node's folder `-` is the
-    // sign of a start.
-    let started = ["_metadata", "-"]
-        .iter()
-        .any(|entry| file_storage.workflow_dir().join(entry).exists());
+    let started = workflow_started(file_storage.workflow_dir());
     let exists = file_storage.workflow_dir().exists();
     if new && started {
         return Err(EngineError::AlreadyExists {
@@ -239,22 +220,29 @@ pub fn run_workflow(
             )?;
         }
     }
-    let cache = (settings.cache || settings.config.cache == Some(true)).then(|| {
-        Arc::new(crate::cache::configured_cache(
-            &settings.tkr_dir,
-            &settings.config,
-            &settings.registries,
-        ))
-    });
-    let options = RunOptions {
-        resume: !new,
-        breakpoints: settings.breakpoints.clone(),
-        cache,
-        retries: crate::retry::configured_policies(&settings.config, settings.retries),
-        record_timeline: true,
-        timeline_sinks: Vec::new(),
+    let run_settings =
+        recorded_run_settings(storage.as_ref(), settings, new).map_err(|source| {
+            EngineError::RunSettings {
+                workflow_id,
+                source,
+            }
+        })?;
+    let config = match &settings.config {
+        Some(config) => config.clone(),
+        None => run_settings
+            .load_config()
+            .map_err(|source| EngineError::Config { source })?,
     };
-    let mut executor = default_executor(settings);
+    let Engine {
+        mut executor,
+        options,
+    } = assemble_engine(
+        storage.as_ref(),
+        &run_settings,
+        config,
+        settings.breakpoints.clone(),
+        !new,
+    );
     let mut last = Progress::default();
     let outcome = runtime::run_with_options(
         storage.clone(),
@@ -296,6 +284,22 @@ pub fn run_workflow(
     })
 }
 
+/// The settings this call runs with, recorded in the run's folder: for a new
+/// run, the given ones; else the recorded ones with the given ones on top.
+fn recorded_run_settings(
+    storage: &dyn ControllerStorage,
+    settings: &EngineSettings,
+    new: bool,
+) -> Result<RunSettings, RunSettingsError> {
+    let given = settings.run.clone().with_absolute_paths();
+    if new {
+        given.write(storage)?;
+        Ok(given)
+    } else {
+        given.with_recorded_under(storage, settings.run.config.is_some())
+    }
+}
+
 /// Fails, naming them, when `break_at` selectors name nothing in `graph`.
 fn check_breakpoints(breakpoints: &Breakpoints, graph: &GraphInfo) -> Result<(), EngineError> {
     let selectors = breakpoints.unknown_selectors(graph);
@@ -323,28 +327,4 @@ fn forget_saved_breakpoints(
         tierkreis_storage::breakpoints::take_pause(storage)?;
     }
     Ok(())
-}
-
-/// Builtins in-process; other workers found by discovery in the settings'
-/// registries and configuration, run as processes or batch jobs.
-pub fn default_executor(settings: &EngineSettings) -> DefaultExecutor {
-    let defaults = ProcessOptions::default();
-    let options = ProcessOptions {
-        jobs: settings
-            .jobs
-            .or(settings.config.jobs)
-            .unwrap_or(defaults.jobs),
-        task_timeout: settings
-            .config
-            .timeout_secs
-            .map(std::time::Duration::from_secs_f64),
-        grace: settings
-            .config
-            .grace_secs
-            .map_or(defaults.grace, std::time::Duration::from_secs_f64),
-        warm: settings.warm,
-        ..defaults
-    };
-    let discovery = Discovery::new(settings.config.clone(), settings.registries.clone());
-    DefaultExecutor::with_processes(ProcessExecutor::new(discovery, options))
 }

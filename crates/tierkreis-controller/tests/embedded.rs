@@ -265,3 +265,49 @@ fn a_break_at_naming_nothing_is_refused_before_anything_is_written() {
     assert!(err.to_string().contains("builtins.no_such_function"));
     assert!(!dir.path().join(id.to_string()).exists());
 }
+
+#[test]
+fn a_run_records_its_settings_and_a_resume_reuses_them_with_the_given_ones_on_top() {
+    use tierkreis_controller::engine::RunSettings;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let id = Uuid::new_v4();
+    let registry = dir.path().join("registry");
+    let started = EngineSettings {
+        run: RunSettings {
+            registries: vec![registry.clone()],
+            task_timeout: Some(30.0),
+            warm_prestart: true,
+            ..RunSettings::default()
+        },
+        ..settings(dir.path())
+    };
+    run_workflow(new_run(id, 3), &started, EventChannel::new(), &mut |_| {}).expect("the run");
+    let storage = FileControllerStorage::new(dir.path(), id, None);
+    let recorded = RunSettings::read(&storage)
+        .expect("readable")
+        .expect("recorded");
+    assert_eq!(recorded.registries, vec![registry.clone()]);
+    assert_eq!(recorded.task_timeout, Some(30.0));
+    assert!(recorded.warm_prestart);
+
+    let resumed = EngineSettings {
+        run: RunSettings {
+            jobs: Some(1),
+            ..RunSettings::default()
+        },
+        ..settings(dir.path())
+    };
+    run_workflow(
+        WorkflowStart::Resume { workflow_id: id },
+        &resumed,
+        EventChannel::new(),
+        &mut |_| {},
+    )
+    .expect("resume");
+    let now = RunSettings::read(&storage)
+        .expect("readable")
+        .expect("recorded");
+    assert_eq!(now.registries, vec![registry]);
+    assert_eq!(now.task_timeout, Some(30.0));
+    assert_eq!(now.jobs, Some(1));
+}

@@ -13,10 +13,12 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use tierkreis_controller::embedded::{
     self, EngineError, EngineSettings, WorkflowReport, WorkflowStart,
 };
+use tierkreis_controller::engine::RunSettings;
 use tierkreis_controller::executor::ExecutorConfig;
 use tierkreis_controller::runtime::EventChannel;
 use tierkreis_controller::scheduler::{Breakpoints, Outcome, Progress};
 use tierkreis_core::{GraphData, Loc};
+use tierkreis_storage::FileControllerStorage;
 use uuid::Uuid;
 
 create_exception!(
@@ -56,10 +58,12 @@ fn parse_workflow_id(text: &str) -> PyResult<Uuid> {
         .map_err(|e| PyValueError::new_err(format!("{text:?} is not a workflow id (UUID): {e}")))
 }
 
+/// The executor configuration given as text, parsed; a file given instead
+/// is loaded by the engine (which records its path with the run's settings).
 fn executor_config(
     config_toml: Option<&str>,
-    config_path: Option<PathBuf>,
-) -> PyResult<ExecutorConfig> {
+    config_path: Option<&Path>,
+) -> PyResult<Option<ExecutorConfig>> {
     match (config_toml, config_path) {
         (Some(_), Some(_)) => Err(PyValueError::new_err(
             "give the executor configuration as text or as a file, not both",
@@ -71,10 +75,10 @@ fn executor_config(
                 Path::new("<executor configuration from Python>"),
                 &base,
             )
+            .map(Some)
             .map_err(|e| engine_failure(&e))
         }
-        (None, Some(path)) => ExecutorConfig::load(&path).map_err(|e| engine_failure(&e)),
-        (None, None) => Ok(ExecutorConfig::default()),
+        (None, _) => Ok(None),
     }
 }
 
@@ -88,7 +92,12 @@ fn executor_config(
 /// `only_these_breakpoints` makes a resume forget the run's own breakpoints
 /// (the reference's `resume_graph`). `cache` reuses results of identical
 /// earlier tasks in `tkr_dir`; `retries` retries failed tasks without a
-/// configured `retries` that many times.
+/// configured `retries` that many times. `task_timeout` (seconds) fails a
+/// task without a configured timeout that runs longer; `uv` runs Python
+/// workers with `uv run`; `warm_prestart` starts a warm process for each
+/// worker the graph names when the run starts. These are `tkr run`'s
+/// settings: a new run records them, and a resume or restart uses the
+/// recorded ones with the given ones on top.
 /// `progress(started, finished, running, failed)` is called as the run goes.
 /// Ctrl-C stops the workers, leaves the run resumable and raises
 /// `KeyboardInterrupt`.
@@ -97,7 +106,7 @@ fn executor_config(
     mode, tkr_dir, workflow_id, *, name=None, graph_json=None, inputs=None, loc=None,
     registries=Vec::new(), config_toml=None, config_path=None, jobs=None, progress=None,
     warm=true, breakpoints=false, break_at=Vec::new(), only_these_breakpoints=false,
-    cache=false, retries=0
+    cache=false, retries=None, task_timeout=None, uv=false, warm_prestart=false
 ))]
 #[allow(clippy::too_many_arguments)]
 fn run_workflow(
@@ -112,14 +121,17 @@ fn run_workflow(
     registries: Vec<PathBuf>,
     config_toml: Option<&str>,
     config_path: Option<PathBuf>,
-    jobs: Option<usize>,
+    jobs: Option<u64>,
     progress: Option<PyObject>,
     warm: bool,
     breakpoints: bool,
     break_at: Vec<String>,
     only_these_breakpoints: bool,
     cache: bool,
-    retries: u32,
+    retries: Option<u32>,
+    task_timeout: Option<f64>,
+    uv: bool,
+    warm_prestart: bool,
 ) -> PyResult<PyObject> {
     let workflow_id = parse_workflow_id(workflow_id)?;
     let start = match mode {
@@ -157,20 +169,33 @@ fn run_workflow(
             )))
         }
     };
+    if let Some(secs) = task_timeout.filter(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(PyValueError::new_err(format!(
+            "task_timeout must be a positive number of seconds, not {secs}"
+        )));
+    }
     let settings = EngineSettings {
         tkr_dir,
-        registries,
-        config: executor_config(config_toml, config_path)?,
-        jobs,
-        warm,
+        config: executor_config(config_toml, config_path.as_deref())?,
+        run: RunSettings {
+            registries,
+            config: config_path,
+            jobs,
+            task_timeout,
+            no_warm: !warm,
+            warm_prestart: warm_prestart && warm,
+            cache,
+            retries,
+            prefer_uv: uv,
+            batch_poll_secs: None,
+            python: None,
+        },
         breakpoints: Breakpoints {
             from_metadata: breakpoints,
             break_at,
             passed: Vec::new(),
         },
         only_these_breakpoints,
-        cache,
-        retries,
     };
     let report = drive_on_engine_thread(py, start, settings, progress.as_ref())?;
     report_to_dict(py, &report)
@@ -293,9 +318,38 @@ fn report_to_dict(py: Python<'_>, report: &WorkflowReport) -> PyResult<PyObject>
     Ok(dict.into_any().unbind())
 }
 
+/// How the workflow in `workflow_dir` (`<tkr_dir>/<uuid>`) stands, by the
+/// storage's one rule (`tkr ls`, `tkr show` and the web view use it too):
+/// `"running"`, `"finished"`, `"failed"`, `"interrupted"`, `"not started"`
+/// or `"paused"`.
+#[pyfunction]
+fn workflow_status(workflow_dir: PathBuf) -> PyResult<&'static str> {
+    let (Some(tkr_dir), Some(name)) = (workflow_dir.parent(), workflow_dir.file_name()) else {
+        return Err(PyValueError::new_err(format!(
+            "{} is not a workflow folder (<checkpoints>/<workflow id>)",
+            workflow_dir.display()
+        )));
+    };
+    let workflow_id = parse_workflow_id(&name.to_string_lossy())?;
+    let storage = FileControllerStorage::new(tkr_dir, workflow_id, None);
+    Ok(tierkreis_storage::workflow_status(&storage).as_str())
+}
+
+/// The id of the workflow in `tkr_dir` that `run` names (a UUID, a workflow
+/// name: the newest run of that name, or a unique id prefix), by `tkr`'s
+/// rule; `EngineFailure` when it names none or several.
+#[pyfunction]
+fn find_workflow(tkr_dir: PathBuf, run: &str) -> PyResult<String> {
+    tierkreis_storage::find_workflow::find_workflow(&tkr_dir, run)
+        .map(|found| found.workflow_id.to_string())
+        .map_err(|e| engine_failure(&e))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_workflow, m)?)?;
+    m.add_function(wrap_pyfunction!(workflow_status, m)?)?;
+    m.add_function(wrap_pyfunction!(find_workflow, m)?)?;
     m.add("EngineFailure", m.py().get_type::<EngineFailure>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -15,8 +15,9 @@
 //! - [`timestamps`]: time stamps in the text Python's `isoformat()` gives.
 //! - [`timeline`]: when each task was queued, started and finished, and where
 //!   ([`run_report`]: the report's numbers from it).
-//! - [`workflow_status`]: how a workflow and its nodes stand, for every reader.
-//!   ([`failed_nodes`] among them).
+//! - [`workflow_status`]: how a workflow and its nodes stand, for every reader
+//!   ([`failed_nodes`] among them); [`find_workflow`]: which workflow a
+//!   UUID, prefix or name means.
 //! - [`restart`]: restarting a task, its dependents, deleting a subtree.
 //! - [`log_tail`]: the last lines of a log, for every reader.
 //! - [`task_failure`]: recording a task's failure (its text, then `_error`),
@@ -30,6 +31,7 @@ pub mod attempts;
 pub mod breakpoints;
 pub mod controller;
 pub mod error;
+pub mod find_workflow;
 pub mod lock;
 pub mod log_tail;
 pub mod memory;

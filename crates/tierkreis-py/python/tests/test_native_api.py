@@ -3,6 +3,7 @@ functions' storage and executor mapping, and the installed commands."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
@@ -185,6 +186,53 @@ def test_failure_names_the_node(tmp_path: Path, workers: Path) -> None:
     assert [r.status for r in tierkreis_rs.runs(tmp_path)] == ["failed"]
 
 
+def test_task_timeout_from_python_stops_a_task_and_restart_reuses_the_settings(
+    tmp_path: Path, workers: Path
+) -> None:
+    marker = tmp_path / "never-written.txt"
+    ck = tmp_path / "ck"
+    with pytest.raises(tierkreis_rs.WorkflowFailed) as caught:
+        tierkreis_rs.run(
+            waiting_graph(), {"value": str(marker)}, tkr_dir=ck, name="slow",
+            registry=[workers], progress=False, task_timeout=1.0,
+        )
+    [(loc, text)] = caught.value.failures
+    assert loc == "-.N1"
+    assert "timed out" in text, text
+    # The run recorded its settings (registry and timeout), as `tkr run`
+    # does: a restart naming neither runs the task the same way.
+    with pytest.raises(tierkreis_rs.WorkflowFailed) as again:
+        tierkreis_rs.restart("slow", "-.N1", tkr_dir=ck, progress=False)
+    [(_, text)] = again.value.failures
+    assert "timed out" in text, text
+
+
+def test_runs_reports_the_storage_status_lock_first_then_done(tmp_path: Path) -> None:
+    tierkreis_rs.run(squares_sum_graph(), {"value": 3}, tkr_dir=tmp_path, progress=False)
+    [info] = tierkreis_rs.runs(tmp_path)
+    assert info.status == "finished"
+    # A stale `_error` beside the root's `_done` (a restart can leave one):
+    # the storage says finished, as `tkr ls` does.
+    (info.workflow_dir / "-" / "_error").touch()
+    assert [r.status for r in tierkreis_rs.runs(tmp_path)] == ["finished"]
+    # While a live controller holds the run's lock, it is running.
+    with open(info.workflow_dir / ".controller.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert [r.status for r in tierkreis_rs.runs(tmp_path)] == ["running"]
+    assert [r.status for r in tierkreis_rs.runs(tmp_path)] == ["finished"]
+
+
+def test_a_name_of_several_runs_means_the_newest_as_in_tkr(tmp_path: Path) -> None:
+    for n in (2, 3):
+        tierkreis_rs.run(
+            squares_sum_graph(), {"value": n}, tkr_dir=tmp_path, name="twice", progress=False
+        )
+    # The newest run of that name (0 + 1 + 4), not an error.
+    assert tierkreis_rs.resume("twice", tkr_dir=tmp_path, progress=False) == {"value": 5}
+    with pytest.raises(tierkreis_rs.EngineFailure, match="closest: twice"):
+        tierkreis_rs.resume("twcie", tkr_dir=tmp_path, progress=False)
+
+
 def test_restart_reruns_a_task(tmp_path: Path, workers: Path) -> None:
     marker = tmp_path / "marker.txt"
     marker.write_text("one")
@@ -216,7 +264,7 @@ def test_ctrl_c_stops_the_run_and_resume_finishes_it(tmp_path: Path, workers: Pa
             registry=[workers], progress=False,
         )
     [info] = tierkreis_rs.runs(ck)
-    assert info.status == "incomplete"
+    assert info.status == "interrupted"
     # The interrupted task's worker was stopped, so it never wrote an output.
     assert not (info.workflow_dir / "-.N1" / "outputs" / "value").exists()
     marker.write_text("after")

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tierkreis_rs import _engine
-from tierkreis_rs._native import EngineFailure
+from tierkreis_rs import _engine, _native
 
 
 class WorkflowFailed(Exception):
@@ -55,8 +54,11 @@ class RunInfo:
     workflow_id: str
     name: str | None
     status: str
-    """`finished`, `failed`, `paused` (at a breakpoint) or `incomplete`
-    (running, stopped or crashed)."""
+    """As `tkr ls` says it (the storage's one rule): `running` (a live
+    controller holds its lock, or a run of the reference changed it in the
+    last minute), `finished`, `failed`, `paused` (at a breakpoint),
+    `interrupted` (stopped or crashed: `resume` continues it) or `not
+    started`."""
     start_time: str | None
     workflow_dir: Path
 
@@ -74,13 +76,18 @@ def _engine_settings(
     warm: bool,
     progress: bool | None,
     cache: bool,
-    retries: int,
+    retries: int | None,
+    task_timeout: float | None,
+    uv: bool,
+    warm_prestart: bool,
     breakpoints: bool = False,
     break_at: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The keyword arguments of `_engine.call_engine` that `run`, `resume`
     and `restart` share, from their own arguments: registries made absolute,
-    and the config file defaulting to `./tkr.toml` when it exists."""
+    and the config file defaulting to `./tkr.toml` when it exists. These are
+    `tkr run`'s settings: a new run records them, and `resume`/`restart`
+    (and `tkr-rs resume`) reuse the recorded ones, with those given on top."""
     if config is None and Path("tkr.toml").is_file():
         config = Path("tkr.toml")
     return {
@@ -93,6 +100,9 @@ def _engine_settings(
         "break_at": break_at,
         "cache": cache,
         "retries": retries,
+        "task_timeout": task_timeout,
+        "uv": uv,
+        "warm_prestart": warm_prestart,
     }
 
 
@@ -126,7 +136,10 @@ def run(
     breakpoints: bool = False,
     break_at: Sequence[str] = (),
     cache: bool = False,
-    retries: int = 0,
+    retries: int | None = None,
+    task_timeout: float | None = None,
+    uv: bool = False,
+    warm_prestart: bool = False,
 ) -> dict[str, Any]:
     """Runs `graph` (a `GraphData`, builder `Graph`, `Workflow`, graph JSON as
     a dict, bytes or a file path) on `inputs` and returns its outputs by port.
@@ -143,6 +156,11 @@ def run(
     `tkr_dir` (`tkr run --cache`; workers opt out with `cache = false` in
     the config); `retries=N` retries a failed task N times unless its worker
     or route configures its own `retries` (`tkr run --retries N`).
+    `task_timeout` fails a task without a configured timeout that runs
+    longer than that many seconds (`--task-timeout`); `uv=True` runs Python
+    workers with `uv run` (`--uv`); `warm_prestart=True` starts a warm
+    process for each worker the graph names when the run starts
+    (`--warm-prestart`). `resume` and `restart` reuse these settings.
     Raises `WorkflowFailed` when nodes fail, `WorkflowPaused` at a
     breakpoint, `WorkflowStalled`, `EngineFailure` for bad graphs, storage,
     configuration or a `break_at` naming nothing, and `KeyboardInterrupt` on
@@ -164,6 +182,9 @@ def run(
             progress=progress,
             cache=cache,
             retries=retries,
+            task_timeout=task_timeout,
+            uv=uv,
+            warm_prestart=warm_prestart,
             breakpoints=breakpoints,
             break_at=break_at,
         ),
@@ -172,21 +193,10 @@ def run(
 
 
 def _resolve(run: str | uuid.UUID, tkr_dir: Path) -> str:
-    """A workflow id from an id, a unique id prefix or a run name."""
-    text = str(run)
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        pass
-    found = [r for r in runs(tkr_dir) if r.workflow_id.startswith(text) or r.name == text]
-    if len(found) == 1:
-        return found[0].workflow_id
-    if not found:
-        raise EngineFailure(f"no workflow {text!r} in {tkr_dir}")
-    raise EngineFailure(
-        f"{text!r} names {len(found)} workflows in {tkr_dir}: "
-        + ", ".join(r.workflow_id for r in found)
-    )
+    """A workflow id from an id, a workflow name (the newest run of that
+    name) or a unique id prefix, by `tkr`'s rule; `EngineFailure` names the
+    closest runs when nothing matches."""
+    return _native.find_workflow(str(tkr_dir), str(run))
 
 
 def resume(
@@ -201,7 +211,10 @@ def resume(
     breakpoints: bool = False,
     break_at: Sequence[str] = (),
     cache: bool = False,
-    retries: int = 0,
+    retries: int | None = None,
+    task_timeout: float | None = None,
+    uv: bool = False,
+    warm_prestart: bool = False,
 ) -> dict[str, Any]:
     """Continues the workflow `run` (id, id prefix or name) and returns its
     outputs. A paused run goes on past the nodes it paused at, up to its next
@@ -219,6 +232,9 @@ def resume(
             progress=progress,
             cache=cache,
             retries=retries,
+            task_timeout=task_timeout,
+            uv=uv,
+            warm_prestart=warm_prestart,
             breakpoints=breakpoints,
             break_at=break_at,
         ),
@@ -237,7 +253,10 @@ def restart(
     warm: bool = True,
     progress: bool | None = None,
     cache: bool = False,
-    retries: int = 0,
+    retries: int | None = None,
+    task_timeout: float | None = None,
+    uv: bool = False,
+    warm_prestart: bool = False,
 ) -> dict[str, Any]:
     """Re-runs the task at `loc` (e.g. `"-.N3"`) of workflow `run` and what
     depends on it, then continues to the end; returns the outputs."""
@@ -255,6 +274,9 @@ def restart(
             progress=progress,
             cache=cache,
             retries=retries,
+            task_timeout=task_timeout,
+            uv=uv,
+            warm_prestart=warm_prestart,
         ),
     )
     return _outputs(report)
@@ -278,16 +300,7 @@ def runs(tkr_dir: str | Path | None = None) -> list[RunInfo]:
             meta = json.loads((entry / "_metadata").read_bytes())
         except (OSError, ValueError):
             pass
-        root = entry / "-"
-        pause_record = entry / "debug" / "breakpoints"
-        if (root / "_error").exists() or (root / "errors").exists():
-            status = "failed"
-        elif (root / "_done").exists():
-            status = "finished"
-        elif pause_record.is_dir() and any(pause_record.iterdir()):
-            status = "paused"
-        else:
-            status = "incomplete"
+        status = _native.workflow_status(str(entry))
         found.append(
             RunInfo(
                 workflow_id=workflow_id,

@@ -92,7 +92,10 @@ def call_engine(
     break_at: Sequence[str] = (),
     only_these_breakpoints: bool = False,
     cache: bool = False,
-    retries: int = 0,
+    retries: int | None = None,
+    task_timeout: float | None = None,
+    uv: bool = False,
+    warm_prestart: bool = False,
 ) -> dict[str, Any]:
     """Runs the engine with logging and the progress bar around it."""
     reporter = Reporter(workflow_id, progress)
@@ -119,6 +122,9 @@ def call_engine(
             only_these_breakpoints=only_these_breakpoints,
             cache=cache,
             retries=retries,
+            task_timeout=task_timeout,
+            uv=uv,
+            warm_prestart=warm_prestart,
         )
     except KeyboardInterrupt:
         logger.warning(

@@ -1,6 +1,12 @@
 from typing import Any, Callable, Sequence
 
-__all__ = ["EngineFailure", "__version__", "run_workflow"]
+__all__ = [
+    "EngineFailure",
+    "__version__",
+    "find_workflow",
+    "run_workflow",
+    "workflow_status",
+]
 
 __version__: str
 
@@ -25,5 +31,10 @@ def run_workflow(
     break_at: Sequence[str] = ...,
     only_these_breakpoints: bool = False,
     cache: bool = False,
-    retries: int = 0,
+    retries: int | None = None,
+    task_timeout: float | None = None,
+    uv: bool = False,
+    warm_prestart: bool = False,
 ) -> dict[str, Any]: ...
+def workflow_status(workflow_dir: str) -> str: ...
+def find_workflow(tkr_dir: str, run: str) -> str: ...
