@@ -421,7 +421,9 @@ fn tkr_errors_headlines_a_missing_worker() {
 
 #[test]
 fn the_readme_installs_tkr_with_the_locked_versions() {
-    let readme = std::fs::read_to_string(tierkreis_test_support::workspace_root().join("README.md")).expect("README.md");
+    let readme =
+        std::fs::read_to_string(tierkreis_test_support::workspace_root().join("README.md"))
+            .expect("README.md");
     let installs: Vec<&str> = readme
         .lines()
         .filter(|l| l.trim_start().starts_with("cargo install"))
@@ -450,7 +452,12 @@ fn help_points_to_a_file_a_user_can_open() {
         .collect();
     assert!(!named.is_empty(), "--help names no file to read:\n{help}");
     for file in named {
-        assert!(tierkreis_test_support::workspace_root().join(file).is_file(), "{file} does not exist");
+        assert!(
+            tierkreis_test_support::workspace_root()
+                .join(file)
+                .is_file(),
+            "{file} does not exist"
+        );
     }
 }
 

@@ -11,8 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::reference::*;
-use common::{expect_code, fixtures, input_args, outputs_of_report, run_uuid, slow_loop_graph};
+use common::{expect_code, fixtures, input_args, outputs_of_report, run_uuid};
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::slow_loop_graph;
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::slow_loop_graph;
 
 /// Every `_done` marker under `wf`, with its modification time.
 fn done_markers(wf: &Path) -> BTreeMap<String, SystemTime> {

@@ -21,6 +21,7 @@ use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
 use tierkreis_controller::scheduler::Outcome;
+use tierkreis_test_support::graphs::slow_loop_graph;
 use uuid::Uuid;
 
 fn main() {

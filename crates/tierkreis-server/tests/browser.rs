@@ -20,6 +20,7 @@ use common::cdp::{find_chromium, Browser};
 use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use tierkreis_controller::scheduler::Outcome;
+use tierkreis_test_support::graphs::slow_loop_graph;
 use uuid::Uuid;
 
 /// A test driving a browser: the path of Chromium.

@@ -21,6 +21,7 @@ use tierkreis_controller::executor::DefaultExecutor;
 use tierkreis_controller::runtime;
 use tierkreis_controller::scheduler::Outcome;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
+use tierkreis_test_support::graphs::slow_loop_graph;
 use uuid::Uuid;
 
 const NAME: &str = "browser_shows_the_timeline_live_and_a_task_s_timing";

@@ -7,6 +7,7 @@
 //! A dev-dependency only; nothing here is used by a shipped binary.
 
 pub mod fake_batch;
+pub mod graphs;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
