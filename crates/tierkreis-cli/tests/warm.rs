@@ -248,33 +248,21 @@ fn task_loc(i: usize) -> String {
     format!("-.N{}", 2 * i + 1)
 }
 
-/// A scratch with the Python worker in `registry/pyw/main.py`.
+/// A scratch with the Python worker in `registry/pyw/main.py`, and a folder
+/// `pids/` for `WARM_PID_DIR`.
 fn scratch_with(worker_py: &str) -> (Scratch, PathBuf) {
     let s = Scratch::new();
-    let dir = s.path().join("registry/pyw");
-    std::fs::create_dir_all(&dir).expect("registry");
-    std::fs::write(dir.join("main.py"), worker_py).expect("main.py");
+    let reg = s.python_worker_registry("pyw", worker_py);
     std::fs::create_dir_all(s.path().join("pids")).expect("pids");
-    let reg = s.path().join("registry");
     (s, reg)
 }
 
 /// `tkr ARGS` run inside the reference environment (its `python3` has
-/// `tierkreis`), in the scratch folder, with its checkpoints.
+/// `tierkreis`), in the scratch folder, with its checkpoints and
+/// `WARM_PID_DIR` its `pids/`.
 fn tkr_in_reference(s: &Scratch, args: &[&str]) -> Command {
-    let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
-    let mut c = Command::new("bash");
-    c.arg(run_sh())
-        .arg("--bind")
-        .arg(bin.parent().expect("bin folder"))
-        .arg("--")
-        .arg("/usr/bin/env")
-        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
-        .arg(format!("WARM_PID_DIR={}", s.path().join("pids").display()))
-        .arg("RUST_LOG=")
-        .arg(bin)
-        .args(args)
-        .current_dir(s.path());
+    let mut c = s.tkr_in_reference(&[format!("WARM_PID_DIR={}", s.path().join("pids").display())]);
+    c.args(args);
     c
 }
 
