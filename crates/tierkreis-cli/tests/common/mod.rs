@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests that drive the real `tkr` binary.
 #![allow(dead_code)]
 
+pub mod quantum;
 pub mod reference;
 
 use std::path::{Path, PathBuf};
