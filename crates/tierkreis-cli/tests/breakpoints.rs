@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{expect_code, run_uuid, tkr, write};
+use common::{expect_code, recorded_breakpoints, run_uuid, tkr, write};
 use tierkreis_core::Value;
 
 /// Exit status of a run paused at a breakpoint.
@@ -37,19 +37,6 @@ fn workflow(ck: &Path, n: u128) -> std::path::PathBuf {
     ck.join(run_uuid(n))
 }
 
-/// The locations recorded in `debug/breakpoints`.
-fn recorded(wf: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(wf.join("debug/breakpoints"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -67,7 +54,7 @@ fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_ne
         .output()
         .expect("tkr run");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&wf), vec!["-.N2"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N2"]);
     assert!(
         !wf.join("-.N2/nodedef").exists(),
         "-.N2 started despite its breakpoint"
@@ -147,7 +134,7 @@ fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_ne
         std::fs::read(wf.join("-.N2/outputs/value")).expect("value"),
         b"3"
     );
-    assert_eq!(recorded(&wf), vec!["-.N3"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N3"]);
 
     let out = tkr(&ck)
         .args(["resume", "--run-id", "1", "-o"])
@@ -155,7 +142,7 @@ fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_ne
         .expect("tkr resume");
     expect_code(&out, 0);
     assert_eq!(stdout(&out).trim(), "value: 5");
-    assert!(recorded(&wf).is_empty());
+    assert!(recorded_breakpoints(&wf).is_empty());
     assert!(!wf.join("debug/breakpoints").exists());
 }
 
@@ -171,7 +158,7 @@ fn without_the_flag_breakpoint_metadata_is_ignored() {
         .expect("tkr run");
     expect_code(&out, 0);
     assert_eq!(stdout(&out).trim(), "value: 5");
-    assert!(recorded(&workflow(&ck, 2)).is_empty());
+    assert!(recorded_breakpoints(&workflow(&ck, 2)).is_empty());
 }
 
 #[test]
@@ -186,7 +173,7 @@ fn break_at_pauses_at_a_location_and_at_a_function_name_and_is_kept_for_resume()
         .output()
         .expect("run");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&workflow(&ck, 3)), vec!["-.N3"]);
+    assert_eq!(recorded_breakpoints(&workflow(&ck, 3)), vec!["-.N3"]);
     assert!(workflow(&ck, 3).join("-.N2/_done").exists());
 
     // A function name matches both iadd nodes: the resume stops at the second.
@@ -196,13 +183,13 @@ fn break_at_pauses_at_a_location_and_at_a_function_name_and_is_kept_for_resume()
         .output()
         .expect("run");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&workflow(&ck, 4)), vec!["-.N2"]);
+    assert_eq!(recorded_breakpoints(&workflow(&ck, 4)), vec!["-.N2"]);
     let out = tkr(&ck)
         .args(["resume", "--run-id", "4"])
         .output()
         .expect("resume");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&workflow(&ck, 4)), vec!["-.N3"]);
+    assert_eq!(recorded_breakpoints(&workflow(&ck, 4)), vec!["-.N3"]);
     let out = tkr(&ck)
         .args(["resume", "--run-id", "4", "-o"])
         .output()
@@ -256,7 +243,7 @@ fn tasks_already_running_finish_before_the_controller_exits_paused() {
         .expect("run");
     expect_code(&out, PAUSED);
     let wf = workflow(&ck, 6);
-    assert_eq!(recorded(&wf), vec!["-.N2"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N2"]);
     assert!(
         wf.join("-.N4/_done").exists(),
         "the running sleep did not finish before the pause"

@@ -9,11 +9,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::reference::*;
-use common::{expect_code, run_uuid};
+use common::{expect_code, recorded_breakpoints, run_uuid};
 use tierkreis_core::Value;
 
 /// Exit status of `tkr` when a run paused at a breakpoint.
@@ -115,18 +114,6 @@ fn paused_at(v: &[&str]) -> Value {
     Value::Map(m)
 }
 
-fn recorded(wf: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(wf.join("debug/breakpoints"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 fn python_continues_a_run_we_paused() {
     let s = Scratch::new();
     s.write("bp_driver.py", BREAKPOINT_DRIVER_PY);
@@ -139,7 +126,7 @@ fn python_continues_a_run_we_paused() {
         .output()
         .expect("tkr run");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&wf), vec!["-.N2"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N2"]);
 
     // The reference reads our record, starts -.N2 past its breakpoint and
     // pauses at -.N3.
@@ -157,7 +144,7 @@ fn python_continues_a_run_we_paused() {
         .output()
         .expect("tkr resume");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&wf), vec!["-.N4"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N4"]);
 
     // And the reference finishes it.
     let done = python(&s, &["resume", "41"]);
@@ -198,7 +185,7 @@ fn we_continue_a_run_python_paused() {
         .output()
         .expect("tkr resume");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&wf), vec!["-.N3"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N3"]);
     assert_eq!(
         std::fs::read(wf.join("-.N2/outputs/value")).expect("-.N2 value"),
         b"3"

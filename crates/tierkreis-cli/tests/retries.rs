@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use common::reference::{availability, Scratch};
-use common::{expect_code, run_uuid, tkr, write};
+use common::{expect_code, run_uuid, sorted_file_names, tkr, write};
 
 fn main() {
     let local: Vec<(&'static str, fn())> = vec![
@@ -167,16 +167,9 @@ impl Env {
     }
 }
 
+/// The attempts recorded for the task `node` (`attempts/<n>`), sorted.
 fn attempt_numbers(node: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(node.join("attempts"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    sorted_file_names(&node.join("attempts"))
 }
 
 fn read(p: &Path) -> String {

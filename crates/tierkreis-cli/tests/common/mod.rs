@@ -71,6 +71,25 @@ pub fn outputs_of_report(report: tierkreis_core::Value) -> tierkreis_core::Value
         .unwrap_or_else(|| panic!("no outputs in {fields:?}"))
 }
 
+/// The names of the files in `dir`, sorted; none when `dir` is missing.
+pub fn sorted_file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The locations of workflow `wf` recorded as breakpoints hit
+/// (`debug/breakpoints`), sorted.
+pub fn recorded_breakpoints(wf: &Path) -> Vec<String> {
+    sorted_file_names(&wf.join("debug/breakpoints"))
+}
+
 /// Writes `json` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, json: &str) -> PathBuf {
     let p = dir.join(name);
