@@ -9,29 +9,10 @@ use std::path::Path;
 
 use common::{expect_code, recorded_breakpoints, run_uuid, tkr, write};
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::iadd_chain_graph;
 
 /// Exit status of a run paused at a breakpoint.
 const PAUSED: i32 = 4;
-
-/// 1 + 2 at -.N2, then + 2 at -.N3; `breakpoints` lists the node indices
-/// whose metadata has `has_breakpoint`.
-fn chain_graph(breakpoints: &[usize]) -> String {
-    let meta: Vec<String> = breakpoints
-        .iter()
-        .map(|i| format!(r#""{i}": {{"has_breakpoint": true}}"#))
-        .collect();
-    format!(
-        r#"{{"nodes": [
- {{"type": "const", "value": 1, "inputs": {{}}, "outputs": {{"value": [2]}}}},
- {{"type": "const", "value": 2, "inputs": {{}}, "outputs": {{"value": [2, 3]}}}},
- {{"type": "function", "function_name": "builtins.iadd", "inputs": {{"a": [0, "value"], "b": [1, "value"]}}, "outputs": {{"value": [3]}}}},
- {{"type": "function", "function_name": "builtins.iadd", "inputs": {{"a": [2, "value"], "b": [1, "value"]}}, "outputs": {{"value": [4]}}}},
- {{"type": "output", "inputs": {{"value": [3, "value"]}}, "outputs": {{}}}}
-], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {{}},
- "node_metadata": {{{}}}}}"#,
-        meta.join(", ")
-    )
-}
 
 fn workflow(ck: &Path, n: u128) -> std::path::PathBuf {
     ck.join(run_uuid(n))
@@ -45,7 +26,7 @@ fn stdout(out: &std::process::Output) -> String {
 fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_next() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ck = dir.path().join("ck");
-    let graph = write(dir.path(), "g.json", &chain_graph(&[2, 3]));
+    let graph = write(dir.path(), "g.json", &iadd_chain_graph(2, &[2, 3]));
     let wf = workflow(&ck, 1);
 
     let out = tkr(&ck)
@@ -150,7 +131,7 @@ fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_ne
 fn without_the_flag_breakpoint_metadata_is_ignored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ck = dir.path().join("ck");
-    let graph = write(dir.path(), "g.json", &chain_graph(&[2, 3]));
+    let graph = write(dir.path(), "g.json", &iadd_chain_graph(2, &[2, 3]));
     let out = tkr(&ck)
         .args(["run", "--run-id", "2", "-o", "-f"])
         .arg(&graph)
@@ -165,7 +146,7 @@ fn without_the_flag_breakpoint_metadata_is_ignored() {
 fn break_at_pauses_at_a_location_and_at_a_function_name_and_is_kept_for_resume() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ck = dir.path().join("ck");
-    let graph = write(dir.path(), "g.json", &chain_graph(&[]));
+    let graph = write(dir.path(), "g.json", &iadd_chain_graph(2, &[]));
 
     let out = tkr(&ck)
         .args(["run", "--run-id", "3", "--break-at", "-.N3", "-f"])
@@ -202,7 +183,7 @@ fn break_at_pauses_at_a_location_and_at_a_function_name_and_is_kept_for_resume()
 fn a_break_at_naming_nothing_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ck = dir.path().join("ck");
-    let graph = write(dir.path(), "g.json", &chain_graph(&[]));
+    let graph = write(dir.path(), "g.json", &iadd_chain_graph(2, &[]));
     let out = tkr(&ck)
         .args(["run", "--run-id", "5", "--break-at", "no_such_task", "-f"])
         .arg(&graph)

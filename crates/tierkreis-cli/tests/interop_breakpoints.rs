@@ -14,6 +14,7 @@ use std::process::Command;
 use common::reference::*;
 use common::{expect_code, recorded_breakpoints, run_uuid};
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::iadd_chain_graph;
 
 /// Exit status of `tkr` when a run paused at a breakpoint.
 const PAUSED: i32 = 4;
@@ -80,15 +81,9 @@ fn main() {
 }
 
 /// 1 + 2 at -.N2, + 2 at -.N3, + 2 at -.N4; each a breakpoint.
-const CHAIN: &str = r#"{"nodes": [
- {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
- {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3, 4]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [3, "value"], "b": [1, "value"]}, "outputs": {"value": [5]}},
- {"type": "output", "inputs": {"value": [4, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {},
- "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}, "4": {"has_breakpoint": true}}}"#;
+fn chain() -> String {
+    iadd_chain_graph(3, &[2, 3, 4])
+}
 
 fn python(s: &Scratch, args: &[&str]) -> Value {
     let mut c = Command::new("bash");
@@ -117,7 +112,7 @@ fn paused_at(v: &[&str]) -> Value {
 fn python_continues_a_run_we_paused() {
     let s = Scratch::new();
     s.write("bp_driver.py", BREAKPOINT_DRIVER_PY);
-    let graph = s.write("chain.json", CHAIN);
+    let graph = s.write("chain.json", &chain());
     let wf = s.workflow(41);
     let out = s
         .tkr()
@@ -158,7 +153,7 @@ fn python_continues_a_run_we_paused() {
 fn we_continue_a_run_python_paused() {
     let s = Scratch::new();
     s.write("bp_driver.py", BREAKPOINT_DRIVER_PY);
-    let graph = s.write("chain.json", CHAIN);
+    let graph = s.write("chain.json", &chain());
     let wf = s.workflow(42);
     let id = run_uuid(42);
 

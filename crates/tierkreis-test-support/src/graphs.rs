@@ -31,6 +31,42 @@ pub fn slow_loop_graph(n: i64, delay: f64) -> String {
     )
 }
 
+/// `1 + 2`, then `+ 2` again `adds - 1` times, with the builtin `iadd`:
+/// the constants are `-.N0` (1) and `-.N1` (2), addition `k` (from 0) is
+/// `-.N<2 + k>`, and the output `value` is `1 + 2 * adds`. `breakpoints`
+/// lists the node indices whose metadata has `has_breakpoint`.
+pub fn iadd_chain_graph(adds: usize, breakpoints: &[usize]) -> String {
+    let twos: Vec<String> = (2..2 + adds).map(|i| i.to_string()).collect();
+    let mut nodes = vec![
+        r#"{"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}}"#.to_string(),
+        format!(
+            r#"{{"type": "const", "value": 2, "inputs": {{}}, "outputs": {{"value": [{}]}}}}"#,
+            twos.join(", ")
+        ),
+    ];
+    for k in 0..adds {
+        let a = if k == 0 { 0 } else { 1 + k };
+        nodes.push(format!(
+            r#"{{"type": "function", "function_name": "builtins.iadd", "inputs": {{"a": [{a}, "value"], "b": [1, "value"]}}, "outputs": {{"value": [{}]}}}}"#,
+            3 + k
+        ));
+    }
+    nodes.push(format!(
+        r#"{{"type": "output", "inputs": {{"value": [{}, "value"]}}, "outputs": {{}}}}"#,
+        1 + adds
+    ));
+    let meta: Vec<String> = breakpoints
+        .iter()
+        .map(|i| format!(r#""{i}": {{"has_breakpoint": true}}"#))
+        .collect();
+    format!(
+        r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": {}, "named_nodes": {{}}, "node_metadata": {{{}}}}}"#,
+        nodes.join(",\n"),
+        2 + adds,
+        meta.join(", ")
+    )
+}
+
 /// A map of one task over a list: each element goes to `function` on
 /// `element_port`, with `constants` (port, JSON value) as its other inputs;
 /// the results are folded into one list.
@@ -152,6 +188,25 @@ mod tests {
 ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {{}}, "node_metadata": {{}}}}"#
         );
         assert_eq!(without_white_space(&built), without_white_space(&by_hand));
+    }
+
+    /// The chain as the breakpoint tests wrote it by hand before: three
+    /// additions, each a breakpoint.
+    #[test]
+    fn an_iadd_chain_is_the_hand_written_graph() {
+        let by_hand = r#"{"nodes": [
+ {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+ {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3, 4]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
+ {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [3, "value"], "b": [1, "value"]}, "outputs": {"value": [5]}},
+ {"type": "output", "inputs": {"value": [4, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {},
+ "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}, "4": {"has_breakpoint": true}}}"#;
+        assert_eq!(
+            without_white_space(&iadd_chain_graph(3, &[2, 3, 4])),
+            without_white_space(by_hand)
+        );
     }
 
     fn without_white_space(s: &str) -> String {

@@ -495,8 +495,14 @@ pub fn json_lines(what: &str, out: &Output) -> Vec<Value> {
 /// A conformance case's expected outputs, port to value, from its
 /// `expected/` folder.
 pub fn expected_outputs(case: &Path) -> Value {
-    let mut ports: Vec<_> = std::fs::read_dir(case.join("expected"))
-        .expect("expected folder")
+    values_in_folder(&case.join("expected"))
+}
+
+/// Every file of `dir` parsed as a value, keyed by its name (a port) in
+/// name order: a node's `outputs/`, a case's `expected/`.
+pub fn values_in_folder(dir: &Path) -> Value {
+    let mut ports: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
         .collect();
@@ -506,10 +512,8 @@ pub fn expected_outputs(case: &Path) -> Value {
             .into_iter()
             .map(|p| {
                 let port = p.file_name().expect("name").to_string_lossy().into_owned();
-                (
-                    port,
-                    Value::from_bytes(&std::fs::read(&p).expect("expected value")),
-                )
+                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                (port, Value::from_bytes(&bytes))
             })
             .collect(),
     )
