@@ -21,7 +21,7 @@ use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
 use tierkreis_controller::scheduler::Outcome;
-use tierkreis_test_support::graphs::slow_loop_graph;
+use tierkreis_test_support::graphs::{slow_loop_graph, DIVIDE_BY_ZERO_GRAPH};
 use uuid::Uuid;
 
 fn main() {
@@ -189,7 +189,7 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 fn failed_run() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
     assert!(matches!(
-        run_graph(tmp.path(), wf(5), DIV_BY_ZERO, &[]),
+        run_graph(tmp.path(), wf(5), DIVIDE_BY_ZERO_GRAPH, &[]),
         Outcome::Failed(_)
     ));
     let srv = start_router(tmp.path());
@@ -327,7 +327,7 @@ fn running_run() -> Result<(), Failed> {
     let lock = tierkreis_storage::WorkflowLock::acquire(&tmp.path().join(other.to_string()))?;
     tierkreis_controller::runtime::start_workflow(
         &storage,
-        &tierkreis_core::GraphData::from_json(DIV_BY_ZERO.as_bytes())?,
+        &tierkreis_core::GraphData::from_json(DIVIDE_BY_ZERO_GRAPH.as_bytes())?,
         &Default::default(),
     )?;
     assert_eq!(
@@ -431,7 +431,7 @@ fn failed_map() -> Result<(), Failed> {
 fn path_safety() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
     assert!(matches!(
-        run_graph(tmp.path(), wf(4), DIV_BY_ZERO, &[]),
+        run_graph(tmp.path(), wf(4), DIVIDE_BY_ZERO_GRAPH, &[]),
         Outcome::Failed(_)
     ));
     // A secret beside the checkpoint folder that no URL may reach.
@@ -711,7 +711,7 @@ fn cached_task() -> Result<(), Failed> {
 fn cross_site_restart() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
     assert!(matches!(
-        run_graph(tmp.path(), wf(41), DIV_BY_ZERO, &[]),
+        run_graph(tmp.path(), wf(41), DIVIDE_BY_ZERO_GRAPH, &[]),
         Outcome::Failed(_)
     ));
     let srv = start_router(tmp.path());

@@ -13,7 +13,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::cdp::{find_chromium, Browser};
@@ -52,10 +52,6 @@ fn main() {
         })
         .collect();
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn browser_test(chromium: &Path) -> Result<(), Failed> {
@@ -243,23 +239,6 @@ fn paused_run_continues_from_the_page(b: &mut Browser, ck: &Path, base: &str) {
     wait_until("the run to pause at -.N3", Duration::from_secs(30), || {
         next.exists()
     });
-}
-
-/// Writes the PNG to `target/artifacts/<artifact>`, and to `docs/<doc>` (a
-/// picture in the README) when `TKR_UPDATE_SCREENSHOT` is set.
-fn save_screenshot(png: &[u8], artifact: &str, doc: &str) -> Result<(), Failed> {
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    let root = workspace_root();
-    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("artifacts");
-    std::fs::create_dir_all(&artifacts)?;
-    std::fs::write(artifacts.join(artifact), png)?;
-    if std::env::var_os("TKR_UPDATE_SCREENSHOT").is_some() {
-        std::fs::create_dir_all(root.join("docs"))?;
-        std::fs::write(root.join("docs").join(doc), png)?;
-    }
-    Ok(())
 }
 
 /// A real output of the published quantum workers, recorded in

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -139,27 +139,6 @@ fn browser_test(chromium: &Path) -> Result<(), Failed> {
         timing.contains("queue wait") && timing.contains("ran 0.2"),
         "{timing}"
     );
-    save_screenshot(&b.screenshot())?;
-    Ok(())
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Writes the PNG to `target/artifacts/timeline.png`, and to
-/// `docs/web-timeline.png` when `TKR_UPDATE_SCREENSHOT` is set.
-fn save_screenshot(png: &[u8]) -> Result<(), Failed> {
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    let root = workspace_root();
-    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("artifacts");
-    std::fs::create_dir_all(&artifacts)?;
-    std::fs::write(artifacts.join("timeline.png"), png)?;
-    if std::env::var_os("TKR_UPDATE_SCREENSHOT").is_some() {
-        std::fs::create_dir_all(root.join("docs"))?;
-        std::fs::write(root.join("docs/web-timeline.png"), png)?;
-    }
+    save_screenshot(&b.screenshot(), "timeline.png", "web-timeline.png")?;
     Ok(())
 }

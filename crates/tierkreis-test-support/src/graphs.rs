@@ -2,6 +2,14 @@
 //! once: a slow loop to catch a run while it works, and maps of one task
 //! over a list.
 
+/// `1 / 0` with the builtin `idivide`: the task `-.N2` fails.
+pub const DIVIDE_BY_ZERO_GRAPH: &str = r#"{"nodes": [
+  {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
+  {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
+  {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
+  {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
+], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
+
 /// A loop of `n` iterations that sleeps `delay` seconds in each (with the
 /// builtin `tkr_sleep`), counting up to `n`; the loop is `-.N4`, named
 /// `counter`.

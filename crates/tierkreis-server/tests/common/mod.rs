@@ -81,13 +81,22 @@ pub fn spawn_graph(
     std::thread::spawn(move || run_graph(&dir, id, &graph, &inputs))
 }
 
-/// `1 / 0` with the builtin `idivide`: fails at `-.N2`.
-pub const DIV_BY_ZERO: &str = r#"{"nodes": [
-  {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
-  {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
-  {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
-  {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
+/// Writes the PNG to `target/artifacts/<artifact>`, and to `docs/<doc>` (a
+/// picture in the README) when `TKR_UPDATE_SCREENSHOT` is set.
+pub fn save_screenshot(png: &[u8], artifact: &str, doc: &str) -> Result<(), libtest_mimic::Failed> {
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    let root = tierkreis_test_support::workspace_root();
+    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    std::fs::write(artifacts.join(artifact), png)?;
+    if std::env::var_os("TKR_UPDATE_SCREENSHOT").is_some() {
+        std::fs::create_dir_all(root.join("docs"))?;
+        std::fs::write(root.join("docs").join(doc), png)?;
+    }
+    Ok(())
+}
 
 /// The reference's `typed_map_simple` graph (map `-.N3` doubling each
 /// element of the input `value`).
