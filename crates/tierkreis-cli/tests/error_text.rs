@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use common::expect_code;
 use common::reference::*;
+use tierkreis_test_support::graphs::one_task_graph;
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![
@@ -56,17 +57,6 @@ if __name__ == "__main__":
     worker.app(argv)
 "#;
 
-/// `W.f(x = 3)` at `-.N1`.
-fn one_task_graph(function: &str) -> String {
-    format!(
-        r#"{{"nodes": [
-        {{"type": "const", "value": 3, "inputs": {{}}, "outputs": {{"value": [1]}}}},
-        {{"type": "function", "function_name": "{function}", "inputs": {{"x": [0, "value"]}}, "outputs": {{"value": [2]}}}},
-        {{"type": "output", "inputs": {{"value": [1, "value"]}}, "outputs": {{}}}}
-      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {{}}, "node_metadata": {{}}}}"#
-    )
-}
-
 /// A scratch with `pyw` in `registry/pyw/main.py`.
 fn scratch() -> (Scratch, PathBuf) {
     let s = Scratch::new();
@@ -77,7 +67,7 @@ fn scratch() -> (Scratch, PathBuf) {
 /// Runs `function` as run `id` with the registry and `extra` options; it
 /// must fail.
 fn run_failing(s: &Scratch, reg: &Path, function: &str, id: u32, extra: &[&str]) {
-    let graph = s.write(&format!("graph{id}.json"), &one_task_graph(function));
+    let graph = s.write(&format!("graph{id}.json"), &one_task_graph(function, "3"));
     let id = id.to_string();
     let mut args = vec!["run", "--run-id", &id, "--registry"];
     args.push(reg.to_str().expect("utf-8"));

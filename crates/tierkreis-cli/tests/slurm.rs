@@ -12,13 +12,14 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::reference::run_sh;
 use common::{expect_code, hello_worker, run_uuid, tkr};
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
 use tierkreis_test_support::graphs::{graph_of_nodes, TaskMap};
+use tierkreis_test_support::waiting::wait_until;
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![
@@ -179,14 +180,6 @@ fn squeue(ids: &[&String]) -> BTreeMap<String, String> {
             Some((id.to_string(), state.to_string()))
         })
         .collect()
-}
-
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn json_str(s: &str) -> String {

@@ -22,6 +22,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
 use tierkreis_controller::scheduler::Outcome;
 use tierkreis_test_support::graphs::{slow_loop_graph, DIVIDE_BY_ZERO_GRAPH};
+use tierkreis_test_support::waiting::wait_until;
 use uuid::Uuid;
 
 fn main() {

@@ -21,6 +21,7 @@ use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use tierkreis_controller::scheduler::Outcome;
 use tierkreis_test_support::graphs::slow_loop_graph;
+use tierkreis_test_support::waiting::wait_until;
 use uuid::Uuid;
 
 /// A test driving a browser: the path of Chromium.

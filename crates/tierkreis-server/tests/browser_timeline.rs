@@ -22,6 +22,7 @@ use tierkreis_controller::runtime;
 use tierkreis_controller::scheduler::Outcome;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
 use tierkreis_test_support::graphs::slow_loop_graph;
+use tierkreis_test_support::waiting::wait_until;
 use uuid::Uuid;
 
 const NAME: &str = "browser_shows_the_timeline_live_and_a_task_s_timing";

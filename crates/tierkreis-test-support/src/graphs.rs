@@ -2,6 +2,18 @@
 //! once: a slow loop to catch a run while it works, and maps of one task
 //! over a list.
 
+/// `function(x = value)` at `-.N1`, its result the output `value`; `value`
+/// is JSON.
+pub fn one_task_graph(function: &str, value: &str) -> String {
+    format!(
+        r#"{{"nodes": [
+        {{"type": "const", "value": {value}, "inputs": {{}}, "outputs": {{"value": [1]}}}},
+        {{"type": "function", "function_name": "{function}", "inputs": {{"x": [0, "value"]}}, "outputs": {{"value": [2]}}}},
+        {{"type": "output", "inputs": {{"value": [1, "value"]}}, "outputs": {{}}}}
+      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {{}}, "node_metadata": {{}}}}"#
+    )
+}
+
 /// `1 / 0` with the builtin `idivide`: the task `-.N2` fails.
 pub const DIVIDE_BY_ZERO_GRAPH: &str = r#"{"nodes": [
   {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},

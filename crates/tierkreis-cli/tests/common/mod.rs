@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 /// The fixtures recorded from the reference.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fixtures")
+    tierkreis_test_support::fixtures_dir()
 }
 
 /// A `tkr` command with its checkpoint folder set to `tkr_dir`.

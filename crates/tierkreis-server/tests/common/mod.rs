@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use tierkreis_controller::executor::DefaultExecutor;
@@ -26,7 +26,7 @@ pub mod cdp;
 
 /// The fixtures recorded from the reference.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fixtures")
+    tierkreis_test_support::fixtures_dir()
 }
 
 /// If this process was started as `<exe> resume --checkpoints DIR -q ID`
@@ -121,15 +121,6 @@ pub fn divide_map_graph() -> String {
 pub fn int_list(xs: impl IntoIterator<Item = i64>) -> Vec<u8> {
     let items: Vec<String> = xs.into_iter().map(|x| x.to_string()).collect();
     format!("[{}]", items.join(", ")).into_bytes()
-}
-
-/// Polls `f` every 20 ms until it holds, panicking after `limit`.
-pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A running server on a loopback port; its runtime lives on a thread.
