@@ -8,7 +8,9 @@
 
 pub mod fake_batch;
 pub mod graphs;
+pub mod reference_worker;
 pub mod waiting;
+pub mod worker_call;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
