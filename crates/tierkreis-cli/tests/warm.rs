@@ -920,14 +920,8 @@ fn no_warm_process_outlives_tkr_stop() {
         .expect("tkr stop");
     expect_code(&out, 0);
     expect_gone(&pids, "tkr stop");
-    let start = Instant::now();
-    while group.exited().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "tkr did not exit after stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // tkr exits within 30 s after stop.
+    group.wait_exit(Duration::from_secs(30));
 }
 
 fn no_warm_process_outlives_ctrl_c() {
@@ -938,14 +932,8 @@ fn no_warm_process_outlives_ctrl_c() {
         .args(["-INT", &pid.to_string()])
         .status();
     expect_gone(&pids, "SIGINT to the controller");
-    let start = Instant::now();
-    while group.exited().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "tkr did not exit after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // tkr exits within 30 s after SIGINT.
+    group.wait_exit(Duration::from_secs(30));
 }
 
 fn no_warm_process_outlives_a_killed_controller() {
