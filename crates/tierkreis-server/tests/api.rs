@@ -581,44 +581,10 @@ fn python_runs() -> Result<(), Failed> {
 /// paused and where; `continue` starts `tkr resume` (this binary), which goes
 /// past -.N2 and pauses at -.N3; a run that is not paused cannot continue.
 fn paused_run() -> Result<(), Failed> {
-    use std::sync::Arc;
-    use tierkreis_controller::executor::DefaultExecutor;
-    use tierkreis_controller::runtime;
-    use tierkreis_controller::scheduler::Breakpoints;
-    use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
     let tmp = tempfile::tempdir()?;
-    let graph = r#"{"nodes": [
- {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
- {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
- {"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {},
- "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}}}"#;
     let id = wf(77);
-    {
-        let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
-        let storage = FileControllerStorage::new(tmp.path(), id, None);
-        let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
-        runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
-        let options = runtime::RunOptions {
-            resume: false,
-            breakpoints: Breakpoints {
-                from_metadata: true,
-                ..Breakpoints::default()
-            },
-            ..runtime::RunOptions::default()
-        };
-        let out = runtime::run_with_options(
-            Arc::new(storage),
-            &options,
-            &mut DefaultExecutor::new(),
-            &mut |_| {},
-            runtime::EventChannel::new(),
-        )
-        .expect("run");
-        assert_eq!(out, Outcome::Paused(vec!["-.N2".parse().expect("loc")]));
-    }
+    let out = run_to_first_breakpoint(tmp.path(), id);
+    assert_eq!(out, Outcome::Paused(vec!["-.N2".parse().expect("loc")]));
     let srv = start_router(tmp.path());
     let w = srv.get(&format!("/api/workflows/{id}")).json();
     assert_eq!(

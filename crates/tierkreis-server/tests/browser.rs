@@ -190,38 +190,8 @@ fn browser_test(chromium: &Path) -> Result<(), Failed> {
 /// "Continue", which resumes the run (this binary as `tkr resume`) up to the
 /// next breakpoint, -.N3.
 fn paused_run_continues_from_the_page(b: &mut Browser, ck: &Path, base: &str) {
-    use std::sync::Arc;
-    use tierkreis_controller::executor::DefaultExecutor;
-    use tierkreis_controller::runtime;
-    use tierkreis_controller::scheduler::Breakpoints;
-    use tierkreis_storage::FileControllerStorage;
-    let graph = r#"{"nodes": [
- {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
- {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
- {"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {},
- "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}}}"#;
     let id = Uuid::from_u128(21);
-    let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
-    let storage = FileControllerStorage::new(ck, id, None);
-    runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
-    let options = runtime::RunOptions {
-        breakpoints: Breakpoints {
-            from_metadata: true,
-            ..Breakpoints::default()
-        },
-        ..runtime::RunOptions::default()
-    };
-    let out = runtime::run_with_options(
-        Arc::new(storage),
-        &options,
-        &mut DefaultExecutor::new(),
-        &mut |_| {},
-        runtime::EventChannel::new(),
-    )
-    .expect("run");
+    let out = run_to_first_breakpoint(ck, id);
     assert!(matches!(out, Outcome::Paused(_)), "{out:?}");
     b.navigate(&format!("{base}/#/w/{id}"));
     b.wait_for(
