@@ -266,7 +266,9 @@ fn tkr_in_reference(s: &Scratch, args: &[&str]) -> Command {
     c
 }
 
-fn run_graph(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> Output {
+/// `tkr run --run-id ID --registry REG EXTRA... -f graph<ID>.json` of
+/// `graph` inside the reference environment ([`tkr_in_reference`]).
+fn run_command(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> Command {
     let g = s.write(&format!("graph{id}.json"), graph);
     let id = id.to_string();
     let mut args = vec![
@@ -279,7 +281,11 @@ fn run_graph(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> O
     args.extend_from_slice(extra);
     args.push("-f");
     args.push(g.to_str().expect("utf-8"));
-    tkr_in_reference(s, &args).output().expect("tkr")
+    tkr_in_reference(s, &args)
+}
+
+fn run_graph(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> Output {
+    run_command(s, reg, graph, id, extra).output().expect("tkr")
 }
 
 fn output_of(wf: &Path, loc: &str) -> String {
@@ -603,18 +609,12 @@ fn a_console_script_on_path_is_served_warm_through_its_entry_point() {
     );
     let pythonpath = format!("PYTHONPATH={}", s.path().join("pkgs").display());
     // The script's folder and package on the paths, as an install would have them.
-    let mut cmd = Command::new("bash");
-    let tkr = Path::new(env!("CARGO_BIN_EXE_tkr"));
-    cmd.arg(run_sh())
-        .arg("--bind")
-        .arg(tkr.parent().expect("bin folder"))
-        .args(["--", "/usr/bin/env", &path, &pythonpath, "RUST_LOG="])
-        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
-        .arg(tkr)
+    let out = s
+        .tkr_in_reference(&[path, pythonpath])
         .args(["run", "--run-id", "1", "--jobs", "1", "-f"])
         .arg(&g)
-        .current_dir(s.path());
-    let out = cmd.output().expect("tkr");
+        .output()
+        .expect("tkr");
     expect_code(&out, 0);
     let wf = s.workflow(1);
     let pids: BTreeSet<String> = (0..6).map(|i| output_of(&wf, &task_loc(i))).collect();
@@ -836,21 +836,7 @@ fn rust_sdk_worker_serves_many_calls_in_one_process() {
 fn start_with_warm_processes(s: &Scratch, reg: &Path) -> (Group, Vec<u32>) {
     add_second_worker_pyv(reg);
     let graph = tasks_graph_on(&[("pyw", "mark", 0), ("pyv", "mark", 600)]);
-    let g = s.write("graph.json", &graph);
-    let cmd = tkr_in_reference(
-        s,
-        &[
-            "run",
-            "--run-id",
-            "1",
-            "--jobs",
-            "2",
-            "--registry",
-            reg.to_str().expect("utf-8"),
-            "-f",
-            g.to_str().expect("utf-8"),
-        ],
-    );
+    let cmd = run_command(s, reg, &graph, 1, &["--jobs", "2"]);
     let mut group = Group::spawn(cmd, s.path().join("tkr.stderr"));
     let pids_dir = s.path().join("pids");
     let mut pids = Vec::new();
@@ -964,19 +950,7 @@ fn pids_with_suffix(s: &Scratch, suffix: &str) -> Vec<u32> {
 fn no_process_outlives_a_killed_controller_whose_warm_task_spawned_a_child() {
     let (s, reg) = scratch_with(PY_WORKER);
     let graph = tasks_graph("pyw", &[("spawn_sleep", 88)]);
-    let g = s.write("graph.json", &graph);
-    let cmd = tkr_in_reference(
-        &s,
-        &[
-            "run",
-            "--run-id",
-            "1",
-            "--registry",
-            reg.to_str().expect("utf-8"),
-            "-f",
-            g.to_str().expect("utf-8"),
-        ],
-    );
+    let cmd = run_command(&s, &reg, &graph, 1, &[]);
     let mut group = Group::spawn(cmd, s.path().join("tkr.stderr"));
     wait_until(
         "the warm task started its sleep",
