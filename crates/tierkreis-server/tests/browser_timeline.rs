@@ -11,16 +11,14 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::cdp::{find_chromium, Browser};
 use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
-use tierkreis_controller::executor::DefaultExecutor;
 use tierkreis_controller::runtime;
 use tierkreis_controller::scheduler::Outcome;
-use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
+use tierkreis_storage::FileControllerStorage;
 use tierkreis_test_support::graphs::slow_loop_graph;
 use tierkreis_test_support::waiting::wait_until;
 use uuid::Uuid;
@@ -44,22 +42,11 @@ fn main() {
 fn spawn_recorded_run(ck: &Path, id: Uuid, graph: String) -> std::thread::JoinHandle<Outcome> {
     let ck = ck.to_path_buf();
     std::thread::spawn(move || {
-        let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
-        let storage = FileControllerStorage::new(&ck, id, Some("timeline".to_string()));
-        let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
-        runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
         let options = runtime::RunOptions {
             record_timeline: true,
             ..runtime::RunOptions::default()
         };
-        runtime::run_with_options(
-            Arc::new(storage),
-            &options,
-            &mut DefaultExecutor::new(),
-            &mut |_| {},
-            runtime::EventChannel::new(),
-        )
-        .expect("run")
+        run_graph_with_options(&ck, id, Some("timeline"), &graph, &options)
     })
 }
 

@@ -70,16 +70,34 @@ pub fn run_graph(tkr_dir: &Path, id: Uuid, graph: &str, inputs: &[(&str, Vec<u8>
     drive(Arc::new(storage), false)
 }
 
-/// `1 + 2` at `-.N2`, then `+ 2` at `-.N3`, both breakpoints, run as
-/// workflow `id` in `tkr_dir` with breakpoints on (holding the controller
-/// lock like `tkr run`); the run pauses at `-.N2`, and the outcome says so.
-pub fn run_to_first_breakpoint(tkr_dir: &Path, id: Uuid) -> Outcome {
-    use tierkreis_controller::scheduler::Breakpoints;
-    let graph = tierkreis_test_support::graphs::iadd_chain_graph(2, &[2, 3]);
+/// Runs `graph` as workflow `id` (named `name`) in `tkr_dir` with builtins
+/// and `options`, holding the controller lock like `tkr run`.
+pub fn run_graph_with_options(
+    tkr_dir: &Path,
+    id: Uuid,
+    name: Option<&str>,
+    graph: &str,
+    options: &runtime::RunOptions,
+) -> Outcome {
     let graph = GraphData::from_json(graph.as_bytes()).expect("graph");
-    let storage = FileControllerStorage::new(tkr_dir, id, None);
+    let storage = FileControllerStorage::new(tkr_dir, id, name.map(str::to_string));
     let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
     runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
+    runtime::run_with_options(
+        Arc::new(storage),
+        options,
+        &mut DefaultExecutor::new(),
+        &mut |_| {},
+        runtime::EventChannel::new(),
+    )
+    .expect("run")
+}
+
+/// `1 + 2` at `-.N2`, then `+ 2` at `-.N3`, both breakpoints, run as
+/// workflow `id` in `tkr_dir` with breakpoints on; the run pauses at `-.N2`,
+/// and the outcome says so.
+pub fn run_to_first_breakpoint(tkr_dir: &Path, id: Uuid) -> Outcome {
+    use tierkreis_controller::scheduler::Breakpoints;
     let options = runtime::RunOptions {
         resume: false,
         breakpoints: Breakpoints {
@@ -88,14 +106,8 @@ pub fn run_to_first_breakpoint(tkr_dir: &Path, id: Uuid) -> Outcome {
         },
         ..runtime::RunOptions::default()
     };
-    runtime::run_with_options(
-        Arc::new(storage),
-        &options,
-        &mut DefaultExecutor::new(),
-        &mut |_| {},
-        runtime::EventChannel::new(),
-    )
-    .expect("run")
+    let graph = tierkreis_test_support::graphs::iadd_chain_graph(2, &[2, 3]);
+    run_graph_with_options(tkr_dir, id, None, &graph, &options)
 }
 
 /// [`run_graph`] on a thread of its own.
