@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::expect_code;
 use common::reference::*;
+use tierkreis_test_support::graphs::graph_of_nodes;
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![
@@ -229,18 +230,13 @@ fn tasks_graph_on(calls: &[(&str, &str, i64)]) -> String {
             2 * n
         ));
     }
-    let inputs: Vec<String> = (0..n)
-        .map(|i| format!(r#""v{i}": [{}, "value"]"#, 2 * i + 1))
+    let names: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+    let outputs: Vec<(&str, usize)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), 2 * i + 1))
         .collect();
-    nodes.push(format!(
-        r#"{{"type": "output", "inputs": {{{}}}, "outputs": {{}}}}"#,
-        inputs.join(", ")
-    ));
-    format!(
-        r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": {}, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
-        nodes.join(",\n"),
-        2 * n
-    )
+    graph_of_nodes(nodes, &outputs)
 }
 
 /// The location of task `i` of [`tasks_graph`].
