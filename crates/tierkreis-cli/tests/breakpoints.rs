@@ -7,47 +7,15 @@ mod common;
 
 use std::path::Path;
 
-use common::{expect_code, run_uuid, tkr, write};
+use common::{expect_code, recorded_breakpoints, run_uuid, tkr, write};
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::iadd_chain_graph;
 
 /// Exit status of a run paused at a breakpoint.
 const PAUSED: i32 = 4;
 
-/// 1 + 2 at -.N2, then + 2 at -.N3; `breakpoints` lists the node indices
-/// whose metadata has `has_breakpoint`.
-fn chain_graph(breakpoints: &[usize]) -> String {
-    let meta: Vec<String> = breakpoints
-        .iter()
-        .map(|i| format!(r#""{i}": {{"has_breakpoint": true}}"#))
-        .collect();
-    format!(
-        r#"{{"nodes": [
- {{"type": "const", "value": 1, "inputs": {{}}, "outputs": {{"value": [2]}}}},
- {{"type": "const", "value": 2, "inputs": {{}}, "outputs": {{"value": [2, 3]}}}},
- {{"type": "function", "function_name": "builtins.iadd", "inputs": {{"a": [0, "value"], "b": [1, "value"]}}, "outputs": {{"value": [3]}}}},
- {{"type": "function", "function_name": "builtins.iadd", "inputs": {{"a": [2, "value"], "b": [1, "value"]}}, "outputs": {{"value": [4]}}}},
- {{"type": "output", "inputs": {{"value": [3, "value"]}}, "outputs": {{}}}}
-], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {{}},
- "node_metadata": {{{}}}}}"#,
-        meta.join(", ")
-    )
-}
-
 fn workflow(ck: &Path, n: u128) -> std::path::PathBuf {
     ck.join(run_uuid(n))
-}
-
-/// The locations recorded in `debug/breakpoints`.
-fn recorded(wf: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(wf.join("debug/breakpoints"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -58,7 +26,7 @@ fn stdout(out: &std::process::Output) -> String {
 fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_next() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ck = dir.path().join("ck");
-    let graph = write(dir.path(), "g.json", &chain_graph(&[2, 3]));
+    let graph = write(dir.path(), "g.json", &iadd_chain_graph(2, &[2, 3]));
     let wf = workflow(&ck, 1);
 
     let out = tkr(&ck)
@@ -67,7 +35,7 @@ fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_ne
         .output()
         .expect("tkr run");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&wf), vec!["-.N2"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N2"]);
     assert!(
         !wf.join("-.N2/nodedef").exists(),
         "-.N2 started despite its breakpoint"
@@ -147,7 +115,7 @@ fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_ne
         std::fs::read(wf.join("-.N2/outputs/value")).expect("value"),
         b"3"
     );
-    assert_eq!(recorded(&wf), vec!["-.N3"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N3"]);
 
     let out = tkr(&ck)
         .args(["resume", "--run-id", "1", "-o"])
@@ -155,7 +123,7 @@ fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_ne
         .expect("tkr resume");
     expect_code(&out, 0);
     assert_eq!(stdout(&out).trim(), "value: 5");
-    assert!(recorded(&wf).is_empty());
+    assert!(recorded_breakpoints(&wf).is_empty());
     assert!(!wf.join("debug/breakpoints").exists());
 }
 
@@ -163,7 +131,7 @@ fn metadata_breakpoints_pause_in_the_reference_layout_and_resume_steps_to_the_ne
 fn without_the_flag_breakpoint_metadata_is_ignored() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ck = dir.path().join("ck");
-    let graph = write(dir.path(), "g.json", &chain_graph(&[2, 3]));
+    let graph = write(dir.path(), "g.json", &iadd_chain_graph(2, &[2, 3]));
     let out = tkr(&ck)
         .args(["run", "--run-id", "2", "-o", "-f"])
         .arg(&graph)
@@ -171,14 +139,14 @@ fn without_the_flag_breakpoint_metadata_is_ignored() {
         .expect("tkr run");
     expect_code(&out, 0);
     assert_eq!(stdout(&out).trim(), "value: 5");
-    assert!(recorded(&workflow(&ck, 2)).is_empty());
+    assert!(recorded_breakpoints(&workflow(&ck, 2)).is_empty());
 }
 
 #[test]
 fn break_at_pauses_at_a_location_and_at_a_function_name_and_is_kept_for_resume() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ck = dir.path().join("ck");
-    let graph = write(dir.path(), "g.json", &chain_graph(&[]));
+    let graph = write(dir.path(), "g.json", &iadd_chain_graph(2, &[]));
 
     let out = tkr(&ck)
         .args(["run", "--run-id", "3", "--break-at", "-.N3", "-f"])
@@ -186,7 +154,7 @@ fn break_at_pauses_at_a_location_and_at_a_function_name_and_is_kept_for_resume()
         .output()
         .expect("run");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&workflow(&ck, 3)), vec!["-.N3"]);
+    assert_eq!(recorded_breakpoints(&workflow(&ck, 3)), vec!["-.N3"]);
     assert!(workflow(&ck, 3).join("-.N2/_done").exists());
 
     // A function name matches both iadd nodes: the resume stops at the second.
@@ -196,13 +164,13 @@ fn break_at_pauses_at_a_location_and_at_a_function_name_and_is_kept_for_resume()
         .output()
         .expect("run");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&workflow(&ck, 4)), vec!["-.N2"]);
+    assert_eq!(recorded_breakpoints(&workflow(&ck, 4)), vec!["-.N2"]);
     let out = tkr(&ck)
         .args(["resume", "--run-id", "4"])
         .output()
         .expect("resume");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&workflow(&ck, 4)), vec!["-.N3"]);
+    assert_eq!(recorded_breakpoints(&workflow(&ck, 4)), vec!["-.N3"]);
     let out = tkr(&ck)
         .args(["resume", "--run-id", "4", "-o"])
         .output()
@@ -215,7 +183,7 @@ fn break_at_pauses_at_a_location_and_at_a_function_name_and_is_kept_for_resume()
 fn a_break_at_naming_nothing_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ck = dir.path().join("ck");
-    let graph = write(dir.path(), "g.json", &chain_graph(&[]));
+    let graph = write(dir.path(), "g.json", &iadd_chain_graph(2, &[]));
     let out = tkr(&ck)
         .args(["run", "--run-id", "5", "--break-at", "no_such_task", "-f"])
         .arg(&graph)
@@ -256,7 +224,7 @@ fn tasks_already_running_finish_before_the_controller_exits_paused() {
         .expect("run");
     expect_code(&out, PAUSED);
     let wf = workflow(&ck, 6);
-    assert_eq!(recorded(&wf), vec!["-.N2"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N2"]);
     assert!(
         wf.join("-.N4/_done").exists(),
         "the running sleep did not finish before the pause"

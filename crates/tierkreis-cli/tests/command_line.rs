@@ -75,6 +75,19 @@ impl Scratch {
         )
     }
 
+    /// `tkr run --run-id ID [--registry REG] EXTRA... -f GRAPH` with
+    /// [`Scratch::graph`], through [`Scratch::tkr`].
+    fn run(&self, id: &str, registry: Option<&Path>, extra: &[&str]) -> Output {
+        let graph = self.graph();
+        let mut args = vec!["run", "--run-id", id];
+        if let Some(reg) = registry {
+            args.extend(["--registry", reg.to_str().expect("utf-8")]);
+        }
+        args.extend_from_slice(extra);
+        args.extend(["-f", graph.to_str().expect("utf-8")]);
+        self.tkr(&args)
+    }
+
     /// `tkr ARGS` in a folder of its own (not where the run started).
     fn tkr(&self, args: &[&str]) -> Output {
         let elsewhere = self.path().join("elsewhere");
@@ -91,6 +104,21 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// The command in backquotes in `hint` that starts with `start` (`tkr
+/// restart `, `tkr resume `), as printed.
+fn printed_command(hint: &str, start: &str) -> String {
+    hint.split('`')
+        .find(|part| part.starts_with(start))
+        .unwrap_or_else(|| panic!("no `{start}...` in:\n{hint}"))
+        .to_string()
+}
+
+/// Runs the words of `command` (a printed `tkr ...`) as [`Scratch::tkr`] does.
+fn run_as_printed(s: &Scratch, command: &str) -> Output {
+    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
+    s.tkr(&words)
+}
+
 fn value_of_run(s: &Scratch, id: u128) -> String {
     std::fs::read_to_string(s.ck().join(run_uuid(id)).join("-/outputs/value"))
         .unwrap_or_else(|e| panic!("no output of run {id}: {e}"))
@@ -102,18 +130,7 @@ fn value_of_run(s: &Scratch, id: u128) -> String {
 fn a_resume_after_a_pause_finds_the_workers_the_run_was_started_with() {
     let s = Scratch::new();
     let reg = s.registry("reg", 10, None);
-    let graph = s.graph();
-    let out = s.tkr(&[
-        "run",
-        "--run-id",
-        "1",
-        "--registry",
-        reg.to_str().expect("utf-8"),
-        "--break-at",
-        "-.N1",
-        "-f",
-        graph.to_str().expect("utf-8"),
-    ]);
+    let out = s.run("1", Some(&reg), &["--break-at", "-.N1"]);
     expect_code(&out, 4);
     // No --registry: the run's own settings say where `w` is.
     let out = s.tkr(&["resume", &run_uuid(1), "-o"]);
@@ -126,31 +143,17 @@ fn the_restart_printed_after_a_failure_works_as_printed() {
     let s = Scratch::new();
     let fix = s.path().join("fixed");
     let reg = s.registry("reg", 10, Some(&fix));
-    let graph = s.graph();
-    let out = s.tkr(&[
-        "run",
-        "--run-id",
-        "2",
-        "--registry",
-        reg.to_str().expect("utf-8"),
-        "-f",
-        graph.to_str().expect("utf-8"),
-    ]);
+    let out = s.run("2", Some(&reg), &[]);
     expect_code(&out, 1);
     let err = text(&out.stderr);
-    let command = err
-        .split('`')
-        .find(|part| part.starts_with("tkr restart "))
-        .unwrap_or_else(|| panic!("no `tkr restart ...` in the hint:\n{err}"))
-        .to_string();
+    let command = printed_command(&err, "tkr restart ");
     assert_eq!(
         command,
         format!("tkr restart {} -.N1", run_uuid(2)),
         "{err}"
     );
     std::fs::write(&fix, "").expect("fix the cause");
-    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
-    let out = s.tkr(&words);
+    let out = run_as_printed(&s, &command);
     expect_code(&out, 0);
     assert_eq!(value_of_run(&s, 2), "11");
 }
@@ -227,17 +230,8 @@ fn the_web_view_restart_runs_with_the_run_settings_or_those_given_to_serve() {
     let s = Scratch::new();
     let fix = s.path().join("fixed");
     let failing = s.registry("reg", 10, Some(&fix));
-    let graph = s.graph();
     for id in ["3", "4"] {
-        let out = s.tkr(&[
-            "run",
-            "--run-id",
-            id,
-            "--registry",
-            failing.to_str().expect("utf-8"),
-            "-f",
-            graph.to_str().expect("utf-8"),
-        ]);
+        let out = s.run(id, Some(&failing), &[]);
         expect_code(&out, 1);
     }
     std::fs::write(&fix, "").expect("fix the cause");
@@ -388,16 +382,7 @@ fn a_failed_run_has_an_end_after_its_start_in_the_same_clock_and_a_duration() {
 fn outputs_raw_without_a_port_writes_the_one_output_and_logs_take_a_short_location() {
     let s = Scratch::new();
     let reg = s.registry("reg", 10, None);
-    let graph = s.graph();
-    let out = s.tkr(&[
-        "run",
-        "--run-id",
-        "6",
-        "--registry",
-        reg.to_str().expect("utf-8"),
-        "-f",
-        graph.to_str().expect("utf-8"),
-    ]);
+    let out = s.run("6", Some(&reg), &[]);
     expect_code(&out, 0);
     let out = s.tkr(&["outputs", &run_uuid(6), "--raw"]);
     expect_code(&out, 0);
@@ -419,8 +404,7 @@ fn outputs_raw_without_a_port_writes_the_one_output_and_logs_take_a_short_locati
 #[test]
 fn tkr_errors_headlines_a_missing_worker() {
     let s = Scratch::new();
-    let graph = s.graph();
-    let out = s.tkr(&["run", "--run-id", "7", "-f", graph.to_str().expect("utf-8")]);
+    let out = s.run("7", None, &[]);
     expect_code(&out, 1);
     let out = s.tkr(&["errors", &run_uuid(7)]);
     expect_code(&out, 0);
@@ -435,14 +419,11 @@ fn tkr_errors_headlines_a_missing_worker() {
     );
 }
 
-/// The repository's root.
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[test]
 fn the_readme_installs_tkr_with_the_locked_versions() {
-    let readme = std::fs::read_to_string(repository().join("README.md")).expect("README.md");
+    let readme =
+        std::fs::read_to_string(tierkreis_test_support::workspace_root().join("README.md"))
+            .expect("README.md");
     let installs: Vec<&str> = readme
         .lines()
         .filter(|l| l.trim_start().starts_with("cargo install"))
@@ -471,7 +452,12 @@ fn help_points_to_a_file_a_user_can_open() {
         .collect();
     assert!(!named.is_empty(), "--help names no file to read:\n{help}");
     for file in named {
-        assert!(repository().join(file).is_file(), "{file} does not exist");
+        assert!(
+            tierkreis_test_support::workspace_root()
+                .join(file)
+                .is_file(),
+            "{file} does not exist"
+        );
     }
 }
 
@@ -551,15 +537,10 @@ fn the_resume_printed_after_ctrl_c_works_as_printed() {
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    let command = err
-        .split('`')
-        .find(|part| part.starts_with("tkr resume "))
-        .unwrap_or_else(|| panic!("no `tkr resume ...` in:\n{err}"))
-        .to_string();
+    let command = printed_command(&err, "tkr resume ");
     // The worker is quick now.
     std::fs::write(&script, body).expect("worker");
-    let words: Vec<&str> = command.split_whitespace().skip(1).collect();
-    let out = s.tkr(&words);
+    let out = run_as_printed(&s, &command);
     expect_code(&out, 0);
     assert_eq!(value_of_run(&s, 8), "11");
 }

@@ -8,10 +8,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use common::expect_code;
 use common::reference::*;
+use tierkreis_test_support::graphs::one_task_graph;
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![
@@ -57,56 +57,23 @@ if __name__ == "__main__":
     worker.app(argv)
 "#;
 
-/// `W.f(x = 3)` at `-.N1`.
-fn one_task_graph(function: &str) -> String {
-    format!(
-        r#"{{"nodes": [
-        {{"type": "const", "value": 3, "inputs": {{}}, "outputs": {{"value": [1]}}}},
-        {{"type": "function", "function_name": "{function}", "inputs": {{"x": [0, "value"]}}, "outputs": {{"value": [2]}}}},
-        {{"type": "output", "inputs": {{"value": [1, "value"]}}, "outputs": {{}}}}
-      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {{}}, "node_metadata": {{}}}}"#
-    )
-}
-
 /// A scratch with `pyw` in `registry/pyw/main.py`.
 fn scratch() -> (Scratch, PathBuf) {
     let s = Scratch::new();
-    let dir = s.path().join("registry/pyw");
-    std::fs::create_dir_all(&dir).expect("registry");
-    std::fs::write(dir.join("main.py"), PY_WORKER).expect("main.py");
-    let reg = s.path().join("registry");
+    let reg = s.python_worker_registry("pyw", PY_WORKER);
     (s, reg)
-}
-
-/// `tkr ARGS` inside the reference environment (its `python3` has
-/// `tierkreis`), with the scratch's checkpoints.
-fn tkr_in_reference(s: &Scratch, args: &[&str]) -> Output {
-    let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
-    Command::new("bash")
-        .arg(run_sh())
-        .arg("--bind")
-        .arg(bin.parent().expect("bin folder"))
-        .arg("--")
-        .arg("/usr/bin/env")
-        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
-        .arg("RUST_LOG=")
-        .arg(bin)
-        .args(args)
-        .current_dir(s.path())
-        .output()
-        .expect("tkr")
 }
 
 /// Runs `function` as run `id` with the registry and `extra` options; it
 /// must fail.
 fn run_failing(s: &Scratch, reg: &Path, function: &str, id: u32, extra: &[&str]) {
-    let graph = s.write(&format!("graph{id}.json"), &one_task_graph(function));
+    let graph = s.write(&format!("graph{id}.json"), &one_task_graph(function, "3"));
     let id = id.to_string();
     let mut args = vec!["run", "--run-id", &id, "--registry"];
     args.push(reg.to_str().expect("utf-8"));
     args.extend_from_slice(extra);
     args.extend_from_slice(&["-f", graph.to_str().expect("utf-8")]);
-    let out = tkr_in_reference(s, &args);
+    let out = s.tkr_in_reference(&[]).args(&args).output().expect("tkr");
     expect_code(&out, 1);
 }
 

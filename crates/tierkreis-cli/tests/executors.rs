@@ -10,17 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-/// A graph computing `task(x = <value>)` and returning it as `value`.
-fn one_task_graph(task: &str, value: &str) -> String {
-    format!(
-        r#"{{"nodes": [
-        {{"type": "const", "value": {value}, "inputs": {{}}, "outputs": {{"value": [1]}}}},
-        {{"type": "function", "function_name": "{task}", "inputs": {{"x": [0, "value"]}}, "outputs": {{"value": [2]}}}},
-        {{"type": "output", "inputs": {{"value": [1, "value"]}}, "outputs": {{}}}}
-      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {{}}, "node_metadata": {{}}}}"#
-    )
-}
+use tierkreis_test_support::graphs::one_task_graph;
 
 /// A graph of four independent `task` nodes, outputs `a`..`d`.
 fn four_tasks_graph(task: &str) -> String {

@@ -11,8 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::reference::*;
-use common::{expect_code, fixtures, input_args, outputs_of_report, run_uuid, slow_loop_graph};
+use common::{expect_code, fixtures, input_args, outputs_of_report, run_uuid};
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::{slow_loop_graph, DIVIDE_BY_ZERO_GRAPH};
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![
@@ -583,15 +584,7 @@ fn ls_and_the_web_api_agree_on_every_status() {
     use std::io::{Read, Write};
     let s = Scratch::new();
     tkr_run_case(&s, &case("simple_eval"), 1);
-    let divide = s.write(
-        "divide.json",
-        r#"{"nodes": [
-          {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
-          {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
-          {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
-          {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
-        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
-    );
+    let divide = s.write("divide.json", DIVIDE_BY_ZERO_GRAPH);
     let out = s
         .tkr()
         .args(["run", "-q", "--run-id", "2", "-f"])

@@ -9,12 +9,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::reference::*;
-use common::{expect_code, run_uuid};
+use common::{expect_code, recorded_breakpoints, run_uuid};
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::iadd_chain_graph;
 
 /// Exit status of `tkr` when a run paused at a breakpoint.
 const PAUSED: i32 = 4;
@@ -81,15 +81,9 @@ fn main() {
 }
 
 /// 1 + 2 at -.N2, + 2 at -.N3, + 2 at -.N4; each a breakpoint.
-const CHAIN: &str = r#"{"nodes": [
- {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
- {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3, 4]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [3, "value"], "b": [1, "value"]}, "outputs": {"value": [5]}},
- {"type": "output", "inputs": {"value": [4, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {},
- "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}, "4": {"has_breakpoint": true}}}"#;
+fn chain() -> String {
+    iadd_chain_graph(3, &[2, 3, 4])
+}
 
 fn python(s: &Scratch, args: &[&str]) -> Value {
     let mut c = Command::new("bash");
@@ -115,22 +109,10 @@ fn paused_at(v: &[&str]) -> Value {
     Value::Map(m)
 }
 
-fn recorded(wf: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(wf.join("debug/breakpoints"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 fn python_continues_a_run_we_paused() {
     let s = Scratch::new();
     s.write("bp_driver.py", BREAKPOINT_DRIVER_PY);
-    let graph = s.write("chain.json", CHAIN);
+    let graph = s.write("chain.json", &chain());
     let wf = s.workflow(41);
     let out = s
         .tkr()
@@ -139,7 +121,7 @@ fn python_continues_a_run_we_paused() {
         .output()
         .expect("tkr run");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&wf), vec!["-.N2"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N2"]);
 
     // The reference reads our record, starts -.N2 past its breakpoint and
     // pauses at -.N3.
@@ -157,7 +139,7 @@ fn python_continues_a_run_we_paused() {
         .output()
         .expect("tkr resume");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&wf), vec!["-.N4"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N4"]);
 
     // And the reference finishes it.
     let done = python(&s, &["resume", "41"]);
@@ -171,7 +153,7 @@ fn python_continues_a_run_we_paused() {
 fn we_continue_a_run_python_paused() {
     let s = Scratch::new();
     s.write("bp_driver.py", BREAKPOINT_DRIVER_PY);
-    let graph = s.write("chain.json", CHAIN);
+    let graph = s.write("chain.json", &chain());
     let wf = s.workflow(42);
     let id = run_uuid(42);
 
@@ -198,7 +180,7 @@ fn we_continue_a_run_python_paused() {
         .output()
         .expect("tkr resume");
     expect_code(&out, PAUSED);
-    assert_eq!(recorded(&wf), vec!["-.N3"]);
+    assert_eq!(recorded_breakpoints(&wf), vec!["-.N3"]);
     assert_eq!(
         std::fs::read(wf.join("-.N2/outputs/value")).expect("-.N2 value"),
         b"3"

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::{slow_loop_graph, DIVIDE_BY_ZERO_GRAPH};
 
 /// Every `_done` marker under `wf`, with its modification time.
 fn done_markers(wf: &Path) -> BTreeMap<String, SystemTime> {
@@ -37,16 +38,7 @@ fn wait_for(path: &Path, limit: Duration) {
 #[test]
 fn a_failing_node_fails_the_workflow_and_names_node_function_and_message() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let graph = write(
-        tmp.path(),
-        "div.json",
-        r#"{"nodes": [
-          {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
-          {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
-          {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
-          {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
-        ], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#,
-    );
+    let graph = write(tmp.path(), "div.json", DIVIDE_BY_ZERO_GRAPH);
     let ck = tmp.path().join("ck");
     let out = tkr(&ck)
         .args(["run", "--run-id", "5", "-f"])

@@ -13,16 +13,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::quantum::{int, write_quantum_graphs_py, Case, GhzCircuits};
 use common::reference::{availability, json_lines, reference_root, run_sh, Scratch};
 use tierkreis_core::Value;
-
-/// The graph and input builder, run with the reference's Python (shared with
-/// `tkr-bench quantum`).
-const QUANTUM_GRAPHS_PY: &str = include_str!("../../tierkreis-bench/python/quantum_graphs.py");
 
 /// The published workers' console scripts the trials need inside the
 /// reference root.
@@ -181,65 +178,8 @@ fn assert_tasks_ran(wf: &Path, mode: Mode) {
 /// A scratch folder holding the builder script.
 fn scratch() -> Scratch {
     let s = Scratch::new();
-    s.write("quantum_graphs.py", QUANTUM_GRAPHS_PY);
+    write_quantum_graphs_py(s.path());
     s
-}
-
-/// `quantum_graphs.py ARGS` with the reference's Python; panics unless it
-/// succeeds, returning its stdout.
-fn quantum_graphs(s: &Scratch, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("bash")
-        .arg(run_sh())
-        .args(["--", "python3"])
-        .arg(s.path().join("quantum_graphs.py"))
-        .args(args)
-        .current_dir(s.path())
-        .output()
-        .expect("run quantum_graphs.py");
-    assert!(
-        out.status.success(),
-        "quantum_graphs.py {args:?}: {}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// A case folder written by `quantum_graphs.py`: `graph.json` and `inputs/`.
-struct Case {
-    dir: PathBuf,
-}
-
-impl Case {
-    fn build(s: &Scratch, name: &str, args: &[&str]) -> Case {
-        let dir = s.path().join(name);
-        let dir_arg = dir.display().to_string();
-        let mut all = vec![args[0], dir_arg.as_str()];
-        all.extend_from_slice(&args[1..]);
-        quantum_graphs(s, &all);
-        Case { dir }
-    }
-
-    fn graph(&self) -> PathBuf {
-        self.dir.join("graph.json")
-    }
-
-    /// `PORT:FILE` for every input, sorted by port.
-    fn inputs(&self) -> Vec<String> {
-        let mut ports: Vec<PathBuf> = std::fs::read_dir(self.dir.join("inputs"))
-            .expect("inputs folder")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        ports.sort();
-        ports
-            .into_iter()
-            .map(|p| {
-                let port = p.file_name().expect("name").to_string_lossy().into_owned();
-                format!("{port}:{}", p.display())
-            })
-            .collect()
-    }
 }
 
 /// `tkr run` of `case` as workflow `id`, inside the reference root (where the
@@ -247,25 +187,13 @@ impl Case {
 /// `tkr run -o --json` prints it, and panics with the node logs of every
 /// failed task if the run fails.
 fn tkr_run_in_reference_root(s: &Scratch, case: &Case, id: u128, mode: Mode) -> Value {
-    let tkr = Path::new(env!("CARGO_BIN_EXE_tkr"));
-    let bin_dir = tkr.parent().expect("tkr's folder");
-    let mut cmd = Command::new("bash");
-    cmd.arg(run_sh())
-        .arg("--bind")
-        .arg(bin_dir)
-        .arg("--")
-        .arg(tkr)
+    let out = s
+        .tkr_in_reference(&[])
         .args(["run", "-q", "-o", "--json", "--run-id", &id.to_string()])
         .args(mode.options())
         .arg("-f")
-        .arg(case.graph());
-    for input in case.inputs() {
-        cmd.arg("-i").arg(input);
-    }
-    let out = cmd
-        .current_dir(s.path())
-        .env("TKR_DIR", s.tkr_dir())
-        .env_remove("RUST_LOG")
+        .arg(case.graph())
+        .args(case.input_args())
         .output()
         .expect("run tkr in the reference root");
     if !out.status.success() {
@@ -322,9 +250,11 @@ const GHZ_SHOTS: [u64; 3] = [10, 25, 40];
 /// number of shots, and only all-zeros or all-ones outcomes.
 fn ghz(simulator: &str, mode: Mode) {
     let s = scratch();
-    let sizes = GHZ_SIZES.map(|n| n.to_string()).join(",");
-    let shots = GHZ_SHOTS.map(|n| n.to_string()).join(",");
-    let case = Case::build(&s, "ghz", &["ghz", simulator, &sizes, &shots]);
+    let circuits = GhzCircuits {
+        sizes: &GHZ_SIZES,
+        shots: &GHZ_SHOTS,
+    };
+    let case = circuits.case(s.path(), simulator);
     let id = 1;
     tkr_run_in_reference_root(&s, &case, id, mode);
     let wf = s.workflow(id);
@@ -333,33 +263,8 @@ fn ghz(simulator: &str, mode: Mode) {
 
     // The results as the reference decodes them (pytket's BackendResult).
     let value_file = wf.join("-/outputs/value");
-    let summary = quantum_graphs(&s, &["counts", &value_file.display().to_string()]);
-    let summary = tierkreis_core::json::parse(&summary).expect("counts JSON");
-    let results = summary.as_list().expect("a list of results");
-    assert_eq!(results.len(), GHZ_SIZES.len(), "one result per circuit");
-    for (i, result) in results.iter().enumerate() {
-        let result = result.as_map().expect("result object");
-        let width = result.get("n_qubits").and_then(int);
-        assert_eq!(width, Some(GHZ_SIZES[i] as i64), "circuit {i}: width");
-        let counts = result
-            .get("counts")
-            .and_then(Value::as_map)
-            .expect("counts");
-        let (zeros, ones) = ("0".repeat(GHZ_SIZES[i]), "1".repeat(GHZ_SIZES[i]));
-        let mut total = 0;
-        for (outcome, n) in counts {
-            assert!(
-                *outcome == zeros || *outcome == ones,
-                "circuit {i} ({simulator}, {mode:?}): outcome {outcome} of a GHZ state"
-            );
-            total += int(n).expect("count") as u64;
-        }
-        assert_eq!(
-            total, GHZ_SHOTS[i],
-            "circuit {i} ({simulator}, {mode:?}): number of shots"
-        );
-    }
-    assert_pictures_match(&value_file, results, simulator);
+    let results = circuits.check_results(s.path(), &value_file, &format!("{simulator}, {mode:?}"));
+    assert_pictures_match(&value_file, &results, simulator);
 }
 
 /// The web view's pictures of the results (`tierkreis_server::pictures`,
@@ -401,11 +306,6 @@ fn assert_pictures_match(value_file: &Path, pytket: &[Value], simulator: &str) {
     }
 }
 
-/// The value as an `i64`, if it is an integer that fits.
-fn int(v: &Value) -> Option<i64> {
-    v.as_int().and_then(|i| i64::try_from(i).ok())
-}
-
 /// Seed and shots of the Hamiltonian sweep.
 const SWEEP_SEED: &str = "1234";
 const SWEEP_SHOTS: &str = "200";
@@ -416,7 +316,7 @@ fn reference_energies() -> &'static Value {
     static ENERGIES: OnceLock<Value> = OnceLock::new();
     ENERGIES.get_or_init(|| {
         let s = scratch();
-        let case = Case::build(&s, "sweep", &["hamiltonian", SWEEP_SEED, SWEEP_SHOTS]);
+        let case = Case::build(s.path(), "sweep", &["hamiltonian", SWEEP_SEED, SWEEP_SHOTS]);
         let mut args = vec!["run".to_string(), "1".to_string()];
         args.push(case.graph().display().to_string());
         args.extend(case.inputs());
@@ -434,7 +334,7 @@ fn reference_energies() -> &'static Value {
 fn hamiltonian_sweep(mode: Mode) {
     let want = reference_energies();
     let s = scratch();
-    let case = Case::build(&s, "sweep", &["hamiltonian", SWEEP_SEED, SWEEP_SHOTS]);
+    let case = Case::build(s.path(), "sweep", &["hamiltonian", SWEEP_SEED, SWEEP_SHOTS]);
     let id = 2;
     let got = tkr_run_in_reference_root(&s, &case, id, mode);
     assert_every_task_finished(&s.workflow(id));
@@ -552,7 +452,7 @@ fn report_of_compile_simulate_16_circuits() {
     let sizes: Vec<String> = (0..16).map(|i| (2 + i % 4).to_string()).collect();
     let shots: Vec<String> = (0..16).map(|_| "10".to_string()).collect();
     let case = Case::build(
-        &s,
+        s.path(),
         "ghz16",
         &["ghz", "aer", &sizes.join(","), &shots.join(",")],
     );
@@ -619,7 +519,7 @@ fn report_of_compile_simulate_16_circuits() {
 /// from the node files, lists every task in order, and says the lanes are missing.
 fn report_of_a_reference_run() {
     let s = scratch();
-    let case = Case::build(&s, "ghz", &["ghz", "aer", "2,3", "10,10"]);
+    let case = Case::build(s.path(), "ghz", &["ghz", "aer", "2,3", "10,10"]);
     let out = Command::new("bash")
         .arg(run_sh())
         .args(["--", "python3"])

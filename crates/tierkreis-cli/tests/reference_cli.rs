@@ -156,22 +156,7 @@ fn stdout(out: &Output) -> String {
 
 /// The top-level outputs in workflow folder `wf`, parsed.
 fn outputs_in(wf: &Path) -> Value {
-    let dir = wf.join("-/outputs");
-    let mut ports: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    ports.sort();
-    Value::Map(
-        ports
-            .into_iter()
-            .map(|p| {
-                let port = p.file_name().expect("name").to_string_lossy().into_owned();
-                (port, Value::from_bytes(&std::fs::read(&p).expect("output")))
-            })
-            .collect(),
-    )
+    values_in_folder(&wf.join("-/outputs"))
 }
 
 fn value(json: &str) -> Value {

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::reference::{availability, run_sh, Scratch};
-use common::{expect_code, run_uuid, tkr, write};
+use common::reference::{availability, Scratch};
+use common::{expect_code, run_uuid, sorted_file_names, tkr, write};
 
 fn main() {
     let local: Vec<(&'static str, fn())> = vec![
@@ -167,16 +167,9 @@ impl Env {
     }
 }
 
+/// The attempts recorded for the task `node` (`attempts/<n>`), sorted.
 fn attempt_numbers(node: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(node.join("attempts"))
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+    sorted_file_names(&node.join("attempts"))
 }
 
 fn read(p: &Path) -> String {
@@ -380,9 +373,7 @@ const HANG_TIMEOUT_SECS: u32 = 20;
 /// call as `first` says, and otherwise returns x + 1.
 fn python_worker(first: FirstCall) -> (Scratch, PathBuf) {
     let s = Scratch::new();
-    let dir = s.path().join("registry/pyf");
-    std::fs::create_dir_all(&dir).expect("registry");
-    let count = dir.join("count");
+    let count = s.path().join("registry/pyf/count");
     let source = format!(
         r#"import ctypes
 import os
@@ -413,12 +404,8 @@ if __name__ == "__main__":
         count = count.display(),
         fail = first.python()
     );
-    std::fs::write(dir.join("main.py"), source).expect("main.py");
-    (s, s_registry(&dir))
-}
-
-fn s_registry(worker_dir: &Path) -> PathBuf {
-    worker_dir.parent().expect("registry").to_path_buf()
+    let registry = s.python_worker_registry("pyf", &source);
+    (s, registry)
 }
 
 /// `tkr run` of the one-task graph on `pyf.inc` inside the reference
@@ -428,16 +415,7 @@ fn run_python(s: &Scratch, reg: &Path, id: u128, toml: &str, extra: &[&str]) -> 
     let graph = s.write("graph.json", &GRAPH.replace("flaky.inc", "pyf.inc"));
     let config = s.write(&format!("tkr{id}.toml"), toml);
     std::fs::remove_file(reg.join("pyf/count")).ok();
-    let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
-    let mut c = Command::new("bash");
-    c.arg(run_sh())
-        .arg("--bind")
-        .arg(bin.parent().expect("bin folder"))
-        .arg("--")
-        .arg("/usr/bin/env")
-        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
-        .arg("RUST_LOG=")
-        .arg(bin)
+    s.tkr_in_reference(&[])
         .args(["run", "--run-id", &id.to_string(), "-o", "--jobs", "1"])
         .arg("--registry")
         .arg(reg)
@@ -446,8 +424,8 @@ fn run_python(s: &Scratch, reg: &Path, id: u128, toml: &str, extra: &[&str]) -> 
         .args(extra)
         .arg("-f")
         .arg(graph)
-        .current_dir(s.path());
-    c.output().expect("tkr run in the reference environment")
+        .output()
+        .expect("tkr run in the reference environment")
 }
 
 fn python_calls(reg: &Path) -> u32 {

@@ -12,12 +12,14 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::reference::run_sh;
 use common::{expect_code, hello_worker, run_uuid, tkr};
 use tierkreis_core::Loc;
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
+use tierkreis_test_support::graphs::{graph_of_nodes, TaskMap};
+use tierkreis_test_support::waiting::wait_until;
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![
@@ -180,79 +182,8 @@ fn squeue(ids: &[&String]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn wait_until(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn json_str(s: &str) -> String {
     format!("\"{s}\"")
-}
-
-/// A map of `task(element, extra)` over `elements`: nodes `first..first+4`
-/// (the list, unfold, the extra constant, the body, the map, the fold); the
-/// fold is node `first + 5`.
-fn map_nodes(
-    task: &str,
-    element_port: &str,
-    extra: Option<(&str, &str)>,
-    elements: &[String],
-    first: usize,
-    out: usize,
-) -> Vec<String> {
-    let list = elements.join(", ");
-    let mut body_inputs = vec![format!(
-        r#"{{"type": "input", "name": "{element_port}", "inputs": {{}}, "outputs": {{"{element_port}": [2]}}}}"#
-    )];
-    let mut fn_inputs = vec![format!(r#""{element_port}": [0, "{element_port}"]"#)];
-    let mut graph_inputs = vec![json_str(element_port)];
-    if let Some((port, _)) = extra {
-        body_inputs.push(format!(
-            r#"{{"type": "input", "name": "{port}", "inputs": {{}}, "outputs": {{"{port}": [2]}}}}"#
-        ));
-        fn_inputs.push(format!(r#""{port}": [1, "{port}"]"#));
-        graph_inputs.push(json_str(port));
-    } else {
-        // Keep the node numbering: a constant nobody reads.
-        body_inputs.push(
-            r#"{"type": "const", "value": 0, "inputs": {}, "outputs": {"value": []}}"#.to_string(),
-        );
-    }
-    let body = format!(
-        r#"{{"nodes": [{}, {{"type": "function", "function_name": "{task}", "inputs": {{{}}}, "outputs": {{"value": [3]}}}}, {{"type": "output", "inputs": {{"out": [2, "value"]}}, "outputs": {{}}}}], "fixed_inputs": {{}}, "graph_inputs": [{}], "graph_output_idx": 3, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
-        body_inputs.join(", "),
-        fn_inputs.join(", "),
-        graph_inputs.join(", ")
-    );
-    let (l, u, x, b, m, f) = (first, first + 1, first + 2, first + 3, first + 4, first + 5);
-    let mut map_inputs = format!(r#""{element_port}": [{u}, "*"]"#);
-    if let Some((port, _)) = extra {
-        map_inputs.push_str(&format!(r#", "{port}": [{x}, "value"]"#));
-    }
-    let extra_value = extra.map_or("0".to_string(), |(_, v)| json_str(v));
-    vec![
-        format!(
-            r#"{{"type": "const", "value": [{list}], "inputs": {{}}, "outputs": {{"value": [{u}]}}}}"#
-        ),
-        format!(
-            r#"{{"type": "function", "function_name": "builtins.unfold_values", "inputs": {{"value": [{l}, "value"]}}, "outputs": {{"*": [{m}]}}}}"#
-        ),
-        format!(
-            r#"{{"type": "const", "value": {extra_value}, "inputs": {{}}, "outputs": {{"value": [{m}]}}}}"#
-        ),
-        format!(
-            r#"{{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [{m}]}}}}"#
-        ),
-        format!(
-            r#"{{"type": "map", "body": [{b}, "value"], "inputs": {{{map_inputs}}}, "outputs": {{"*": [{f}]}}}}"#
-        ),
-        format!(
-            r#"{{"type": "function", "function_name": "builtins.fold_values", "inputs": {{"values_glob": [{m}, "*"]}}, "outputs": {{"value": [{out}]}}}}"#
-        ),
-    ]
 }
 
 fn subjects() -> Vec<String> {
@@ -266,33 +197,26 @@ fn words() -> Vec<String> {
         .collect()
 }
 
-/// 20 `hello_world_worker.greet` tasks and 5 `pyshout.shout` tasks.
+/// 20 `hello_world_worker.greet` tasks (the map `-.N3`) and 5
+/// `pyshout.shout` tasks (the map `-.N8`).
 fn graph() -> String {
     let quoted = |v: Vec<String>| v.iter().map(|s| json_str(s)).collect::<Vec<_>>();
-    let mut nodes = map_nodes(
-        "hello_world_worker.greet",
-        "subject",
-        Some(("greeting", "hello ")),
-        &quoted(subjects()),
-        0,
-        12,
-    );
-    nodes.extend(map_nodes(
-        "pyshout.shout",
-        "text",
-        None,
-        &quoted(words()),
-        6,
-        12,
-    ));
-    nodes.push(
-        r#"{"type": "output", "inputs": {"greetings": [5, "value"], "shouts": [11, "value"]}, "outputs": {}}"#
-            .to_string(),
-    );
-    format!(
-        r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 12, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
-        nodes.join(",\n")
-    )
+    let (subjects, words) = (quoted(subjects()), quoted(words()));
+    let greet = TaskMap {
+        function: "hello_world_worker.greet",
+        element_port: "subject",
+        elements: &subjects,
+        constants: &[("greeting", r#""hello ""#)],
+    };
+    let shout = TaskMap {
+        function: "pyshout.shout",
+        element_port: "text",
+        elements: &words,
+        constants: &[],
+    };
+    let mut nodes = greet.nodes(0, 10);
+    nodes.extend(shout.nodes(5, 10));
+    graph_of_nodes(nodes, &[("greetings", 4), ("shouts", 9)])
 }
 
 fn config(s: &Scratch, hello: &Path, setup: &str) -> PathBuf {
@@ -418,7 +342,7 @@ fn map_as_jobs_killed_and_resumed() {
     // The Python tasks ran inside the recorded jobs.
     let py: Vec<(&String, &String)> = after
         .iter()
-        .filter(|(l, _)| l.starts_with("-.N10."))
+        .filter(|(l, _)| l.starts_with("-.N8."))
         .collect();
     assert_eq!(py.len(), 5, "{after:?}");
     for (loc, job) in py {

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use tierkreis_test_support::graphs::DIVIDE_BY_ZERO_GRAPH;
 
 /// The repository's example graphs.
 fn example(name: &str) -> std::path::PathBuf {
@@ -109,14 +110,6 @@ fn a_cyclic_graph_is_refused_before_running_naming_the_nodes_on_the_cycle() {
         "a refused graph must leave no run behind"
     );
 }
-
-/// 1 / 0 with `builtins.idivide`: node -.N2 fails.
-const DIVIDE_BY_ZERO_GRAPH: &str = r#"{"nodes": [
-  {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
-  {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
-  {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
-  {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
 
 fn factorial(ck: &std::path::Path, id: &str, extra: &[&str]) -> std::process::Output {
     tkr(ck)

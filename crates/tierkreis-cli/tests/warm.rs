@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::expect_code;
 use common::reference::*;
+use tierkreis_test_support::graphs::graph_of_nodes;
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![
@@ -229,18 +230,13 @@ fn tasks_graph_on(calls: &[(&str, &str, i64)]) -> String {
             2 * n
         ));
     }
-    let inputs: Vec<String> = (0..n)
-        .map(|i| format!(r#""v{i}": [{}, "value"]"#, 2 * i + 1))
+    let names: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+    let outputs: Vec<(&str, usize)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.as_str(), 2 * i + 1))
         .collect();
-    nodes.push(format!(
-        r#"{{"type": "output", "inputs": {{{}}}, "outputs": {{}}}}"#,
-        inputs.join(", ")
-    ));
-    format!(
-        r#"{{"nodes": [{}], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": {}, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
-        nodes.join(",\n"),
-        2 * n
-    )
+    graph_of_nodes(nodes, &outputs)
 }
 
 /// The location of task `i` of [`tasks_graph`].
@@ -248,37 +244,27 @@ fn task_loc(i: usize) -> String {
     format!("-.N{}", 2 * i + 1)
 }
 
-/// A scratch with the Python worker in `registry/pyw/main.py`.
+/// A scratch with the Python worker in `registry/pyw/main.py`, and a folder
+/// `pids/` for `WARM_PID_DIR`.
 fn scratch_with(worker_py: &str) -> (Scratch, PathBuf) {
     let s = Scratch::new();
-    let dir = s.path().join("registry/pyw");
-    std::fs::create_dir_all(&dir).expect("registry");
-    std::fs::write(dir.join("main.py"), worker_py).expect("main.py");
+    let reg = s.python_worker_registry("pyw", worker_py);
     std::fs::create_dir_all(s.path().join("pids")).expect("pids");
-    let reg = s.path().join("registry");
     (s, reg)
 }
 
 /// `tkr ARGS` run inside the reference environment (its `python3` has
-/// `tierkreis`), in the scratch folder, with its checkpoints.
+/// `tierkreis`), in the scratch folder, with its checkpoints and
+/// `WARM_PID_DIR` its `pids/`.
 fn tkr_in_reference(s: &Scratch, args: &[&str]) -> Command {
-    let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
-    let mut c = Command::new("bash");
-    c.arg(run_sh())
-        .arg("--bind")
-        .arg(bin.parent().expect("bin folder"))
-        .arg("--")
-        .arg("/usr/bin/env")
-        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
-        .arg(format!("WARM_PID_DIR={}", s.path().join("pids").display()))
-        .arg("RUST_LOG=")
-        .arg(bin)
-        .args(args)
-        .current_dir(s.path());
+    let mut c = s.tkr_in_reference(&[format!("WARM_PID_DIR={}", s.path().join("pids").display())]);
+    c.args(args);
     c
 }
 
-fn run_graph(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> Output {
+/// `tkr run --run-id ID --registry REG EXTRA... -f graph<ID>.json` of
+/// `graph` inside the reference environment ([`tkr_in_reference`]).
+fn run_command(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> Command {
     let g = s.write(&format!("graph{id}.json"), graph);
     let id = id.to_string();
     let mut args = vec![
@@ -291,7 +277,11 @@ fn run_graph(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> O
     args.extend_from_slice(extra);
     args.push("-f");
     args.push(g.to_str().expect("utf-8"));
-    tkr_in_reference(s, &args).output().expect("tkr")
+    tkr_in_reference(s, &args)
+}
+
+fn run_graph(s: &Scratch, reg: &Path, graph: &str, id: u32, extra: &[&str]) -> Output {
+    run_command(s, reg, graph, id, extra).output().expect("tkr")
 }
 
 fn output_of(wf: &Path, loc: &str) -> String {
@@ -615,18 +605,12 @@ fn a_console_script_on_path_is_served_warm_through_its_entry_point() {
     );
     let pythonpath = format!("PYTHONPATH={}", s.path().join("pkgs").display());
     // The script's folder and package on the paths, as an install would have them.
-    let mut cmd = Command::new("bash");
-    let tkr = Path::new(env!("CARGO_BIN_EXE_tkr"));
-    cmd.arg(run_sh())
-        .arg("--bind")
-        .arg(tkr.parent().expect("bin folder"))
-        .args(["--", "/usr/bin/env", &path, &pythonpath, "RUST_LOG="])
-        .arg(format!("TKR_DIR={}", s.tkr_dir().display()))
-        .arg(tkr)
+    let out = s
+        .tkr_in_reference(&[path, pythonpath])
         .args(["run", "--run-id", "1", "--jobs", "1", "-f"])
         .arg(&g)
-        .current_dir(s.path());
-    let out = cmd.output().expect("tkr");
+        .output()
+        .expect("tkr");
     expect_code(&out, 0);
     let wf = s.workflow(1);
     let pids: BTreeSet<String> = (0..6).map(|i| output_of(&wf, &task_loc(i))).collect();
@@ -848,21 +832,7 @@ fn rust_sdk_worker_serves_many_calls_in_one_process() {
 fn start_with_warm_processes(s: &Scratch, reg: &Path) -> (Group, Vec<u32>) {
     add_second_worker_pyv(reg);
     let graph = tasks_graph_on(&[("pyw", "mark", 0), ("pyv", "mark", 600)]);
-    let g = s.write("graph.json", &graph);
-    let cmd = tkr_in_reference(
-        s,
-        &[
-            "run",
-            "--run-id",
-            "1",
-            "--jobs",
-            "2",
-            "--registry",
-            reg.to_str().expect("utf-8"),
-            "-f",
-            g.to_str().expect("utf-8"),
-        ],
-    );
+    let cmd = run_command(s, reg, &graph, 1, &["--jobs", "2"]);
     let mut group = Group::spawn(cmd, s.path().join("tkr.stderr"));
     let pids_dir = s.path().join("pids");
     let mut pids = Vec::new();
@@ -932,14 +902,8 @@ fn no_warm_process_outlives_tkr_stop() {
         .expect("tkr stop");
     expect_code(&out, 0);
     expect_gone(&pids, "tkr stop");
-    let start = Instant::now();
-    while group.exited().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "tkr did not exit after stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // tkr exits within 30 s after stop.
+    group.wait_exit(Duration::from_secs(30));
 }
 
 fn no_warm_process_outlives_ctrl_c() {
@@ -950,14 +914,8 @@ fn no_warm_process_outlives_ctrl_c() {
         .args(["-INT", &pid.to_string()])
         .status();
     expect_gone(&pids, "SIGINT to the controller");
-    let start = Instant::now();
-    while group.exited().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "tkr did not exit after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // tkr exits within 30 s after SIGINT.
+    group.wait_exit(Duration::from_secs(30));
 }
 
 fn no_warm_process_outlives_a_killed_controller() {
@@ -988,19 +946,7 @@ fn pids_with_suffix(s: &Scratch, suffix: &str) -> Vec<u32> {
 fn no_process_outlives_a_killed_controller_whose_warm_task_spawned_a_child() {
     let (s, reg) = scratch_with(PY_WORKER);
     let graph = tasks_graph("pyw", &[("spawn_sleep", 88)]);
-    let g = s.write("graph.json", &graph);
-    let cmd = tkr_in_reference(
-        &s,
-        &[
-            "run",
-            "--run-id",
-            "1",
-            "--registry",
-            reg.to_str().expect("utf-8"),
-            "-f",
-            g.to_str().expect("utf-8"),
-        ],
-    );
+    let cmd = run_command(&s, &reg, &graph, 1, &[]);
     let mut group = Group::spawn(cmd, s.path().join("tkr.stderr"));
     wait_until(
         "the warm task started its sleep",

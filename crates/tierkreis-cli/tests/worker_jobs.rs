@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::quantum::{write_quantum_graphs_py, GhzCircuits};
 use common::reference::{function_nodes, run_sh, Group};
 use common::{run_uuid, tkr};
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::TaskMap;
 
 fn main() {
     let trials: Vec<(&'static str, fn())> = vec![
@@ -57,10 +59,6 @@ fn quantum_workers_availability() -> Result<(), String> {
         ))
     }
 }
-
-/// The Python builder of the reference's quantum graphs (shared with the
-/// quantum tests and the bench).
-const QUANTUM_GRAPHS_PY: &str = include_str!("../../tierkreis-bench/python/quantum_graphs.py");
 
 /// A worker built on the reference's `Worker`: `napper.nap(x) -> 2x` after a
 /// nap, long enough to catch a task while it runs.
@@ -113,7 +111,7 @@ impl Scratch {
         std::fs::create_dir_all(napper.parent().expect("folder")).expect("mkdir");
         std::fs::write(&napper, napper_py(&s.shims().join("python"))).expect("write");
         std::fs::set_permissions(&napper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        std::fs::write(s.path().join("quantum_graphs.py"), QUANTUM_GRAPHS_PY).expect("write");
+        write_quantum_graphs_py(s.path());
         s
     }
 
@@ -251,87 +249,6 @@ fn task_records(wf: &Path, worker_function: &str) -> Vec<(String, String, Option
     out
 }
 
-/// Builds `compile_simulate` over GHZ circuits with the reference's builder.
-fn ghz_case(s: &Scratch, sizes: &[usize], shots: &[u64]) -> PathBuf {
-    let dir = s.path().join("ghz");
-    let sizes = sizes.iter().map(ToString::to_string).collect::<Vec<_>>();
-    let shots = shots.iter().map(ToString::to_string).collect::<Vec<_>>();
-    let out = Command::new("bash")
-        .arg(run_sh())
-        .args(["--", "python3"])
-        .arg(s.path().join("quantum_graphs.py"))
-        .arg("ghz")
-        .arg(&dir)
-        .args(["aer", &sizes.join(","), &shots.join(",")])
-        .current_dir(s.path())
-        .output()
-        .expect("run quantum_graphs.py");
-    assert!(
-        out.status.success(),
-        "quantum_graphs.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
-
-/// `-i PORT:FILE` for every input of a case folder.
-fn case_inputs(case: &Path) -> Vec<String> {
-    let mut ports: Vec<PathBuf> = std::fs::read_dir(case.join("inputs"))
-        .expect("inputs")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    ports.sort();
-    ports
-        .into_iter()
-        .flat_map(|p| {
-            let port = p.file_name().expect("name").to_string_lossy().into_owned();
-            ["-i".to_string(), format!("{port}:{}", p.display())]
-        })
-        .collect()
-}
-
-/// Decodes the `value` output of a compile_simulate run with pytket and
-/// checks each result: the circuit's width, the shots asked for, and only
-/// all-zeros or all-ones outcomes (a GHZ state).
-fn check_ghz_results(s: &Scratch, wf: &Path, sizes: &[usize], shots: &[u64], what: &str) {
-    let out = Command::new("bash")
-        .arg(run_sh())
-        .args(["--", "python3"])
-        .arg(s.path().join("quantum_graphs.py"))
-        .arg("counts")
-        .arg(wf.join("-/outputs/value"))
-        .output()
-        .expect("decode results");
-    assert!(
-        out.status.success(),
-        "{what}: decoding the results failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = tierkreis_core::json::parse(&out.stdout).expect("counts JSON");
-    let results = summary.as_list().expect("a list");
-    assert_eq!(results.len(), sizes.len(), "{what}: one result per circuit");
-    for (i, r) in results.iter().enumerate() {
-        let r = r.as_map().expect("object");
-        let width = r.get("n_qubits").and_then(Value::as_int).cloned();
-        assert_eq!(width, Some(sizes[i].into()), "{what}: circuit {i} width");
-        let counts = r.get("counts").and_then(Value::as_map).expect("counts");
-        let (zeros, ones) = ("0".repeat(sizes[i]), "1".repeat(sizes[i]));
-        let mut total: u64 = 0;
-        for (outcome, n) in counts {
-            assert!(
-                *outcome == zeros || *outcome == ones,
-                "{what}: circuit {i}: outcome {outcome}"
-            );
-            total += n
-                .as_int()
-                .and_then(|n| u64::try_from(n.clone()).ok())
-                .expect("count");
-        }
-        assert_eq!(total, shots[i], "{what}: circuit {i} shots");
-    }
-}
-
 /// Runs `tkr run` to its end; panics with its stderr unless it succeeds.
 fn run_to_end(mut cmd: Command, what: &str) {
     let out = cmd.output().expect("run tkr");
@@ -345,8 +262,11 @@ fn run_to_end(mut cmd: Command, what: &str) {
 
 fn compile_simulate_on_slurm() {
     let s = Scratch::new();
-    let (sizes, shots) = ([2usize, 3, 4, 5, 3, 2], [10u64, 20, 30, 40, 50, 60]);
-    let case = ghz_case(&s, &sizes, &shots);
+    let circuits = GhzCircuits {
+        sizes: &[2, 3, 4, 5, 3, 2],
+        shots: &[10, 20, 30, 40, 50, 60],
+    };
+    let case = circuits.case(s.path(), "aer");
     for (id, warm) in [(1u128, true), (2, false)] {
         let config = s.config(&format!(
             "[hpc]\npoll_secs = 1\nworker_idle_secs = 30\n\n[workers.aer_worker]\nexecutor = \"slurm\"\nwarm = {warm}\nmax_worker_jobs = 2\n[workers.aer_worker.job]\ncores_per_node = 1\n"
@@ -355,17 +275,17 @@ fn compile_simulate_on_slurm() {
         cmd.args(["run", "-q", "--run-id", &id.to_string(), "--config"])
             .arg(&config)
             .arg("-f")
-            .arg(case.join("graph.json"))
-            .args(case_inputs(&case));
+            .arg(case.graph())
+            .args(case.input_args());
         let what = if warm { "worker jobs" } else { "warm = false" };
         run_to_end(cmd, what);
         let wf = s.workflow(id);
-        check_ghz_results(&s, &wf, &sizes, &shots, what);
+        circuits.check_results(s.path(), &wf.join("-/outputs/value"), what);
         let records = task_records(&wf, "aer_worker.");
         // compile_simulate calls Aer twice per circuit (compile, then run).
         assert_eq!(
             records.len(),
-            2 * sizes.len(),
+            2 * circuits.sizes.len(),
             "{what}: two aer tasks per circuit"
         );
         let jobs = worker_job_ids(&wf);
@@ -408,21 +328,17 @@ fn compile_simulate_on_slurm() {
     }
 }
 
-/// A map of `n` `napper.nap` tasks; the output is the list of `2x`.
+/// A map of `n` `napper.nap` tasks over 1..=n (the map `-.N3`, each task
+/// `-.N3.M<i>.N1`); the output is the list of `2x`.
 fn napper_graph(n: usize) -> String {
-    let list: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-    let body = r#"{"nodes": [{"type": "input", "name": "x", "inputs": {}, "outputs": {"x": [1]}}, {"type": "function", "function_name": "napper.nap", "inputs": {"x": [0, "x"]}, "outputs": {"value": [2]}}, {"type": "output", "inputs": {"out": [1, "value"]}, "outputs": {}}], "fixed_inputs": {}, "graph_inputs": ["x"], "graph_output_idx": 2, "named_nodes": {}, "node_metadata": {}}"#;
-    format!(
-        r#"{{"nodes": [
-  {{"type": "const", "value": [{list}], "inputs": {{}}, "outputs": {{"value": [1]}}}},
-  {{"type": "function", "function_name": "builtins.unfold_values", "inputs": {{"value": [0, "value"]}}, "outputs": {{"*": [3]}}}},
-  {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [3]}}}},
-  {{"type": "map", "body": [2, "value"], "inputs": {{"x": [1, "*"]}}, "outputs": {{"*": [4]}}}},
-  {{"type": "function", "function_name": "builtins.fold_values", "inputs": {{"values_glob": [3, "*"]}}, "outputs": {{"value": [5]}}}},
-  {{"type": "output", "inputs": {{"value": [4, "value"]}}, "outputs": {{}}}}
-], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
-        list = list.join(", ")
-    )
+    let elements: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+    TaskMap {
+        function: "napper.nap",
+        element_port: "x",
+        elements: &elements,
+        constants: &[],
+    }
+    .graph()
 }
 
 /// `tkr.toml` for the napper: one worker job of one process at most.

@@ -12,22 +12,18 @@ use std::time::{Duration, Instant};
 
 use common::{bin_dir, hello_worker, run_uuid, tkr};
 use tierkreis_core::Value;
+use tierkreis_test_support::graphs::TaskMap;
 
 /// A map of `hello_world_worker.greet("hello ", s)` over `subjects`.
 fn greet_map_graph(subjects: &[String]) -> String {
-    let list: Vec<String> = subjects.iter().map(|s| format!("{s:?}")).collect();
-    let body = r#"{"nodes": [{"type": "input", "name": "subject", "inputs": {}, "outputs": {"subject": [2]}}, {"type": "const", "value": "hello ", "inputs": {}, "outputs": {"value": [2]}}, {"type": "function", "function_name": "hello_world_worker.greet", "inputs": {"greeting": [1, "value"], "subject": [0, "subject"]}, "outputs": {"value": [3]}}, {"type": "output", "inputs": {"out": [2, "value"]}, "outputs": {}}], "fixed_inputs": {}, "graph_inputs": ["subject"], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
-    format!(
-        r#"{{"nodes": [
-  {{"type": "const", "value": [{list}], "inputs": {{}}, "outputs": {{"value": [1]}}}},
-  {{"type": "function", "function_name": "builtins.unfold_values", "inputs": {{"value": [0, "value"]}}, "outputs": {{"*": [3]}}}},
-  {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [3]}}}},
-  {{"type": "map", "body": [2, "value"], "inputs": {{"subject": [1, "*"]}}, "outputs": {{"*": [4]}}}},
-  {{"type": "function", "function_name": "builtins.fold_values", "inputs": {{"values_glob": [3, "*"]}}, "outputs": {{"value": [5]}}}},
-  {{"type": "output", "inputs": {{"value": [4, "value"]}}, "outputs": {{}}}}
-], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {{}}, "node_metadata": {{}}}}"#,
-        list = list.join(", ")
-    )
+    let elements: Vec<String> = subjects.iter().map(|s| format!("{s:?}")).collect();
+    TaskMap {
+        function: "hello_world_worker.greet",
+        element_port: "subject",
+        elements: &elements,
+        constants: &[("greeting", r#""hello ""#)],
+    }
+    .graph()
 }
 
 /// The fake system's jobs that still run (state `Q` or `R`).

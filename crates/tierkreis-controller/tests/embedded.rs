@@ -9,6 +9,7 @@ use tierkreis_controller::runtime::EventChannel;
 use tierkreis_controller::scheduler::Outcome;
 use tierkreis_core::{GraphData, Loc};
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
+use tierkreis_test_support::graphs::iadd_chain_graph;
 use uuid::Uuid;
 
 fn factorial() -> GraphData {
@@ -133,20 +134,15 @@ fn a_stop_before_the_first_event_leaves_the_run_resumable() {
     assert_eq!(value(dir.path(), id), "24");
 }
 
-/// 1 + 2 at -.N2, + 2 at -.N3, + 2 at -.N4; each a breakpoint.
-const BREAKPOINT_CHAIN: &str = r#"{"nodes": [
- {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
- {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3, 4]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [3, "value"], "b": [1, "value"]}, "outputs": {"value": [5]}},
- {"type": "output", "inputs": {"value": [4, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 5, "named_nodes": {},
- "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}, "4": {"has_breakpoint": true}}}"#;
-
 fn breakpoint_run(id: Uuid) -> WorkflowStart {
     WorkflowStart::New {
-        graph: Box::new(GraphData::from_json(BREAKPOINT_CHAIN.as_bytes()).expect("graph")),
+        graph: Box::new(
+            GraphData::from_json(
+                // 1 + 2 at -.N2, + 2 at -.N3, + 2 at -.N4; each a breakpoint.
+                iadd_chain_graph(3, &[2, 3, 4]).as_bytes(),
+            )
+            .expect("graph"),
+        ),
         inputs: IndexMap::new(),
         workflow_id: id,
         name: None,

@@ -21,6 +21,8 @@ use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::{json, Value};
 use tierkreis_controller::scheduler::Outcome;
+use tierkreis_test_support::graphs::{slow_loop_graph, DIVIDE_BY_ZERO_GRAPH};
+use tierkreis_test_support::waiting::wait_until;
 use uuid::Uuid;
 
 fn main() {
@@ -188,7 +190,7 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 fn failed_run() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
     assert!(matches!(
-        run_graph(tmp.path(), wf(5), DIV_BY_ZERO, &[]),
+        run_graph(tmp.path(), wf(5), DIVIDE_BY_ZERO_GRAPH, &[]),
         Outcome::Failed(_)
     ));
     let srv = start_router(tmp.path());
@@ -326,7 +328,7 @@ fn running_run() -> Result<(), Failed> {
     let lock = tierkreis_storage::WorkflowLock::acquire(&tmp.path().join(other.to_string()))?;
     tierkreis_controller::runtime::start_workflow(
         &storage,
-        &tierkreis_core::GraphData::from_json(DIV_BY_ZERO.as_bytes())?,
+        &tierkreis_core::GraphData::from_json(DIVIDE_BY_ZERO_GRAPH.as_bytes())?,
         &Default::default(),
     )?;
     assert_eq!(
@@ -430,7 +432,7 @@ fn failed_map() -> Result<(), Failed> {
 fn path_safety() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
     assert!(matches!(
-        run_graph(tmp.path(), wf(4), DIV_BY_ZERO, &[]),
+        run_graph(tmp.path(), wf(4), DIVIDE_BY_ZERO_GRAPH, &[]),
         Outcome::Failed(_)
     ));
     // A secret beside the checkpoint folder that no URL may reach.
@@ -579,44 +581,10 @@ fn python_runs() -> Result<(), Failed> {
 /// paused and where; `continue` starts `tkr resume` (this binary), which goes
 /// past -.N2 and pauses at -.N3; a run that is not paused cannot continue.
 fn paused_run() -> Result<(), Failed> {
-    use std::sync::Arc;
-    use tierkreis_controller::executor::DefaultExecutor;
-    use tierkreis_controller::runtime;
-    use tierkreis_controller::scheduler::Breakpoints;
-    use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
     let tmp = tempfile::tempdir()?;
-    let graph = r#"{"nodes": [
- {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
- {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
- {"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {},
- "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}}}"#;
     let id = wf(77);
-    {
-        let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
-        let storage = FileControllerStorage::new(tmp.path(), id, None);
-        let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
-        runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
-        let options = runtime::RunOptions {
-            resume: false,
-            breakpoints: Breakpoints {
-                from_metadata: true,
-                ..Breakpoints::default()
-            },
-            ..runtime::RunOptions::default()
-        };
-        let out = runtime::run_with_options(
-            Arc::new(storage),
-            &options,
-            &mut DefaultExecutor::new(),
-            &mut |_| {},
-            runtime::EventChannel::new(),
-        )
-        .expect("run");
-        assert_eq!(out, Outcome::Paused(vec!["-.N2".parse().expect("loc")]));
-    }
+    let out = run_to_first_breakpoint(tmp.path(), id);
+    assert_eq!(out, Outcome::Paused(vec!["-.N2".parse().expect("loc")]));
     let srv = start_router(tmp.path());
     let w = srv.get(&format!("/api/workflows/{id}")).json();
     assert_eq!(
@@ -710,7 +678,7 @@ fn cached_task() -> Result<(), Failed> {
 fn cross_site_restart() -> Result<(), Failed> {
     let tmp = tempfile::tempdir()?;
     assert!(matches!(
-        run_graph(tmp.path(), wf(41), DIV_BY_ZERO, &[]),
+        run_graph(tmp.path(), wf(41), DIVIDE_BY_ZERO_GRAPH, &[]),
         Outcome::Failed(_)
     ));
     let srv = start_router(tmp.path());

@@ -13,13 +13,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::cdp::{find_chromium, Browser};
 use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
 use tierkreis_controller::scheduler::Outcome;
+use tierkreis_test_support::graphs::slow_loop_graph;
+use tierkreis_test_support::waiting::wait_until;
 use uuid::Uuid;
 
 /// A test driving a browser: the path of Chromium.
@@ -51,10 +53,6 @@ fn main() {
         })
         .collect();
     libtest_mimic::run(&args, trials).exit();
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn browser_test(chromium: &Path) -> Result<(), Failed> {
@@ -192,38 +190,8 @@ fn browser_test(chromium: &Path) -> Result<(), Failed> {
 /// "Continue", which resumes the run (this binary as `tkr resume`) up to the
 /// next breakpoint, -.N3.
 fn paused_run_continues_from_the_page(b: &mut Browser, ck: &Path, base: &str) {
-    use std::sync::Arc;
-    use tierkreis_controller::executor::DefaultExecutor;
-    use tierkreis_controller::runtime;
-    use tierkreis_controller::scheduler::Breakpoints;
-    use tierkreis_storage::FileControllerStorage;
-    let graph = r#"{"nodes": [
- {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
- {"type": "const", "value": 2, "inputs": {}, "outputs": {"value": [2, 3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
- {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [2, "value"], "b": [1, "value"]}, "outputs": {"value": [4]}},
- {"type": "output", "inputs": {"value": [3, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 4, "named_nodes": {},
- "node_metadata": {"2": {"has_breakpoint": true}, "3": {"has_breakpoint": true}}}"#;
     let id = Uuid::from_u128(21);
-    let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
-    let storage = FileControllerStorage::new(ck, id, None);
-    runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
-    let options = runtime::RunOptions {
-        breakpoints: Breakpoints {
-            from_metadata: true,
-            ..Breakpoints::default()
-        },
-        ..runtime::RunOptions::default()
-    };
-    let out = runtime::run_with_options(
-        Arc::new(storage),
-        &options,
-        &mut DefaultExecutor::new(),
-        &mut |_| {},
-        runtime::EventChannel::new(),
-    )
-    .expect("run");
+    let out = run_to_first_breakpoint(ck, id);
     assert!(matches!(out, Outcome::Paused(_)), "{out:?}");
     b.navigate(&format!("{base}/#/w/{id}"));
     b.wait_for(
@@ -242,23 +210,6 @@ fn paused_run_continues_from_the_page(b: &mut Browser, ck: &Path, base: &str) {
     wait_until("the run to pause at -.N3", Duration::from_secs(30), || {
         next.exists()
     });
-}
-
-/// Writes the PNG to `target/artifacts/<artifact>`, and to `docs/<doc>` (a
-/// picture in the README) when `TKR_UPDATE_SCREENSHOT` is set.
-fn save_screenshot(png: &[u8], artifact: &str, doc: &str) -> Result<(), Failed> {
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    let root = workspace_root();
-    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("artifacts");
-    std::fs::create_dir_all(&artifacts)?;
-    std::fs::write(artifacts.join(artifact), png)?;
-    if std::env::var_os("TKR_UPDATE_SCREENSHOT").is_some() {
-        std::fs::create_dir_all(root.join("docs"))?;
-        std::fs::write(root.join("docs").join(doc), png)?;
-    }
-    Ok(())
 }
 
 /// A real output of the published quantum workers, recorded in

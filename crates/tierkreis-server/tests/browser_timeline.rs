@@ -10,17 +10,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
 use common::cdp::{find_chromium, Browser};
 use common::*;
 use libtest_mimic::{Arguments, Failed, Trial};
-use tierkreis_controller::executor::DefaultExecutor;
 use tierkreis_controller::runtime;
 use tierkreis_controller::scheduler::Outcome;
-use tierkreis_storage::{ControllerStorage, FileControllerStorage, WorkflowLock};
+use tierkreis_storage::FileControllerStorage;
+use tierkreis_test_support::graphs::slow_loop_graph;
+use tierkreis_test_support::waiting::wait_until;
 use uuid::Uuid;
 
 const NAME: &str = "browser_shows_the_timeline_live_and_a_task_s_timing";
@@ -42,22 +42,11 @@ fn main() {
 fn spawn_recorded_run(ck: &Path, id: Uuid, graph: String) -> std::thread::JoinHandle<Outcome> {
     let ck = ck.to_path_buf();
     std::thread::spawn(move || {
-        let graph = tierkreis_core::GraphData::from_json(graph.as_bytes()).expect("graph");
-        let storage = FileControllerStorage::new(&ck, id, Some("timeline".to_string()));
-        let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
-        runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
         let options = runtime::RunOptions {
             record_timeline: true,
             ..runtime::RunOptions::default()
         };
-        runtime::run_with_options(
-            Arc::new(storage),
-            &options,
-            &mut DefaultExecutor::new(),
-            &mut |_| {},
-            runtime::EventChannel::new(),
-        )
-        .expect("run")
+        run_graph_with_options(&ck, id, Some("timeline"), &graph, &options)
     })
 }
 
@@ -138,27 +127,6 @@ fn browser_test(chromium: &Path) -> Result<(), Failed> {
         timing.contains("queue wait") && timing.contains("ran 0.2"),
         "{timing}"
     );
-    save_screenshot(&b.screenshot())?;
-    Ok(())
-}
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Writes the PNG to `target/artifacts/timeline.png`, and to
-/// `docs/web-timeline.png` when `TKR_UPDATE_SCREENSHOT` is set.
-fn save_screenshot(png: &[u8]) -> Result<(), Failed> {
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    let root = workspace_root();
-    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), PathBuf::from)
-        .join("artifacts");
-    std::fs::create_dir_all(&artifacts)?;
-    std::fs::write(artifacts.join("timeline.png"), png)?;
-    if std::env::var_os("TKR_UPDATE_SCREENSHOT").is_some() {
-        std::fs::create_dir_all(root.join("docs"))?;
-        std::fs::write(root.join("docs/web-timeline.png"), png)?;
-    }
+    save_screenshot(&b.screenshot(), "timeline.png", "web-timeline.png")?;
     Ok(())
 }

@@ -7,6 +7,10 @@
 //! A dev-dependency only; nothing here is used by a shipped binary.
 
 pub mod fake_batch;
+pub mod graphs;
+pub mod reference_worker;
+pub mod waiting;
+pub mod worker_call;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +36,11 @@ fn ci_value_means_ci(value: Option<&str>) -> bool {
 /// The repository's root folder.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The fixtures recorded from the reference (`testdata/fixtures`).
+pub fn fixtures_dir() -> PathBuf {
+    workspace_root().join("testdata/fixtures")
 }
 
 /// The shared folder of fixtures and environments: `$TKR_SHARED` when set,

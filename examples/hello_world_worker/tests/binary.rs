@@ -2,53 +2,32 @@
 //! does: call arguments with paths relative to `TKR_DIR`, the binary started
 //! with the call arguments' path.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
+
+use tierkreis_test_support::worker_call::WorkerCall;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tkr-hello-world-worker");
 
-/// A Tierkreis directory with one node's call arguments for `function`
-/// (inputs `greeting` and `subject`, output `value`), written by hand as
-/// the controller writes them.
-struct Node {
-    tkr_dir: tempfile::TempDir,
-}
-
 const NODE: &str = "0193b2d6-0000-0000-0000-000000000001/-.N3";
 
-impl Node {
-    fn new(function: &str) -> Node {
-        let tkr_dir = tempfile::tempdir().expect("tempdir");
-        let node = tkr_dir.path().join(NODE);
-        std::fs::create_dir_all(node.join("outputs")).expect("mkdir");
-        let args = format!(
-            r#"{{"function_name":"{function}","inputs":{{"greeting":"{NODE}/greeting_in","subject":"{NODE}/subject_in"}},"outputs":{{"value":"{NODE}/outputs/value"}},"output_dir":"{NODE}/outputs","done_path":"{NODE}/_done","error_path":"{NODE}/logs","logs_path":null}}"#
-        );
-        std::fs::write(node.join("definition"), args).expect("write definition");
-        Node { tkr_dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.tkr_dir.path().join(NODE).join(rel)
-    }
-
-    fn input(&self, port: &str, bytes: &[u8]) -> &Node {
-        std::fs::write(self.path(&format!("{port}_in")), bytes).expect("write input");
-        self
-    }
-
-    fn run(&self) -> Output {
-        Command::new(BIN)
-            .arg(format!("{NODE}/definition"))
-            .env("TKR_DIR", self.tkr_dir.path())
-            .output()
-            .expect("run worker")
-    }
+/// A Tierkreis directory with one node's call of `function` (inputs
+/// `greeting` and `subject`, output `value`, the error text in `NODE/logs`),
+/// written by hand as the controller writes it.
+fn call(function: &str) -> WorkerCall {
+    WorkerCall::new(
+        BIN,
+        NODE,
+        function,
+        &["greeting", "subject"],
+        &["value"],
+        "logs",
+    )
 }
 
 #[test]
 fn greets_and_marks_done() {
-    let node = Node::new("greet");
+    let node = call("greet");
     node.input("greeting", br#""hello ""#)
         .input("subject", br#""world!""#);
     let out = node.run();
@@ -64,14 +43,14 @@ fn greets_and_marks_done() {
 
 #[test]
 fn missing_input_fails_with_error_file_naming_the_port() {
-    let node = Node::new("greet");
+    let node = call("greet");
     node.input("greeting", br#""hello ""#);
     let out = node.run();
     assert!(!out.status.success(), "{out:?}");
     assert_eq!(
         std::fs::read_to_string(node.path("logs")).expect("error file"),
         // The error text ends its line (the SDK appends it to the log).
-        format!("Input subject not found at {NODE}/subject_in.\n")
+        format!("Input subject not found at {NODE}/in_subject.\n")
     );
     assert!(!node.path("_done").exists());
     assert!(!node.path("outputs/value").exists());
@@ -81,7 +60,7 @@ fn missing_input_fails_with_error_file_naming_the_port() {
 
 #[test]
 fn wrong_input_type_fails() {
-    let node = Node::new("greet");
+    let node = call("greet");
     node.input("greeting", b"1").input("subject", br#""x""#);
     let out = node.run();
     assert!(!out.status.success());
@@ -94,7 +73,7 @@ fn wrong_input_type_fails() {
 
 #[test]
 fn unknown_function_fails() {
-    let node = Node::new("shout");
+    let node = call("shout");
     node.input("greeting", br#""a""#)
         .input("subject", br#""b""#);
     let out = node.run();
@@ -152,13 +131,13 @@ fn stubs_are_the_references() {
 
 #[test]
 fn relative_paths_resolve_against_tkr_dir_not_cwd() {
-    let node = Node::new("greet");
+    let node = call("greet");
     node.input("greeting", br#""a""#)
         .input("subject", br#""b""#);
     let elsewhere = tempfile::tempdir().expect("tempdir");
     let out = Command::new(BIN)
         .arg(Path::new(NODE).join("definition"))
-        .env("TKR_DIR", node.tkr_dir.path())
+        .env("TKR_DIR", node.tkr_dir())
         .current_dir(elsewhere.path())
         .output()
         .expect("run");

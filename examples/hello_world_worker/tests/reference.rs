@@ -6,10 +6,9 @@
 //! the reference environment is missing outside CI.
 
 use tierkreis_test_support as reference;
+use tierkreis_test_support::reference_worker::StagedWorker;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tkr-hello-world-worker");
 
@@ -37,43 +36,14 @@ run_graph(st, ShellExecutor(Path(registry), st.workflow_dir), wf, "world!",
 print(json.dumps(read_outputs(wf, st)))
 "#;
 
-fn e(err: impl std::fmt::Display) -> String {
-    err.to_string()
-}
-
 fn reference_controller_runs_the_worker(run_sh: &Path) -> Result<(), String> {
-    let dir = reference::reference_scratch("tkr-worker-ref-");
-    let root = dir.path();
-    // The binary must be visible inside the reference root: copy it under /tmp.
-    let bin = root.join("tkr-hello-world-worker");
-    std::fs::copy(BIN, &bin).map_err(e)?;
-    let stubs = Command::new(&bin)
-        .arg("--stubs-path")
-        .arg(root.join("hello_stubs.py"))
-        .status()
-        .map_err(e)?;
-    if !stubs.success() {
-        return Err(format!("--stubs-path failed: {stubs}"));
-    }
-    let launcher_dir = root.join("registry/hello_world_worker");
-    std::fs::create_dir_all(&launcher_dir).map_err(e)?;
-    let launcher = launcher_dir.join("main.sh");
-    std::fs::write(
-        &launcher,
-        format!("#!/bin/bash\nexec {} \"$@\"\n", bin.display()),
-    )
-    .map_err(e)?;
-    std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).map_err(e)?;
-    let script = root.join("run_graph.py");
-    std::fs::write(&script, RUN_GRAPH).map_err(e)?;
-    let tkr_dir = root.join("checkpoints");
-    let registry = root.join("registry");
-    let out = reference::reference_python(
-        run_sh,
-        root,
-        &script,
-        &[&tkr_dir.to_string_lossy(), &registry.to_string_lossy()],
+    let staged = StagedWorker::new(
+        BIN,
+        "tkr-hello-world-worker",
+        "hello_world_worker",
+        "hello_stubs",
     )?;
+    let out = staged.run_graph_script(run_sh, RUN_GRAPH)?;
     if out.trim() != r#""hello world!""# {
         return Err(format!("unexpected outputs: {out}"));
     }

@@ -3,65 +3,23 @@
 //! writes them): a trivial `square`, big integers, several outputs, an
 //! optional input left out, a primitive task, a failing task, and the stubs.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use tierkreis_core::Value;
+use tierkreis_test_support::worker_call::WorkerCall;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tkr-numerics-worker");
 const NODE: &str = "wf/-.N1";
 
-struct Node {
-    tkr_dir: tempfile::TempDir,
-}
-
-impl Node {
-    /// A node calling `function` with the given input ports (each at
-    /// `NODE/in_<port>`) and output ports (at `NODE/outputs/<port>`).
-    fn new(function: &str, inputs: &[&str], outputs: &[&str]) -> Node {
-        let tkr_dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(tkr_dir.path().join(NODE).join("outputs")).expect("mkdir");
-        let ports = |names: &[&str], dir: &str| {
-            names
-                .iter()
-                .map(|p| format!(r#""{p}":"{NODE}/{dir}{p}""#))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let args = format!(
-            r#"{{"function_name":"{function}","inputs":{{{}}},"outputs":{{{}}},"output_dir":"{NODE}/outputs","done_path":"{NODE}/_done","error_path":"{NODE}/errors","logs_path":null}}"#,
-            ports(inputs, "in_"),
-            ports(outputs, "outputs/"),
-        );
-        std::fs::write(tkr_dir.path().join(NODE).join("definition"), args).expect("write");
-        Node { tkr_dir }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.tkr_dir.path().join(NODE).join(rel)
-    }
-
-    fn input(&self, port: &str, bytes: &[u8]) -> &Node {
-        std::fs::write(self.path(&format!("in_{port}")), bytes).expect("write input");
-        self
-    }
-
-    fn run(&self) -> Output {
-        Command::new(BIN)
-            .arg(format!("{NODE}/definition"))
-            .env("TKR_DIR", self.tkr_dir.path())
-            .output()
-            .expect("run worker")
-    }
-
-    fn output_text(&self, port: &str) -> String {
-        std::fs::read_to_string(self.path(&format!("outputs/{port}"))).expect("output")
-    }
+/// The call of `function` with `inputs` and `outputs` at [`NODE`], its
+/// error text in `NODE/errors`.
+fn call(function: &str, inputs: &[&str], outputs: &[&str]) -> WorkerCall {
+    WorkerCall::new(BIN, NODE, function, inputs, outputs, "errors")
 }
 
 #[test]
 fn fibonacci_beyond_64_bits() {
-    let node = Node::new("fibonacci", &["n"], &["value"]);
+    let node = call("fibonacci", &["n"], &["value"]);
     node.input("n", b"100");
     let out = node.run();
     assert!(out.status.success(), "{out:?}");
@@ -72,7 +30,7 @@ fn fibonacci_beyond_64_bits() {
 
 #[test]
 fn square_reads_and_writes_an_int() {
-    let node = Node::new("square", &["x"], &["value"]);
+    let node = call("square", &["x"], &["value"]);
     node.input("x", b"-12");
     let out = node.run();
     assert!(out.status.success(), "{out:?}");
@@ -82,14 +40,14 @@ fn square_reads_and_writes_an_int() {
 
 #[test]
 fn stats_writes_each_output_port_with_the_default_input() {
-    let node = Node::new("stats", &["values", "sample"], &["mean", "stdev"]);
+    let node = call("stats", &["values", "sample"], &["mean", "stdev"]);
     node.input("values", b"[2, 4, 4, 4, 5, 5, 7, 9]");
     let out = node.run();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(node.output_text("mean"), "5.0");
     assert_eq!(node.output_text("stdev"), "2.0");
 
-    let node = Node::new("stats", &["values", "sample"], &["stdev"]);
+    let node = call("stats", &["values", "sample"], &["stdev"]);
     node.input("values", b"[1.0, 3.0]").input("sample", b"true");
     assert!(node.run().status.success());
     let stdev = Value::from_bytes(node.output_text("stdev").as_bytes());
@@ -98,7 +56,7 @@ fn stats_writes_each_output_port_with_the_default_input() {
 
 #[test]
 fn primes_below_is_a_list() {
-    let node = Node::new("primes_below", &["n"], &["value"]);
+    let node = call("primes_below", &["n"], &["value"]);
     node.input("n", b"12");
     assert!(node.run().status.success());
     assert_eq!(
@@ -109,14 +67,14 @@ fn primes_below_is_a_list() {
 
 #[test]
 fn primitive_task_sums_any_ports() {
-    let node = Node::new("sum_inputs", &["a", "b", "zz"], &["value"]);
+    let node = call("sum_inputs", &["a", "b", "zz"], &["value"]);
     node.input("a", b"1")
         .input("b", b"2")
         .input("zz", b"100000000000000000000");
     assert!(node.run().status.success());
     assert_eq!(node.output_text("value"), "100000000000000000003");
 
-    let node = Node::new("sum_inputs", &["a", "b"], &["value"]);
+    let node = call("sum_inputs", &["a", "b"], &["value"]);
     node.input("a", b"1").input("b", br#""x""#);
     assert!(!node.run().status.success());
     assert_eq!(
@@ -129,7 +87,7 @@ fn primitive_task_sums_any_ports() {
 
 #[test]
 fn failing_task_writes_its_error_and_exits_non_zero() {
-    let node = Node::new("stats", &["values"], &["mean", "stdev"]);
+    let node = call("stats", &["values"], &["mean", "stdev"]);
     node.input("values", b"[]");
     let out = node.run();
     assert_eq!(out.status.code(), Some(1));

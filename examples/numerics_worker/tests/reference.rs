@@ -6,10 +6,9 @@
 //! skipped (ignored) when the reference environment is missing outside CI.
 
 use tierkreis_test_support as reference;
+use tierkreis_test_support::reference_worker::StagedWorker;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tkr-numerics-worker");
 
@@ -46,43 +45,14 @@ run_graph(st, ShellExecutor(Path(registry), st.workflow_dir), wf, 100,
 print(json.dumps(read_outputs(wf, st), sort_keys=True))
 "#;
 
-fn e(err: impl std::fmt::Display) -> String {
-    err.to_string()
-}
-
 fn reference_controller_runs_the_worker(run_sh: &Path) -> Result<(), String> {
-    let dir = reference::reference_scratch("tkr-worker-ref-");
-    let root = dir.path();
-    let bin = root.join("tkr-numerics-worker");
-    std::fs::copy(BIN, &bin).map_err(e)?;
-    let stubs = Command::new(&bin)
-        .arg("--stubs-path")
-        .arg(root.join("numerics_stubs.py"))
-        .status()
-        .map_err(e)?;
-    if !stubs.success() {
-        return Err(format!("--stubs-path failed: {stubs}"));
-    }
-    let launcher_dir = root.join("registry/numerics_worker");
-    std::fs::create_dir_all(&launcher_dir).map_err(e)?;
-    let launcher = launcher_dir.join("main.sh");
-    std::fs::write(
-        &launcher,
-        format!("#!/bin/bash\nexec {} \"$@\"\n", bin.display()),
-    )
-    .map_err(e)?;
-    std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755)).map_err(e)?;
-    let script = root.join("run_graph.py");
-    std::fs::write(&script, RUN_GRAPH).map_err(e)?;
-    let out = reference::reference_python(
-        run_sh,
-        root,
-        &script,
-        &[
-            &root.join("checkpoints").to_string_lossy(),
-            &root.join("registry").to_string_lossy(),
-        ],
+    let staged = StagedWorker::new(
+        BIN,
+        "tkr-numerics-worker",
+        "numerics_worker",
+        "numerics_stubs",
     )?;
+    let out = staged.run_graph_script(run_sh, RUN_GRAPH)?;
     let want = r#"{"fib": 354224848179261915075, "mean": 5.0, "primes": [2, 3, 5, 7, 11, 13, 17, 19], "stdev": 2.0}"#;
     if out.trim() != want {
         return Err(format!(

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests that drive the real `tkr` binary.
 #![allow(dead_code)]
 
+pub mod quantum;
 pub mod reference;
 
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 
 /// The fixtures recorded from the reference.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fixtures")
+    tierkreis_test_support::fixtures_dir()
 }
 
 /// A `tkr` command with its checkpoint folder set to `tkr_dir`.
@@ -70,39 +71,30 @@ pub fn outputs_of_report(report: tierkreis_core::Value) -> tierkreis_core::Value
         .unwrap_or_else(|| panic!("no outputs in {fields:?}"))
 }
 
+/// The names of the files in `dir`, sorted; none when `dir` is missing.
+pub fn sorted_file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The locations of workflow `wf` recorded as breakpoints hit
+/// (`debug/breakpoints`), sorted.
+pub fn recorded_breakpoints(wf: &Path) -> Vec<String> {
+    sorted_file_names(&wf.join("debug/breakpoints"))
+}
+
 /// Writes `json` to `dir/name` and returns the path.
 pub fn write(dir: &Path, name: &str, json: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, json).expect("write file");
     p
-}
-
-/// A loop of `n` iterations that sleeps `delay` seconds in each (with the
-/// builtin `tkr_sleep`), counting up to `n`; named `counter`.
-pub fn slow_loop_graph(n: i64, delay: f64) -> String {
-    let body = r#"{"nodes": [
-        {"type": "input", "name": "i", "inputs": {}, "outputs": {"i": [4]}},
-        {"type": "input", "name": "n", "inputs": {}, "outputs": {"n": [5]}},
-        {"type": "input", "name": "delay", "inputs": {}, "outputs": {"delay": [6]}},
-        {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [4]}},
-        {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "i"], "b": [3, "value"]}, "outputs": {"value": [5, 7]}},
-        {"type": "function", "function_name": "builtins.igt", "inputs": {"a": [1, "n"], "b": [4, "value"]}, "outputs": {"value": [7]}},
-        {"type": "function", "function_name": "builtins.tkr_sleep", "inputs": {"delay_seconds": [2, "delay"]}, "outputs": {"value": [7]}},
-        {"type": "output", "inputs": {"i": [4, "value"], "should_continue": [5, "value"], "slept": [6, "value"]}, "outputs": {}}
-      ], "fixed_inputs": {}, "graph_inputs": ["i", "n", "delay"], "graph_output_idx": 7,
-      "named_nodes": {}, "node_metadata": {}}"#;
-    format!(
-        r#"{{"nodes": [
-        {{"type": "const", "value": 0, "inputs": {{}}, "outputs": {{"value": [4]}}}},
-        {{"type": "const", "value": {n}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
-        {{"type": "const", "value": {delay:?}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
-        {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
-        {{"type": "loop", "body": [3, "value"], "inputs": {{"i": [0, "value"], "n": [1, "value"], "delay": [2, "value"]}},
-          "continue_port": "should_continue", "name": "counter", "outputs": {{"i": [5]}}}},
-        {{"type": "output", "inputs": {{"value": [4, "i"]}}, "outputs": {{}}}}
-      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5,
-      "named_nodes": {{"counter": 4}}, "node_metadata": {{}}}}"#
-    )
 }
 
 /// Runs `trials` with libtest-mimic as tests that need something from

@@ -221,6 +221,36 @@ impl Scratch {
         super::tkr(&self.tkr_dir())
     }
 
+    /// `tkr` run inside the reference environment (its `python3` has
+    /// `tierkreis`, and the published workers are on its `PATH`), in this
+    /// scratch folder, with its checkpoint folder and the variables `env`
+    /// (`NAME=value`) set; the caller adds `tkr`'s arguments.
+    pub fn tkr_in_reference(&self, env: &[String]) -> Command {
+        let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
+        let mut c = Command::new("bash");
+        c.arg(run_sh())
+            .arg("--bind")
+            .arg(bin.parent().expect("bin folder"))
+            .arg("--")
+            .arg("/usr/bin/env")
+            .arg(format!("TKR_DIR={}", self.tkr_dir().display()))
+            .args(env)
+            .arg("RUST_LOG=")
+            .arg(bin)
+            .current_dir(self.path());
+        c
+    }
+
+    /// A registry `registry/` in this scratch holding the Python worker
+    /// `name` whose `main.py` is `main_py`; returns the registry folder.
+    pub fn python_worker_registry(&self, name: &str, main_py: &str) -> PathBuf {
+        let registry = self.path().join("registry");
+        let dir = registry.join(name);
+        std::fs::create_dir_all(&dir).expect("registry");
+        std::fs::write(dir.join("main.py"), main_py).expect("main.py");
+        registry
+    }
+
     /// The driver script with `args` in the reference environment, with this
     /// scratch's checkpoint folder as `TKR_DIR` (workers read it).
     pub fn python<I, S>(&self, args: I) -> Command
@@ -465,8 +495,14 @@ pub fn json_lines(what: &str, out: &Output) -> Vec<Value> {
 /// A conformance case's expected outputs, port to value, from its
 /// `expected/` folder.
 pub fn expected_outputs(case: &Path) -> Value {
-    let mut ports: Vec<_> = std::fs::read_dir(case.join("expected"))
-        .expect("expected folder")
+    values_in_folder(&case.join("expected"))
+}
+
+/// Every file of `dir` parsed as a value, keyed by its name (a port) in
+/// name order: a node's `outputs/`, a case's `expected/`.
+pub fn values_in_folder(dir: &Path) -> Value {
+    let mut ports: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .flatten()
         .map(|e| e.path())
         .collect();
@@ -476,10 +512,8 @@ pub fn expected_outputs(case: &Path) -> Value {
             .into_iter()
             .map(|p| {
                 let port = p.file_name().expect("name").to_string_lossy().into_owned();
-                (
-                    port,
-                    Value::from_bytes(&std::fs::read(&p).expect("expected value")),
-                )
+                let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+                (port, Value::from_bytes(&bytes))
             })
             .collect(),
     )

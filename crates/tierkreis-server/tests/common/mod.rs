@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use tierkreis_controller::executor::DefaultExecutor;
@@ -26,7 +26,7 @@ pub mod cdp;
 
 /// The fixtures recorded from the reference.
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fixtures")
+    tierkreis_test_support::fixtures_dir()
 }
 
 /// If this process was started as `<exe> resume --checkpoints DIR -q ID`
@@ -70,6 +70,46 @@ pub fn run_graph(tkr_dir: &Path, id: Uuid, graph: &str, inputs: &[(&str, Vec<u8>
     drive(Arc::new(storage), false)
 }
 
+/// Runs `graph` as workflow `id` (named `name`) in `tkr_dir` with builtins
+/// and `options`, holding the controller lock like `tkr run`.
+pub fn run_graph_with_options(
+    tkr_dir: &Path,
+    id: Uuid,
+    name: Option<&str>,
+    graph: &str,
+    options: &runtime::RunOptions,
+) -> Outcome {
+    let graph = GraphData::from_json(graph.as_bytes()).expect("graph");
+    let storage = FileControllerStorage::new(tkr_dir, id, name.map(str::to_string));
+    let _lock = WorkflowLock::acquire(storage.workflow_dir()).expect("lock");
+    runtime::start_workflow(&storage, &graph, &Default::default()).expect("start");
+    runtime::run_with_options(
+        Arc::new(storage),
+        options,
+        &mut DefaultExecutor::new(),
+        &mut |_| {},
+        runtime::EventChannel::new(),
+    )
+    .expect("run")
+}
+
+/// `1 + 2` at `-.N2`, then `+ 2` at `-.N3`, both breakpoints, run as
+/// workflow `id` in `tkr_dir` with breakpoints on; the run pauses at `-.N2`,
+/// and the outcome says so.
+pub fn run_to_first_breakpoint(tkr_dir: &Path, id: Uuid) -> Outcome {
+    use tierkreis_controller::scheduler::Breakpoints;
+    let options = runtime::RunOptions {
+        resume: false,
+        breakpoints: Breakpoints {
+            from_metadata: true,
+            ..Breakpoints::default()
+        },
+        ..runtime::RunOptions::default()
+    };
+    let graph = tierkreis_test_support::graphs::iadd_chain_graph(2, &[2, 3]);
+    run_graph_with_options(tkr_dir, id, None, &graph, &options)
+}
+
 /// [`run_graph`] on a thread of its own.
 pub fn spawn_graph(
     tkr_dir: &Path,
@@ -81,40 +121,21 @@ pub fn spawn_graph(
     std::thread::spawn(move || run_graph(&dir, id, &graph, &inputs))
 }
 
-/// `1 / 0` with the builtin `idivide`: fails at `-.N2`.
-pub const DIV_BY_ZERO: &str = r#"{"nodes": [
-  {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [2]}},
-  {"type": "const", "value": 0, "inputs": {}, "outputs": {"value": [2]}},
-  {"type": "function", "function_name": "builtins.idivide", "inputs": {"a": [0, "value"], "b": [1, "value"]}, "outputs": {"value": [3]}},
-  {"type": "output", "inputs": {"value": [2, "value"]}, "outputs": {}}
-], "fixed_inputs": {}, "graph_inputs": [], "graph_output_idx": 3, "named_nodes": {}, "node_metadata": {}}"#;
-
-/// A loop of `n` iterations sleeping `delay` seconds each (builtin
-/// `tkr_sleep`), counting up to `n`; the loop is `-.N4`.
-pub fn slow_loop_graph(n: i64, delay: f64) -> String {
-    let body = r#"{"nodes": [
-        {"type": "input", "name": "i", "inputs": {}, "outputs": {"i": [4]}},
-        {"type": "input", "name": "n", "inputs": {}, "outputs": {"n": [5]}},
-        {"type": "input", "name": "delay", "inputs": {}, "outputs": {"delay": [6]}},
-        {"type": "const", "value": 1, "inputs": {}, "outputs": {"value": [4]}},
-        {"type": "function", "function_name": "builtins.iadd", "inputs": {"a": [0, "i"], "b": [3, "value"]}, "outputs": {"value": [5, 7]}},
-        {"type": "function", "function_name": "builtins.igt", "inputs": {"a": [1, "n"], "b": [4, "value"]}, "outputs": {"value": [7]}},
-        {"type": "function", "function_name": "builtins.tkr_sleep", "inputs": {"delay_seconds": [2, "delay"]}, "outputs": {"value": [7]}},
-        {"type": "output", "inputs": {"i": [4, "value"], "should_continue": [5, "value"], "slept": [6, "value"]}, "outputs": {}}
-      ], "fixed_inputs": {}, "graph_inputs": ["i", "n", "delay"], "graph_output_idx": 7,
-      "named_nodes": {}, "node_metadata": {}}"#;
-    format!(
-        r#"{{"nodes": [
-        {{"type": "const", "value": 0, "inputs": {{}}, "outputs": {{"value": [4]}}}},
-        {{"type": "const", "value": {n}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
-        {{"type": "const", "value": {delay:?}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
-        {{"type": "const", "value": {body}, "inputs": {{}}, "outputs": {{"value": [4]}}}},
-        {{"type": "loop", "body": [3, "value"], "inputs": {{"i": [0, "value"], "n": [1, "value"], "delay": [2, "value"]}},
-          "continue_port": "should_continue", "name": "counter", "outputs": {{"i": [5]}}}},
-        {{"type": "output", "inputs": {{"value": [4, "i"]}}, "outputs": {{}}}}
-      ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 5,
-      "named_nodes": {{"counter": 4}}, "node_metadata": {{}}}}"#
-    )
+/// Writes the PNG to `target/artifacts/<artifact>`, and to `docs/<doc>` (a
+/// picture in the README) when `TKR_UPDATE_SCREENSHOT` is set.
+pub fn save_screenshot(png: &[u8], artifact: &str, doc: &str) -> Result<(), libtest_mimic::Failed> {
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    let root = tierkreis_test_support::workspace_root();
+    let artifacts = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    std::fs::write(artifacts.join(artifact), png)?;
+    if std::env::var_os("TKR_UPDATE_SCREENSHOT").is_some() {
+        std::fs::create_dir_all(root.join("docs"))?;
+        std::fs::write(root.join("docs").join(doc), png)?;
+    }
+    Ok(())
 }
 
 /// The reference's `typed_map_simple` graph (map `-.N3` doubling each
@@ -140,15 +161,6 @@ pub fn divide_map_graph() -> String {
 pub fn int_list(xs: impl IntoIterator<Item = i64>) -> Vec<u8> {
     let items: Vec<String> = xs.into_iter().map(|x| x.to_string()).collect();
     format!("[{}]", items.join(", ")).into_bytes()
-}
-
-/// Polls `f` every 20 ms until it holds, panicking after `limit`.
-pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A running server on a loopback port; its runtime lives on a thread.

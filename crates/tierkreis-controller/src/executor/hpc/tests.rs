@@ -84,18 +84,6 @@ impl Fake {
         tierkreis_test_support::fake_batch::calls(&self.state, kind)
     }
 
-    /// Waits until the task's job id is recorded.
-    fn wait_job_id(&self, st: &Arc<dyn ControllerStorage>, loc: &Loc) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(id) = st.read_executor_data(loc).ok().and_then(|d| d.job_id) {
-                return id;
-            }
-            assert!(Instant::now() < deadline, "no job id recorded");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
     /// Waits until the fake job `id` runs. Acting on a job before its
     /// background shell has written `R` would race with that write: a state
     /// set earlier (`C`, `T`) would be overwritten and the job would look
@@ -111,6 +99,28 @@ impl Fake {
     }
 }
 
+/// Waits until the job id of the task at `loc` is recorded.
+fn wait_job_id(st: &Arc<dyn ControllerStorage>, loc: &Loc) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(id) = st.read_executor_data(loc).ok().and_then(|d| d.job_id) {
+            return id;
+        }
+        assert!(Instant::now() < deadline, "no job id recorded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts the workflow `w.f(x = 41)` in `st`: the task is [`node`].
+fn start_one_task(st: &Arc<dyn ControllerStorage>) {
+    runtime::start_workflow(
+        st.as_ref(),
+        &one_task_graph("w.f", "41"),
+        &Default::default(),
+    )
+    .unwrap();
+}
+
 /// A shell worker `w` whose task copies input `x` to output `value`.
 fn copy_worker(reg: &Path, extra: &str) {
     script(
@@ -121,12 +131,7 @@ fn copy_worker(reg: &Path, extra: &str) {
 
 fn run_one(fake: &Fake, e: &mut HpcExecutor) -> (Outcome, Arc<dyn ControllerStorage>) {
     let st = fake.storage();
-    runtime::start_workflow(
-        st.as_ref(),
-        &one_task_graph("w.f", "41"),
-        &Default::default(),
-    )
-    .unwrap();
+    start_one_task(&st);
     let outcome = runtime::run(st.clone(), false, e, &mut |_| {}).unwrap();
     (outcome, st)
 }
@@ -206,15 +211,10 @@ fn run_with(
     copy_worker(&fake.reg, worker);
     let mut e = fake.executor(system, job, true);
     let st = fake.storage();
-    runtime::start_workflow(
-        st.as_ref(),
-        &one_task_graph("w.f", "41"),
-        &Default::default(),
-    )
-    .unwrap();
+    start_one_task(&st);
     let (f, s) = (fake.clone(), st.clone());
     let actor = std::thread::spawn(move || {
-        let id = f.wait_job_id(&s, &node());
+        let id = wait_job_id(&s, &node());
         act(&f, &id);
     });
     let outcome = runtime::run(st.clone(), false, &mut e, &mut |_| {}).unwrap();
@@ -303,30 +303,15 @@ fn a_resumed_run_follows_its_jobs_and_resubmits_only_lost_ones() {
         copy_worker(&fake.reg, "");
         std::fs::write(fake.state.join("hold"), "").unwrap();
         let st = fake.storage();
-        runtime::start_workflow(
-            st.as_ref(),
-            &one_task_graph("w.f", "41"),
-            &Default::default(),
-        )
-        .unwrap();
+        start_one_task(&st);
         // First run: submits, then stops without cancelling (like a killed controller).
         let mut e = fake.executor(BatchSystem::Slurm, "", false);
         let events = EventChannel::new();
         let stop = events.stop_handle();
-        let (f, s) = (fake.state.clone(), st.clone());
+        let s = st.clone();
         let stopper = std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while s
-                .read_executor_data(&node())
-                .ok()
-                .and_then(|d| d.job_id)
-                .is_none()
-            {
-                assert!(Instant::now() < deadline);
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            wait_job_id(&s, &node());
             stop.stop();
-            let _ = f;
         });
         let r = runtime::run_with_events(st.clone(), false, &mut e, &mut |_| {}, events);
         stopper.join().unwrap();
@@ -360,27 +345,13 @@ fn stopping_cancels_pending_jobs_in_one_command() {
     let fake = Fake::new(BatchSystem::Pbs);
     copy_worker(&fake.reg, "sleep 30");
     let st = fake.storage();
-    runtime::start_workflow(
-        st.as_ref(),
-        &one_task_graph("w.f", "41"),
-        &Default::default(),
-    )
-    .unwrap();
+    start_one_task(&st);
     let mut e = fake.executor(BatchSystem::Pbs, "", true);
     let events = EventChannel::new();
     let stop = events.stop_handle();
     let s = st.clone();
     let stopper = std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while s
-            .read_executor_data(&node())
-            .ok()
-            .and_then(|d| d.job_id)
-            .is_none()
-        {
-            assert!(Instant::now() < deadline);
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        wait_job_id(&s, &node());
         stop.stop();
     });
     let r = runtime::run_with_events(st.clone(), false, &mut e, &mut |_| {}, events);
@@ -405,12 +376,7 @@ fn local_tasks_stay_local() {
     let discovery = Discovery::new(config, vec![fake.reg.clone()]);
     let mut e = LocalOrBatchExecutor::new(ProcessExecutor::new(discovery, Default::default()));
     let st = fake.storage();
-    runtime::start_workflow(
-        st.as_ref(),
-        &one_task_graph("w.f", "41"),
-        &Default::default(),
-    )
-    .unwrap();
+    start_one_task(&st);
     let outcome = runtime::run(st.clone(), false, &mut e, &mut |_| {}).unwrap();
     assert_eq!(outcome, Outcome::Finished);
     assert_eq!(fake.calls("submit"), 0);
