@@ -432,7 +432,7 @@ fn run_to_end(
         )?;
         options.timeline_sinks.push(sink);
     }
-    let events = runtime::EventChannel::new();
+    let events = runtime::RunEventChannel::new();
     let signals = report(stop_on_signals(events.stop_handle()), exit::INTERNAL)?;
     let start = std::time::Instant::now();
     let mut last: Option<Progress> = None;

@@ -30,7 +30,7 @@ use tierkreis_storage::result_cache::{
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 use crate::executor::LaunchPlan;
-use crate::scheduler::{Launch, NestedGraphKind, NestedGraphReuse, NestedGraphReuseOutcome};
+use crate::scheduler::{NestedGraphKind, NestedGraphReuse, NestedGraphReuseOutcome, ReadyTask};
 
 pub use tierkreis_storage::result_cache::{cache_source, CACHE_SOURCE_FILE};
 
@@ -59,7 +59,7 @@ pub struct ResultCache {
 #[derive(Debug, Clone)]
 pub enum Recording {
     /// A task that missed under `key` and finished.
-    Task { key: String, task: Launch },
+    Task { key: String, task: ReadyTask },
     /// An `eval`, `map` or `loop` node that missed under `key` and finished.
     NestedGraph {
         key: String,
@@ -243,7 +243,7 @@ impl ResultCache {
         }
     }
 
-    fn identity_of(&self, task: &Launch) -> Option<String> {
+    fn identity_of(&self, task: &ReadyTask) -> Option<String> {
         let name = format!("{}.{}", task.worker, task.function);
         let mut memo = self
             .identities
@@ -255,7 +255,7 @@ impl ResultCache {
     }
 
     /// The key of `task`, or `None` when it is not cached.
-    pub fn key(&self, task: &Launch, storage: &dyn ControllerStorage) -> Option<String> {
+    pub fn key(&self, task: &ReadyTask, storage: &dyn ControllerStorage) -> Option<String> {
         let identity = self.identity_of(task)?;
         let mut h = Sha256::new();
         let mut field = |bytes: &[u8]| {
@@ -290,7 +290,7 @@ impl ResultCache {
     /// Reuses a cached result for `task` if there is a sound one.
     pub fn try_reuse(
         &self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &dyn ControllerStorage,
     ) -> Result<Reuse, ResultCacheError> {
         let Some(key) = self.key(task, storage) else {
@@ -345,7 +345,7 @@ impl ResultCache {
     pub fn record(
         &self,
         key: &str,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &dyn ControllerStorage,
     ) -> Result<(), ResultCacheError> {
         // The declared outputs: the run has checked that each was written.

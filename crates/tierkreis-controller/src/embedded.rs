@@ -7,7 +7,7 @@
 //! write a new workflow's inputs or invalidate a restarted task, record the
 //! run's settings (or reuse the recorded ones), build the engine as
 //! [`crate::engine::assemble_engine`] does for `tkr run`, and run until the workflow finishes, fails, stalls or is
-//! stopped through the [`EventChannel`]'s stop handle, or pauses at a
+//! stopped through the [`RunEventChannel`]'s stop handle, or pauses at a
 //! breakpoint.
 
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::engine::{assemble_engine, workflow_started, Engine, RunSettings, RunSettingsError};
 use crate::executor::{ConfigError, ExecutorConfig};
-use crate::runtime::{self, EventChannel, RunError};
+use crate::runtime::{self, RunError, RunEventChannel};
 use crate::scheduler::{Breakpoints, GraphInfo, Outcome, PrepareError, Progress};
 
 /// How a call begins.
@@ -155,7 +155,7 @@ pub enum EngineError {
 pub fn run_workflow(
     start: WorkflowStart,
     settings: &EngineSettings,
-    events: EventChannel,
+    events: RunEventChannel,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<WorkflowReport, EngineError> {
     let workflow_id = start.workflow_id();

@@ -17,12 +17,12 @@ use tierkreis_storage::timeline::{AttemptOutcome, TimelineEvent};
 use tierkreis_storage::{ControllerStorage, StorageError};
 
 pub use crate::executor::contract::{
-    BatchJobFailure, Completion, Event, EventChannel, Events, Executor, FailureKind, LaunchError,
-    StopHandle, TaskFailure,
+    BatchJobFailure, Executor, FailureKind, LaunchError, RunEvent, RunEventChannel, StopHandle,
+    TaskCompletion, TaskEventSender, TaskFailure,
 };
 pub use crate::retry::RetryPolicyFn;
 use crate::scheduler::{
-    Breakpoints, GraphInfo, Launch, Outcome, PrepareError, Progress, Scheduler, SchedulerError,
+    Breakpoints, GraphInfo, Outcome, PrepareError, Progress, ReadyTask, Scheduler, SchedulerError,
     BODY_PORT,
 };
 
@@ -125,7 +125,13 @@ pub fn run(
     executor: &mut dyn Executor,
     on_progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, RunError> {
-    run_with_events(storage, resume, executor, on_progress, EventChannel::new())
+    run_with_events(
+        storage,
+        resume,
+        executor,
+        on_progress,
+        RunEventChannel::new(),
+    )
 }
 
 /// [`run`] on a channel created beforehand, so that a [`StopHandle`] taken
@@ -136,7 +142,7 @@ pub fn run_with_events(
     resume: bool,
     executor: &mut dyn Executor,
     on_progress: &mut dyn FnMut(Progress),
-    events: EventChannel,
+    events: RunEventChannel,
 ) -> Result<Outcome, RunError> {
     let options = RunOptions {
         resume,
@@ -256,7 +262,7 @@ pub fn run_with_options(
     options: &RunOptions,
     executor: &mut dyn Executor,
     on_progress: &mut dyn FnMut(Progress),
-    mut events: EventChannel,
+    mut events: RunEventChannel,
 ) -> Result<Outcome, RunError> {
     let graph = stored_graph(storage.as_ref())?;
     let breakpoints = effective_breakpoints(storage.as_ref(), options)?;
@@ -324,7 +330,7 @@ fn run_in_scope<'scope>(
     options: &'scope RunOptions,
     executor: &mut dyn Executor,
     on_progress: &mut dyn FnMut(Progress),
-    events: &EventChannel,
+    events: &RunEventChannel,
     graph: Arc<GraphInfo>,
     breakpoints: Breakpoints,
 ) -> Result<Outcome, RunError> {
@@ -378,7 +384,7 @@ fn drive_and_conclude(
     options: &RunOptions,
     executor: &mut dyn Executor,
     on_progress: &mut dyn FnMut(Progress),
-    events: &EventChannel,
+    events: &RunEventChannel,
     cache: Option<(
         &crate::cache::ResultCache,
         &std::sync::mpsc::Sender<crate::cache::Recording>,
@@ -454,7 +460,7 @@ fn drive(
     sched: &mut Scheduler<'_>,
     storage: &Arc<dyn ControllerStorage>,
     executor: &mut dyn Executor,
-    events: &EventChannel,
+    events: &RunEventChannel,
     on_progress: &mut dyn FnMut(Progress),
     cache: Option<(
         &crate::cache::ResultCache,
@@ -466,11 +472,11 @@ fn drive(
         stopped: executor.stop(),
     };
     // Tasks launched on a cache miss: recorded under their key once done.
-    let mut to_record: HashMap<Loc, (String, Launch)> = HashMap::new();
+    let mut to_record: HashMap<Loc, (String, ReadyTask)> = HashMap::new();
     // Launched tasks, kept while retries are on (to launch them again), and
     // the ones waiting for their backoff.
-    let mut launched: HashMap<Loc, Launch> = HashMap::new();
-    let mut backing_off: HashMap<Loc, Launch> = HashMap::new();
+    let mut launched: HashMap<Loc, ReadyTask> = HashMap::new();
+    let mut backing_off: HashMap<Loc, ReadyTask> = HashMap::new();
     loop {
         // A cache hit finishes its node at once, which may make more tasks
         // ready: take launches until there are none.
@@ -522,7 +528,7 @@ fn drive(
         let mut next = Some(first);
         while let Some(event) = next {
             match event {
-                Event::Completion(Completion {
+                RunEvent::TaskCompletion(TaskCompletion {
                     loc,
                     result:
                         Err(TaskFailure {
@@ -536,7 +542,7 @@ fn drive(
                     tracing::debug!(%loc, %message, "checkpoint storage failed");
                     storage_failure.get_or_insert((loc, message));
                 }
-                Event::Completion(c) => {
+                RunEvent::TaskCompletion(c) => {
                     let retry = match (retries, &c.result, launched.get(&c.loc)) {
                         (Some(policy_of), Err(failure), Some(task)) => {
                             retry_after(policy_of, task, failure, storage.as_ref())?
@@ -551,7 +557,7 @@ fn drive(
                         let loc = c.loc.clone();
                         std::thread::spawn(move || {
                             std::thread::sleep(delay);
-                            let _ = tx.send(Event::RetryDue(loc));
+                            let _ = tx.send(RunEvent::RetryDue(loc));
                         });
                     } else {
                         launched.remove(&c.loc);
@@ -565,8 +571,8 @@ fn drive(
                         apply(sched, c)?;
                     }
                 }
-                Event::Stop => stopped = true,
-                Event::RetryDue(loc) => {
+                RunEvent::Stop => stopped = true,
+                RunEvent::RetryDue(loc) => {
                     if let Some(task) = backing_off.remove(&loc) {
                         launch_one(sched, storage, executor, events, task)?;
                     }
@@ -590,7 +596,7 @@ fn drive(
 /// [`crate::retry`]), and the wait before launching it again is returned.
 fn retry_after(
     policy_of: &RetryPolicyFn,
-    task: &Launch,
+    task: &ReadyTask,
     failure: &TaskFailure,
     storage: &dyn ControllerStorage,
 ) -> Result<Option<std::time::Duration>, RunError> {
@@ -626,8 +632,8 @@ fn launch_one(
     sched: &mut Scheduler<'_>,
     storage: &Arc<dyn ControllerStorage>,
     executor: &mut dyn Executor,
-    events: &EventChannel,
-    task: Launch,
+    events: &RunEventChannel,
+    task: ReadyTask,
 ) -> Result<(), RunError> {
     if let Some(timeline) = &events.events.timeline {
         timeline.send(TimelineEvent::Queued {
@@ -673,7 +679,7 @@ fn unstart_interrupted(
     Ok(())
 }
 
-fn apply(sched: &mut Scheduler<'_>, c: Completion) -> Result<(), RunError> {
+fn apply(sched: &mut Scheduler<'_>, c: TaskCompletion) -> Result<(), RunError> {
     match c.result {
         Ok(()) => sched.task_finished(&c.loc)?,
         Err(failure) => {

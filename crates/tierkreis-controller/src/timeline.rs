@@ -9,12 +9,12 @@
 //! # Setting the lane from an executor
 //!
 //! An executor says where a task runs by calling
-//! [`Events::task_started`](crate::executor::contract::Events::task_started) with the
+//! [`TaskEventSender::task_started`](crate::executor::contract::TaskEventSender::task_started) with the
 //! task's location, its executor name and a lane: one string per process or
 //! batch job that serves tasks (`"process 1234"`, `"python-warm 1234"`,
 //! `"slurm job 5678 process 2"`). Tasks with the same lane share a row of
 //! the report's timeline. A warm process also reports its start-up once,
-//! with [`Events::process_ready`](crate::executor::contract::Events::process_ready).
+//! with [`TaskEventSender::process_ready`](crate::executor::contract::TaskEventSender::process_ready).
 //! Executors that say nothing get their tasks' started time equal to the
 //! queued time and no lane.
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 use tierkreis_controller::embedded::{run_workflow, EngineError, EngineSettings, WorkflowStart};
-use tierkreis_controller::runtime::EventChannel;
+use tierkreis_controller::runtime::RunEventChannel;
 use tierkreis_controller::scheduler::Outcome;
 use tierkreis_core::{GraphData, Loc};
 use tierkreis_storage::{ControllerStorage, FileControllerStorage};
@@ -51,7 +51,7 @@ fn a_new_run_finishes_and_a_second_start_is_refused() {
     let report = run_workflow(
         new_run(id, 5),
         &settings(dir.path()),
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     )
     .expect("the run");
@@ -63,7 +63,7 @@ fn a_new_run_finishes_and_a_second_start_is_refused() {
     let again = run_workflow(
         new_run(id, 6),
         &settings(dir.path()),
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     );
     assert!(
@@ -75,7 +75,7 @@ fn a_new_run_finishes_and_a_second_start_is_refused() {
     let resumed = run_workflow(
         WorkflowStart::Resume { workflow_id: id },
         &settings(dir.path()),
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     )
     .expect("resume of a finished run");
@@ -96,7 +96,7 @@ fn resume_and_restart_of_a_missing_run_name_it() {
         let err = run_workflow(
             start,
             &settings(dir.path()),
-            EventChannel::new(),
+            RunEventChannel::new(),
             &mut |_| {},
         )
         .expect_err("no such run");
@@ -111,7 +111,7 @@ fn resume_and_restart_of_a_missing_run_name_it() {
 fn a_stop_before_the_first_event_leaves_the_run_resumable() {
     let dir = tempfile::tempdir().expect("temp dir");
     let id = Uuid::new_v4();
-    let events = EventChannel::new();
+    let events = RunEventChannel::new();
     events.stop_handle().stop();
     let stopped = run_workflow(new_run(id, 4), &settings(dir.path()), events, &mut |_| {});
     // Builtins finish in-process before the runtime waits for an event, so
@@ -123,7 +123,7 @@ fn a_stop_before_the_first_event_leaves_the_run_resumable() {
             let resumed = run_workflow(
                 WorkflowStart::Resume { workflow_id: id },
                 &settings(dir.path()),
-                EventChannel::new(),
+                RunEventChannel::new(),
                 &mut |_| {},
             )
             .expect("resume");
@@ -167,7 +167,7 @@ fn breakpoints_pause_a_run_and_each_resume_steps_to_the_next() {
     let mut report = run_workflow(
         breakpoint_run(id),
         &with_breakpoints(dir.path(), true),
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     )
     .expect("the run");
@@ -182,7 +182,7 @@ fn breakpoints_pause_a_run_and_each_resume_steps_to_the_next() {
         report = run_workflow(
             WorkflowStart::Resume { workflow_id: id },
             &with_breakpoints(dir.path(), true),
-            EventChannel::new(),
+            RunEventChannel::new(),
             &mut |_| {},
         )
         .expect("resume");
@@ -203,7 +203,7 @@ fn a_resume_with_only_these_breakpoints_and_none_runs_past_the_pause() {
     let first = run_workflow(
         breakpoint_run(id),
         &with_breakpoints(dir.path(), true),
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     )
     .expect("the run");
@@ -212,7 +212,7 @@ fn a_resume_with_only_these_breakpoints_and_none_runs_past_the_pause() {
     let kept = run_workflow(
         WorkflowStart::Resume { workflow_id: id },
         &settings(dir.path()),
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     )
     .expect("resume keeping the run's breakpoints");
@@ -224,7 +224,7 @@ fn a_resume_with_only_these_breakpoints_and_none_runs_past_the_pause() {
             only_these_breakpoints: true,
             ..settings(dir.path())
         },
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     )
     .expect("resume without breakpoints");
@@ -251,7 +251,7 @@ fn a_break_at_naming_nothing_is_refused_before_anything_is_written() {
             },
             ..settings(dir.path())
         },
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     )
     .expect_err("an unknown selector");
@@ -277,7 +277,13 @@ fn a_run_records_its_settings_and_a_resume_reuses_them_with_the_given_ones_on_to
         },
         ..settings(dir.path())
     };
-    run_workflow(new_run(id, 3), &started, EventChannel::new(), &mut |_| {}).expect("the run");
+    run_workflow(
+        new_run(id, 3),
+        &started,
+        RunEventChannel::new(),
+        &mut |_| {},
+    )
+    .expect("the run");
     let storage = FileControllerStorage::new(dir.path(), id, None);
     let recorded = RunSettings::read(&storage)
         .expect("readable")
@@ -296,7 +302,7 @@ fn a_run_records_its_settings_and_a_resume_reuses_them_with_the_given_ones_on_to
     run_workflow(
         WorkflowStart::Resume { workflow_id: id },
         &resumed,
-        EventChannel::new(),
+        RunEventChannel::new(),
         &mut |_| {},
     )
     .expect("resume");

@@ -126,7 +126,7 @@ fn controller_modules_import_only_modules_below_them() {
 #[test]
 fn the_parser_resolves_crate_super_and_grouped_paths() {
     let module = vec!["executor".to_string(), "warm".to_string()];
-    let code = "use crate::{scheduler::Launch, executor::{config::X, process}};\n\
+    let code = "use crate::{scheduler::ReadyTask, executor::{config::X, process}};\n\
                 use super::discovery::LaunchPlan;\n\
                 fn f() { crate::runtime::run(); }\n";
     let found: Vec<(usize, String)> = referenced_paths(code, &module)
@@ -136,7 +136,7 @@ fn the_parser_resolves_crate_super_and_grouped_paths() {
     assert_eq!(
         found,
         vec![
-            (1, "scheduler::Launch".to_string()),
+            (1, "scheduler::ReadyTask".to_string()),
             (1, "executor::config::X".to_string()),
             (1, "executor::process".to_string()),
             (2, "executor::discovery::LaunchPlan".to_string()),

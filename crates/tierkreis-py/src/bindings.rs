@@ -15,7 +15,7 @@ use tierkreis_controller::embedded::{
 };
 use tierkreis_controller::engine::RunSettings;
 use tierkreis_controller::executor::ExecutorConfig;
-use tierkreis_controller::runtime::EventChannel;
+use tierkreis_controller::runtime::RunEventChannel;
 use tierkreis_controller::scheduler::{Breakpoints, Outcome, Progress};
 use tierkreis_core::{GraphData, Loc};
 use tierkreis_storage::FileControllerStorage;
@@ -210,7 +210,7 @@ fn drive_on_engine_thread(
     progress: Option<&PyObject>,
 ) -> PyResult<WorkflowReport> {
     let (tx, rx) = channel::<EngineMessage>();
-    let events = EventChannel::new();
+    let events = RunEventChannel::new();
     let stop = events.stop_handle();
     let engine = std::thread::Builder::new()
         .name("tierkreis-rs engine".to_string())

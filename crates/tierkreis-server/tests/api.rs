@@ -651,7 +651,7 @@ fn cached_task() -> Result<(), Failed> {
             &options,
             &mut DefaultExecutor::new(),
             &mut |_| {},
-            runtime::EventChannel::new(),
+            runtime::RunEventChannel::new(),
         )
         .expect("run");
         assert_eq!(out, Outcome::Finished);
@@ -837,7 +837,7 @@ fn retried_task() -> Result<(), Failed> {
         &options,
         &mut exec,
         &mut |_| {},
-        runtime::EventChannel::new(),
+        runtime::RunEventChannel::new(),
     )
     .expect("run");
     assert_eq!(out, Outcome::Finished);

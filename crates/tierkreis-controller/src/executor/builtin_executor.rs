@@ -18,9 +18,9 @@ use tierkreis_storage::{ControllerStorage, ExecutorDebugData, StorageError};
 
 use crate::builtins;
 use crate::executor::contract::{
-    Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
+    Executor, FailureKind, LaunchError, TaskCompletion, TaskEventSender, TaskFailure,
 };
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 
 /// A task's inputs by port, as the bytes of its input files.
 type Inputs = IndexMap<String, Arc<[u8]>>;
@@ -80,7 +80,7 @@ impl Waits {
 }
 
 /// Reads the task's inputs (a value read by two ports is read once).
-fn read_inputs(task: &Launch, storage: &dyn ControllerStorage) -> Result<Inputs, StorageError> {
+fn read_inputs(task: &ReadyTask, storage: &dyn ControllerStorage) -> Result<Inputs, StorageError> {
     let mut inputs = Inputs::new();
     for link in &task.inputs {
         let port = &link.input_port;
@@ -135,7 +135,7 @@ fn read_inputs(task: &Launch, storage: &dyn ControllerStorage) -> Result<Inputs,
 /// Computes the task and writes its outputs and `_done`, or its error and
 /// `_error`; storage failures are returned, task failures are `Ok(Err)`.
 fn compute(
-    task: &Launch,
+    task: &ReadyTask,
     storage: &dyn ControllerStorage,
     inputs: &Inputs,
 ) -> Result<Result<(), String>, StorageError> {
@@ -159,7 +159,10 @@ fn compute(
 /// disk, say) is not the task's fault: nothing is marked, and the
 /// [`FailureKind::ControllerStorage`] kind makes the runtime stop the run so
 /// that a resume runs the task again once the storage works.
-fn completion(task: &Launch, result: Result<Result<(), String>, StorageError>) -> Completion {
+fn completion(
+    task: &ReadyTask,
+    result: Result<Result<(), String>, StorageError>,
+) -> TaskCompletion {
     let result = match result {
         Ok(Ok(())) => Ok(()),
         Ok(Err(message)) => Err(TaskFailure::new(FailureKind::WorkerReportedError, message)),
@@ -171,7 +174,7 @@ fn completion(task: &Launch, result: Result<Result<(), String>, StorageError>) -
             ),
         )),
     };
-    Completion {
+    TaskCompletion {
         loc: task.loc.clone(),
         result,
     }
@@ -181,9 +184,9 @@ impl BuiltinExecutor {
     /// Runs `task` on a thread of its own after `delay`, unless stopped first.
     fn launch_waiting(
         &self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
         inputs: Inputs,
         delay: Duration,
     ) -> Result<(), LaunchError> {
@@ -225,9 +228,9 @@ const BUILTINS_LANE: &str = "in the controller";
 impl Executor for BuiltinExecutor {
     fn launch(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
     ) -> Result<(), LaunchError> {
         done.task_started(&task.loc, BUILTINS_LANE_EXECUTOR, BUILTINS_LANE);
         let inputs = match read_inputs(task, storage.as_ref()) {
@@ -267,7 +270,7 @@ mod tests {
 
     use super::BuiltinExecutor;
     use crate::executor::test_support::run;
-    use crate::runtime::{self, EventChannel, RunError};
+    use crate::runtime::{self, RunError, RunEventChannel};
     use crate::scheduler::Outcome;
 
     /// `tkr_sleep(seconds)` (node 1, demanded first) and, independent of it,
@@ -311,7 +314,7 @@ mod tests {
     fn a_long_sleep_holds_up_no_other_task_and_a_stop_ends_it() {
         let st = memory();
         runtime::start_workflow(st.as_ref(), &sleep_and_add("3600"), &IndexMap::new()).unwrap();
-        let events = EventChannel::new();
+        let events = RunEventChannel::new();
         let stop = events.stop_handle();
         let watcher = {
             let st = st.clone();

@@ -1,6 +1,6 @@
 //! The executor contract: what the runtime asks of an executor (the
-//! [`Executor`] trait) and what an executor reports back (a [`Completion`]
-//! through [`Events`], or a [`LaunchError`]), with the failure kinds the
+//! [`Executor`] trait) and what an executor reports back (a [`TaskCompletion`]
+//! through [`TaskEventSender`], or a [`LaunchError`]), with the failure kinds the
 //! retries match on. It sits below the runtime and every executor, so an
 //! executor never needs the module that drives it.
 
@@ -13,11 +13,11 @@ use tierkreis_storage::timeline::{
 };
 use tierkreis_storage::{ControllerStorage, StorageError};
 
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 
 /// A task's end, as reported by an executor.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Completion {
+pub struct TaskCompletion {
     /// The task's node.
     pub loc: Loc,
     /// `Ok` when the task marked itself done; `Err` with the reason otherwise.
@@ -101,27 +101,27 @@ pub enum BatchJobFailure {
 
 /// What the runtime loop waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum RunEvent {
     /// A task ended.
-    Completion(Completion),
+    TaskCompletion(TaskCompletion),
     /// Stop the run: stop running tasks, mark nothing failed.
     Stop,
     /// The backoff of a task's retry has passed: launch it again.
     RetryDue(Loc),
 }
 
-/// Where executors report completions (a cloneable sender of [`Event`]s).
+/// Where executors report completions (a cloneable sender of [`RunEvent`]s).
 #[derive(Debug, Clone)]
-pub struct Events {
-    pub(crate) tx: Sender<Event>,
+pub struct TaskEventSender {
+    pub(crate) tx: Sender<RunEvent>,
     /// The run's timeline recorder, while the run records one.
     pub(crate) timeline: Option<crate::timeline::TimelineSender>,
 }
 
-impl Events {
+impl TaskEventSender {
     /// Reports a task's end. Returns `false` when the run is over (nobody
     /// listens any more); the completion is then dropped.
-    pub fn complete(&self, completion: Completion) -> bool {
+    pub fn complete(&self, completion: TaskCompletion) -> bool {
         if let Some(timeline) = &self.timeline {
             let (outcome, failure) = match &completion.result {
                 Ok(()) => (AttemptOutcome::Done, None),
@@ -133,7 +133,7 @@ impl Events {
                 failure,
             });
         }
-        self.tx.send(Event::Completion(completion)).is_ok()
+        self.tx.send(RunEvent::TaskCompletion(completion)).is_ok()
     }
 
     /// The task at `loc` begins running now, in `lane` (the process or
@@ -150,7 +150,7 @@ impl Events {
         }
     }
 
-    /// A warm process (the lane `lane`, named as in [`Events::task_started`]
+    /// A warm process (the lane `lane`, named as in [`TaskEventSender::task_started`]
     /// with its executor) spawned at `spawned` became ready to serve at `ready`.
     pub fn process_ready(
         &self,
@@ -177,7 +177,7 @@ impl Events {
         }
     }
 
-    /// [`Events::task_started`] at a time and in a lane (already named in
+    /// [`TaskEventSender::task_started`] at a time and in a lane (already named in
     /// full) that another process saw: a task that ran in a worker job.
     pub(crate) fn task_started_elsewhere(&self, loc: &Loc, lane: String, at_us: u64) {
         if let Some(timeline) = &self.timeline {
@@ -191,7 +191,7 @@ impl Events {
         }
     }
 
-    /// [`Events::process_ready`] for a process another process saw start (a
+    /// [`TaskEventSender::process_ready`] for a process another process saw start (a
     /// worker job's warm process), its lane already named in full.
     pub(crate) fn process_ready_elsewhere(&self, lane: String, spawned_us: u64, ready_us: u64) {
         if let Some(timeline) = &self.timeline {
@@ -206,30 +206,30 @@ impl Events {
 /// Stops a run from another thread (e.g. a signal handler thread).
 #[derive(Debug, Clone)]
 pub struct StopHandle {
-    tx: Sender<Event>,
+    tx: Sender<RunEvent>,
 }
 
 impl StopHandle {
     /// Asks the run to stop; does nothing if it is already over.
     pub fn stop(&self) {
-        let _ = self.tx.send(Event::Stop);
+        let _ = self.tx.send(RunEvent::Stop);
     }
 }
 
 /// The channel of one run: create it first to get a [`StopHandle`], then pass
 /// it to [`run_with_events`].
 #[derive(Debug)]
-pub struct EventChannel {
-    pub(crate) events: Events,
-    pub(crate) rx: Receiver<Event>,
+pub struct RunEventChannel {
+    pub(crate) events: TaskEventSender,
+    pub(crate) rx: Receiver<RunEvent>,
 }
 
-impl EventChannel {
+impl RunEventChannel {
     /// A new, empty channel.
     pub fn new() -> Self {
         let (tx, rx) = channel();
         Self {
-            events: Events { tx, timeline: None },
+            events: TaskEventSender { tx, timeline: None },
             rx,
         }
     }
@@ -240,7 +240,7 @@ impl EventChannel {
     }
 
     /// The sender executors report to.
-    pub(crate) fn events(&self) -> &Events {
+    pub(crate) fn events(&self) -> &TaskEventSender {
         &self.events
     }
 
@@ -253,30 +253,30 @@ impl EventChannel {
 
     /// The next completion, waiting at most `timeout` (other events are
     /// dropped: for a caller that drives an executor without a scheduler).
-    pub(crate) fn next_completion(&self, timeout: std::time::Duration) -> Option<Completion> {
+    pub(crate) fn next_completion(&self, timeout: std::time::Duration) -> Option<TaskCompletion> {
         match self.rx.recv_timeout(timeout) {
-            Ok(Event::Completion(c)) => Some(c),
+            Ok(RunEvent::TaskCompletion(c)) => Some(c),
             _ => None,
         }
     }
 }
 
-impl Default for EventChannel {
+impl Default for RunEventChannel {
     fn default() -> Self {
         Self::new()
     }
 }
 
 /// Runs tasks. Each launched task must eventually report exactly one
-/// [`Completion`] through `done` (possibly before `launch` returns), unless
+/// [`TaskCompletion`] through `done` (possibly before `launch` returns), unless
 /// the executor is stopped first.
 pub trait Executor {
     /// Starts `task`, whose call args are written.
     fn launch(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
     ) -> Result<(), LaunchError>;
 
     /// Stops every running task (without marking any failed) and returns how

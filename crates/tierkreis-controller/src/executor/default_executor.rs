@@ -8,11 +8,11 @@ use tierkreis_storage::ControllerStorage;
 
 use crate::builtins::BUILTINS_WORKER;
 use crate::executor::builtin_executor::BuiltinExecutor;
-use crate::executor::contract::{Events, Executor, LaunchError};
+use crate::executor::contract::{Executor, LaunchError, TaskEventSender};
 use crate::executor::local_or_batch::LocalOrBatchExecutor;
 use crate::executor::process::ProcessExecutor;
 use crate::executor::router::{Route, RouterExecutor};
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 
 /// Builtins in-process; other workers as processes when configured.
 #[derive(Debug)]
@@ -54,9 +54,9 @@ impl DefaultExecutor {
 impl Executor for DefaultExecutor {
     fn launch(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
     ) -> Result<(), LaunchError> {
         self.router.launch(task, storage, done)
     }

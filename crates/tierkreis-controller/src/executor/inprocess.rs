@@ -13,9 +13,9 @@ use tierkreis_storage::{
 use tierkreis_storage::record_task_failure;
 
 use crate::executor::contract::{
-    Completion, Events, Executor, FailureKind, LaunchError, TaskFailure,
+    Executor, FailureKind, LaunchError, TaskCompletion, TaskEventSender, TaskFailure,
 };
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 
 /// A worker function: reads inputs and writes outputs through the storage,
 /// returns the error text on failure. Marking done or failed is the
@@ -77,7 +77,7 @@ impl InProcessExecutor {
     fn run(
         &self,
         f: &WorkerFn,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &dyn ControllerStorage,
     ) -> Result<(), TaskFailure> {
         let storage_failed = |m: String| TaskFailure::new(FailureKind::ControllerStorage, m);
@@ -127,9 +127,9 @@ impl InProcessExecutor {
 impl Executor for InProcessExecutor {
     fn launch(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
     ) -> Result<(), LaunchError> {
         let Some(f) = self.workers.get(&task.worker).cloned() else {
             return Err(LaunchError::UnknownWorker {
@@ -140,7 +140,7 @@ impl Executor for InProcessExecutor {
         };
         done.task_started(&task.loc, "in-process", "in the controller");
         let result = self.run(f.as_ref(), task, storage.as_ref());
-        done.complete(Completion {
+        done.complete(TaskCompletion {
             loc: task.loc.clone(),
             result,
         });

@@ -10,14 +10,14 @@ use tierkreis_core::GraphData;
 use tierkreis_storage::ControllerStorage;
 
 use crate::executor::config::ExecutorKind;
-use crate::executor::contract::{Events, Executor, LaunchError};
+use crate::executor::contract::{Executor, LaunchError, TaskEventSender};
 use crate::executor::hpc::batch_system::BatchSystem;
 use crate::executor::hpc::{HpcExecutor, HpcOptions};
 use crate::executor::process::ProcessExecutor;
 use crate::executor::worker_jobs::{
     find_tkr_program, WorkerJobExecutor, WorkerJobOptions, WorkerJobRoute,
 };
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 
 /// Local processes for tasks configured `executor = "local"` (the default);
 /// for the others, worker jobs when the worker can run warm (see
@@ -72,7 +72,7 @@ impl LocalOrBatchExecutor {
     /// worker, and no MPI or container in its job settings.
     fn worker_job_route(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         system: BatchSystem,
         storage: &Arc<dyn ControllerStorage>,
     ) -> Option<WorkerJobRoute> {
@@ -134,9 +134,9 @@ pub const DEFAULT_WORKER_IDLE_SECS: f64 = 60.0;
 impl Executor for LocalOrBatchExecutor {
     fn launch(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
     ) -> Result<(), LaunchError> {
         let settings = self
             .local

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tierkreis_core::GraphData;
 use tierkreis_storage::ControllerStorage;
 
-use crate::executor::contract::{Events, Executor, LaunchError};
-use crate::scheduler::Launch;
+use crate::executor::contract::{Executor, LaunchError, TaskEventSender};
+use crate::scheduler::ReadyTask;
 
 /// Which tasks a route takes.
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ impl Route {
         glob::Pattern::new(pattern).map(Route::Task)
     }
 
-    fn matches(&self, task: &Launch) -> bool {
+    fn matches(&self, task: &ReadyTask) -> bool {
         match self {
             Route::Worker(w) => *w == task.worker,
             Route::Task(p) => p.matches(&format!("{}.{}", task.worker, task.function)),
@@ -74,9 +74,9 @@ impl RouterExecutor {
 impl Executor for RouterExecutor {
     fn launch(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
     ) -> Result<(), LaunchError> {
         let target = self
             .routes

@@ -56,7 +56,7 @@ use if_else::IfElseMode;
 
 /// A task for a worker, ready to be launched: its call args are written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Launch {
+pub struct ReadyTask {
     /// Where the task's node lives.
     pub loc: Loc,
     /// The worker, e.g. `builtins` for `builtins.iadd`.
@@ -157,7 +157,7 @@ pub struct Scheduler<'storage> {
     free_scopes: Vec<ScopeId>,
     work: VecDeque<Work>,
     running: HashMap<Loc, (ScopeId, NodeIndex)>,
-    launches: Vec<Launch>,
+    launches: Vec<ReadyTask>,
     failed: Vec<Loc>,
     root_done: bool,
     progress: Progress,
@@ -261,7 +261,7 @@ impl<'storage> Scheduler<'storage> {
     }
 
     /// Tasks decided since the last call, for the runtime to launch.
-    pub fn take_launches(&mut self) -> Vec<Launch> {
+    pub fn take_launches(&mut self) -> Vec<ReadyTask> {
         std::mem::take(&mut self.launches)
     }
 

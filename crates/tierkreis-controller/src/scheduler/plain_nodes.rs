@@ -4,7 +4,7 @@
 use tierkreis_core::graph::ConstValue;
 use tierkreis_core::{InputLink, PortId};
 
-use super::{Launch, Scheduler, SchedulerError, StartingNode, Status, Work};
+use super::{ReadyTask, Scheduler, SchedulerError, StartingNode, Status, Work};
 
 impl Scheduler<'_> {
     /// A `function` node: writes the call args and puts the task in the outbox.
@@ -28,7 +28,7 @@ impl Scheduler<'_> {
             starting.loc.clone(),
             (starting.scope_id, starting.node_index),
         );
-        self.launches.push(Launch {
+        self.launches.push(ReadyTask {
             loc: starting.loc,
             worker,
             function,

@@ -8,8 +8,8 @@ use tierkreis_core::{GraphData, InputLink, Loc, OutputLoc};
 use tierkreis_storage::{ControllerStorage, MemoryControllerStorage, MemoryFiles, StorageError};
 
 use super::{
-    stall_explanation, AwaitedInput, AwaitedSourceState, Breakpoints, GraphInfo, Launch,
-    NestedGraphKind, NestedGraphReuse, NestedGraphReuseOutcome, Outcome, Scheduler, WaitingNode,
+    stall_explanation, AwaitedInput, AwaitedSourceState, Breakpoints, GraphInfo, NestedGraphKind,
+    NestedGraphReuse, NestedGraphReuseOutcome, Outcome, ReadyTask, Scheduler, WaitingNode,
 };
 use crate::runtime::start_workflow;
 
@@ -35,7 +35,7 @@ fn setup(
 fn complete(
     scheduler: &mut Scheduler<'_>,
     store: &dyn ControllerStorage,
-    launch: &Launch,
+    launch: &ReadyTask,
     value: &str,
 ) {
     for port in &launch.outputs {

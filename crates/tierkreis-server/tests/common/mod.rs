@@ -88,7 +88,7 @@ pub fn run_graph_with_options(
         options,
         &mut DefaultExecutor::new(),
         &mut |_| {},
-        runtime::EventChannel::new(),
+        runtime::RunEventChannel::new(),
     )
     .expect("run")
 }

@@ -15,7 +15,9 @@ use tierkreis_storage::{record_task_failure, ControllerStorage, ExecutorDebugDat
 use super::batch_system::{self, BatchSystem, Commands, JobEnd, JobState};
 use super::one_job_per_task::HpcOptions;
 use super::script;
-use crate::executor::contract::{BatchJobFailure, Completion, Events, FailureKind, TaskFailure};
+use crate::executor::contract::{
+    BatchJobFailure, FailureKind, TaskCompletion, TaskEventSender, TaskFailure,
+};
 
 /// How many lines of a failed job's output and error files go into its
 /// node's error text.
@@ -57,7 +59,7 @@ pub(super) struct Tracked {
     pub(super) who: String,
     pub(super) debug: ExecutorDebugData,
     pub(super) storage: Arc<dyn ControllerStorage>,
-    pub(super) events: Events,
+    pub(super) events: TaskEventSender,
 }
 
 impl std::fmt::Debug for Tracked {
@@ -156,7 +158,7 @@ impl Shared {
             }
         }
         for (t, result) in completions {
-            t.events.complete(Completion { loc: t.loc, result });
+            t.events.complete(TaskCompletion { loc: t.loc, result });
         }
         for mut t in resubmit {
             tracing::info!(loc = %t.loc, job = %t.job_id, "the previous run's job is gone; submitting again");
@@ -188,7 +190,7 @@ impl Shared {
                         t.script.display()
                     );
                     fail(&t, &m);
-                    t.events.complete(Completion {
+                    t.events.complete(TaskCompletion {
                         loc: t.loc.clone(),
                         result: Err(TaskFailure::new(FailureKind::CouldNotLaunch, m)),
                     });

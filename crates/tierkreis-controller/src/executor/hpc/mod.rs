@@ -12,7 +12,7 @@
 //!
 //! One poll thread asks the scheduler about every pending job with one
 //! batched query per poll ([`BatchSystem::query`]) and reports a
-//! [`Completion`] when a job has ended: `_done` means success; otherwise a
+//! [`TaskCompletion`] when a job has ended: `_done` means success; otherwise a
 //! cancelled, timed-out or out-of-memory job, or a job that ended without the
 //! worker marking done or error, fails its node with a message naming the job
 //! and the last lines of its output and error files.

@@ -17,10 +17,10 @@ use super::job_polling::{Polling, Shared, Tracked};
 use super::script;
 use crate::executor::config::batch::HpcConfig;
 use crate::executor::config::{ExecutorKind, WorkerKind};
-use crate::executor::contract::{Events, Executor, LaunchError};
+use crate::executor::contract::{Executor, LaunchError, TaskEventSender};
 use crate::executor::discovery::Discovery;
 use crate::executor::process::build_spec;
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 
 /// Options of the batch-job executor.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,9 +173,9 @@ impl HpcExecutor {
     /// previous run submitted.
     fn submit_or_adopt(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        events: &Events,
+        events: &TaskEventSender,
     ) -> Result<(), HpcError> {
         let config = self.discovery.config();
         let settings = config.settings_for(&task.worker, &task.function);
@@ -360,9 +360,9 @@ pub(super) fn adoptable(system: BatchSystem, data: &ExecutorDebugData) -> Option
 impl Executor for HpcExecutor {
     fn launch(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
     ) -> Result<(), LaunchError> {
         if self.shared.lock().stopping {
             return Err(LaunchError::Spawn {

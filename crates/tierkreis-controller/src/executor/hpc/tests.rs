@@ -16,7 +16,7 @@ use super::one_job_per_task::adoptable;
 use super::*;
 use crate::executor::test_support::one_task_graph;
 use crate::executor::{Discovery, ExecutorConfig, LocalOrBatchExecutor, ProcessExecutor};
-use crate::runtime::{self, EventChannel, RunError};
+use crate::runtime::{self, RunError, RunEventChannel};
 use crate::scheduler::Outcome;
 
 struct Fake {
@@ -306,7 +306,7 @@ fn a_resumed_run_follows_its_jobs_and_resubmits_only_lost_ones() {
         start_one_task(&st);
         // First run: submits, then stops without cancelling (like a killed controller).
         let mut e = fake.executor(BatchSystem::Slurm, "", false);
-        let events = EventChannel::new();
+        let events = RunEventChannel::new();
         let stop = events.stop_handle();
         let s = st.clone();
         let stopper = std::thread::spawn(move || {
@@ -347,7 +347,7 @@ fn stopping_cancels_pending_jobs_in_one_command() {
     let st = fake.storage();
     start_one_task(&st);
     let mut e = fake.executor(BatchSystem::Pbs, "", true);
-    let events = EventChannel::new();
+    let events = RunEventChannel::new();
     let stop = events.stop_handle();
     let s = st.clone();
     let stopper = std::thread::spawn(move || {

@@ -5,7 +5,7 @@
 //! Each started process gets a supervisor thread that blocks on its exit (no
 //! polling), then reads the markers of that node only (`_done`, `_error`),
 //! writes the error text and `_error` when the process failed without saying
-//! so, reports the [`Completion`], and starts the next queued task.
+//! so, reports the [`TaskCompletion`], and starts the next queued task.
 
 mod pool;
 mod warm_slots;
@@ -17,13 +17,13 @@ use std::time::Duration;
 use tierkreis_core::GraphData;
 use tierkreis_storage::ControllerStorage;
 
-use crate::executor::contract::{Events, Executor, LaunchError};
+use crate::executor::contract::{Executor, LaunchError, TaskEventSender};
 use crate::executor::discovery::{Discovery, LaunchPlan};
 pub(crate) use crate::executor::worker_process::{
     build_spec, quote_for_display, shell_quote, ServedInWorkerJob,
 };
 use crate::executor::worker_process::{write_debug_data, Job};
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 use pool::{Pool, State};
 
 /// Limits for worker processes.
@@ -136,9 +136,9 @@ impl ProcessExecutor {
 
     fn job(
         &self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        events: &Events,
+        events: &TaskEventSender,
     ) -> Result<Job, LaunchError> {
         let spawn_error = |message: String| LaunchError::Spawn {
             loc: task.loc.clone(),
@@ -206,9 +206,9 @@ impl ProcessExecutor {
 impl Executor for ProcessExecutor {
     fn launch(
         &mut self,
-        task: &Launch,
+        task: &ReadyTask,
         storage: &Arc<dyn ControllerStorage>,
-        done: &Events,
+        done: &TaskEventSender,
     ) -> Result<(), LaunchError> {
         let spawn_error = |message: String| LaunchError::Spawn {
             loc: task.loc.clone(),
@@ -341,7 +341,7 @@ mod tests {
 
     use crate::executor::test_support::{one_task_graph, run};
     use crate::executor::ExecutorConfig;
-    use crate::runtime::{EventChannel, RunError};
+    use crate::runtime::{RunError, RunEventChannel};
     use std::os::unix::fs::PermissionsExt;
     use tierkreis_core::Loc;
     use tierkreis_storage::{FileControllerStorage, MemoryControllerStorage, MemoryFiles};
@@ -426,7 +426,7 @@ mod tests {
         ));
         runtime_start(&st);
         let mut e = executor(&reg, Duration::from_millis(200));
-        let events = EventChannel::new();
+        let events = RunEventChannel::new();
         let stop = events.stop_handle();
         let waiter = std::thread::spawn(move || {
             while !flag.exists() {

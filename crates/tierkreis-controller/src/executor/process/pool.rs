@@ -15,7 +15,7 @@ use tierkreis_core::Loc;
 use tierkreis_storage::ControllerStorage;
 
 use super::ProcessOptions;
-use crate::executor::contract::{Completion, FailureKind, TaskFailure};
+use crate::executor::contract::{FailureKind, TaskCompletion, TaskFailure};
 use crate::executor::warm::WarmKey;
 use crate::executor::worker_process::outcome::{conclude, fail, wait};
 use crate::executor::worker_process::output_pump::pump;
@@ -159,7 +159,7 @@ impl Pool {
         self.dispatch(&mut state);
         drop(state);
         if let Some(result) = result {
-            job.events.complete(Completion {
+            job.events.complete(TaskCompletion {
                 loc: job.loc,
                 result,
             });
@@ -333,7 +333,7 @@ impl Pool {
                 if let Err(failed) = self.start(state, job) {
                     let (next, message) = *failed;
                     fail(&next, &message);
-                    next.events.complete(Completion {
+                    next.events.complete(TaskCompletion {
                         loc: next.loc.clone(),
                         result: Err(TaskFailure::new(FailureKind::CouldNotLaunch, message)),
                     });

@@ -8,7 +8,7 @@ use std::time::Instant;
 use tierkreis_storage::ControllerStorage;
 
 use super::pool::{Order, Pool};
-use crate::executor::contract::Completion;
+use crate::executor::contract::TaskCompletion;
 use crate::executor::warm::{
     conclude, copy_to_workflow_log, log_len, CallEnd, WarmKey, WarmProcess,
 };
@@ -163,7 +163,7 @@ pub(crate) fn serve(
             pool.dispatch(&mut state);
         }
         if let Some(result) = result {
-            job.events.complete(Completion {
+            job.events.complete(TaskCompletion {
                 loc: job.loc.clone(),
                 result,
             });

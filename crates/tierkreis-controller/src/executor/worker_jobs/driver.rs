@@ -14,7 +14,7 @@ use super::mailbox;
 use super::pools::{receive_reports, write_state, Phase, Pool};
 use super::worker_job_executor::{Order, Queued, WorkerJobOptions, WorkerJobRoute};
 use crate::executor::config::batch::BatchSystem;
-use crate::executor::contract::{Completion, TaskFailure};
+use crate::executor::contract::{TaskCompletion, TaskFailure};
 use crate::executor::hpc::{batch_system::job_key, Commands, JobState};
 
 /// How often a job that has not started yet is looked for.
@@ -217,7 +217,7 @@ impl Driver {
             }
         }
         for (queued, result) in completions {
-            queued.events.complete(Completion {
+            queued.events.complete(TaskCompletion {
                 loc: queued.task.loc.clone(),
                 result,
             });

@@ -16,7 +16,7 @@ use super::mailbox::{self, JobFolder, SubmittedRecord, TaskReport, WORKER_JOBS_D
 use super::pools::WorkerJob;
 use super::worker_job_executor::Queued;
 use crate::executor::config::batch::BatchSystem;
-use crate::executor::contract::{BatchJobFailure, Completion, FailureKind, TaskFailure};
+use crate::executor::contract::{BatchJobFailure, FailureKind, TaskCompletion, TaskFailure};
 use crate::executor::hpc::{batch_system::job_key, tail_lines, JobEnd, JobState};
 
 /// How many times one task is queued again after losing its worker job.
@@ -112,7 +112,7 @@ impl Driver {
         }
         for q in pool.queue.drain(..) {
             fail_node(&q, message);
-            q.events.complete(Completion {
+            q.events.complete(TaskCompletion {
                 loc: q.task.loc.clone(),
                 result: Err(TaskFailure::new(FailureKind::CouldNotLaunch, message)),
             });
@@ -161,7 +161,7 @@ impl Driver {
                 continue;
             }
             if storage.is_node_finished(&q.task.loc) {
-                q.events.complete(Completion {
+                q.events.complete(TaskCompletion {
                     loc: q.task.loc.clone(),
                     result: Ok(()),
                 });
@@ -178,7 +178,7 @@ impl Driver {
             fail_node(&q, &message);
             q.job_losses += 1;
             if q.job_losses > MAX_JOB_LOSSES {
-                q.events.complete(Completion {
+                q.events.complete(TaskCompletion {
                     loc: q.task.loc.clone(),
                     result: Err(TaskFailure::new(
                         FailureKind::BatchJob(why.failure),
@@ -196,7 +196,7 @@ impl Driver {
                     requeue.push(q);
                 }
                 Err(e) => {
-                    q.events.complete(Completion {
+                    q.events.complete(TaskCompletion {
                         loc: q.task.loc.clone(),
                         result: Err(TaskFailure::new(
                             FailureKind::ControllerStorage,

@@ -19,10 +19,10 @@ use super::mailbox::{
     WorkerJobFileError, WorkerJobSpec,
 };
 use crate::executor::config::ExecutorConfig;
-use crate::executor::contract::{EventChannel, Executor, LaunchError};
+use crate::executor::contract::{Executor, LaunchError, RunEventChannel};
 use crate::executor::discovery::Discovery;
 use crate::executor::process::{ProcessExecutor, ProcessOptions, ServedInWorkerJob};
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 
 /// The shortest wait between two looks at the inbox (after activity).
 const FAST_POLL: Duration = Duration::from_millis(5);
@@ -122,7 +122,7 @@ pub fn serve_worker_job(dir: &Path) -> Result<ServeEnd, ServeError> {
     // warm process's start-up) go into the reports, for the controller's
     // timeline.
     let (timeline, timeline_events) = crate::timeline::recorder_channel();
-    let channel = EventChannel::new().with_timeline(timeline);
+    let channel = RunEventChannel::new().with_timeline(timeline);
     let mut started_at: std::collections::HashMap<String, (u64, String)> =
         std::collections::HashMap::new();
     let mut processes_ready: Vec<(String, u64, u64)> = Vec::new();
@@ -228,7 +228,7 @@ fn launch(
     executor: &mut ProcessExecutor,
     order: &TaskOrder,
     storage: &Arc<dyn ControllerStorage>,
-    channel: &EventChannel,
+    channel: &RunEventChannel,
 ) -> Option<TaskReport> {
     let failed = |kind, message: String| {
         Some(TaskReport {
@@ -252,7 +252,7 @@ fn launch(
             )
         }
     };
-    let task = Launch {
+    let task = ReadyTask {
         loc,
         worker: order.worker.clone(),
         function: order.function.clone(),

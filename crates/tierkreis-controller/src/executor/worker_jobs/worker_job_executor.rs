@@ -13,9 +13,9 @@ use tierkreis_storage::ControllerStorage;
 
 use super::driver::Driver;
 use crate::executor::config::batch::{BatchSystem, JobConfig};
-use crate::executor::contract::{Events, LaunchError};
+use crate::executor::contract::{LaunchError, TaskEventSender};
 use crate::executor::discovery::LaunchPlan;
-use crate::scheduler::Launch;
+use crate::scheduler::ReadyTask;
 
 /// Settings of the worker-job executor.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,9 +76,9 @@ pub(super) enum Order {
 
 /// A task waiting for, or handed to, a worker job.
 pub(super) struct Queued {
-    pub(super) task: Launch,
+    pub(super) task: ReadyTask,
     pub(super) storage: Arc<dyn ControllerStorage>,
-    pub(super) events: Events,
+    pub(super) events: TaskEventSender,
     /// Worker jobs lost while it ran in them.
     pub(super) job_losses: u32,
 }
@@ -97,10 +97,10 @@ impl WorkerJobExecutor {
     /// Queues `task` for a worker job of `route`.
     pub fn launch(
         &self,
-        task: &Launch,
+        task: &ReadyTask,
         route: WorkerJobRoute,
         storage: &Arc<dyn ControllerStorage>,
-        events: &Events,
+        events: &TaskEventSender,
     ) -> Result<(), LaunchError> {
         let queued = Queued {
             task: task.clone(),

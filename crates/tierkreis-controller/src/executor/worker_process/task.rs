@@ -10,7 +10,7 @@ use tierkreis_storage::{ControllerStorage, ExecutorDebugData};
 
 use super::command::{Spec, WarmKey};
 use crate::executor::config::WorkerKind;
-use crate::executor::contract::Events;
+use crate::executor::contract::TaskEventSender;
 
 /// The worker job an executor runs in, as its tasks' `debug/executors/<loc>`
 /// records it.
@@ -41,7 +41,7 @@ pub(crate) struct Job {
     /// The warm process command that may serve this task, if any.
     pub(crate) warm: Option<Arc<WarmKey>>,
     pub(crate) storage: Arc<dyn ControllerStorage>,
-    pub(crate) events: Events,
+    pub(crate) events: TaskEventSender,
     /// The worker job this task runs in, if any.
     pub(crate) served_in: Option<Arc<ServedInWorkerJob>>,
 }
