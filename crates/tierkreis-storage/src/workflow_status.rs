@@ -225,24 +225,31 @@ pub fn node_status(storage: &dyn ControllerStorage, loc: &Loc) -> NodeStatus {
 /// `_error` marker and no `_done`). `tkr show`, `tkr errors`, `tkr ls` and
 /// the web view all find failed nodes here.
 pub fn failed_nodes(storage: &dyn ControllerStorage) -> Result<Vec<Loc>, crate::StorageError> {
-    let mut failed = Vec::new();
-    for path in storage.list_subpaths(storage.workflow_dir())? {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Ok(loc) = Loc::parse(name) else {
-            continue;
-        };
+    let listed = storage.list_subpaths(storage.workflow_dir())?;
+    let locs: Vec<Loc> = listed
+        .iter()
+        .filter_map(|path| path.file_name()?.to_str())
+        .filter_map(|name| Loc::parse(name).ok())
+        .collect();
+    Ok(failed_nodes_among(storage, &locs))
+}
+
+/// [`failed_nodes`] for a caller that has listed the run's node folders
+/// already (`tkr show` walks them for its tree): the same rule, without a
+/// second listing.
+pub fn failed_nodes_among(storage: &dyn ControllerStorage, locs: &[Loc]) -> Vec<Loc> {
+    let mut failed: Vec<Loc> = locs
+        .iter()
         // `node_has_error` first: one check for the many nodes without it.
-        if !loc.is_root()
-            && storage.node_has_error(&loc)
-            && node_status(storage, &loc) == NodeStatus::Failed
-        {
-            failed.push(loc);
-        }
-    }
+        .filter(|loc| {
+            !loc.is_root()
+                && storage.node_has_error(loc)
+                && node_status(storage, loc) == NodeStatus::Failed
+        })
+        .cloned()
+        .collect();
     failed.sort();
-    Ok(failed)
+    failed
 }
 
 /// The failed locations the root's `_error` text lists, one a line, sorted

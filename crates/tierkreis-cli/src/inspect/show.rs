@@ -222,20 +222,11 @@ impl<'a> Ctx<'a> {
         depth: Option<usize>,
         full_outputs: bool,
     ) -> anyhow::Result<Ctx<'a>> {
-        let errors: BTreeSet<String> = tierkreis_storage::failed_nodes(st)
-            .with_context(|| {
-                format!(
-                    "cannot list the workflow folder {}",
-                    st.workflow_dir().display()
-                )
-            })?
-            .iter()
-            .map(|loc| loc.as_str().to_string())
-            .collect();
         let mut items: HashMap<String, Vec<Step>> = HashMap::new();
         let dir = st.workflow_dir();
         let entries = std::fs::read_dir(dir)
             .with_context(|| format!("cannot list the workflow folder {}", dir.display()))?;
+        let mut locs = Vec::new();
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let Ok(loc) = Loc::parse(&name) else { continue };
@@ -245,7 +236,13 @@ impl<'a> Ctx<'a> {
                     .or_default()
                     .push(step);
             }
+            locs.push(loc);
         }
+        let errors: BTreeSet<String> =
+            tierkreis_storage::workflow_status::failed_nodes_among(st, &locs)
+                .iter()
+                .map(|loc| loc.as_str().to_string())
+                .collect();
         for v in items.values_mut() {
             v.sort_by_key(Step::index);
         }
