@@ -183,13 +183,7 @@ pub(crate) mod test_support {
 
     /// `task(x = value)` returned as `value`.
     pub fn one_task_graph(task: &str, value: &str) -> GraphData {
-        let json = format!(
-            r#"{{"nodes": [
-            {{"type": "const", "value": {value}, "inputs": {{}}, "outputs": {{"value": [1]}}}},
-            {{"type": "function", "function_name": "{task}", "inputs": {{"x": [0, "value"]}}, "outputs": {{"value": [2]}}}},
-            {{"type": "output", "inputs": {{"value": [1, "value"]}}, "outputs": {{}}}}
-          ], "fixed_inputs": {{}}, "graph_inputs": [], "graph_output_idx": 2, "named_nodes": {{}}, "node_metadata": {{}}}}"#
-        );
+        let json = tierkreis_test_support::graphs::one_task_graph(task, value);
         GraphData::from_json(json.as_bytes()).expect("test graph")
     }
 
