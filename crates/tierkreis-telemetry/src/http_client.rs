@@ -33,6 +33,8 @@ pub enum HttpClientError {
     },
     #[error("OTLP endpoint {uri}: malformed HTTP response")]
     BadResponse { uri: String },
+    #[error("OTLP endpoint {uri}: answered HTTP {status}")]
+    Status { uri: String, status: u16 },
 }
 
 /// Sends each request on a new connection and reads the whole response.
@@ -134,6 +136,80 @@ impl PlainHttpClient {
     }
 }
 
+impl PlainHttpClient {
+    /// POSTs an OTLP protobuf `body` to `uri` with `headers`; an error
+    /// unless the collector answers 2xx.
+    pub(crate) fn post_protobuf(
+        &self,
+        uri: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<(), HttpClientError> {
+        let mut request =
+            Request::post(uri).header(http::header::CONTENT_TYPE, "application/x-protobuf");
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request
+            .body(Bytes::from(body))
+            .map_err(|_| HttpClientError::NoHost {
+                uri: uri.to_string(),
+            })?;
+        let response = self.post(request)?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(HttpClientError::Status {
+                uri: uri.to_string(),
+                status: response.status().as_u16(),
+            })
+        }
+    }
+}
+
+/// The extra headers of the trace requests, as the OpenTelemetry SDKs read
+/// them: `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, else
+/// `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,key2=value2`, values
+/// percent-encoded).
+pub(crate) fn trace_headers_from_environment() -> Vec<(String, String)> {
+    let value = std::env::var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_HEADERS"))
+        .unwrap_or_default();
+    parse_headers(&value)
+}
+
+/// `key=value` pairs separated by commas; pairs with an empty key or value
+/// are left out.
+fn parse_headers(value: &str) -> Vec<(String, String)> {
+    value
+        .split_terminator(',')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            let (key, value) = (key.trim(), value.trim());
+            let value = percent_decode(value).unwrap_or_else(|| value.to_string());
+            (!key.is_empty() && !value.is_empty()).then(|| (key.to_string(), value))
+        })
+        .collect()
+}
+
+/// `value` with its `%XX` escapes decoded; `None` when one is malformed.
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// Whether `raw` holds a whole response: its head and as many body bytes as
 /// `Content-Length` says, or a chunked body's last chunk.
 fn response_complete(raw: &[u8]) -> bool {
@@ -221,5 +297,17 @@ mod tests {
         ));
         assert!(check_endpoint("https://collector:4318").is_err());
         assert!(check_endpoint("http://127.0.0.1:4318").is_ok());
+    }
+
+    #[test]
+    fn reads_headers_as_the_sdks_do() {
+        assert_eq!(
+            parse_headers("api-key = a%20b ,empty=, =x,team=core"),
+            vec![
+                ("api-key".to_string(), "a b".to_string()),
+                ("team".to_string(), "core".to_string())
+            ]
+        );
+        assert_eq!(parse_headers(""), vec![]);
     }
 }

@@ -22,29 +22,39 @@
 //!   (counters of new lanes).
 //!
 //! Spans carry the recorded times, so they are exact however late they are
-//! exported. They are built on the timeline's recorder thread as its
-//! batches of lines arrive, and the span exporter's own thread sends them
-//! while the run goes on, every 256 ended spans (a batch not full leaves
-//! after 500 ms without a full one; see the `span_batches` module): when
-//! the run is over only the last few spans and the metrics are left to
-//! send, both at once.
+//! exported. Each is built once, when it ends, directly as the OTLP
+//! protobuf message of the `opentelemetry-proto` crate (not through the
+//! SDK's tracer, whose span objects and conversions cost a 1,000-task run
+//! more than 5%), on the timeline's recorder thread as its batches of lines
+//! arrive; an exporting thread encodes and sends them while the run goes
+//! on, every 256 ended spans (a batch not full leaves after 500 ms without
+//! a full one; see the `span_batches` module): when the run is over only
+//! the last few spans and the metrics are left to send, both at once. The
+//! metrics go through the SDK's meter provider and OTLP metric exporter.
 
 mod http_client;
 mod span_batches;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _, UpDownCounter};
-use opentelemetry::trace::{
-    Span as _, SpanKind, TraceContextExt, Tracer as _, TracerProvider as _,
-};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::KeyValue;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    any_value, AnyValue, InstrumentationScope, KeyValue as ProtoKeyValue,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::tonic::trace::v1::{
+    span, ResourceSpans, ScopeSpans, Span, SpanFlags, Status,
+};
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, Span};
 use opentelemetry_sdk::Resource;
+use prost::Message as _;
 use tierkreis_controller::timeline::TimelineSink;
 use tierkreis_storage::timeline::{AttemptOutcome, TimelineEvent, TimelineLine};
 
@@ -57,6 +67,9 @@ use span_batches::SpanBatches;
 
 /// How long one export request may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The name of the instrumentation scope and the service.
+const SCOPE_NAME: &str = "tierkreis-rs";
 
 /// The export could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +94,42 @@ pub fn endpoint(flag: Option<&str>) -> Option<String> {
     })
 }
 
+/// The function that sends one batch of spans as one OTLP/HTTP request to
+/// `traces` (on the exporting thread): the batch wrapped in the run's
+/// resource and scope, encoded with `prost`.
+fn trace_request_sender(
+    client: PlainHttpClient,
+    traces: String,
+    resource: &Resource,
+) -> span_batches::SendSpans {
+    let resource_attributes = ResourceAttributesWithSchema::from(resource);
+    let resource = ProtoResource {
+        attributes: resource_attributes.attributes.0,
+        ..Default::default()
+    };
+    let schema_url = resource_attributes.schema_url.unwrap_or_default();
+    let headers = http_client::trace_headers_from_environment();
+    Box::new(move |spans: Vec<Span>| {
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(resource.clone()),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: SCOPE_NAME.to_string(),
+                        ..Default::default()
+                    }),
+                    spans,
+                    schema_url: String::new(),
+                }],
+                schema_url: schema_url.clone(),
+            }],
+        };
+        client
+            .post_protobuf(&traces, &headers, request.encode_to_vec())
+            .map_err(|e| e.to_string())
+    })
+}
+
 /// The export to the OTLP/HTTP collector at `base` (`http://host:4318`):
 /// traces to `base/v1/traces`, metrics to `base/v1/metrics`.
 pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> {
@@ -91,20 +140,9 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
     };
     let traces = format!("{base}/v1/traces");
     let metrics = format!("{base}/v1/metrics");
-    let span_exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_http_client(client.clone())
-        .with_endpoint(&traces)
-        .with_timeout(EXPORT_TIMEOUT)
-        .build()
-        .map_err(|e| TelemetryError::Exporter {
-            signal: "trace",
-            endpoint: traces.clone(),
-            message: e.to_string(),
-        })?;
     let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
         .with_http()
-        .with_http_client(client)
+        .with_http_client(client.clone())
         .with_endpoint(&metrics)
         .with_timeout(EXPORT_TIMEOUT)
         .build()
@@ -113,19 +151,16 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
             endpoint: metrics.clone(),
             message: e.to_string(),
         })?;
-    let resource = Resource::builder()
-        .with_service_name("tierkreis-rs")
-        .build();
+    let resource = Resource::builder().with_service_name(SCOPE_NAME).build();
     // Exports go in small batches during the run (see the crate docs).
-    let processor = SpanBatches::new(span_exporter).map_err(|e| TelemetryError::Exporter {
-        signal: "trace",
-        endpoint: traces.clone(),
-        message: format!("cannot start the exporting thread: {e}"),
-    })?;
-    let tracer_provider = SdkTracerProvider::builder()
-        .with_span_processor(processor)
-        .with_resource(resource.clone())
-        .build();
+    let spans =
+        SpanBatches::new(trace_request_sender(client, traces.clone(), &resource)).map_err(|e| {
+            TelemetryError::Exporter {
+                signal: "trace",
+                endpoint: traces.clone(),
+                message: format!("cannot start the exporting thread: {e}"),
+            }
+        })?;
     let meter_provider = SdkMeterProvider::builder()
         .with_reader(
             PeriodicReader::builder(metric_exporter)
@@ -134,8 +169,7 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
         )
         .with_resource(resource)
         .build();
-    let tracer = tracer_provider.tracer("tierkreis-rs");
-    let meter = meter_provider.meter("tierkreis-rs");
+    let meter = meter_provider.meter(SCOPE_NAME);
     let instruments = Instruments {
         task_duration: meter
             .f64_histogram("tierkreis.task.duration")
@@ -160,11 +194,10 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
             .build(),
     };
     Ok(Arc::new(OtlpExport {
-        tracer_provider,
+        spans,
         meter_provider,
-        tracer,
         instruments,
-        state: Mutex::new(ExportState::default()),
+        state: Mutex::new(ExportState::new()),
     }))
 }
 
@@ -178,44 +211,163 @@ struct Instruments {
     worker_jobs: Counter<u64>,
 }
 
-/// A task node whose span is open.
+/// A task node whose span is open (sent when it ends).
 #[derive(Debug)]
 struct OpenTask {
-    span: Span,
-    context: Context,
+    span_id: [u8; 8],
+    /// When the node was first queued (its span's start), in ns.
+    first_queued_ns: u64,
     /// The task's location and function, shared by its spans' attributes
-    /// and its metric points (no copy per span).
+    /// and its metric points.
     loc: Arc<str>,
     function: Arc<str>,
     attempts: u32,
-    /// The running attempt: when it started and in which lane.
-    started: Option<(SystemTime, String)>,
-    queued_at: SystemTime,
-    /// Whether the last attempt ended, and how.
-    last_end: Option<(SystemTime, AttemptOutcome)>,
+    /// The running attempt: when it started (µs) and in which lane.
+    started: Option<(u64, String)>,
+    /// When the current attempt was queued, in µs.
+    queued_at_us: u64,
+    /// Whether the last attempt ended (µs), and how.
+    last_end: Option<(u64, AttemptOutcome)>,
 }
 
-#[derive(Debug, Default)]
+/// The run's root span, sent when the run ends.
+#[derive(Debug)]
+struct RunSpan {
+    span_id: [u8; 8],
+    start_ns: u64,
+}
+
+#[derive(Debug)]
 struct ExportState {
     workflow_id: String,
     workflow_name: Option<String>,
-    run: Option<(Span, Context)>,
+    trace_id: [u8; 16],
+    /// The next span id (random start, one more per span: unique in the
+    /// trace, never zero).
+    next_span_id: u64,
+    run: Option<RunSpan>,
     tasks: HashMap<String, OpenTask>,
     lanes: HashSet<String>,
+}
+
+/// A random 64-bit number (the standard library's per-process random
+/// hasher keys, mixed with the time).
+fn random_u64() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
+}
+
+impl ExportState {
+    fn new() -> ExportState {
+        let mut trace_id = [0u8; 16];
+        trace_id[..8].copy_from_slice(&random_u64().to_be_bytes());
+        trace_id[8..].copy_from_slice(&random_u64().to_be_bytes());
+        ExportState {
+            workflow_id: String::new(),
+            workflow_name: None,
+            trace_id,
+            next_span_id: random_u64(),
+            run: None,
+            tasks: HashMap::new(),
+            lanes: HashSet::new(),
+        }
+    }
+
+    fn new_span_id(&mut self) -> [u8; 8] {
+        self.next_span_id = self.next_span_id.wrapping_add(1).max(1);
+        self.next_span_id.to_be_bytes()
+    }
+
+    /// The run span's id, opening it at `at_us` if it is not open.
+    fn run_span_id(&mut self, at_us: u64) -> [u8; 8] {
+        if let Some(run) = &self.run {
+            return run.span_id;
+        }
+        let span_id = self.new_span_id();
+        self.run = Some(RunSpan {
+            span_id,
+            start_ns: nanos(at_us),
+        });
+        span_id
+    }
+
+    /// A finished span of this run's trace.
+    fn span(
+        &self,
+        span_id: [u8; 8],
+        parent: Option<[u8; 8]>,
+        name: String,
+        (start_ns, end_ns): (u64, u64),
+        attributes: Vec<ProtoKeyValue>,
+    ) -> Span {
+        Span {
+            trace_id: self.trace_id.to_vec(),
+            span_id: span_id.to_vec(),
+            parent_span_id: parent.map(|p| p.to_vec()).unwrap_or_default(),
+            // Sampled, and the parent (if any) is local: as the SDK's
+            // tracer set them.
+            flags: 1 | SpanFlags::ContextHasIsRemoteMask as u32,
+            name,
+            kind: span::SpanKind::Internal as i32,
+            start_time_unix_nano: start_ns,
+            end_time_unix_nano: end_ns,
+            attributes,
+            status: Some(Status::default()),
+            ..Default::default()
+        }
+    }
+}
+
+fn nanos(us: u64) -> u64 {
+    us.saturating_mul(1000)
+}
+
+/// A string attribute.
+fn text(key: &str, value: impl Into<String>) -> ProtoKeyValue {
+    ProtoKeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.into())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// An integer attribute.
+fn integer(key: &str, value: i64) -> ProtoKeyValue {
+    ProtoKeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A floating-point attribute.
+fn float(key: &str, value: f64) -> ProtoKeyValue {
+    ProtoKeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::DoubleValue(value)),
+        }),
+        ..Default::default()
+    }
 }
 
 /// The OpenTelemetry export of one run (see the crate docs).
 #[derive(Debug)]
 struct OtlpExport {
-    tracer_provider: SdkTracerProvider,
+    spans: SpanBatches,
     meter_provider: SdkMeterProvider,
-    tracer: SdkTracer,
     instruments: Instruments,
     state: Mutex<ExportState>,
-}
-
-fn at(us: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_micros(us)
 }
 
 fn worker_of(function: &str) -> &str {
@@ -230,13 +382,11 @@ fn outcome_word(outcome: AttemptOutcome) -> &'static str {
     }
 }
 
-/// A span's name for attempt `n`: no allocation for the usual first ones.
-fn attempt_name(n: u32) -> std::borrow::Cow<'static, str> {
+/// A span's name for attempt `n`.
+fn attempt_name(n: u32) -> String {
     match n {
-        1 => "attempt 1".into(),
-        2 => "attempt 2".into(),
-        3 => "attempt 3".into(),
-        n => format!("attempt {n}").into(),
+        1 => "attempt 1".to_string(),
+        n => format!("attempt {n}"),
     }
 }
 
@@ -252,80 +402,53 @@ fn job_id(lane: &str) -> Option<&str> {
 }
 
 impl OtlpExport {
-    fn run_context(&self, state: &mut ExportState, start: SystemTime) -> Context {
-        if let Some((_, cx)) = &state.run {
-            return cx.clone();
-        }
-        let mut attributes = vec![KeyValue::new(
-            "tierkreis.workflow_id",
-            state.workflow_id.clone(),
-        )];
-        if let Some(name) = &state.workflow_name {
-            attributes.push(KeyValue::new("tierkreis.workflow_name", name.clone()));
-        }
-        let span = self
-            .tracer
-            .span_builder("tierkreis run")
-            .with_kind(SpanKind::Internal)
-            .with_start_time(start)
-            .with_attributes(attributes)
-            .start_with_context(&self.tracer, &Context::new());
-        let cx = Context::new().with_remote_span_context(span.span_context().clone());
-        state.run = Some((span, cx.clone()));
-        cx
-    }
-
-    fn end_task(task: &mut OpenTask, end: SystemTime, outcome: AttemptOutcome) {
-        task.span.set_attribute(KeyValue::new(
-            "tierkreis.attempts",
-            i64::from(task.attempts),
+    /// Ends a task node's span at `end_us` and sends it.
+    fn end_task(&self, state: &ExportState, task: OpenTask, end_us: u64, outcome: AttemptOutcome) {
+        let run = state.run.as_ref().map(|r| r.span_id);
+        let attributes = vec![
+            text("tierkreis.loc", &*task.loc),
+            text("tierkreis.function", &*task.function),
+            text("tierkreis.worker", worker_of(&task.function)),
+            integer("tierkreis.attempts", i64::from(task.attempts)),
+            text("tierkreis.outcome", outcome_word(outcome)),
+        ];
+        self.spans.push(state.span(
+            task.span_id,
+            run,
+            task.function.to_string(),
+            (task.first_queued_ns, nanos(end_us)),
+            attributes,
         ));
-        task.span
-            .set_attribute(KeyValue::new("tierkreis.outcome", outcome_word(outcome)));
-        task.span.end_with_timestamp(end);
     }
 
     fn apply(&self, state: &mut ExportState, line: &TimelineLine) {
-        let now = at(line.at_us);
+        let now = line.at_us;
         match &line.event {
             TimelineEvent::RunStarted { .. } => {
-                self.run_context(state, now);
+                state.run_span_id(now);
             }
             TimelineEvent::Queued { loc, function } => {
                 self.instruments.queued.add(1, &[]);
                 if let Some(task) = state.tasks.get_mut(loc) {
                     // A retry: the node's span goes on.
                     task.attempts += 1;
-                    task.queued_at = now;
+                    task.queued_at_us = now;
                     task.started = None;
                     task.last_end = None;
                     return;
                 }
-                let parent = self.run_context(state, now);
-                let shared_loc: Arc<str> = Arc::from(loc.as_str());
-                let shared_function: Arc<str> = Arc::from(function.as_str());
-                let span = self
-                    .tracer
-                    .span_builder(function.clone())
-                    .with_kind(SpanKind::Internal)
-                    .with_start_time(now)
-                    .with_attributes(vec![
-                        KeyValue::new("tierkreis.loc", Arc::clone(&shared_loc)),
-                        KeyValue::new("tierkreis.function", Arc::clone(&shared_function)),
-                        KeyValue::new("tierkreis.worker", worker_of(function).to_string()),
-                    ])
-                    .start_with_context(&self.tracer, &parent);
-                let context = Context::new().with_remote_span_context(span.span_context().clone());
+                state.run_span_id(now);
+                let span_id = state.new_span_id();
                 state.tasks.insert(
                     loc.clone(),
                     OpenTask {
-                        span,
-                        context,
-                        loc: shared_loc,
-                        function: shared_function,
+                        span_id,
+                        first_queued_ns: nanos(now),
+                        loc: Arc::from(loc.as_str()),
+                        function: Arc::from(function.as_str()),
                         attempts: 1,
                         started: None,
-                        queued_at: now,
+                        queued_at_us: now,
                         last_end: None,
                     },
                 );
@@ -345,6 +468,7 @@ impl OtlpExport {
                 outcome,
                 failure,
             } => {
+                let attempt_id = state.new_span_id();
                 let Some(task) = state.tasks.get_mut(loc) else {
                     return;
                 };
@@ -355,56 +479,53 @@ impl OtlpExport {
                     }
                     None => {
                         self.instruments.queued.add(-1, &[]);
-                        (task.queued_at, None)
+                        (task.queued_at_us, None)
                     }
                 };
                 let mut attributes = Vec::with_capacity(8);
                 attributes.extend([
-                    KeyValue::new("tierkreis.loc", Arc::clone(&task.loc)),
-                    KeyValue::new("tierkreis.attempt", i64::from(task.attempts)),
-                    KeyValue::new("tierkreis.outcome", outcome_word(*outcome)),
-                    KeyValue::new(
+                    text("tierkreis.loc", &*task.loc),
+                    integer("tierkreis.attempt", i64::from(task.attempts)),
+                    text("tierkreis.outcome", outcome_word(*outcome)),
+                    float(
                         "tierkreis.queue_wait_s",
-                        start
-                            .duration_since(task.queued_at)
-                            .unwrap_or_default()
-                            .as_secs_f64(),
+                        start.saturating_sub(task.queued_at_us) as f64 / 1e6,
                     ),
                 ]);
                 if let Some(lane) = lane {
                     let executor = lane.split_whitespace().next().unwrap_or_default();
-                    attributes.push(KeyValue::new("tierkreis.executor", executor.to_string()));
-                    let job = job_id(&lane).map(str::to_string);
-                    attributes.push(KeyValue::new("tierkreis.lane", lane));
-                    if let Some(job) = job {
-                        attributes.push(KeyValue::new("tierkreis.job_id", job));
+                    attributes.push(text("tierkreis.executor", executor));
+                    if let Some(job) = job_id(&lane) {
+                        attributes.push(text("tierkreis.job_id", job));
                     }
+                    attributes.push(text("tierkreis.lane", lane));
                 }
                 if let Some(failure) = failure {
-                    attributes.push(KeyValue::new("tierkreis.failure", failure.clone()));
+                    attributes.push(text("tierkreis.failure", failure.as_str()));
                 }
-                let mut span = self
-                    .tracer
-                    .span_builder(attempt_name(task.attempts))
-                    .with_kind(SpanKind::Internal)
-                    .with_start_time(start)
-                    .with_attributes(attributes)
-                    .start_with_context(&self.tracer, &task.context);
-                span.end_with_timestamp(now);
                 self.instruments.task_duration.record(
-                    now.duration_since(start).unwrap_or_default().as_secs_f64(),
+                    now.saturating_sub(start) as f64 / 1e6,
                     &[
                         KeyValue::new("tierkreis.function", Arc::clone(&task.function)),
                         KeyValue::new("tierkreis.outcome", outcome_word(*outcome)),
                     ],
                 );
-                if *outcome == AttemptOutcome::Done {
-                    if let Some(mut task) = state.tasks.remove(loc) {
-                        Self::end_task(&mut task, now, AttemptOutcome::Done);
-                    }
-                } else {
+                let (parent, name) = (task.span_id, attempt_name(task.attempts));
+                if *outcome != AttemptOutcome::Done {
                     // A retry may follow: the node's span ends with the run.
                     task.last_end = Some((now, *outcome));
+                }
+                self.spans.push(state.span(
+                    attempt_id,
+                    Some(parent),
+                    name,
+                    (nanos(start), nanos(now)),
+                    attributes,
+                ));
+                if *outcome == AttemptOutcome::Done {
+                    if let Some(task) = state.tasks.remove(loc) {
+                        self.end_task(state, task, now, AttemptOutcome::Done);
+                    }
                 }
             }
             TimelineEvent::CacheHit {
@@ -412,21 +533,22 @@ impl OtlpExport {
                 function,
                 from_run,
             } => {
-                let parent = self.run_context(state, now);
-                let mut span = self
-                    .tracer
-                    .span_builder(function.clone())
-                    .with_kind(SpanKind::Internal)
-                    .with_start_time(now)
-                    .with_attributes(vec![
-                        KeyValue::new("tierkreis.loc", loc.clone()),
-                        KeyValue::new("tierkreis.function", function.clone()),
-                        KeyValue::new("tierkreis.worker", worker_of(function).to_string()),
-                        KeyValue::new("tierkreis.cache_source", from_run.clone()),
-                        KeyValue::new("tierkreis.outcome", "cache hit"),
-                    ])
-                    .start_with_context(&self.tracer, &parent);
-                span.end_with_timestamp(now);
+                let run = state.run_span_id(now);
+                let span_id = state.new_span_id();
+                let attributes = vec![
+                    text("tierkreis.loc", loc.as_str()),
+                    text("tierkreis.function", function.as_str()),
+                    text("tierkreis.worker", worker_of(function)),
+                    text("tierkreis.cache_source", from_run.as_str()),
+                    text("tierkreis.outcome", "cache hit"),
+                ];
+                self.spans.push(state.span(
+                    span_id,
+                    Some(run),
+                    function.clone(),
+                    (nanos(now), nanos(now)),
+                    attributes,
+                ));
             }
             TimelineEvent::ProcessReady { lane, .. } => {
                 if state.lanes.insert(lane.clone()) {
@@ -434,15 +556,36 @@ impl OtlpExport {
                 }
             }
             TimelineEvent::RunEnded { outcome } => {
-                for (_, mut task) in state.tasks.drain() {
-                    let (end, how) = task.last_end.unwrap_or((now, AttemptOutcome::Unfinished));
-                    Self::end_task(&mut task, end, how);
-                }
-                if let Some((mut span, _)) = state.run.take() {
-                    span.set_attribute(KeyValue::new("tierkreis.outcome", outcome.clone()));
-                    span.end_with_timestamp(now);
-                }
+                self.end_run(state, now, Some(outcome));
             }
+        }
+    }
+
+    /// Ends the open task spans (at their last attempt's end, else `now_us`
+    /// as unfinished) and the run span, and sends them.
+    fn end_run(&self, state: &mut ExportState, now_us: u64, outcome: Option<&str>) {
+        let tasks: Vec<OpenTask> = state.tasks.drain().map(|(_, task)| task).collect();
+        for task in tasks {
+            let (end, how) = task
+                .last_end
+                .unwrap_or((now_us, AttemptOutcome::Unfinished));
+            self.end_task(state, task, end, how);
+        }
+        if let Some(run) = state.run.take() {
+            let mut attributes = vec![text("tierkreis.workflow_id", state.workflow_id.as_str())];
+            if let Some(name) = &state.workflow_name {
+                attributes.push(text("tierkreis.workflow_name", name.as_str()));
+            }
+            if let Some(outcome) = outcome {
+                attributes.push(text("tierkreis.outcome", outcome));
+            }
+            self.spans.push(state.span(
+                run.span_id,
+                None,
+                "tierkreis run".to_string(),
+                (run.start_ns, nanos(now_us)),
+                attributes,
+            ));
         }
     }
 }
@@ -466,9 +609,21 @@ impl TimelineSink for OtlpExport {
     /// a shut-down meter provider does not send its metrics again when
     /// dropped.
     fn run_over(&self) {
+        {
+            // A run that ended without its last line: its open spans end now.
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if state.run.is_some() {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_micros();
+                let now = u64::try_from(now).unwrap_or(u64::MAX);
+                self.end_run(&mut state, now, None);
+            }
+        }
         std::thread::scope(|threads| {
             let metrics = threads.spawn(|| self.meter_provider.shutdown());
-            if let Err(e) = self.tracer_provider.shutdown() {
+            if let Err(e) = self.spans.shutdown_within(EXPORT_TIMEOUT * 3) {
                 tracing::warn!(error = %e, "could not export the run's spans");
             }
             match metrics.join() {
@@ -482,7 +637,7 @@ impl TimelineSink for OtlpExport {
 
 impl Drop for OtlpExport {
     fn drop(&mut self) {
-        let _ = self.tracer_provider.shutdown();
+        let _ = self.spans.shutdown_within(EXPORT_TIMEOUT);
         let _ = self.meter_provider.shutdown();
     }
 }
