@@ -641,3 +641,171 @@ impl Drop for OtlpExport {
         let _ = self.meter_provider.shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// An export whose span requests are kept in `sent` instead of posted.
+    fn export_into(sent: &Arc<Mutex<Vec<Span>>>) -> OtlpExport {
+        let sink = Arc::clone(sent);
+        let spans = SpanBatches::new(Box::new(move |batch: Vec<Span>| {
+            sink.lock().expect("lock").extend(batch);
+            Ok(())
+        }))
+        .expect("exporting thread");
+        let meter_provider = SdkMeterProvider::builder().build();
+        let meter = meter_provider.meter(SCOPE_NAME);
+        OtlpExport {
+            spans,
+            instruments: Instruments {
+                task_duration: meter.f64_histogram("d").build(),
+                queued: meter.i64_up_down_counter("q").build(),
+                running: meter.i64_up_down_counter("r").build(),
+                warm_processes: meter.u64_counter("w").build(),
+                worker_jobs: meter.u64_counter("j").build(),
+            },
+            meter_provider,
+            state: Mutex::new(ExportState::new()),
+        }
+    }
+
+    fn line(at_us: u64, event: TimelineEvent) -> TimelineLine {
+        TimelineLine { at_us, event }
+    }
+
+    fn attribute(span: &Span, key: &str) -> Option<any_value::Value> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.clone()?.value)
+    }
+
+    fn string(value: &str) -> Option<any_value::Value> {
+        Some(any_value::Value::StringValue(value.to_string()))
+    }
+
+    #[test]
+    fn a_retried_task_is_one_node_span_with_an_attempt_span_per_try() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let export = export_into(&sent);
+        export.run_begins("wf-1", Some("retrying"));
+        let queued = |at| {
+            line(
+                at,
+                TimelineEvent::Queued {
+                    loc: "-.N3".to_string(),
+                    function: "w.f".to_string(),
+                },
+            )
+        };
+        let started = |at, lane: &str| {
+            line(
+                at,
+                TimelineEvent::Started {
+                    loc: "-.N3".to_string(),
+                    lane: lane.to_string(),
+                },
+            )
+        };
+        let finished = |at, outcome, failure: Option<&str>| {
+            line(
+                at,
+                TimelineEvent::Finished {
+                    loc: "-.N3".to_string(),
+                    outcome,
+                    failure: failure.map(str::to_string),
+                },
+            )
+        };
+        export.record(&[
+            line(1_000, TimelineEvent::RunStarted { resume: false }),
+            queued(2_000),
+            started(3_000, "slurm job 77 process 1"),
+            finished(5_000, AttemptOutcome::Failed, Some("exit 1")),
+            queued(6_000),
+            started(8_000, "process 42"),
+            finished(9_000, AttemptOutcome::Done, None),
+            line(
+                10_000,
+                TimelineEvent::RunEnded {
+                    outcome: "finished".to_string(),
+                },
+            ),
+        ]);
+        export.run_over();
+        let spans = sent.lock().expect("lock").clone();
+        assert_eq!(spans.len(), 4, "run, node and two attempts: {spans:?}");
+        let named = |name: &str| {
+            spans
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("no span {name}: {spans:?}"))
+        };
+        let (run, node) = (named("tierkreis run"), named("w.f"));
+        let (first, second) = (named("attempt 1"), named("attempt 2"));
+        assert!(spans.iter().all(|s| s.trace_id == run.trace_id));
+        assert_eq!(run.trace_id.len(), 16);
+        assert!(run.parent_span_id.is_empty());
+        assert_eq!(node.parent_span_id, run.span_id);
+        assert_eq!(first.parent_span_id, node.span_id);
+        assert_eq!(second.parent_span_id, node.span_id);
+        let ids: HashSet<&Vec<u8>> = spans.iter().map(|s| &s.span_id).collect();
+        assert_eq!(ids.len(), 4, "distinct span ids");
+        assert_eq!(
+            (run.start_time_unix_nano, run.end_time_unix_nano),
+            (1_000_000, 10_000_000)
+        );
+        assert_eq!(
+            (node.start_time_unix_nano, node.end_time_unix_nano),
+            (2_000_000, 9_000_000)
+        );
+        assert_eq!(
+            (first.start_time_unix_nano, first.end_time_unix_nano),
+            (3_000_000, 5_000_000)
+        );
+        assert_eq!(attribute(run, "tierkreis.workflow_id"), string("wf-1"));
+        assert_eq!(
+            attribute(run, "tierkreis.workflow_name"),
+            string("retrying")
+        );
+        assert_eq!(attribute(run, "tierkreis.outcome"), string("finished"));
+        assert_eq!(
+            attribute(node, "tierkreis.attempts"),
+            Some(any_value::Value::IntValue(2))
+        );
+        assert_eq!(attribute(node, "tierkreis.worker"), string("w"));
+        assert_eq!(attribute(node, "tierkreis.outcome"), string("done"));
+        assert_eq!(attribute(first, "tierkreis.outcome"), string("failed"));
+        assert_eq!(attribute(first, "tierkreis.failure"), string("exit 1"));
+        assert_eq!(attribute(first, "tierkreis.executor"), string("slurm"));
+        assert_eq!(attribute(first, "tierkreis.job_id"), string("77"));
+        assert_eq!(
+            attribute(first, "tierkreis.queue_wait_s"),
+            Some(any_value::Value::DoubleValue(0.001))
+        );
+        assert_eq!(attribute(second, "tierkreis.lane"), string("process 42"));
+        assert_eq!(attribute(second, "tierkreis.job_id"), None);
+    }
+
+    #[test]
+    fn a_run_without_its_last_line_still_sends_its_open_spans() {
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let export = export_into(&sent);
+        export.run_begins("wf-2", None);
+        export.record(&[line(
+            1_000,
+            TimelineEvent::Queued {
+                loc: "-.N1".to_string(),
+                function: "w.g".to_string(),
+            },
+        )]);
+        export.run_over();
+        let spans = sent.lock().expect("lock").clone();
+        let names: BTreeSet<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, BTreeSet::from(["tierkreis run", "w.g"]));
+        let node = spans.iter().find(|s| s.name == "w.g").expect("node span");
+        assert_eq!(attribute(node, "tierkreis.outcome"), string("unfinished"));
+    }
+}
