@@ -34,6 +34,7 @@
 
 mod http_client;
 mod span_batches;
+mod span_encoding;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -43,18 +44,11 @@ use std::time::Duration;
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _, UpDownCounter};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{
-    any_value, AnyValue, InstrumentationScope, KeyValue as ProtoKeyValue,
-};
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
-use opentelemetry_proto::tonic::trace::v1::{
-    span, ResourceSpans, ScopeSpans, Span, SpanFlags, Status,
-};
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::Resource;
-use prost::Message as _;
 use tierkreis_controller::timeline::TimelineSink;
 use tierkreis_storage::timeline::{AttemptOutcome, TimelineEvent, TimelineLine};
 
@@ -64,6 +58,7 @@ pub use http_client::{HttpClientError, PlainHttpClient};
 pub const ENDPOINT_VARIABLE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
 use span_batches::SpanBatches;
+use span_encoding::{EncodedSpan, SpanWriter};
 
 /// How long one export request may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -96,36 +91,28 @@ pub fn endpoint(flag: Option<&str>) -> Option<String> {
 
 /// The function that sends one batch of spans as one OTLP/HTTP request to
 /// `traces` (on the exporting thread): the batch wrapped in the run's
-/// resource and scope, encoded with `prost`.
+/// resource and scope.
 fn trace_request_sender(
     client: PlainHttpClient,
     traces: String,
     resource: &Resource,
-) -> span_batches::SendSpans {
+) -> span_batches::SendSpans<EncodedSpan> {
     let resource_attributes = ResourceAttributesWithSchema::from(resource);
     let resource = ProtoResource {
         attributes: resource_attributes.attributes.0,
         ..Default::default()
     };
     let schema_url = resource_attributes.schema_url.unwrap_or_default();
+    let scope = InstrumentationScope {
+        name: SCOPE_NAME.to_string(),
+        ..Default::default()
+    };
     let headers = http_client::trace_headers_from_environment();
-    Box::new(move |spans: Vec<Span>| {
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(resource.clone()),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: SCOPE_NAME.to_string(),
-                        ..Default::default()
-                    }),
-                    spans,
-                    schema_url: String::new(),
-                }],
-                schema_url: schema_url.clone(),
-            }],
-        };
+    Box::new(move |spans: Vec<EncodedSpan>| {
+        let request = span_encoding::trace_request(&resource, &schema_url, &scope, &spans);
+        drop(spans);
         client
-            .post_protobuf(&traces, &headers, request.encode_to_vec())
+            .post_protobuf(&traces, &headers, request)
             .map_err(|e| e.to_string())
     })
 }
@@ -296,75 +283,16 @@ impl ExportState {
         });
         span_id
     }
-
-    /// A finished span of this run's trace.
-    fn span(
-        &self,
-        span_id: [u8; 8],
-        parent: Option<[u8; 8]>,
-        name: String,
-        (start_ns, end_ns): (u64, u64),
-        attributes: Vec<ProtoKeyValue>,
-    ) -> Span {
-        Span {
-            trace_id: self.trace_id.to_vec(),
-            span_id: span_id.to_vec(),
-            parent_span_id: parent.map(|p| p.to_vec()).unwrap_or_default(),
-            // Sampled, and the parent (if any) is local: as the SDK's
-            // tracer set them.
-            flags: 1 | SpanFlags::ContextHasIsRemoteMask as u32,
-            name,
-            kind: span::SpanKind::Internal as i32,
-            start_time_unix_nano: start_ns,
-            end_time_unix_nano: end_ns,
-            attributes,
-            status: Some(Status::default()),
-            ..Default::default()
-        }
-    }
 }
 
 fn nanos(us: u64) -> u64 {
     us.saturating_mul(1000)
 }
 
-/// A string attribute.
-fn text(key: &str, value: impl Into<String>) -> ProtoKeyValue {
-    ProtoKeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
-
-/// An integer attribute.
-fn integer(key: &str, value: i64) -> ProtoKeyValue {
-    ProtoKeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
-/// A floating-point attribute.
-fn float(key: &str, value: f64) -> ProtoKeyValue {
-    ProtoKeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::DoubleValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
 /// The OpenTelemetry export of one run (see the crate docs).
 #[derive(Debug)]
 struct OtlpExport {
-    spans: SpanBatches,
+    spans: SpanBatches<EncodedSpan>,
     meter_provider: SdkMeterProvider,
     instruments: Instruments,
     state: Mutex<ExportState>,
@@ -405,20 +333,19 @@ impl OtlpExport {
     /// Ends a task node's span at `end_us` and sends it.
     fn end_task(&self, state: &ExportState, task: OpenTask, end_us: u64, outcome: AttemptOutcome) {
         let run = state.run.as_ref().map(|r| r.span_id);
-        let attributes = vec![
-            text("tierkreis.loc", &*task.loc),
-            text("tierkreis.function", &*task.function),
-            text("tierkreis.worker", worker_of(&task.function)),
-            integer("tierkreis.attempts", i64::from(task.attempts)),
-            text("tierkreis.outcome", outcome_word(outcome)),
-        ];
-        self.spans.push(state.span(
-            task.span_id,
-            run,
-            task.function.to_string(),
+        let mut span = SpanWriter::new(
+            &state.trace_id,
+            &task.span_id,
+            run.as_ref(),
+            &task.function,
             (task.first_queued_ns, nanos(end_us)),
-            attributes,
-        ));
+        );
+        span.text("tierkreis.loc", &task.loc);
+        span.text("tierkreis.function", &task.function);
+        span.text("tierkreis.worker", worker_of(&task.function));
+        span.integer("tierkreis.attempts", i64::from(task.attempts));
+        span.text("tierkreis.outcome", outcome_word(outcome));
+        self.spans.push(span.finish());
     }
 
     fn apply(&self, state: &mut ExportState, line: &TimelineLine) {
@@ -469,6 +396,7 @@ impl OtlpExport {
                 failure,
             } => {
                 let attempt_id = state.new_span_id();
+                let trace_id = state.trace_id;
                 let Some(task) = state.tasks.get_mut(loc) else {
                     return;
                 };
@@ -482,26 +410,30 @@ impl OtlpExport {
                         (task.queued_at_us, None)
                     }
                 };
-                let mut attributes = Vec::with_capacity(8);
-                attributes.extend([
-                    text("tierkreis.loc", &*task.loc),
-                    integer("tierkreis.attempt", i64::from(task.attempts)),
-                    text("tierkreis.outcome", outcome_word(*outcome)),
-                    float(
-                        "tierkreis.queue_wait_s",
-                        start.saturating_sub(task.queued_at_us) as f64 / 1e6,
-                    ),
-                ]);
-                if let Some(lane) = lane {
+                let mut span = SpanWriter::new(
+                    &trace_id,
+                    &attempt_id,
+                    Some(&task.span_id),
+                    &attempt_name(task.attempts),
+                    (nanos(start), nanos(now)),
+                );
+                span.text("tierkreis.loc", &task.loc);
+                span.integer("tierkreis.attempt", i64::from(task.attempts));
+                span.text("tierkreis.outcome", outcome_word(*outcome));
+                span.float(
+                    "tierkreis.queue_wait_s",
+                    start.saturating_sub(task.queued_at_us) as f64 / 1e6,
+                );
+                if let Some(lane) = &lane {
                     let executor = lane.split_whitespace().next().unwrap_or_default();
-                    attributes.push(text("tierkreis.executor", executor));
-                    if let Some(job) = job_id(&lane) {
-                        attributes.push(text("tierkreis.job_id", job));
+                    span.text("tierkreis.executor", executor);
+                    span.text("tierkreis.lane", lane);
+                    if let Some(job) = job_id(lane) {
+                        span.text("tierkreis.job_id", job);
                     }
-                    attributes.push(text("tierkreis.lane", lane));
                 }
                 if let Some(failure) = failure {
-                    attributes.push(text("tierkreis.failure", failure.as_str()));
+                    span.text("tierkreis.failure", failure);
                 }
                 self.instruments.task_duration.record(
                     now.saturating_sub(start) as f64 / 1e6,
@@ -510,18 +442,11 @@ impl OtlpExport {
                         KeyValue::new("tierkreis.outcome", outcome_word(*outcome)),
                     ],
                 );
-                let (parent, name) = (task.span_id, attempt_name(task.attempts));
                 if *outcome != AttemptOutcome::Done {
                     // A retry may follow: the node's span ends with the run.
                     task.last_end = Some((now, *outcome));
                 }
-                self.spans.push(state.span(
-                    attempt_id,
-                    Some(parent),
-                    name,
-                    (nanos(start), nanos(now)),
-                    attributes,
-                ));
+                self.spans.push(span.finish());
                 if *outcome == AttemptOutcome::Done {
                     if let Some(task) = state.tasks.remove(loc) {
                         self.end_task(state, task, now, AttemptOutcome::Done);
@@ -535,20 +460,19 @@ impl OtlpExport {
             } => {
                 let run = state.run_span_id(now);
                 let span_id = state.new_span_id();
-                let attributes = vec![
-                    text("tierkreis.loc", loc.as_str()),
-                    text("tierkreis.function", function.as_str()),
-                    text("tierkreis.worker", worker_of(function)),
-                    text("tierkreis.cache_source", from_run.as_str()),
-                    text("tierkreis.outcome", "cache hit"),
-                ];
-                self.spans.push(state.span(
-                    span_id,
-                    Some(run),
-                    function.clone(),
+                let mut span = SpanWriter::new(
+                    &state.trace_id,
+                    &span_id,
+                    Some(&run),
+                    function,
                     (nanos(now), nanos(now)),
-                    attributes,
-                ));
+                );
+                span.text("tierkreis.loc", loc);
+                span.text("tierkreis.function", function);
+                span.text("tierkreis.worker", worker_of(function));
+                span.text("tierkreis.cache_source", from_run);
+                span.text("tierkreis.outcome", "cache hit");
+                self.spans.push(span.finish());
             }
             TimelineEvent::ProcessReady { lane, .. } => {
                 if state.lanes.insert(lane.clone()) {
@@ -572,20 +496,21 @@ impl OtlpExport {
             self.end_task(state, task, end, how);
         }
         if let Some(run) = state.run.take() {
-            let mut attributes = vec![text("tierkreis.workflow_id", state.workflow_id.as_str())];
+            let mut span = SpanWriter::new(
+                &state.trace_id,
+                &run.span_id,
+                None,
+                "tierkreis run",
+                (run.start_ns, nanos(now_us)),
+            );
+            span.text("tierkreis.workflow_id", &state.workflow_id);
             if let Some(name) = &state.workflow_name {
-                attributes.push(text("tierkreis.workflow_name", name.as_str()));
+                span.text("tierkreis.workflow_name", name);
             }
             if let Some(outcome) = outcome {
-                attributes.push(text("tierkreis.outcome", outcome));
+                span.text("tierkreis.outcome", outcome);
             }
-            self.spans.push(state.span(
-                run.span_id,
-                None,
-                "tierkreis run".to_string(),
-                (run.start_ns, nanos(now_us)),
-                attributes,
-            ));
+            self.spans.push(span.finish());
         }
     }
 }
@@ -645,13 +570,19 @@ impl Drop for OtlpExport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use prost::Message as _;
     use std::collections::BTreeSet;
 
     /// An export whose span requests are kept in `sent` instead of posted.
     fn export_into(sent: &Arc<Mutex<Vec<Span>>>) -> OtlpExport {
         let sink = Arc::clone(sent);
-        let spans = SpanBatches::new(Box::new(move |batch: Vec<Span>| {
-            sink.lock().expect("lock").extend(batch);
+        let spans = SpanBatches::new(Box::new(move |batch: Vec<EncodedSpan>| {
+            let decoded = batch
+                .iter()
+                .map(|span| Span::decode(span.bytes()).expect("an OTLP span"));
+            sink.lock().expect("lock").extend(decoded);
             Ok(())
         }))
         .expect("exporting thread");

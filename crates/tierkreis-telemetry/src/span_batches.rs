@@ -1,5 +1,5 @@
-//! The batching of the export's spans: finished spans (already in their
-//! OTLP protobuf form) are gathered in batches of [`SPANS_PER_EXPORT`] and
+//! The batching of the export's spans: finished spans (already encoded as
+//! OTLP protobuf, see `span_encoding`) are gathered in batches of [`SPANS_PER_EXPORT`] and
 //! each full batch goes to an exporting thread, so spans leave while the
 //! run goes on; a batch that is not full leaves when no full one came for
 //! [`SPAN_EXPORT_DELAY`]. It exists because the SDK's tracer pipeline
@@ -13,8 +13,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::trace::v1::Span;
-
 /// Ended spans per export request: small enough that a busy run's spans
 /// leave in several requests while it goes on, not all at its end.
 pub(crate) const SPANS_PER_EXPORT: usize = 256;
@@ -27,10 +25,10 @@ pub(crate) const SPAN_EXPORT_DELAY: Duration = Duration::from_millis(500);
 pub(crate) const MAX_SPANS_WAITING: usize = 256 * 1024;
 
 /// Sends one batch of spans (one OTLP request); an error says why not.
-pub(crate) type SendSpans = Box<dyn FnMut(Vec<Span>) -> Result<(), String> + Send>;
+pub(crate) type SendSpans<Span> = Box<dyn FnMut(Vec<Span>) -> Result<(), String> + Send>;
 
 /// What the exporting thread is asked to do.
-enum ToExporter {
+enum ToExporter<Span> {
     Batch(Vec<Span>),
     /// Answer once every batch sent before is exported: with the first
     /// export error since the last flush, if any.
@@ -39,11 +37,11 @@ enum ToExporter {
 
 /// Batches ended spans and hands them to an exporting thread.
 #[derive(Debug)]
-pub(crate) struct SpanBatches {
+pub(crate) struct SpanBatches<Span> {
     /// The batch being filled (the exporting thread takes it when it is
     /// not full after [`SPAN_EXPORT_DELAY`]).
     batch: Arc<Mutex<Vec<Span>>>,
-    to_exporter: Mutex<Option<Sender<ToExporter>>>,
+    to_exporter: Mutex<Option<Sender<ToExporter<Span>>>>,
     exporter_thread: Mutex<Option<JoinHandle<()>>>,
     /// Spans handed to the exporting thread and not yet exported.
     waiting: Arc<AtomicUsize>,
@@ -51,7 +49,11 @@ pub(crate) struct SpanBatches {
 }
 
 /// Sends `spans` on this thread; keeps the first error for the next flush.
-fn export_now(send: &mut SendSpans, spans: Vec<Span>, first_error: &mut Option<String>) {
+fn export_now<Span>(
+    send: &mut SendSpans<Span>,
+    spans: Vec<Span>,
+    first_error: &mut Option<String>,
+) {
     let count = spans.len();
     if let Err(e) = send(spans) {
         tracing::warn!(error = %e, spans = count, "could not export spans");
@@ -59,10 +61,10 @@ fn export_now(send: &mut SendSpans, spans: Vec<Span>, first_error: &mut Option<S
     }
 }
 
-impl SpanBatches {
+impl<Span: Send + 'static> SpanBatches<Span> {
     /// Starts the exporting thread, which sends each batch with `send`.
-    pub(crate) fn new(mut send: SendSpans) -> std::io::Result<SpanBatches> {
-        let (to_exporter, messages) = channel::<ToExporter>();
+    pub(crate) fn new(mut send: SendSpans<Span>) -> std::io::Result<SpanBatches<Span>> {
+        let (to_exporter, messages) = channel::<ToExporter<Span>>();
         let waiting = Arc::new(AtomicUsize::new(0));
         let waiting_in_thread = Arc::clone(&waiting);
         let batch = Arc::new(Mutex::new(Vec::with_capacity(SPANS_PER_EXPORT)));
@@ -195,8 +197,12 @@ impl SpanBatches {
 mod tests {
     use super::*;
 
+    /// A span of the tests.
+    #[derive(Debug)]
+    struct Span;
+
     /// Batches that record the size of every batch they are asked to send.
-    fn batches_with_sizes() -> (SpanBatches, Arc<Mutex<Vec<usize>>>) {
+    fn batches_with_sizes() -> (SpanBatches<Span>, Arc<Mutex<Vec<usize>>>) {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&sizes);
         let batches = SpanBatches::new(Box::new(move |spans: Vec<Span>| {
@@ -211,7 +217,7 @@ mod tests {
     fn full_batches_leave_at_once_and_the_rest_at_shutdown() {
         let (batches, sizes) = batches_with_sizes();
         for _ in 0..600 {
-            batches.push(Span::default());
+            batches.push(Span);
         }
         batches
             .shutdown_within(Duration::from_secs(30))
@@ -231,7 +237,7 @@ mod tests {
     fn a_batch_that_is_not_full_leaves_after_the_delay() {
         let (batches, sizes) = batches_with_sizes();
         for _ in 0..3 {
-            batches.push(Span::default());
+            batches.push(Span);
         }
         // Without a flush: the exporting thread sends it after
         // SPAN_EXPORT_DELAY (generous bound: 20 times that).
@@ -251,7 +257,7 @@ mod tests {
             Err("collector refused".to_string())
         }))
         .expect("exporting thread");
-        batches.push(Span::default());
+        batches.push(Span);
         assert_eq!(
             batches.shutdown_within(Duration::from_secs(30)),
             Err("collector refused".to_string())
