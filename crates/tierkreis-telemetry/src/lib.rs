@@ -22,15 +22,16 @@
 //!   (counters of new lanes).
 //!
 //! Spans carry the recorded times, so they are exact however late they are
-//! exported. Each is built once, when it ends, directly as the OTLP
-//! protobuf message of the `opentelemetry-proto` crate (not through the
-//! SDK's tracer, whose span objects and conversions cost a 1,000-task run
-//! more than 5%), on the timeline's recorder thread as its batches of lines
-//! arrive; an exporting thread encodes and sends them while the run goes
-//! on, every 256 ended spans (a batch not full leaves after 500 ms without
-//! a full one; see the `span_batches` module): when the run is over only
-//! the last few spans and the metrics are left to send, both at once. The
-//! metrics go through the SDK's meter provider and OTLP metric exporter.
+//! exported. Each is written once, when it ends, straight into the OTLP
+//! protobuf bytes of the `opentelemetry-proto` crate's `Span` message (see
+//! `span_encoding`; not through the SDK's tracer, whose span objects and
+//! conversions cost a 1,000-task run more than 5%), on the timeline's
+//! recorder thread as its batches of lines arrive; an exporting thread
+//! sends them while the run goes on, every 256 ended spans (a batch not
+//! full leaves after 500 ms without a full one; see the `span_batches`
+//! module): when the run is over only the last few spans and the metrics
+//! are left to send, both at once. The metrics go through the SDK's meter
+//! provider and OTLP metric exporter.
 
 mod http_client;
 mod span_batches;
@@ -108,11 +109,12 @@ fn trace_request_sender(
         ..Default::default()
     };
     let headers = http_client::trace_headers_from_environment();
+    let mut connection = http_client::KeptConnection::default();
     Box::new(move |spans: Vec<EncodedSpan>| {
         let request = span_encoding::trace_request(&resource, &schema_url, &scope, &spans);
         drop(spans);
         client
-            .post_protobuf(&traces, &headers, request)
+            .post_protobuf(&mut connection, &traces, &headers, request)
             .map_err(|e| e.to_string())
     })
 }
