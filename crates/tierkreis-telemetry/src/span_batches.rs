@@ -1,22 +1,17 @@
-//! The span processor of the export: ended spans are gathered in batches of
-//! [`SPANS_PER_EXPORT`] and each full batch goes to an exporting thread, so
-//! spans leave while the run goes on; a batch that is not full leaves when
-//! no full one came for [`SPAN_EXPORT_DELAY`]. It exists instead of the SDK's
-//! `BatchSpanProcessor` because that one allocates and touches its whole
-//! bounded queue (~0.4 KiB a slot) when it is built, on the run's critical
-//! path, and drops the spans of a burst longer than that queue; here memory
-//! grows with the spans waiting, up to [`MAX_SPANS_WAITING`].
+//! The batching of the export's spans: finished spans (already encoded as
+//! OTLP protobuf, see `span_encoding`) are gathered in batches of [`SPANS_PER_EXPORT`] and
+//! each full batch goes to an exporting thread, so spans leave while the
+//! run goes on; a batch that is not full leaves when no full one came for
+//! [`SPAN_EXPORT_DELAY`]. It exists because the SDK's tracer pipeline
+//! (`Span` objects, `SpanData`, its `BatchSpanProcessor` and the exporter's
+//! regrouping) cost about 9 µs of CPU a span, more than the 5% a run may
+//! pay; memory grows with the spans waiting, up to [`MAX_SPANS_WAITING`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-use opentelemetry::Context;
-use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
-use opentelemetry_sdk::Resource;
 
 /// Ended spans per export request: small enough that a busy run's spans
 /// leave in several requests while it goes on, not all at its end.
@@ -29,55 +24,47 @@ pub(crate) const SPAN_EXPORT_DELAY: Duration = Duration::from_millis(500);
 /// are dropped (with one warning) when the collector cannot keep up.
 pub(crate) const MAX_SPANS_WAITING: usize = 256 * 1024;
 
+/// Sends one batch of spans (one OTLP request); an error says why not.
+pub(crate) type SendSpans<Span> = Box<dyn FnMut(Vec<Span>) -> Result<(), String> + Send>;
+
 /// What the exporting thread is asked to do.
-enum ToExporter {
-    Batch(Vec<SpanData>),
+enum ToExporter<Span> {
+    Batch(Vec<Span>),
     /// Answer once every batch sent before is exported: with the first
     /// export error since the last flush, if any.
-    Flush(SyncSender<OTelSdkResult>),
-    Resource(Resource),
+    Flush(SyncSender<Result<(), String>>),
 }
 
 /// Batches ended spans and hands them to an exporting thread.
 #[derive(Debug)]
-pub(crate) struct SpanBatches {
+pub(crate) struct SpanBatches<Span> {
     /// The batch being filled (the exporting thread takes it when it is
     /// not full after [`SPAN_EXPORT_DELAY`]).
-    batch: Arc<Mutex<Vec<SpanData>>>,
-    to_exporter: Mutex<Option<Sender<ToExporter>>>,
+    batch: Arc<Mutex<Vec<Span>>>,
+    to_exporter: Mutex<Option<Sender<ToExporter<Span>>>>,
     exporter_thread: Mutex<Option<JoinHandle<()>>>,
     /// Spans handed to the exporting thread and not yet exported.
     waiting: Arc<AtomicUsize>,
     dropped: AtomicUsize,
 }
 
-impl std::fmt::Debug for ToExporter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ToExporter::Batch(spans) => write!(f, "Batch({} spans)", spans.len()),
-            ToExporter::Flush(_) => f.write_str("Flush"),
-            ToExporter::Resource(_) => f.write_str("Resource"),
-        }
-    }
-}
-
-/// Exports `spans` on this thread; keeps the first error for the next flush.
-fn export_now<E: SpanExporter>(
-    exporter: &E,
-    spans: Vec<SpanData>,
-    first_error: &mut Option<OTelSdkError>,
+/// Sends `spans` on this thread; keeps the first error for the next flush.
+fn export_now<Span>(
+    send: &mut SendSpans<Span>,
+    spans: Vec<Span>,
+    first_error: &mut Option<String>,
 ) {
     let count = spans.len();
-    if let Err(e) = futures_executor::block_on(exporter.export(spans)) {
+    if let Err(e) = send(spans) {
         tracing::warn!(error = %e, spans = count, "could not export spans");
         first_error.get_or_insert(e);
     }
 }
 
-impl SpanBatches {
-    /// Starts the exporting thread around `exporter`.
-    pub(crate) fn new<E: SpanExporter + 'static>(mut exporter: E) -> std::io::Result<SpanBatches> {
-        let (to_exporter, messages) = channel::<ToExporter>();
+impl<Span: Send + 'static> SpanBatches<Span> {
+    /// Starts the exporting thread, which sends each batch with `send`.
+    pub(crate) fn new(mut send: SendSpans<Span>) -> std::io::Result<SpanBatches<Span>> {
+        let (to_exporter, messages) = channel::<ToExporter<Span>>();
         let waiting = Arc::new(AtomicUsize::new(0));
         let waiting_in_thread = Arc::clone(&waiting);
         let batch = Arc::new(Mutex::new(Vec::with_capacity(SPANS_PER_EXPORT)));
@@ -85,30 +72,28 @@ impl SpanBatches {
         let exporter_thread = std::thread::Builder::new()
             .name("tkr-otlp-spans".to_string())
             .spawn(move || {
-                let mut first_error: Option<OTelSdkError> = None;
+                let mut first_error: Option<String> = None;
                 loop {
                     match messages.recv_timeout(SPAN_EXPORT_DELAY) {
                         Ok(ToExporter::Batch(spans)) => {
                             let count = spans.len();
-                            export_now(&exporter, spans, &mut first_error);
+                            export_now(&mut send, spans, &mut first_error);
                             waiting_in_thread.fetch_sub(count, Ordering::AcqRel);
                         }
                         Ok(ToExporter::Flush(answer)) => {
                             let _ = answer.send(first_error.take().map_or(Ok(()), Err));
                         }
-                        Ok(ToExporter::Resource(resource)) => exporter.set_resource(&resource),
                         Err(RecvTimeoutError::Timeout) => {
                             let partial = std::mem::take(
                                 &mut *batch_in_thread.lock().unwrap_or_else(|e| e.into_inner()),
                             );
                             if !partial.is_empty() {
-                                export_now(&exporter, partial, &mut first_error);
+                                export_now(&mut send, partial, &mut first_error);
                             }
                         }
                         Err(RecvTimeoutError::Disconnected) => break,
                     }
                 }
-                let _ = exporter.shutdown();
             })?;
         Ok(SpanBatches {
             batch,
@@ -119,9 +104,22 @@ impl SpanBatches {
         })
     }
 
+    /// Adds an ended span; a full batch goes to the exporting thread.
+    pub(crate) fn push(&self, span: Span) {
+        let full = {
+            let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
+            batch.push(span);
+            (batch.len() >= SPANS_PER_EXPORT)
+                .then(|| std::mem::replace(&mut *batch, Vec::with_capacity(SPANS_PER_EXPORT)))
+        };
+        if let Some(full) = full {
+            self.hand_over(full);
+        }
+    }
+
     /// Hands `spans` to the exporting thread (or drops them when too many
     /// wait already, or the thread is gone).
-    fn hand_over(&self, spans: Vec<SpanData>) {
+    fn hand_over(&self, spans: Vec<Span>) {
         let count = spans.len();
         if self.waiting.load(Ordering::Acquire) + count > MAX_SPANS_WAITING {
             if self.dropped.fetch_add(count, Ordering::Relaxed) == 0 {
@@ -143,7 +141,7 @@ impl SpanBatches {
 
     /// Sends the partial batch and waits until everything handed over is
     /// exported (at most `timeout`).
-    fn flush_within(&self, timeout: Duration) -> OTelSdkResult {
+    fn flush_within(&self, timeout: Duration) -> Result<(), String> {
         let partial = std::mem::take(&mut *self.batch.lock().unwrap_or_else(|e| e.into_inner()));
         if !partial.is_empty() {
             self.hand_over(partial);
@@ -152,52 +150,30 @@ impl SpanBatches {
         {
             let sender = self.to_exporter.lock().unwrap_or_else(|e| e.into_inner());
             let Some(sender) = sender.as_ref() else {
-                return Err(OTelSdkError::AlreadyShutdown);
+                return Err("the span export is already shut down".to_string());
             };
             if sender.send(ToExporter::Flush(answer)).is_err() {
-                return Err(OTelSdkError::InternalFailure(
-                    "the span exporting thread is gone".to_string(),
-                ));
+                return Err("the span exporting thread is gone".to_string());
             }
         }
         answered
             .recv_timeout(timeout)
-            .map_err(|_| OTelSdkError::Timeout(timeout))?
-    }
-}
-
-impl SpanProcessor for SpanBatches {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
-
-    fn on_end(&self, span: SpanData) {
-        let full = {
-            let mut batch = self.batch.lock().unwrap_or_else(|e| e.into_inner());
-            batch.push(span);
-            (batch.len() >= SPANS_PER_EXPORT)
-                .then(|| std::mem::replace(&mut *batch, Vec::with_capacity(SPANS_PER_EXPORT)))
-        };
-        if let Some(full) = full {
-            self.hand_over(full);
-        }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.flush_within(Duration::from_secs(30))
+            .map_err(|_| format!("the span export took more than {timeout:?}"))?
     }
 
     /// Exports what is left, then ends the exporting thread; a second call
-    /// answers [`OTelSdkError::AlreadyShutdown`].
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+    /// answers an error (already shut down).
+    pub(crate) fn shutdown_within(&self, timeout: Duration) -> Result<(), String> {
         let flushed = self.flush_within(timeout);
-        if let Err(OTelSdkError::AlreadyShutdown) = flushed {
+        let sender = self
+            .to_exporter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if sender.is_none() {
             return flushed;
         }
-        drop(
-            self.to_exporter
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(),
-        );
+        drop(sender);
         let thread = self
             .exporter_thread
             .lock()
@@ -215,76 +191,76 @@ impl SpanProcessor for SpanBatches {
         }
         flushed
     }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        let sender = self.to_exporter.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = sender.as_ref() {
-            let _ = sender.send(ToExporter::Resource(resource.clone()));
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
-    use opentelemetry_sdk::trace::SdkTracerProvider;
 
-    /// Records the size of every batch it is asked to export.
-    #[derive(Debug, Clone, Default)]
-    struct BatchSizes(Arc<Mutex<Vec<usize>>>);
+    /// A span of the tests.
+    #[derive(Debug)]
+    struct Span;
 
-    impl SpanExporter for BatchSizes {
-        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-            self.0.lock().expect("lock").push(batch.len());
+    /// Batches that record the size of every batch they are asked to send.
+    fn batches_with_sizes() -> (SpanBatches<Span>, Arc<Mutex<Vec<usize>>>) {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&sizes);
+        let batches = SpanBatches::new(Box::new(move |spans: Vec<Span>| {
+            seen.lock().expect("lock").push(spans.len());
             Ok(())
-        }
-    }
-
-    fn provider_with(sizes: &BatchSizes) -> SdkTracerProvider {
-        SdkTracerProvider::builder()
-            .with_span_processor(SpanBatches::new(sizes.clone()).expect("exporting thread"))
-            .build()
+        }))
+        .expect("exporting thread");
+        (batches, sizes)
     }
 
     #[test]
     fn full_batches_leave_at_once_and_the_rest_at_shutdown() {
-        let sizes = BatchSizes::default();
-        let provider = provider_with(&sizes);
-        let tracer = provider.tracer("test");
+        let (batches, sizes) = batches_with_sizes();
         for _ in 0..600 {
-            tracer.in_span("task", |_| {});
+            batches.push(Span);
         }
-        provider.shutdown().expect("shutdown");
+        batches
+            .shutdown_within(Duration::from_secs(30))
+            .expect("shutdown");
         // [256, 256, 88], unless a stalled machine let the delay pass
         // between two spans (then a partial batch leaves early).
-        let sizes = sizes.0.lock().expect("lock").clone();
+        let sizes = sizes.lock().expect("lock").clone();
         assert_eq!(sizes.iter().sum::<usize>(), 600, "{sizes:?}");
         assert!(
             sizes.len() >= 3 && sizes.iter().all(|&n| n <= SPANS_PER_EXPORT),
             "{sizes:?}"
         );
-        assert!(matches!(
-            provider.shutdown(),
-            Err(OTelSdkError::AlreadyShutdown)
-        ));
+        assert!(batches.shutdown_within(Duration::from_secs(1)).is_err());
     }
 
     #[test]
     fn a_batch_that_is_not_full_leaves_after_the_delay() {
-        let sizes = BatchSizes::default();
-        let provider = provider_with(&sizes);
-        let tracer = provider.tracer("test");
+        let (batches, sizes) = batches_with_sizes();
         for _ in 0..3 {
-            tracer.in_span("task", |_| {});
+            batches.push(Span);
         }
         // Without a flush: the exporting thread sends it after
         // SPAN_EXPORT_DELAY (generous bound: 20 times that).
         let deadline = std::time::Instant::now() + SPAN_EXPORT_DELAY * 20;
-        while sizes.0.lock().expect("lock").is_empty() && std::time::Instant::now() < deadline {
+        while sizes.lock().expect("lock").is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert_eq!(*sizes.0.lock().expect("lock"), vec![3]);
-        provider.shutdown().expect("shutdown");
+        assert_eq!(*sizes.lock().expect("lock"), vec![3]);
+        batches
+            .shutdown_within(Duration::from_secs(30))
+            .expect("shutdown");
+    }
+
+    #[test]
+    fn a_failed_send_is_answered_at_shutdown() {
+        let batches = SpanBatches::new(Box::new(|_spans: Vec<Span>| {
+            Err("collector refused".to_string())
+        }))
+        .expect("exporting thread");
+        batches.push(Span);
+        assert_eq!(
+            batches.shutdown_within(Duration::from_secs(30)),
+            Err("collector refused".to_string())
+        );
     }
 }
