@@ -172,8 +172,6 @@ pub struct RunOptions {
     pub timeline_sinks: Vec<Arc<dyn crate::timeline::TimelineSink>>,
 }
 
-/// Gives the retry policy of task `worker.function`.
-
 impl std::fmt::Debug for RunOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunOptions")
