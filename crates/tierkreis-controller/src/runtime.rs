@@ -168,7 +168,8 @@ pub struct RunOptions {
     /// [`crate::timeline`]); on in `tkr run`.
     pub record_timeline: bool,
     /// Where the timeline's lines go besides the file (the OpenTelemetry
-    /// export); only while `record_timeline` is on.
+    /// export); only while `record_timeline` is on. With in-memory
+    /// storage and no sink the timeline is not recorded at all.
     pub timeline_sinks: Vec<Arc<dyn crate::timeline::TimelineSink>>,
 }
 
@@ -275,7 +276,10 @@ pub fn run_with_options(
     std::thread::scope(|threads| {
         // The timeline recorder: the senders (in `events`, cloned by the
         // executors) may outlive the run, so it ends on an explicit message.
-        let timeline = options.record_timeline.then(|| {
+        // A timeline nobody can read is not recorded: a run whose storage
+        // has no folder on disk (in memory) and no sink to hand it to.
+        let readable = storage.workflow_dir().is_dir() || !options.timeline_sinks.is_empty();
+        let timeline = (options.record_timeline && readable).then(|| {
             let (sender, queue) = crate::timeline::recorder_channel();
             let storage = Arc::clone(&storage);
             let sinks = options.timeline_sinks.clone();

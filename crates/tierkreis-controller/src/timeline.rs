@@ -160,3 +160,83 @@ pub(crate) fn record_until_end(
         sink.run_over();
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use indexmap::IndexMap;
+    use tierkreis_storage::timeline::{timeline_path, TimelineLine};
+    use tierkreis_storage::{
+        ControllerStorage, FileControllerStorage, MemoryControllerStorage, MemoryFiles,
+    };
+    use uuid::Uuid;
+
+    use super::TimelineSink;
+    use crate::executor::test_support::one_task_graph;
+    use crate::executor::BuiltinExecutor;
+    use crate::runtime::{run_with_options, start_workflow, RunEventChannel, RunOptions};
+
+    #[derive(Debug, Default)]
+    struct CountingSink {
+        lines: Mutex<usize>,
+    }
+
+    impl TimelineSink for CountingSink {
+        fn run_begins(&self, _: &str, _: Option<&str>) {}
+        fn record(&self, lines: &[TimelineLine]) {
+            *self.lines.lock().unwrap() += lines.len();
+        }
+        fn run_over(&self) {}
+    }
+
+    fn run(storage: Arc<dyn ControllerStorage>, sinks: Vec<Arc<dyn TimelineSink>>) {
+        let graph = one_task_graph("builtins.iadd", "1");
+        start_workflow(storage.as_ref(), &graph, &IndexMap::new()).unwrap();
+        let options = RunOptions {
+            record_timeline: true,
+            timeline_sinks: sinks,
+            ..RunOptions::default()
+        };
+        let mut executor = BuiltinExecutor::default();
+        run_with_options(
+            storage,
+            &options,
+            &mut executor,
+            &mut |_| {},
+            RunEventChannel::new(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_timeline_is_recorded_where_it_can_be_read_and_only_there() {
+        // On disk: the file.
+        let dir = tempfile::tempdir().unwrap();
+        let on_disk: Arc<dyn ControllerStorage> = Arc::new(FileControllerStorage::new(
+            dir.path(),
+            Uuid::from_u128(1),
+            None,
+        ));
+        run(on_disk.clone(), Vec::new());
+        assert!(on_disk.exists(&timeline_path(on_disk.as_ref())));
+        // In memory with nobody to read it: nothing is recorded.
+        let in_memory: Arc<dyn ControllerStorage> = Arc::new(MemoryControllerStorage::new(
+            MemoryFiles::default(),
+            Uuid::from_u128(2),
+            None,
+        ));
+        run(in_memory.clone(), Vec::new());
+        assert!(!in_memory.exists(&timeline_path(in_memory.as_ref())));
+        // In memory with a sink (the OpenTelemetry export): the sink gets the lines.
+        let sink = Arc::new(CountingSink::default());
+        let in_memory: Arc<dyn ControllerStorage> = Arc::new(MemoryControllerStorage::new(
+            MemoryFiles::default(),
+            Uuid::from_u128(3),
+            None,
+        ));
+        run(in_memory, vec![sink.clone() as Arc<dyn TimelineSink>]);
+        assert!(*sink.lines.lock().unwrap() > 0, "the sink got no lines");
+    }
+}
