@@ -6,32 +6,46 @@
 //! worker writes `str(err)` there, its output is appended there) and
 //! `_error` is created after it by whoever saw the process fail. The
 //! controller's own message (an exit status, a lost batch job, a timeout) is
-//! appended to what is there, on lines of its own, and `_error` comes last:
-//! a reader that sees the marker finds the whole text.
+//! appended to what is there, on lines of its own (or, in a node with no log
+//! yet, written alone as the reference writes an error), and `_error` comes
+//! last: a reader that sees the marker finds the whole text.
 
 use tierkreis_core::Loc;
 
 use crate::worker::error_lines;
 use crate::{ControllerStorage, StorageError};
 
-/// Appends `message` to the node log of the task at `loc`, on lines of its
-/// own as the worker SDK's `append_error` writes them (after a line break
-/// when the log ends mid-line, as a worker's error text may), then creates
-/// the node's `_error` marker. When the text cannot be written no marker is
-/// created, so the failure is never recorded without its reason.
+/// Records the failure of the task at `loc` with `message`, then creates
+/// the node's `_error` marker. A node without a log gets the message as the
+/// reference's worker writes its error (`write_error`: the text alone, no
+/// line break added), so a failed builtin's `logs` reads as the
+/// reference's; a node with a log gets it appended on lines of its own, as
+/// the worker SDK's `append_error` writes them (after a line break when the
+/// log ends mid-line, as a worker's error text may). When the text cannot
+/// be written no marker is created, so the failure is never recorded
+/// without its reason.
 pub fn record_task_failure(
     storage: &dyn ControllerStorage,
     loc: &Loc,
     message: &str,
 ) -> Result<(), StorageError> {
     let log = storage.worker_logs_path(loc);
-    // Only whether the log ends mid-line matters to where the text starts.
     let before = match storage.read(&log) {
-        Ok(bytes) if bytes.last().is_some_and(|b| *b != b'\n') => "mid-line",
-        _ => "",
+        Ok(bytes) => bytes,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(e),
     };
-    let text = error_lines(before, message.trim_end());
-    storage.append(&log, text.as_bytes())?;
+    if before.is_empty() {
+        storage.write(&log, message.trim_end().as_bytes())?;
+    } else {
+        // Only whether the log ends mid-line matters to where the text starts.
+        let ends_mid_line = before.last().is_some_and(|b| *b != b'\n');
+        let text = error_lines(
+            if ends_mid_line { "mid-line" } else { "" },
+            message.trim_end(),
+        );
+        storage.append(&log, text.as_bytes())?;
+    }
     storage.mark_node_error(loc)
 }
 
@@ -66,11 +80,11 @@ mod tests {
     }
 
     #[test]
-    fn a_node_without_a_log_gets_the_message_alone() {
+    fn a_node_without_a_log_gets_the_message_alone_as_the_reference_writes_it() {
         let dir = tempfile::tempdir().unwrap();
         let storage = FileControllerStorage::new(dir.path(), Uuid::nil(), None);
-        record_task_failure(&storage, &task(), "job 12 was cancelled").unwrap();
-        assert_eq!(log_text(&storage), "job 12 was cancelled\n");
+        record_task_failure(&storage, &task(), "job 12 was cancelled\n").unwrap();
+        assert_eq!(log_text(&storage), "job 12 was cancelled");
         assert!(storage.node_has_error(&task()));
     }
 

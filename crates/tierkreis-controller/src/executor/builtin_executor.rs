@@ -352,6 +352,6 @@ mod tests {
         .unwrap();
         assert!(matches!(outcome, Outcome::Failed(_)), "{outcome:?}");
         let text = st.read_errors(&Loc::root().n(1)).unwrap();
-        assert_eq!(text, "sleep length must be non-negative\n");
+        assert_eq!(text, "sleep length must be non-negative");
     }
 }
