@@ -364,14 +364,18 @@ fn pictures_test(chromium: &Path) -> Result<(), Failed> {
     // accumulated energy per iteration, in the loop's view.
     let loop_loc = "-.N4";
     b.navigate(&format!("{base}/#/w/{fold}/{loop_loc}"));
-    b.wait_for(
+    // One read of the drawn plot: its points and its caption together (a
+    // live update may redraw the plot between two separate reads).
+    let drawn = b.wait_for(
         "the loop's trace plot",
-        "document.querySelector(\".trace-plot [data-series='accum'] path.line\") !== null",
+        "(() => { const plot = document.querySelector('.trace-plot'); \
+           if (!plot || !plot.querySelector(\"[data-series='accum'] path.line\")) return null; \
+           const caption = plot.querySelector('.caption'); if (!caption) return null; \
+           return [[...plot.querySelectorAll(\"[data-series='accum'] circle title\")].map(t => t.textContent), \
+                   caption.textContent]; })()",
         Duration::from_secs(15),
     );
-    let accum = b.eval(
-        "[...document.querySelectorAll(\".trace-plot [data-series='accum'] circle title\")].map(t => t.textContent)",
-    );
+    let accum = drawn[0].clone();
     assert_eq!(
         accum,
         serde_json::json!([
@@ -382,7 +386,7 @@ fn pictures_test(chromium: &Path) -> Result<(), Failed> {
         ]),
         "the trace of the fold over the sweep's expectations"
     );
-    let other = b.eval("document.querySelector('.trace-plot .caption').textContent");
+    let other = drawn[1].clone();
     // The loop node's details in its parent's graph plot the same trace.
     b.navigate(&format!("{base}/#/w/{fold}"));
     b.wait_for(
