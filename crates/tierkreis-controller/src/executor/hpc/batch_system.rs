@@ -80,7 +80,9 @@ impl Commands {
             let mut l = program.to_string();
             for a in args {
                 l.push(' ');
-                l.push_str(&crate::executor::process::quote_for_display(a.as_ref()));
+                l.push_str(&crate::executor::worker_process::quote_for_display(
+                    a.as_ref(),
+                ));
             }
             l
         };

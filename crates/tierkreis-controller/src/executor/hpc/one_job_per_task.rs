@@ -19,7 +19,7 @@ use crate::executor::config::batch::HpcConfig;
 use crate::executor::config::{ExecutorKind, WorkerKind};
 use crate::executor::contract::{Executor, LaunchError, TaskEventSender};
 use crate::executor::discovery::Discovery;
-use crate::executor::process::build_spec;
+use crate::executor::worker_process::build_spec;
 use crate::scheduler::ReadyTask;
 
 /// Options of the batch-job executor.

@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 use super::batch_system::BatchSystem;
 use super::job::JobSpec;
-use crate::executor::process::shell_quote;
+use crate::executor::worker_process::shell_quote;
 
 /// In the node's folder: the exit status of a worker that left neither
 /// `_done` nor `_error`, written by the job script just before it creates

@@ -19,10 +19,7 @@ use tierkreis_storage::ControllerStorage;
 
 use crate::executor::contract::{Executor, LaunchError, TaskEventSender};
 use crate::executor::discovery::{Discovery, LaunchPlan};
-pub(crate) use crate::executor::worker_process::{
-    build_spec, quote_for_display, shell_quote, ServedInWorkerJob,
-};
-use crate::executor::worker_process::{write_debug_data, Job};
+use crate::executor::worker_process::{build_spec, write_debug_data, Job, ServedInWorkerJob};
 use crate::scheduler::ReadyTask;
 use pool::{Pool, State};
 
@@ -335,6 +332,7 @@ mod tests {
     use super::*;
     use crate::executor::worker_process::command::worker_env;
     use crate::executor::worker_process::Spec;
+    use crate::executor::worker_process::{quote_for_display, shell_quote};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use tierkreis_core::WorkerCallArgs;

@@ -21,7 +21,8 @@ use super::mailbox::{
 use crate::executor::config::ExecutorConfig;
 use crate::executor::contract::{Executor, LaunchError, RunEventChannel};
 use crate::executor::discovery::Discovery;
-use crate::executor::process::{ProcessExecutor, ProcessOptions, ServedInWorkerJob};
+use crate::executor::process::{ProcessExecutor, ProcessOptions};
+use crate::executor::worker_process::ServedInWorkerJob;
 use crate::scheduler::ReadyTask;
 
 /// The shortest wait between two looks at the inbox (after activity).
