@@ -151,6 +151,7 @@ pub(crate) fn conclude(
             ),
         )
     } else if storage.node_has_error(loc) {
+        restore_lost_stderr(job, tail);
         let message = storage
             .read_errors(loc)
             .unwrap_or_else(|e| format!("{who} failed (its error text is unreadable: {e})"));
@@ -214,6 +215,45 @@ pub(crate) fn conclude(
     Err(TaskFailure::new(kind, message))
 }
 
+/// Heading of the stderr lines put back by [`restore_lost_stderr`].
+const RESTORED_STDERR_HEADING: &str =
+    "tkr: the worker rewrote this log as it failed; the last lines of its stderr:";
+
+/// The reference's `Worker` writes its error text over the node log ("w+")
+/// while the process's output is still being appended to it, so what the
+/// process printed before (the traceback that names the exception) can be
+/// lost, depending on which came first. When the log no longer holds the
+/// last line of the process's stderr, that stderr's last lines go back at
+/// its end, under a heading, so `tkr errors` and the web view still find
+/// the exception.
+fn restore_lost_stderr(job: &Job, tail: &VecDeque<String>) {
+    let Some(last) = tail.iter().rev().find(|l| !l.trim().is_empty()) else {
+        return;
+    };
+    let storage = job.storage.as_ref();
+    let log = storage.worker_logs_path(&job.loc);
+    let text = match storage.read(&log) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
+    if text.contains(last.as_str()) {
+        return;
+    }
+    let mut restored = String::new();
+    if !text.is_empty() && !text.ends_with('\n') {
+        restored.push('\n');
+    }
+    restored.push_str(RESTORED_STDERR_HEADING);
+    restored.push('\n');
+    for line in tail {
+        restored.push_str(line);
+        restored.push('\n');
+    }
+    if let Err(e) = storage.append(&log, restored.as_bytes()) {
+        tracing::warn!(loc = %job.loc, error = %e, "cannot put a failed task's stderr back in its log");
+    }
+}
+
 /// The failure message when a declared output of `job` is missing, naming
 /// the ports and the worker; `None` when every declared output exists.
 pub(crate) fn missing_outputs_message(job: &Job, who: &str) -> Option<String> {
@@ -257,5 +297,85 @@ pub(crate) fn fail(job: &Job, message: &str) {
     if let Err(e) = tierkreis_storage::record_task_failure(job.storage.as_ref(), &job.loc, message)
     {
         tracing::error!(loc = %job.loc, error = %e, "cannot record a task's failure");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Arc;
+
+    use tierkreis_core::Loc;
+    use tierkreis_storage::{ControllerStorage, MemoryControllerStorage, MemoryFiles};
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::executor::config::WorkerKind;
+    use crate::executor::contract::RunEventChannel;
+    use crate::executor::worker_process::Spec;
+
+    fn job(storage: Arc<dyn ControllerStorage>) -> Job {
+        Job {
+            loc: Loc::root().n(1),
+            worker: "pyw".to_string(),
+            kind: WorkerKind::Python,
+            spec: Spec {
+                program: "python3".into(),
+                args: Vec::new(),
+                cwd: None,
+                env: Default::default(),
+                stdin: None,
+                stdout: None,
+                stdin_pipe: false,
+            },
+            timeout: None,
+            memory_limit: None,
+            outputs: Vec::new(),
+            call_args_path: "call_args".into(),
+            warm: None,
+            storage,
+            events: RunEventChannel::new().events.clone(),
+            served_in: None,
+        }
+    }
+
+    fn stderr_tail() -> VecDeque<String> {
+        [
+            "before boom",
+            "Traceback (most recent call last):",
+            "  File \"main.py\", line 9, in boom",
+            "ValueError: boom on element 3",
+        ]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+    }
+
+    #[test]
+    fn stderr_lost_to_the_workers_rewrite_goes_back_in_the_log() {
+        let storage: Arc<dyn ControllerStorage> = Arc::new(MemoryControllerStorage::new(
+            MemoryFiles::default(),
+            Uuid::nil(),
+            None,
+        ));
+        let job = job(storage.clone());
+        let log = storage.worker_logs_path(&job.loc);
+        // The worker's "w+" came after the traceback was pumped: only its
+        // error text and a later line are left.
+        storage.write(&log, b"boom on element 3").unwrap();
+        restore_lost_stderr(&job, &stderr_tail());
+        let text = String::from_utf8(storage.read(&log).unwrap()).unwrap();
+        assert!(text.starts_with("boom on element 3\n"), "{text}");
+        assert!(text.contains(RESTORED_STDERR_HEADING), "{text}");
+        assert!(text.ends_with("ValueError: boom on element 3\n"), "{text}");
+        // A log that kept the process's output is left alone.
+        let kept = "before boom\nTraceback (most recent call last):\n  File \"main.py\", line 9, in boom\nValueError: boom on element 3\nboom on element 3";
+        storage.write(&log, kept.as_bytes()).unwrap();
+        restore_lost_stderr(&job, &stderr_tail());
+        assert_eq!(
+            String::from_utf8(storage.read(&log).unwrap()).unwrap(),
+            kept
+        );
     }
 }
