@@ -73,6 +73,52 @@ pub fn reference_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("/opt/tierkreis-ref"), PathBuf::from)
 }
 
+/// Makes `dir` ready to be bound into the reference root by `run.sh --bind`.
+///
+/// `run.sh` mounts a bound folder once and keeps the mount. When the folder
+/// is deleted and made again at the same path (a fresh clone where the last
+/// one was, as CI does), that mount still shows the deleted folder, empty,
+/// and `run.sh` sees a mount already there: the command inside finds
+/// nothing. Such a stale mount (inside the root, on another inode than
+/// `dir`) is unmounted here, so `run.sh` binds the live folder. One caller
+/// at a time in this process; a live or missing mount is left as it is.
+pub fn unmount_stale_reference_bind(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let inside = reference_root().join(dir.strip_prefix("/").unwrap_or(dir));
+    let (Ok(host), Ok(bound)) = (std::fs::metadata(dir), std::fs::metadata(&inside)) else {
+        return Ok(());
+    };
+    if (host.dev(), host.ino()) == (bound.dev(), bound.ino()) {
+        return Ok(());
+    }
+    let is_mount = Command::new("mountpoint")
+        .arg("-q")
+        .arg(&inside)
+        .status()
+        .map_err(|e| format!("could not run mountpoint on {}: {e}", inside.display()))?
+        .success();
+    if !is_mount {
+        return Ok(());
+    }
+    let out = Command::new("umount")
+        .arg("-l")
+        .arg(&inside)
+        .output()
+        .map_err(|e| format!("could not run umount on {}: {e}", inside.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the reference root's mount {} shows a deleted folder, not {}, and umount failed: {}",
+            inside.display(),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
 /// `Ok(run.sh)` when the reference environment can be used (its `.ready`
 /// marker and `run.sh` exist), else why not.
 pub fn reference_availability() -> Result<PathBuf, String> {

@@ -227,10 +227,13 @@ impl Scratch {
     /// (`NAME=value`) set; the caller adds `tkr`'s arguments.
     pub fn tkr_in_reference(&self, env: &[String]) -> Command {
         let bin = Path::new(env!("CARGO_BIN_EXE_tkr"));
+        let bin_folder = bin.parent().expect("bin folder");
+        tierkreis_test_support::unmount_stale_reference_bind(bin_folder)
+            .unwrap_or_else(|why| panic!("{why}"));
         let mut c = Command::new("bash");
         c.arg(run_sh())
             .arg("--bind")
-            .arg(bin.parent().expect("bin folder"))
+            .arg(bin_folder)
             .arg("--")
             .arg("/usr/bin/env")
             .arg(format!("TKR_DIR={}", self.tkr_dir().display()))
