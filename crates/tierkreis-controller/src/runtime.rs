@@ -278,12 +278,15 @@ pub fn run_with_options(
         // executors) may outlive the run, so it ends on an explicit message.
         // A timeline nobody can read is not recorded: a run whose storage
         // has no folder on disk (in memory) and no sink to hand it to.
-        let readable = storage.workflow_dir().is_dir() || !options.timeline_sinks.is_empty();
+        // The file is written only where it can be read: on disk.
+        let on_disk = storage.workflow_dir().is_dir();
+        let readable = on_disk || !options.timeline_sinks.is_empty();
         let timeline = (options.record_timeline && readable).then(|| {
             let (sender, queue) = crate::timeline::recorder_channel();
             let storage = Arc::clone(&storage);
             let sinks = options.timeline_sinks.clone();
-            threads.spawn(move || crate::timeline::record_until_end(queue, storage, sinks));
+            threads
+                .spawn(move || crate::timeline::record_until_end(queue, storage, on_disk, sinks));
             sender.send(TimelineEvent::RunStarted {
                 resume: options.resume,
             });

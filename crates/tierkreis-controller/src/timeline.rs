@@ -86,12 +86,14 @@ const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The recorder thread's body: until [`RecorderMessage::End`] (or every
-/// sender is gone), append each batch of lines to the timeline file and
+/// sender is gone), append each batch of lines to the timeline file (when
+/// `write_file`: a run stored in memory has no file anyone could read) and
 /// hand it to the sinks. A write failure is logged once and recording
 /// continues for the sinks: a timeline is never a reason to fail a run.
 pub(crate) fn record_until_end(
     queue: Receiver<RecorderMessage>,
     storage: Arc<dyn ControllerStorage>,
+    write_file: bool,
     sinks: Vec<Arc<dyn TimelineSink>>,
 ) {
     let path = timeline_path(storage.as_ref());
@@ -107,7 +109,9 @@ pub(crate) fn record_until_end(
     // so little is left to do when the run ends.
     let has_sinks = !sinks.is_empty();
     let take = |line: TimelineLine, text: &mut String, lines: &mut Vec<TimelineLine>| {
-        text.push_str(&line.to_json_line());
+        if write_file {
+            text.push_str(&line.to_json_line());
+        }
         if has_sinks {
             lines.push(line);
         }
@@ -140,13 +144,12 @@ pub(crate) fn record_until_end(
         } else {
             (pause * 2).clamp(BUSY_PAUSE, BATCH_WINDOW)
         };
-        if text.is_empty() {
-            continue;
-        }
-        if let Err(e) = storage.append(&path, text.as_bytes()) {
-            if !warned {
-                tracing::warn!(path = %path.display(), error = %e, "cannot record the run's timeline");
-                warned = true;
+        if !text.is_empty() {
+            if let Err(e) = storage.append(&path, text.as_bytes()) {
+                if !warned {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot record the run's timeline");
+                    warned = true;
+                }
             }
         }
         if !lines.is_empty() {
@@ -236,7 +239,12 @@ mod tests {
             Uuid::from_u128(3),
             None,
         ));
-        run(in_memory, vec![sink.clone() as Arc<dyn TimelineSink>]);
+        run(
+            in_memory.clone(),
+            vec![sink.clone() as Arc<dyn TimelineSink>],
+        );
         assert!(*sink.lines.lock().unwrap() > 0, "the sink got no lines");
+        // ... and no file is written that nobody could read.
+        assert!(!in_memory.exists(&timeline_path(in_memory.as_ref())));
     }
 }
