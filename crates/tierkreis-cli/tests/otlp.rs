@@ -16,6 +16,7 @@ use common::{expect_code, run_uuid, tkr, write};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point, Metric};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
@@ -27,6 +28,8 @@ struct Received {
     /// The number of spans in each trace request, in order.
     spans_per_request: Vec<usize>,
     metric_names: BTreeSet<String>,
+    /// The metrics of the last metrics request (the run's final values).
+    last_metrics: Vec<Metric>,
     paths: Vec<String>,
 }
 
@@ -109,10 +112,12 @@ fn serve(stream: TcpStream, got: &Mutex<Received>) {
                 "/v1/metrics" => {
                     let request =
                         ExportMetricsServiceRequest::decode(body.as_slice()).expect("OTLP metrics");
+                    got.last_metrics.clear();
                     for resource in request.resource_metrics {
                         for scope in resource.scope_metrics {
                             got.metric_names
-                                .extend(scope.metrics.into_iter().map(|m| m.name));
+                                .extend(scope.metrics.iter().map(|m| m.name.clone()));
+                            got.last_metrics.extend(scope.metrics);
                         }
                     }
                 }
@@ -288,6 +293,46 @@ fn check_spans_of_every_task(got: &Received, wf: &Path, id: u128) {
             got.metric_names.contains(metric),
             "metric {metric}: {:?}",
             got.metric_names
+        );
+    }
+    // The final metrics: one finished attempt per task, counted under its
+    // function, and nothing left queued or running.
+    let metric = |name: &str| {
+        got.last_metrics
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.data.clone())
+            .unwrap_or_else(|| panic!("no {name} in the last metrics request"))
+    };
+    let Some(metric::Data::Histogram(durations)) = Some(metric("tierkreis.task.duration")) else {
+        panic!("tierkreis.task.duration is not a histogram")
+    };
+    let mut counted: BTreeMap<String, u64> = BTreeMap::new();
+    for point in &durations.data_points {
+        let function = point
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "tierkreis.function")
+            .and_then(|kv| match kv.value.clone()?.value? {
+                AnyValue::StringValue(v) => Some(v),
+                _ => None,
+            })
+            .expect("a function attribute");
+        *counted.entry(function).or_default() += point.count;
+    }
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for function in nodes.values() {
+        *expected.entry(function.clone()).or_default() += 1;
+    }
+    assert_eq!(counted, expected, "attempts counted per function");
+    for name in ["tierkreis.tasks.queued", "tierkreis.tasks.running"] {
+        let Some(metric::Data::Sum(sum)) = Some(metric(name)) else {
+            panic!("{name} is not a sum")
+        };
+        assert_eq!(
+            sum.data_points.first().and_then(|p| p.value),
+            Some(number_data_point::Value::AsInt(0)),
+            "{name} at the run's end"
         );
     }
 }

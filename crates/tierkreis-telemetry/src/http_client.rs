@@ -1,10 +1,10 @@
-//! The OTLP exporter's HTTP client: one plain HTTP/1.1 POST per export,
-//! with the standard library's sockets; the span batches share one kept
-//! connection (`KeptConnection`), the metrics' SDK exporter opens a fresh
-//! one per request. It exists so
-//! that exporting needs neither an async runtime nor a TLS stack in the
-//! build (2-core CI); an `https` endpoint is refused when the export is set
-//! up (send to a local collector over `http`).
+//! The OTLP exporter's HTTP client: plain HTTP/1.1 POSTs with the standard
+//! library's sockets, each on a connection kept for the next request of
+//! the same sender (`KeptConnection`: the span batches share one, the
+//! metrics another). It exists so that exporting needs neither an async
+//! runtime nor a TLS stack in the build (2-core CI); an `https` endpoint is
+//! refused when the export is set up (send to a local collector over
+//! `http`).
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use opentelemetry_http::{HttpClient, HttpError};
 
 /// An HTTP request that could not be completed.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +38,8 @@ pub enum HttpClientError {
     Status { uri: String, status: u16 },
 }
 
-/// Sends each request on a new connection and reads the whole response.
+/// Sends OTLP requests over plain HTTP/1.1, with `timeout` for connecting,
+/// writing and reading.
 #[derive(Debug, Clone)]
 pub struct PlainHttpClient {
     pub timeout: Duration,
@@ -163,20 +163,9 @@ impl PlainHttpClient {
         Ok(raw)
     }
 
-    fn post(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpClientError> {
-        let uri = request.uri().to_string();
-        let mut stream = self.connect(&request)?;
-        let raw =
-            Self::exchange(&mut stream, &request, false).map_err(|source| HttpClientError::Io {
-                uri: uri.clone(),
-                source,
-            })?;
-        parse_response(&raw).ok_or(HttpClientError::BadResponse { uri })
-    }
-
-    /// Like `post`, on `connection` when it is open (again on a new one if
-    /// the collector closed it meanwhile), and keeps the connection open
-    /// unless the collector says it closes it.
+    /// POSTs `request` on `connection` when it is open (again on a new one
+    /// if the collector closed it meanwhile), reads the whole response, and
+    /// keeps the connection open unless the collector says it closes it.
     fn post_kept(
         &self,
         connection: &mut KeptConnection,
@@ -249,20 +238,32 @@ impl PlainHttpClient {
     }
 }
 
-/// The extra headers of the trace requests, as the OpenTelemetry SDKs read
-/// them: `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, else
-/// `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,key2=value2`, values
-/// percent-encoded).
-pub(crate) fn trace_headers_from_environment() -> Vec<(String, String)> {
-    let value = std::env::var("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
-        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_HEADERS"))
-        .unwrap_or_default();
-    parse_headers(&value)
+/// What an OTLP request carries, for the variables named after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
 }
 
-/// `key=value` pairs separated by commas; pairs with an empty key or value
-/// are left out.
-fn parse_headers(value: &str) -> Vec<(String, String)> {
+/// The extra headers of `signal`'s requests, as the OpenTelemetry SDKs read
+/// them: `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (or `..._METRICS_HEADERS`),
+/// else `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,key2=value2`, values
+/// percent-encoded).
+pub(crate) fn headers_from_environment(signal: Signal) -> Vec<(String, String)> {
+    let specific = match signal {
+        Signal::Traces => "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        Signal::Metrics => "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+    };
+    let value = std::env::var(specific)
+        .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_HEADERS"))
+        .unwrap_or_default();
+    parse_key_value_list(&value)
+}
+
+/// `key=value` pairs separated by commas, values percent-encoded (the
+/// format of the SDKs' header and resource-attribute variables); pairs
+/// with an empty key or value are left out.
+pub(crate) fn parse_key_value_list(value: &str) -> Vec<(String, String)> {
     value
         .split_terminator(',')
         .filter_map(|pair| {
@@ -346,13 +347,6 @@ fn parse_response(raw: &[u8]) -> Option<Response<Bytes>> {
         body.to_vec()
     };
     builder.body(Bytes::from(body)).ok()
-}
-
-#[async_trait::async_trait]
-impl HttpClient for PlainHttpClient {
-    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        self.post(request).map_err(|e| Box::new(e) as HttpError)
-    }
 }
 
 #[cfg(test)]
@@ -455,12 +449,12 @@ mod tests {
     #[test]
     fn reads_headers_as_the_sdks_do() {
         assert_eq!(
-            parse_headers("api-key = a%20b ,empty=, =x,team=core"),
+            parse_key_value_list("api-key = a%20b ,empty=, =x,team=core"),
             vec![
                 ("api-key".to_string(), "a b".to_string()),
                 ("team".to_string(), "core".to_string())
             ]
         );
-        assert_eq!(parse_headers(""), vec![]);
+        assert_eq!(parse_key_value_list(""), vec![]);
     }
 }

@@ -30,10 +30,14 @@
 //! sends them while the run goes on, every 256 ended spans (a batch not
 //! full leaves after 500 ms without a full one; see the `span_batches`
 //! module): when the run is over only the last few spans and the metrics
-//! are left to send, both at once. The metrics go through the SDK's meter
-//! provider and OTLP metric exporter.
+//! are left to send, both at once. The metrics are counted by the export
+//! itself (`run_metrics`) and sent by the same thread every 10 s while the
+//! run goes on, and once at its end. No OpenTelemetry SDK is involved: the
+//! messages are the `opentelemetry-proto` crate's, so any collector reads
+//! them, and the cost stays within what a short run may pay.
 
 mod http_client;
+mod run_metrics;
 mod span_batches;
 mod span_encoding;
 
@@ -42,29 +46,27 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _, UpDownCounter};
-use opentelemetry::KeyValue;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
-use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
-use opentelemetry_sdk::Resource;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use tierkreis_controller::timeline::TimelineSink;
 use tierkreis_storage::timeline::{AttemptOutcome, TimelineEvent, TimelineLine};
 
 pub use http_client::{HttpClientError, PlainHttpClient};
 
+use http_client::{KeptConnection, Signal};
+use run_metrics::RunMetrics;
+
 /// The variable that turns the export on, as in every OpenTelemetry SDK.
 pub const ENDPOINT_VARIABLE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-use span_batches::SpanBatches;
+use span_batches::{PeriodicWork, SpanBatches};
 use span_encoding::{EncodedSpan, SpanWriter};
 
 /// How long one export request may take.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The name of the instrumentation scope and the service.
+/// The name of the instrumentation scope, and the service's unless the
+/// environment names it.
 const SCOPE_NAME: &str = "tierkreis-rs";
 
 /// The export could not be set up.
@@ -72,11 +74,11 @@ const SCOPE_NAME: &str = "tierkreis-rs";
 pub enum TelemetryError {
     #[error(transparent)]
     Endpoint(#[from] HttpClientError),
-    #[error("cannot build the OTLP {signal} exporter for {endpoint}: {message}")]
-    Exporter {
-        signal: &'static str,
+    #[error("cannot start the OTLP exporting thread for {endpoint}: {source}")]
+    ExportingThread {
         endpoint: String,
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -90,33 +92,112 @@ pub fn endpoint(flag: Option<&str>) -> Option<String> {
     })
 }
 
+/// The resource every request names, as the OpenTelemetry SDKs make it
+/// from the environment: the attributes of `OTEL_RESOURCE_ATTRIBUTES`
+/// (`key=value,...`), `service.name` from `OTEL_SERVICE_NAME`, else from
+/// those attributes, else `tierkreis-rs`, and the `telemetry.sdk.*`
+/// attributes naming this exporter.
+fn resource_from_environment() -> Resource {
+    resource_from(
+        &std::env::var("OTEL_RESOURCE_ATTRIBUTES").unwrap_or_default(),
+        std::env::var("OTEL_SERVICE_NAME").ok().as_deref(),
+    )
+}
+
+/// [`resource_from_environment`] for the variables' values.
+fn resource_from(listed: &str, service_name: Option<&str>) -> Resource {
+    let mut attributes: Vec<(String, String)> = http_client::parse_key_value_list(listed);
+    let service = service_name
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .or_else(|| {
+            attributes
+                .iter()
+                .find(|(key, _)| key == "service.name")
+                .map(|(_, name)| name.clone())
+        })
+        .unwrap_or_else(|| SCOPE_NAME.to_string());
+    attributes.retain(|(key, _)| key != "service.name" && !key.starts_with("telemetry.sdk."));
+    attributes.extend([
+        ("service.name".to_string(), service),
+        ("telemetry.sdk.language".to_string(), "rust".to_string()),
+        ("telemetry.sdk.name".to_string(), SCOPE_NAME.to_string()),
+        (
+            "telemetry.sdk.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+    ]);
+    attributes.sort();
+    Resource {
+        attributes: attributes
+            .iter()
+            .map(|(key, value)| run_metrics::text(key, value))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// The instrumentation scope of every request.
+fn scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: SCOPE_NAME.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        ..Default::default()
+    }
+}
+
 /// The function that sends one batch of spans as one OTLP/HTTP request to
 /// `traces` (on the exporting thread): the batch wrapped in the run's
 /// resource and scope.
 fn trace_request_sender(
     client: PlainHttpClient,
     traces: String,
-    resource: &Resource,
+    resource: Resource,
 ) -> span_batches::SendSpans<EncodedSpan> {
-    let resource_attributes = ResourceAttributesWithSchema::from(resource);
-    let resource = ProtoResource {
-        attributes: resource_attributes.attributes.0,
-        ..Default::default()
-    };
-    let schema_url = resource_attributes.schema_url.unwrap_or_default();
-    let scope = InstrumentationScope {
-        name: SCOPE_NAME.to_string(),
-        ..Default::default()
-    };
-    let headers = http_client::trace_headers_from_environment();
-    let mut connection = http_client::KeptConnection::default();
+    let scope = scope();
+    let headers = http_client::headers_from_environment(Signal::Traces);
+    let mut connection = KeptConnection::default();
     Box::new(move |spans: Vec<EncodedSpan>| {
-        let request = span_encoding::trace_request(&resource, &schema_url, &scope, &spans);
+        let request = span_encoding::trace_request(&resource, "", &scope, &spans);
         drop(spans);
         client
             .post_protobuf(&mut connection, &traces, &headers, request)
             .map_err(|e| e.to_string())
     })
+}
+
+/// Sends the run's metrics, as they stand, to the collector.
+#[derive(Debug)]
+struct MetricsSender {
+    client: PlainHttpClient,
+    url: String,
+    headers: Vec<(String, String)>,
+    resource: Resource,
+    scope: InstrumentationScope,
+    connection: Mutex<KeptConnection>,
+}
+
+impl MetricsSender {
+    /// One request with every metric of `state` as of now.
+    fn send(&self, state: &Mutex<ExportState>) -> Result<(), HttpClientError> {
+        let request = {
+            let state = state.lock().unwrap_or_else(|e| e.into_inner());
+            state.metrics.request(&self.resource, &self.scope, now_ns())
+        };
+        let mut connection = self.connection.lock().unwrap_or_else(|e| e.into_inner());
+        self.client
+            .post_protobuf(&mut connection, &self.url, &self.headers, request)
+    }
+}
+
+/// Now, in ns since the Unix epoch.
+fn now_ns() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    u64::try_from(now).unwrap_or(u64::MAX)
 }
 
 /// The export to the OTLP/HTTP collector at `base` (`http://host:4318`):
@@ -128,76 +209,42 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
         timeout: EXPORT_TIMEOUT,
     };
     let traces = format!("{base}/v1/traces");
-    let metrics = format!("{base}/v1/metrics");
-    let metric_exporter = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .with_http_client(client.clone())
-        .with_endpoint(&metrics)
-        .with_timeout(EXPORT_TIMEOUT)
-        .build()
-        .map_err(|e| TelemetryError::Exporter {
-            signal: "metrics",
-            endpoint: metrics.clone(),
-            message: e.to_string(),
-        })?;
-    let resource = Resource::builder().with_service_name(SCOPE_NAME).build();
-    // Exports go in small batches during the run (see the crate docs).
-    let spans =
-        SpanBatches::new(trace_request_sender(client, traces.clone(), &resource)).map_err(|e| {
-            TelemetryError::Exporter {
-                signal: "trace",
-                endpoint: traces.clone(),
-                message: format!("cannot start the exporting thread: {e}"),
-            }
-        })?;
-    let meter_provider = SdkMeterProvider::builder()
-        .with_reader(
-            PeriodicReader::builder(metric_exporter)
-                .with_interval(Duration::from_secs(10))
-                .build(),
-        )
-        .with_resource(resource)
-        .build();
-    let meter = meter_provider.meter(SCOPE_NAME);
-    let instruments = Instruments {
-        task_duration: meter
-            .f64_histogram("tierkreis.task.duration")
-            .with_unit("s")
-            .with_description("running time of each task attempt")
-            .build(),
-        queued: meter
-            .i64_up_down_counter("tierkreis.tasks.queued")
-            .with_description("tasks handed to an executor and not yet started")
-            .build(),
-        running: meter
-            .i64_up_down_counter("tierkreis.tasks.running")
-            .with_description("task attempts running")
-            .build(),
-        warm_processes: meter
-            .u64_counter("tierkreis.warm_processes.started")
-            .with_description("warm worker processes that finished starting up")
-            .build(),
-        worker_jobs: meter
-            .u64_counter("tierkreis.worker_jobs.started")
-            .with_description("batch jobs that served tasks")
-            .build(),
+    let resource = resource_from_environment();
+    let state = Arc::new(Mutex::new(ExportState::new()));
+    let metrics = Arc::new(MetricsSender {
+        client: client.clone(),
+        url: format!("{base}/v1/metrics"),
+        headers: http_client::headers_from_environment(Signal::Metrics),
+        resource: resource.clone(),
+        scope: scope(),
+        connection: Mutex::new(KeptConnection::default()),
+    });
+    // The metrics while the run goes on, from the exporting thread.
+    let periodic = {
+        let (metrics, state) = (Arc::clone(&metrics), Arc::clone(&state));
+        PeriodicWork {
+            every: run_metrics::METRICS_INTERVAL,
+            work: Box::new(move || {
+                if let Err(e) = metrics.send(&state) {
+                    tracing::warn!(error = %e, "could not export the run's metrics");
+                }
+            }),
+        }
     };
+    // Exports go in small batches during the run (see the crate docs).
+    let spans = SpanBatches::new(
+        trace_request_sender(client, traces.clone(), resource),
+        Some(periodic),
+    )
+    .map_err(|source| TelemetryError::ExportingThread {
+        endpoint: traces,
+        source,
+    })?;
     Ok(Arc::new(OtlpExport {
         spans,
-        meter_provider,
-        instruments,
-        state: Mutex::new(ExportState::new()),
+        metrics: Some(metrics),
+        state,
     }))
-}
-
-/// The metric instruments.
-#[derive(Debug)]
-struct Instruments {
-    task_duration: Histogram<f64>,
-    queued: UpDownCounter<i64>,
-    running: UpDownCounter<i64>,
-    warm_processes: Counter<u64>,
-    worker_jobs: Counter<u64>,
 }
 
 /// A task node whose span is open (sent when it ends).
@@ -237,6 +284,7 @@ struct ExportState {
     run: Option<RunSpan>,
     tasks: HashMap<String, OpenTask>,
     lanes: HashSet<String>,
+    metrics: RunMetrics,
 }
 
 /// A random 64-bit number (the standard library's per-process random
@@ -265,6 +313,7 @@ impl ExportState {
             run: None,
             tasks: HashMap::new(),
             lanes: HashSet::new(),
+            metrics: RunMetrics::new(now_ns()),
         }
     }
 
@@ -295,9 +344,9 @@ fn nanos(us: u64) -> u64 {
 #[derive(Debug)]
 struct OtlpExport {
     spans: SpanBatches<EncodedSpan>,
-    meter_provider: SdkMeterProvider,
-    instruments: Instruments,
-    state: Mutex<ExportState>,
+    /// `None` only in unit tests, which send no metrics.
+    metrics: Option<Arc<MetricsSender>>,
+    state: Arc<Mutex<ExportState>>,
 }
 
 fn worker_of(function: &str) -> &str {
@@ -357,7 +406,7 @@ impl OtlpExport {
                 state.run_span_id(now);
             }
             TimelineEvent::Queued { loc, function } => {
-                self.instruments.queued.add(1, &[]);
+                state.metrics.queued(1);
                 if let Some(task) = state.tasks.get_mut(loc) {
                     // A retry: the node's span goes on.
                     task.attempts += 1;
@@ -385,11 +434,11 @@ impl OtlpExport {
             TimelineEvent::Started { loc, lane } => {
                 if let Some(task) = state.tasks.get_mut(loc) {
                     task.started = Some((now, lane.clone()));
-                    self.instruments.queued.add(-1, &[]);
-                    self.instruments.running.add(1, &[]);
+                    state.metrics.queued(-1);
+                    state.metrics.running(1);
                 }
                 if lane.contains(" job ") && state.lanes.insert(lane.clone()) {
-                    self.instruments.worker_jobs.add(1, &[]);
+                    state.metrics.worker_job_started();
                 }
             }
             TimelineEvent::Finished {
@@ -404,11 +453,11 @@ impl OtlpExport {
                 };
                 let (start, lane) = match task.started.take() {
                     Some((start, lane)) => {
-                        self.instruments.running.add(-1, &[]);
+                        state.metrics.running(-1);
                         (start, Some(lane))
                     }
                     None => {
-                        self.instruments.queued.add(-1, &[]);
+                        state.metrics.queued(-1);
                         (task.queued_at_us, None)
                     }
                 };
@@ -437,18 +486,16 @@ impl OtlpExport {
                 if let Some(failure) = failure {
                     span.text("tierkreis.failure", failure);
                 }
-                self.instruments.task_duration.record(
-                    now.saturating_sub(start) as f64 / 1e6,
-                    &[
-                        KeyValue::new("tierkreis.function", Arc::clone(&task.function)),
-                        KeyValue::new("tierkreis.outcome", outcome_word(*outcome)),
-                    ],
-                );
+                let function = Arc::clone(&task.function);
+                let seconds = now.saturating_sub(start) as f64 / 1e6;
                 if *outcome != AttemptOutcome::Done {
                     // A retry may follow: the node's span ends with the run.
                     task.last_end = Some((now, *outcome));
                 }
                 self.spans.push(span.finish());
+                state
+                    .metrics
+                    .task_duration(&function, outcome_word(*outcome), seconds);
                 if *outcome == AttemptOutcome::Done {
                     if let Some(task) = state.tasks.remove(loc) {
                         self.end_task(state, task, now, AttemptOutcome::Done);
@@ -478,7 +525,7 @@ impl OtlpExport {
             }
             TimelineEvent::ProcessReady { lane, .. } => {
                 if state.lanes.insert(lane.clone()) {
-                    self.instruments.warm_processes.add(1, &[]);
+                    state.metrics.warm_process_started();
                 }
             }
             TimelineEvent::RunEnded { outcome } => {
@@ -532,31 +579,29 @@ impl TimelineSink for OtlpExport {
     }
 
     /// Sends the last spans and the metrics at once (one request each, in
-    /// parallel) and shuts the exporters down: an export serves one run, and
-    /// a shut-down meter provider does not send its metrics again when
-    /// dropped.
+    /// parallel) and ends the exporting thread: an export serves one run.
     fn run_over(&self) {
         {
             // A run that ended without its last line: its open spans end now.
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if state.run.is_some() {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_micros();
-                let now = u64::try_from(now).unwrap_or(u64::MAX);
-                self.end_run(&mut state, now, None);
+                self.end_run(&mut state, now_ns() / 1000, None);
             }
         }
         std::thread::scope(|threads| {
-            let metrics = threads.spawn(|| self.meter_provider.shutdown());
+            let metrics = self.metrics.as_ref().map(|metrics| {
+                let state = &self.state;
+                threads.spawn(move || metrics.send(state))
+            });
             if let Err(e) = self.spans.shutdown_within(EXPORT_TIMEOUT * 3) {
                 tracing::warn!(error = %e, "could not export the run's spans");
             }
-            match metrics.join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "could not export the run's metrics"),
-                Err(_) => tracing::warn!("the metrics export panicked"),
+            match metrics.map(|sending| sending.join()) {
+                None | Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    tracing::warn!(error = %e, "could not export the run's metrics")
+                }
+                Some(Err(_)) => tracing::warn!("the metrics export panicked"),
             }
         });
     }
@@ -565,7 +610,6 @@ impl TimelineSink for OtlpExport {
 impl Drop for OtlpExport {
     fn drop(&mut self) {
         let _ = self.spans.shutdown_within(EXPORT_TIMEOUT);
-        let _ = self.meter_provider.shutdown();
     }
 }
 
@@ -580,27 +624,21 @@ mod tests {
     /// An export whose span requests are kept in `sent` instead of posted.
     fn export_into(sent: &Arc<Mutex<Vec<Span>>>) -> OtlpExport {
         let sink = Arc::clone(sent);
-        let spans = SpanBatches::new(Box::new(move |batch: Vec<EncodedSpan>| {
-            let decoded = batch
-                .iter()
-                .map(|span| Span::decode(span.bytes()).expect("an OTLP span"));
-            sink.lock().expect("lock").extend(decoded);
-            Ok(())
-        }))
+        let spans = SpanBatches::new(
+            Box::new(move |batch: Vec<EncodedSpan>| {
+                let decoded = batch
+                    .iter()
+                    .map(|span| Span::decode(span.bytes()).expect("an OTLP span"));
+                sink.lock().expect("lock").extend(decoded);
+                Ok(())
+            }),
+            None,
+        )
         .expect("exporting thread");
-        let meter_provider = SdkMeterProvider::builder().build();
-        let meter = meter_provider.meter(SCOPE_NAME);
         OtlpExport {
             spans,
-            instruments: Instruments {
-                task_duration: meter.f64_histogram("d").build(),
-                queued: meter.i64_up_down_counter("q").build(),
-                running: meter.i64_up_down_counter("r").build(),
-                warm_processes: meter.u64_counter("w").build(),
-                worker_jobs: meter.u64_counter("j").build(),
-            },
-            meter_provider,
-            state: Mutex::new(ExportState::new()),
+            metrics: None,
+            state: Arc::new(Mutex::new(ExportState::new())),
         }
     }
 
@@ -720,6 +758,51 @@ mod tests {
         );
         assert_eq!(attribute(second, "tierkreis.lane"), string("process 42"));
         assert_eq!(attribute(second, "tierkreis.job_id"), None);
+    }
+
+    #[test]
+    fn the_resource_is_named_by_the_environment_as_the_sdks_name_it() {
+        let resource = |listed: &str, service: Option<&str>| -> Vec<(String, String)> {
+            resource_from(listed, service)
+                .attributes
+                .into_iter()
+                .filter_map(|kv| match kv.value?.value? {
+                    any_value::Value::StringValue(v) => Some((kv.key, v)),
+                    _ => None,
+                })
+                .filter(|(key, _)| !key.starts_with("telemetry.sdk.version"))
+                .collect()
+        };
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let sdk = [
+            ("telemetry.sdk.language", "rust"),
+            ("telemetry.sdk.name", "tierkreis-rs"),
+        ];
+        // Nothing set: the service is tierkreis-rs.
+        let mut expected = vec![("service.name", "tierkreis-rs")];
+        expected.extend(sdk);
+        assert_eq!(resource("", None), pairs(&expected));
+        // OTEL_SERVICE_NAME wins over the listed service.name; the other
+        // listed attributes stay, percent-decoded.
+        let mut expected = vec![
+            ("deployment.environment", "lab a"),
+            ("service.name", "sweep"),
+        ];
+        expected.extend(sdk);
+        assert_eq!(
+            resource(
+                "service.name=listed,deployment.environment=lab%20a",
+                Some("sweep")
+            ),
+            pairs(&expected)
+        );
+        // Without OTEL_SERVICE_NAME the listed name counts.
+        assert!(resource("service.name=listed", Some(" "))
+            .contains(&("service.name".to_string(), "listed".to_string())));
     }
 
     #[test]

@@ -27,6 +27,13 @@ pub(crate) const MAX_SPANS_WAITING: usize = 256 * 1024;
 /// Sends one batch of spans (one OTLP request); an error says why not.
 pub(crate) type SendSpans<Span> = Box<dyn FnMut(Vec<Span>) -> Result<(), String> + Send>;
 
+/// Work the exporting thread also does every so often while the run goes
+/// on (the export sends its metrics so); not at shutdown.
+pub(crate) struct PeriodicWork {
+    pub(crate) every: Duration,
+    pub(crate) work: Box<dyn FnMut() + Send>,
+}
+
 /// What the exporting thread is asked to do.
 enum ToExporter<Span> {
     Batch(Vec<Span>),
@@ -62,8 +69,12 @@ fn export_now<Span>(
 }
 
 impl<Span: Send + 'static> SpanBatches<Span> {
-    /// Starts the exporting thread, which sends each batch with `send`.
-    pub(crate) fn new(mut send: SendSpans<Span>) -> std::io::Result<SpanBatches<Span>> {
+    /// Starts the exporting thread, which sends each batch with `send` and
+    /// does `periodic` work, if any, while the run goes on.
+    pub(crate) fn new(
+        mut send: SendSpans<Span>,
+        mut periodic: Option<PeriodicWork>,
+    ) -> std::io::Result<SpanBatches<Span>> {
         let (to_exporter, messages) = channel::<ToExporter<Span>>();
         let waiting = Arc::new(AtomicUsize::new(0));
         let waiting_in_thread = Arc::clone(&waiting);
@@ -73,7 +84,14 @@ impl<Span: Send + 'static> SpanBatches<Span> {
             .name("tkr-otlp-spans".to_string())
             .spawn(move || {
                 let mut first_error: Option<String> = None;
+                let mut last_periodic = std::time::Instant::now();
                 loop {
+                    if let Some(periodic) = periodic.as_mut() {
+                        if last_periodic.elapsed() >= periodic.every {
+                            (periodic.work)();
+                            last_periodic = std::time::Instant::now();
+                        }
+                    }
                     match messages.recv_timeout(SPAN_EXPORT_DELAY) {
                         Ok(ToExporter::Batch(spans)) => {
                             let count = spans.len();
@@ -205,10 +223,13 @@ mod tests {
     fn batches_with_sizes() -> (SpanBatches<Span>, Arc<Mutex<Vec<usize>>>) {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&sizes);
-        let batches = SpanBatches::new(Box::new(move |spans: Vec<Span>| {
-            seen.lock().expect("lock").push(spans.len());
-            Ok(())
-        }))
+        let batches = SpanBatches::new(
+            Box::new(move |spans: Vec<Span>| {
+                seen.lock().expect("lock").push(spans.len());
+                Ok(())
+            }),
+            None,
+        )
         .expect("exporting thread");
         (batches, sizes)
     }
@@ -252,10 +273,37 @@ mod tests {
     }
 
     #[test]
+    fn periodic_work_is_done_while_the_thread_runs() {
+        let done = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&done);
+        let batches = SpanBatches::<Span>::new(
+            Box::new(|_spans| Ok(())),
+            Some(PeriodicWork {
+                every: Duration::from_millis(1),
+                work: Box::new(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }),
+            }),
+        )
+        .expect("exporting thread");
+        // The thread wakes at least every SPAN_EXPORT_DELAY: wait for two
+        // rounds of work (generous bound: 20 delays).
+        let deadline = std::time::Instant::now() + SPAN_EXPORT_DELAY * 20;
+        while done.load(Ordering::Relaxed) < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(done.load(Ordering::Relaxed) >= 2);
+        batches
+            .shutdown_within(Duration::from_secs(30))
+            .expect("shutdown");
+    }
+
+    #[test]
     fn a_failed_send_is_answered_at_shutdown() {
-        let batches = SpanBatches::new(Box::new(|_spans: Vec<Span>| {
-            Err("collector refused".to_string())
-        }))
+        let batches = SpanBatches::new(
+            Box::new(|_spans: Vec<Span>| Err("collector refused".to_string())),
+            None,
+        )
         .expect("exporting thread");
         batches.push(Span);
         assert_eq!(
