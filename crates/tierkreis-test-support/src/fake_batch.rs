@@ -8,33 +8,60 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// Submits a job script: numbers it, runs it in its own session in the
-/// background (held while `$D/hold` exists), and keeps its state in
-/// `$D/<n>.state` (`Q`, `R`, `F` with `$D/<n>.exit`, `C` cancelled, `T`).
-const SUBMIT: &str = r#"#!/bin/bash
-D=__D__
+/// Writes `$2` into the file `$1` by a rename, so that a query reading it
+/// concurrently sees the old or the new content, never an empty file (a
+/// plain `echo X > f` truncates first: a reader in between reads "").
+const PUT_FN: &str = r#"put() { echo "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }
+"#;
+
+/// Submits a job script: numbers it, runs it with `fake-job` in its own
+/// session in the background, and prints its number once the job has
+/// recorded its session (`$D/<n>.pid`), so that cancelling it right away
+/// kills it.
+const SUBMIT: &str = r#"
 script="${@: -1}"; idvar="$1"; outp="$2"; errp="$3"
 echo "submit $script" >> $D/calls
 if [ -e $D/refuse ]; then echo "$(cat $D/refuse)" >&2; exit 1; fi
-n=$(( $(cat $D/counter 2>/dev/null || echo 100) + 1 )); echo $n > $D/counter
+n=$(( $(cat $D/counter 2>/dev/null || echo 100) + 1 )); put $D/counter $n
 out=$(sed -n "s|^$outp||p" "$script"); err=$(sed -n "s|^$errp||p" "$script")
-echo Q > $D/$n.state
-setsid bash -c "while [ -e $D/hold ]; do sleep 0.05; done; echo R > $D/$n.state; export $idvar=$n; bash '$script' > '$out' 2> '$err'; echo \$? > $D/$n.exit; [ \"\$(cat $D/$n.state)\" = R ] && echo F > $D/$n.state" > /dev/null 2>&1 < /dev/null &
-echo $! > $D/$n.pid
-echo $n
+put $D/$n.state Q
+setsid __BIN__/fake-job $n "$idvar" "$script" "$out" "$err" > /dev/null 2>&1 < /dev/null &
+for _ in $(seq 3000); do [ -e $D/$n.pid ] && { echo $n; exit 0; }; sleep 0.01; done
+echo "fake job $n did not start" >&2; exit 1
+"#;
+
+/// A job (`fake-job N IDVAR SCRIPT OUT ERR`), the leader of its own session:
+/// records its session id in `$D/<n>.pid`, waits while `$D/hold` exists,
+/// then runs the script; its state goes `Q`, `R`, `F` with `$D/<n>.exit`
+/// (`C` cancelled, `T` timed out, set by others, are kept).
+const JOB: &str = r#"
+n=$1; idvar=$2; script=$3; out=$4; err=$5
+put $D/$n.pid $$
+while [ -e $D/hold ]; do sleep 0.05; done
+put $D/$n.state R
+export $idvar=$n
+bash "$script" > "$out" 2> "$err"
+put $D/$n.exit $?
+[ "$(cat $D/$n.state)" = R ] && put $D/$n.state F
+exit 0
 "#;
 
 /// Cancels jobs: kills their session, state `C`.
-const CANCEL: &str = r#"#!/bin/bash
-D=__D__
+const CANCEL: &str = r#"
 echo "cancel $*" >> $D/calls
-for id in "$@"; do n=${id%%.*}; echo C > $D/$n.state; kill -KILL -- -$(cat $D/$n.pid) 2>/dev/null; done
+for id in "$@"; do n=${id%%.*}; put $D/$n.state C; kill -KILL -- -$(cat $D/$n.pid) 2>/dev/null; done
+exit 0
+"#;
+
+/// SLURM's accounting: the fake's `squeue` keeps ended jobs, so there is
+/// nothing to add (and the host's `sacct`, later on `PATH`, must not answer
+/// for the fake's job ids).
+const SACCT: &str = r#"
 exit 0
 "#;
 
 /// `state N` prints the fake state of job N and its exit status.
-const STATE_FN: &str = r#"D=__D__
-echo "query $*" >> $D/calls
+const STATE_FN: &str = r#"echo "query $*" >> $D/calls
 state() { local n=${1%%.*}; [ -e $D/$n.state ] || return 1; s=$(cat $D/$n.state); e=$(cat $D/$n.exit 2>/dev/null || echo 0); }
 "#;
 
@@ -92,8 +119,14 @@ fn script(path: &Path, text: &str) -> std::io::Result<()> {
 /// `F` (with `<n>.exit`), `C` (cancelled) or `T` (timed out); while
 /// `state/hold` exists, submitted jobs wait in `Q`.
 pub fn install(system: &str, bin: &Path, state: &Path) -> std::io::Result<()> {
-    let d = |s: &str| s.replace("__D__", &state.display().to_string());
-    script(&bin.join("fake-submit"), &d(SUBMIT))?;
+    // Each command: bash, `D` the state folder, `put` for atomic writes.
+    let fake = |name: &str, body: &str| {
+        let body = body.replace("__BIN__", &bin.display().to_string());
+        let text = format!("#!/bin/bash\nD={}\n{PUT_FN}{body}", state.display());
+        script(&bin.join(name), &text)
+    };
+    fake("fake-submit", SUBMIT)?;
+    fake("fake-job", JOB)?;
     let submit = |var: &str, out: &str, err: &str, print: &str| {
         format!(
             "#!/bin/bash\nid=$({} {var} '{out}' '{err}' \"$@\") || exit 1\n{print}\n",
@@ -132,12 +165,21 @@ pub fn install(system: &str, bin: &Path, state: &Path) -> std::io::Result<()> {
             PJSTAT,
         ),
     };
+    if system == "slurm" {
+        fake("sacct", SACCT)?;
+    }
     script(&bin.join(sub), &submit(var, out, err, print))?;
-    script(&bin.join(cancel), &d(CANCEL))?;
-    script(
-        &bin.join(stat),
-        &format!("#!/bin/bash\n{}{body}", d(STATE_FN)),
-    )
+    fake(cancel, CANCEL)?;
+    fake(stat, &format!("{STATE_FN}{body}"))
+}
+
+/// Sets the fake state of job `id` (`R`, `T`...) as the fake's commands do:
+/// by a rename, so that a concurrent query never reads an empty state.
+pub fn set_state(state: &Path, id: &str, value: &str) -> std::io::Result<()> {
+    let n = id.split('.').next().unwrap_or(id);
+    let tmp = state.join(format!("{n}.state.tmp.test"));
+    std::fs::write(&tmp, format!("{value}\n"))?;
+    std::fs::rename(&tmp, state.join(format!("{n}.state")))
 }
 
 /// How many calls of `kind` (`submit`, `query`, `cancel`) the fake logged.

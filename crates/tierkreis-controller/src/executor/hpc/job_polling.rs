@@ -167,7 +167,13 @@ impl Shared {
                 .submit(&self.commands, &t.script, t.no_check_directory)
             {
                 Ok(id) => {
+                    // The new job is this run's own: if the scheduler does
+                    // not know it, it is lost (after settling), not the
+                    // previous run's job to submit once more.
                     t.job_id = id.clone();
+                    t.adopted = false;
+                    t.settling = 0;
+                    t.reported_running = false;
                     t.debug.job_id = Some(id);
                     if let Err(e) = t.storage.write_executor_data(&t.loc, &t.debug) {
                         tracing::warn!(loc = %t.loc, error = %e, "cannot record the job id");

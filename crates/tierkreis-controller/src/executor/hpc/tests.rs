@@ -250,7 +250,7 @@ fn a_job_out_of_time_says_so_with_its_walltime() {
         let text = run_with(system, "sleep 30", "walltime = \"00:00:09\"", |f, id| {
             f.wait_running(id);
             let n = id.split('.').next().unwrap();
-            std::fs::write(f.state.join(format!("{n}.state")), "T\n").unwrap();
+            tierkreis_test_support::fake_batch::set_state(&f.state, id, "T").unwrap();
             let pid = std::fs::read_to_string(f.state.join(format!("{n}.pid"))).unwrap();
             let _ = std::process::Command::new("kill")
                 .args(["-KILL", "--", &format!("-{}", pid.trim())])
