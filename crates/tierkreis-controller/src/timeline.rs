@@ -19,7 +19,8 @@
 //! queued time and no lane.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
 
 use tierkreis_storage::timeline::{timeline_path, TimelineEvent, TimelineLine};
 use tierkreis_storage::ControllerStorage;
@@ -47,6 +48,16 @@ pub(crate) enum RecorderMessage {
 #[derive(Debug, Clone)]
 pub struct TimelineSender {
     tx: Sender<RecorderMessage>,
+    /// The recorder thread, once it runs: woken by [`TimelineSender::end`]
+    /// (and only then), so the run's end does not wait out its pause.
+    recorder: Arc<OnceLock<Thread>>,
+}
+
+/// The recorder's end of the channel.
+#[derive(Debug)]
+pub(crate) struct RecorderQueue {
+    rx: Receiver<RecorderMessage>,
+    recorder: Arc<OnceLock<Thread>>,
 }
 
 impl TimelineSender {
@@ -62,16 +73,34 @@ impl TimelineSender {
         let _ = self.tx.send(RecorderMessage::Line(line));
     }
 
-    /// Tells the recorder that the run is over.
+    /// Tells the recorder that the run is over, and wakes it.
     pub(crate) fn end(&self) {
         let _ = self.tx.send(RecorderMessage::End);
+        if let Some(recorder) = self.recorder.get() {
+            recorder.unpark();
+        }
+    }
+}
+
+impl RecorderQueue {
+    /// The next message, if one is waiting (for a reader other than the
+    /// recorder thread, such as a worker job's loop).
+    pub(crate) fn try_recv(&self) -> Result<RecorderMessage, std::sync::mpsc::TryRecvError> {
+        self.rx.try_recv()
     }
 }
 
 /// A new channel to a recorder.
-pub(crate) fn recorder_channel() -> (TimelineSender, Receiver<RecorderMessage>) {
+pub(crate) fn recorder_channel() -> (TimelineSender, RecorderQueue) {
     let (tx, rx) = channel();
-    (TimelineSender { tx }, rx)
+    let recorder = Arc::new(OnceLock::new());
+    (
+        TimelineSender {
+            tx,
+            recorder: Arc::clone(&recorder),
+        },
+        RecorderQueue { rx, recorder },
+    )
 }
 
 /// Lines written per batch at most (the rest go in the next batch).
@@ -81,8 +110,8 @@ const MAX_BATCH: usize = 4096;
 /// (when the run is idle): at most one append per pause, still a live view.
 const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// The pause between drains while lines keep coming (and so the most the
-/// recorder adds to a busy run's end).
+/// The pause between drains while lines keep coming (the end of the run
+/// wakes the recorder at once).
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The recorder thread's body: until [`RecorderMessage::End`] (or every
@@ -91,11 +120,13 @@ const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 /// hand it to the sinks. A write failure is logged once and recording
 /// continues for the sinks: a timeline is never a reason to fail a run.
 pub(crate) fn record_until_end(
-    queue: Receiver<RecorderMessage>,
+    queue: RecorderQueue,
     storage: Arc<dyn ControllerStorage>,
     write_file: bool,
     sinks: Vec<Arc<dyn TimelineSink>>,
 ) {
+    let _ = queue.recorder.set(std::thread::current());
+    let queue = queue.rx;
     let path = timeline_path(storage.as_ref());
     let workflow_id = storage.workflow_id().to_string();
     for sink in &sinks {
@@ -120,11 +151,11 @@ pub(crate) fn record_until_end(
     // sleeps between drains, so a send is a push and never has to wake a
     // parked thread (one futex call per event would cost the scheduler more
     // than recording). Busy: a drain every `BUSY_PAUSE`; idle, the pause
-    // doubles up to `BATCH_WINDOW`.
+    // doubles up to `BATCH_WINDOW`. Only the end of the run wakes it.
     let mut pause = BUSY_PAUSE;
     while !over {
         text.clear();
-        std::thread::sleep(pause);
+        std::thread::park_timeout(pause);
         let mut taken = 0;
         while !over && taken < MAX_BATCH {
             match queue.try_recv() {

@@ -278,7 +278,7 @@ fn launch(
 /// Takes the timeline events the executor sent: task starts by location,
 /// warm processes' start-ups.
 fn collect_timeline(
-    events: &std::sync::mpsc::Receiver<crate::timeline::RecorderMessage>,
+    events: &crate::timeline::RecorderQueue,
     started_at: &mut std::collections::HashMap<String, (u64, String)>,
     processes_ready: &mut Vec<(String, u64, u64)>,
 ) {
