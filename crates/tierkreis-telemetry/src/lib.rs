@@ -41,13 +41,13 @@ mod run_metrics;
 mod span_batches;
 mod span_encoding;
 
-use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use rustc_hash::{FxHashMap, FxHashSet};
 use tierkreis_controller::timeline::TimelineSink;
 use tierkreis_storage::timeline::{AttemptOutcome, TimelineEvent, TimelineLine};
 
@@ -282,8 +282,8 @@ struct ExportState {
     /// trace, never zero).
     next_span_id: u64,
     run: Option<RunSpan>,
-    tasks: HashMap<String, OpenTask>,
-    lanes: HashSet<String>,
+    tasks: FxHashMap<String, OpenTask>,
+    lanes: FxHashSet<String>,
     metrics: RunMetrics,
 }
 
@@ -311,8 +311,8 @@ impl ExportState {
             trace_id,
             next_span_id: random_u64(),
             run: None,
-            tasks: HashMap::new(),
-            lanes: HashSet::new(),
+            tasks: FxHashMap::default(),
+            lanes: FxHashSet::default(),
             metrics: RunMetrics::new(now_ns()),
         }
     }
@@ -362,10 +362,10 @@ fn outcome_word(outcome: AttemptOutcome) -> &'static str {
 }
 
 /// A span's name for attempt `n`.
-fn attempt_name(n: u32) -> String {
+fn attempt_name(n: u32) -> std::borrow::Cow<'static, str> {
     match n {
-        1 => "attempt 1".to_string(),
-        n => format!("attempt {n}"),
+        1 => "attempt 1".into(),
+        n => format!("attempt {n}").into(),
     }
 }
 
@@ -722,7 +722,7 @@ mod tests {
         assert_eq!(node.parent_span_id, run.span_id);
         assert_eq!(first.parent_span_id, node.span_id);
         assert_eq!(second.parent_span_id, node.span_id);
-        let ids: HashSet<&Vec<u8>> = spans.iter().map(|s| &s.span_id).collect();
+        let ids: std::collections::HashSet<&Vec<u8>> = spans.iter().map(|s| &s.span_id).collect();
         assert_eq!(ids.len(), 4, "distinct span ids");
         assert_eq!(
             (run.start_time_unix_nano, run.end_time_unix_nano),

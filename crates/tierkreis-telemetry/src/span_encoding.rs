@@ -11,7 +11,7 @@
 
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{encoded_len_varint, WireType};
 use prost::Message as _;
 
 /// One span's encoded `Span` message (without its own tag and length).
@@ -33,6 +33,27 @@ const SPAN_KIND_INTERNAL: u64 = 1;
 /// 8: `SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK`) with a local parent: what
 /// the SDK's tracer set for the same spans.
 const SPAN_FLAGS: u32 = 0x101;
+
+/// A varint (the same bytes as `prost::encoding::encode_varint`, without
+/// its generic buffer: most values here are below 128, one byte).
+fn encode_varint(mut value: u64, buf: &mut Vec<u8>) {
+    while value >= 0x80 {
+        buf.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    buf.push(value as u8);
+}
+
+/// A field's key (tag and wire type).
+fn encode_key(tag: u32, wire_type: WireType, buf: &mut Vec<u8>) {
+    encode_varint(u64::from((tag << 3) | wire_type as u32), buf);
+}
+
+/// A length-delimited field's key and length, without its body.
+fn put_length_prefix(buf: &mut Vec<u8>, tag: u32, len: usize) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(len as u64, buf);
+}
 
 fn put_bytes(buf: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
     encode_key(tag, WireType::LengthDelimited, buf);
@@ -121,32 +142,41 @@ impl SpanWriter {
     }
 }
 
-/// An `ExportTraceServiceRequest` of `spans` under one resource and scope.
+/// An `ExportTraceServiceRequest` of `spans` under one resource and scope,
+/// written in one pass: the nested messages' lengths are known before
+/// their bodies, so each span's bytes are copied once.
 pub(crate) fn trace_request(
     resource: &Resource,
     resource_schema_url: &str,
     scope: &InstrumentationScope,
     spans: &[EncodedSpan],
 ) -> Vec<u8> {
-    let spans_len: usize = spans.iter().map(|s| field_len(s.0.len())).sum();
     // ScopeSpans: scope (1), spans (2).
-    let mut scope_spans = Vec::with_capacity(spans_len + 64);
-    prost::encoding::message::encode(1, scope, &mut scope_spans);
-    for span in spans {
-        put_bytes(&mut scope_spans, 2, &span.0);
-    }
+    let scope_len = scope.encoded_len();
+    let scope_spans_len =
+        field_len(scope_len) + spans.iter().map(|s| field_len(s.0.len())).sum::<usize>();
     // ResourceSpans: resource (1), scope_spans (2), schema_url (3).
-    let mut resource_spans =
-        Vec::with_capacity(field_len(scope_spans.len()) + resource.encoded_len() + 64);
-    prost::encoding::message::encode(1, resource, &mut resource_spans);
-    put_bytes(&mut resource_spans, 2, &scope_spans);
-    drop(scope_spans);
-    if !resource_schema_url.is_empty() {
-        put_bytes(&mut resource_spans, 3, resource_schema_url.as_bytes());
-    }
+    let resource_len = resource.encoded_len();
+    let schema_len = if resource_schema_url.is_empty() {
+        0
+    } else {
+        field_len(resource_schema_url.len())
+    };
+    let resource_spans_len = field_len(resource_len) + field_len(scope_spans_len) + schema_len;
     // ExportTraceServiceRequest: resource_spans (1).
-    let mut request = Vec::with_capacity(field_len(resource_spans.len()));
-    put_bytes(&mut request, 1, &resource_spans);
+    let mut request = Vec::with_capacity(field_len(resource_spans_len));
+    put_length_prefix(&mut request, 1, resource_spans_len);
+    put_length_prefix(&mut request, 1, resource_len);
+    resource.encode_raw(&mut request);
+    put_length_prefix(&mut request, 2, scope_spans_len);
+    put_length_prefix(&mut request, 1, scope_len);
+    scope.encode_raw(&mut request);
+    for span in spans {
+        put_bytes(&mut request, 2, &span.0);
+    }
+    if !resource_schema_url.is_empty() {
+        put_bytes(&mut request, 3, resource_schema_url.as_bytes());
+    }
     request
 }
 
