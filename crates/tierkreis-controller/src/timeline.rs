@@ -18,8 +18,8 @@
 //! Executors that say nothing get their tasks' started time equal to the
 //! queued time and no lane.
 
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 
 use tierkreis_storage::timeline::{timeline_path, TimelineEvent, TimelineLine};
@@ -36,75 +36,86 @@ pub trait TimelineSink: Send + Sync + std::fmt::Debug {
     fn run_over(&self);
 }
 
-/// A message to the recorder thread.
-#[derive(Debug)]
-pub(crate) enum RecorderMessage {
-    Line(TimelineLine),
-    /// The run is over: write what is queued and end.
-    End,
+/// What the senders and the recorder share: the lines not yet drained, in
+/// the order they were sent, and whether the run is over.
+#[derive(Debug, Default)]
+struct PendingLines {
+    lines: Mutex<Vec<TimelineLine>>,
+    /// Set by [`TimelineSender::end`]: the recorder drains once more and
+    /// ends; later lines are dropped.
+    over: AtomicBool,
+    /// The recorder thread, once it runs: woken by [`TimelineSender::end`]
+    /// (and only then), so the run's end does not wait out its pause.
+    recorder: OnceLock<Thread>,
 }
 
 /// Where the runtime and executors send timeline events (cheap to clone).
+/// A send appends to a list under a lock the recorder takes only once per
+/// drain: no channel operation, no wake-up, and the lines' memory goes to
+/// the recorder in one piece every few milliseconds.
 #[derive(Debug, Clone)]
 pub struct TimelineSender {
-    tx: Sender<RecorderMessage>,
-    /// The recorder thread, once it runs: woken by [`TimelineSender::end`]
-    /// (and only then), so the run's end does not wait out its pause.
-    recorder: Arc<OnceLock<Thread>>,
+    pending: Arc<PendingLines>,
 }
 
-/// The recorder's end of the channel.
+/// The recorder's end: takes what was sent.
 #[derive(Debug)]
 pub(crate) struct RecorderQueue {
-    rx: Receiver<RecorderMessage>,
-    recorder: Arc<OnceLock<Thread>>,
+    pending: Arc<PendingLines>,
 }
 
 impl TimelineSender {
-    /// Records `event` as happening now; nothing when the recorder is gone.
+    /// Records `event` as happening now; nothing once the run is over.
     pub fn send(&self, event: TimelineEvent) {
-        let _ = self
-            .tx
-            .send(RecorderMessage::Line(TimelineLine::now(event)));
+        self.send_line(TimelineLine::now(event));
     }
 
     /// Records a line with its own time.
     pub fn send_line(&self, line: TimelineLine) {
-        let _ = self.tx.send(RecorderMessage::Line(line));
+        if self.pending.over.load(Ordering::Relaxed) {
+            return;
+        }
+        self.pending
+            .lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line);
     }
 
-    /// Tells the recorder that the run is over, and wakes it.
+    /// Tells the recorder that the run is over (after every line sent
+    /// before), and wakes it.
     pub(crate) fn end(&self) {
-        let _ = self.tx.send(RecorderMessage::End);
-        if let Some(recorder) = self.recorder.get() {
+        self.pending.over.store(true, Ordering::Release);
+        if let Some(recorder) = self.pending.recorder.get() {
             recorder.unpark();
         }
     }
 }
 
 impl RecorderQueue {
-    /// The next message, if one is waiting (for a reader other than the
-    /// recorder thread, such as a worker job's loop).
-    pub(crate) fn try_recv(&self) -> Result<RecorderMessage, std::sync::mpsc::TryRecvError> {
-        self.rx.try_recv()
+    /// Whether the run is over (ended, or every sender is gone), and the
+    /// lines sent and not yet taken, in order. When it says over, the
+    /// lines include every one sent before [`TimelineSender::end`].
+    pub(crate) fn take(&self) -> (bool, Vec<TimelineLine>) {
+        // Read before taking: a line sent before `end` is then in the list.
+        let over =
+            self.pending.over.load(Ordering::Acquire) || Arc::strong_count(&self.pending) == 1;
+        let lines =
+            std::mem::take(&mut *self.pending.lines.lock().unwrap_or_else(|e| e.into_inner()));
+        (over, lines)
     }
 }
 
 /// A new channel to a recorder.
 pub(crate) fn recorder_channel() -> (TimelineSender, RecorderQueue) {
-    let (tx, rx) = channel();
-    let recorder = Arc::new(OnceLock::new());
+    let pending = Arc::new(PendingLines::default());
     (
         TimelineSender {
-            tx,
-            recorder: Arc::clone(&recorder),
+            pending: Arc::clone(&pending),
         },
-        RecorderQueue { rx, recorder },
+        RecorderQueue { pending },
     )
 }
-
-/// Lines written per batch at most (the rest go in the next batch).
-const MAX_BATCH: usize = 4096;
 
 /// The longest pause of the recorder between two drains of its channel
 /// (when the run is idle): at most one append per pause, still a live view.
@@ -114,80 +125,57 @@ const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 /// wakes the recorder at once).
 const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// The recorder thread's body: until [`RecorderMessage::End`] (or every
-/// sender is gone), append each batch of lines to the timeline file (when
-/// `write_file`: a run stored in memory has no file anyone could read) and
-/// hand it to the sinks. A write failure is logged once and recording
-/// continues for the sinks: a timeline is never a reason to fail a run.
+/// The recorder thread's body: until the run is over, append each batch
+/// of lines to the timeline file (when `write_file`: a run stored in
+/// memory has no file anyone could read) and hand it to the sinks. A write
+/// failure is logged once and recording continues for the sinks: a
+/// timeline is never a reason to fail a run.
 pub(crate) fn record_until_end(
     queue: RecorderQueue,
     storage: Arc<dyn ControllerStorage>,
     write_file: bool,
     sinks: Vec<Arc<dyn TimelineSink>>,
 ) {
-    let _ = queue.recorder.set(std::thread::current());
-    let queue = queue.rx;
+    let _ = queue.pending.recorder.set(std::thread::current());
     let path = timeline_path(storage.as_ref());
     let workflow_id = storage.workflow_id().to_string();
     for sink in &sinks {
         sink.run_begins(&workflow_id, storage.name());
     }
     let mut warned = false;
-    let mut lines: Vec<TimelineLine> = Vec::new();
     let mut text = String::new();
-    let mut over = false;
-    // Each line is turned into text as it arrives (while the run goes on),
-    // so little is left to do when the run ends.
-    let has_sinks = !sinks.is_empty();
-    let take = |line: TimelineLine, text: &mut String, lines: &mut Vec<TimelineLine>| {
-        if write_file {
-            text.push_str(&line.to_json_line());
-        }
-        if has_sinks {
-            lines.push(line);
-        }
-    };
-    // The recorder never blocks on the channel while the run is busy: it
-    // sleeps between drains, so a send is a push and never has to wake a
-    // parked thread (one futex call per event would cost the scheduler more
-    // than recording). Busy: a drain every `BUSY_PAUSE`; idle, the pause
-    // doubles up to `BATCH_WINDOW`. Only the end of the run wakes it.
+    // The recorder is never woken by a send: it sleeps between drains (one
+    // futex call per event would cost the scheduler more than recording).
+    // Busy: a drain every `BUSY_PAUSE`; idle, the pause doubles up to
+    // `BATCH_WINDOW`. Only the end of the run wakes it.
     let mut pause = BUSY_PAUSE;
-    while !over {
-        text.clear();
+    loop {
         std::thread::park_timeout(pause);
-        let mut taken = 0;
-        while !over && taken < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(RecorderMessage::Line(line)) => {
-                    take(line, &mut text, &mut lines);
-                    taken += 1;
-                }
-                Ok(RecorderMessage::End) => over = true,
-                Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => over = true,
-            }
-        }
-        pause = if taken >= MAX_BATCH {
-            std::time::Duration::ZERO
-        } else if taken > 0 {
-            BUSY_PAUSE
-        } else {
+        let (over, lines) = queue.take();
+        pause = if lines.is_empty() {
             (pause * 2).clamp(BUSY_PAUSE, BATCH_WINDOW)
+        } else {
+            BUSY_PAUSE
         };
-        if !text.is_empty() {
-            if let Err(e) = storage.append(&path, text.as_bytes()) {
-                if !warned {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot record the run's timeline");
-                    warned = true;
+        if !lines.is_empty() {
+            if write_file {
+                text.clear();
+                for line in &lines {
+                    text.push_str(&line.to_json_line());
+                }
+                if let Err(e) = storage.append(&path, text.as_bytes()) {
+                    if !warned {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot record the run's timeline");
+                        warned = true;
+                    }
                 }
             }
-        }
-        if !lines.is_empty() {
             for sink in &sinks {
                 sink.record(&lines);
             }
-            lines.clear();
+        }
+        if over {
+            break;
         }
     }
     for sink in &sinks {
@@ -242,6 +230,39 @@ mod tests {
             RunEventChannel::new(),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_queue_gives_lines_in_order_and_says_over_after_the_last_one() {
+        use tierkreis_storage::timeline::TimelineEvent;
+        let (sender, queue) = super::recorder_channel();
+        let other = sender.clone();
+        let line = |at_us| TimelineLine {
+            at_us,
+            event: TimelineEvent::RunStarted { resume: false },
+        };
+        sender.send_line(line(1));
+        other.send_line(line(2));
+        let (over, lines) = queue.take();
+        assert!(!over);
+        assert_eq!(lines.iter().map(|l| l.at_us).collect::<Vec<_>>(), [1, 2]);
+        sender.send_line(line(3));
+        sender.end();
+        other.send_line(line(4)); // after the end: dropped
+        let (over, lines) = queue.take();
+        assert!(over);
+        assert_eq!(lines.iter().map(|l| l.at_us).collect::<Vec<_>>(), [3]);
+        assert!(queue.take().1.is_empty());
+    }
+
+    #[test]
+    fn the_queue_is_over_when_every_sender_is_gone_without_an_end() {
+        let (sender, queue) = super::recorder_channel();
+        let other = sender.clone();
+        drop(sender);
+        assert!(!queue.take().0, "one sender is left");
+        drop(other);
+        assert!(queue.take().0);
     }
 
     #[test]

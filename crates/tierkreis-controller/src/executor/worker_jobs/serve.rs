@@ -283,10 +283,8 @@ fn collect_timeline(
     processes_ready: &mut Vec<(String, u64, u64)>,
 ) {
     use tierkreis_storage::timeline::TimelineEvent;
-    while let Ok(message) = events.try_recv() {
-        let crate::timeline::RecorderMessage::Line(line) = message else {
-            continue;
-        };
+    let (_, lines) = events.take();
+    for line in lines {
         match line.event {
             TimelineEvent::Started { loc, lane } => {
                 started_at.insert(loc, (line.at_us, lane));
