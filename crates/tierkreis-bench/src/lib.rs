@@ -10,6 +10,7 @@ pub mod cgroup;
 pub mod child;
 pub mod floor;
 pub mod graphs;
+pub mod otlp_cost;
 pub mod quantum;
 pub mod reference;
 pub mod runner;
@@ -89,6 +90,13 @@ pub enum BenchError {
         index: u64,
         expected: String,
         found: String,
+    },
+    #[error("{program} sent no spans to the OTLP receiver at {url} ({workload} n={n}, with the endpoint set)")]
+    NoSpansExported {
+        program: String,
+        workload: &'static str,
+        n: u64,
+        url: String,
     },
     #[error("{program} computed a wrong {workload} n={n}: expected {expected}, got {found}")]
     WrongResult {

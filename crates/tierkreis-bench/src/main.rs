@@ -144,6 +144,23 @@ enum Cmd {
         #[arg(long)]
         jobs: Option<u64>,
     },
+    /// What the OpenTelemetry export costs a run: each round runs tkr
+    /// without an endpoint and with one (a receiver in this process on
+    /// 127.0.0.1), the order alternating; prints the median wall and CPU
+    /// times and the median of the rounds' differences.
+    OtlpCost {
+        #[arg(long, value_name = "PATH")]
+        tkr: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        n: u64,
+        #[arg(long, value_enum, default_value = "memory")]
+        storage: StorageArg,
+        #[arg(long, default_value_t = 30)]
+        rounds: u32,
+        /// Where the temporary graph and checkpoint folders go.
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+    },
     /// The process-spawn floor of map_worker: run the worker binary N times
     /// directly on prepared call arguments (`square(x = i)`), `jobs` at a
     /// time, each waited for; optionally also time tkr on map_worker(N) in
@@ -370,6 +387,7 @@ fn main() -> anyhow::Result<()> {
                 count_entries,
                 worker,
                 jobs,
+                otlp_endpoint: None,
             };
             let scratch = work_dir.unwrap_or_else(std::env::temp_dir);
             println!("{}", RunStats::markdown_header());
@@ -379,6 +397,29 @@ fn main() -> anyhow::Result<()> {
                     .with_context(|| format!("benchmark n={n} failed"))?;
                 println!("{}", stats.markdown_row());
             }
+            Ok(())
+        }
+        Cmd::OtlpCost {
+            tkr,
+            n,
+            storage,
+            rounds,
+            work_dir,
+        } => {
+            let bench = TkrBench {
+                tkr,
+                workload: Workload::MapSquareSum,
+                storage: storage.into(),
+                repeat: 1,
+                count_entries: false,
+                worker: None,
+                jobs: None,
+                otlp_endpoint: None,
+            };
+            let scratch = work_dir.unwrap_or_else(std::env::temp_dir);
+            let cost = tierkreis_bench::otlp_cost::measure(&bench, n, rounds, &scratch)
+                .with_context(|| format!("otlp-cost n={n} failed"))?;
+            println!("{}", cost.markdown());
             Ok(())
         }
         Cmd::Floor { n, dir, files } => floor(n, dir, files),
@@ -794,6 +835,7 @@ fn durable(tkr: PathBuf, n: u64, rounds: u32, dir: Option<PathBuf>) -> anyhow::R
         count_entries: false,
         worker: None,
         jobs: None,
+        otlp_endpoint: None,
     };
     println!("| round | N | tkr s | floor s | tkr / floor |");
     println!("|---:|---:|---:|---:|---:|");
@@ -867,6 +909,7 @@ fn spawn(
         repeat,
         count_entries: false,
         jobs: None,
+        otlp_endpoint: None,
     };
     let stats = bench
         .run(n, scratch.path())

@@ -10,6 +10,9 @@ use crate::child::{run_measured, ChildRun};
 use crate::floor::per_unit_us;
 use crate::{BenchError, StorageMode, Workload};
 
+/// The variable that turns `tkr`'s OpenTelemetry export on.
+pub const OTLP_ENDPOINT_VARIABLE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
 /// The measurements for one workload size.
 #[derive(Debug, Clone)]
 pub struct RunStats {
@@ -18,6 +21,8 @@ pub struct RunStats {
     pub n: u64,
     /// Wall time of each run, in run order.
     pub walls: Vec<Duration>,
+    /// User plus system CPU time of each run (`wait4`), in run order.
+    pub cpus: Vec<Duration>,
     /// The largest peak RSS over the runs, in KiB.
     pub max_rss_kib: u64,
     /// Files, folders and links in the checkpoint folder after the first run
@@ -86,6 +91,10 @@ pub struct TkrBench {
     /// `tkr --jobs` (processes at once); `None` keeps tkr's default (the
     /// number of cores).
     pub jobs: Option<u64>,
+    /// The OpenTelemetry export's endpoint for the child
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`); `None` runs it without one, even
+    /// when this process has the variable set.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl TkrBench {
@@ -107,6 +116,7 @@ impl TkrBench {
             storage: self.storage,
             n,
             walls: Vec::new(),
+            cpus: Vec::new(),
             max_rss_kib: 0,
             entries: None,
         };
@@ -128,6 +138,10 @@ impl TkrBench {
             if let Some(bin) = &worker_dir {
                 cmd.env("PATH", path_with_first(bin));
             }
+            match &self.otlp_endpoint {
+                Some(url) => cmd.env(OTLP_ENDPOINT_VARIABLE, url),
+                None => cmd.env_remove(OTLP_ENDPOINT_VARIABLE),
+            };
             let run = run_measured(&mut cmd, dir.path())?;
             let program = self.tkr.display().to_string();
             check_run(&run, &program, self.workload, n)?;
@@ -135,6 +149,7 @@ impl TkrBench {
             let value = parse_output(line, &program, self.workload, n, &["outputs", "value"])?;
             check_value(&value, &program, self.workload, n)?;
             stats.walls.push(run.wall);
+            stats.cpus.push(run.cpu);
             stats.max_rss_kib = stats.max_rss_kib.max(run.max_rss_kib);
             if r == 0 && self.count_entries && self.storage == StorageMode::File {
                 stats.entries = Some(count_entries(&ck)?);

@@ -36,6 +36,7 @@ touch "$TKR_DIR/x"; echo '{"id":"00000000-0000-0000-0000-000000000001","name":nu
         count_entries: true,
         worker: None,
         jobs: None,
+        otlp_endpoint: None,
     };
     let stats = bench.run(20, dir.path()).expect("runs");
     assert_eq!(stats.walls.len(), 3);

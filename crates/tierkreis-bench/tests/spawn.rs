@@ -83,6 +83,7 @@ echo '{{"id":"00000000-0000-0000-0000-000000000001","name":null,"status":"finish
         count_entries: false,
         worker: Some(worker),
         jobs: Some(2),
+        otlp_endpoint: None,
     };
     let stats = bench.run(20, dir.path()).expect("runs");
     assert!(stats
