@@ -30,11 +30,12 @@
 //! sends them while the run goes on, every 256 ended spans (a batch not
 //! full leaves after 500 ms without a full one; see the `span_batches`
 //! module): when the run is over only the last few spans and the metrics
-//! are left to send, both at once. The metrics are counted by the export
-//! itself (`run_metrics`) and sent by the same thread every 10 s while the
-//! run goes on, and once at its end. No OpenTelemetry SDK is involved: the
-//! messages are the `opentelemetry-proto` crate's, so any collector reads
-//! them, and the cost stays within what a short run may pay.
+//! are left to send. The metrics are counted by the export itself
+//! (`run_metrics`) and sent by the same thread, on the same kept
+//! connection, every 10 s while the run goes on and once after its last
+//! spans. No OpenTelemetry SDK is involved: the messages are the
+//! `opentelemetry-proto` crate's, so any collector reads them, and the
+//! cost stays small (see BENCHMARKS.md).
 
 mod http_client;
 mod run_metrics;
@@ -154,20 +155,22 @@ fn trace_request_sender(
     client: PlainHttpClient,
     traces: String,
     resource: Resource,
+    connection: Arc<Mutex<KeptConnection>>,
 ) -> span_batches::SendSpans<EncodedSpan> {
     let scope = scope();
     let headers = http_client::headers_from_environment(Signal::Traces);
-    let mut connection = KeptConnection::default();
     Box::new(move |spans: Vec<EncodedSpan>| {
         let request = span_encoding::trace_request(&resource, "", &scope, &spans);
         drop(spans);
+        let mut connection = connection.lock().unwrap_or_else(|e| e.into_inner());
         client
             .post_protobuf(&mut connection, &traces, &headers, request)
             .map_err(|e| e.to_string())
     })
 }
 
-/// Sends the run's metrics, as they stand, to the collector.
+/// Sends the run's metrics, as they stand, to the collector (on the
+/// exporting thread, on the spans' connection).
 #[derive(Debug)]
 struct MetricsSender {
     client: PlainHttpClient,
@@ -175,7 +178,7 @@ struct MetricsSender {
     headers: Vec<(String, String)>,
     resource: Resource,
     scope: InstrumentationScope,
-    connection: Mutex<KeptConnection>,
+    connection: Arc<Mutex<KeptConnection>>,
 }
 
 impl MetricsSender {
@@ -211,17 +214,20 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
     let traces = format!("{base}/v1/traces");
     let resource = resource_from_environment();
     let state = Arc::new(Mutex::new(ExportState::new()));
-    let metrics = Arc::new(MetricsSender {
+    // One connection for everything the exporting thread sends.
+    let connection = Arc::new(Mutex::new(KeptConnection::default()));
+    let metrics = MetricsSender {
         client: client.clone(),
         url: format!("{base}/v1/metrics"),
         headers: http_client::headers_from_environment(Signal::Metrics),
         resource: resource.clone(),
         scope: scope(),
-        connection: Mutex::new(KeptConnection::default()),
-    });
-    // The metrics while the run goes on, from the exporting thread.
+        connection: Arc::clone(&connection),
+    };
+    // The metrics while the run goes on and after its last spans, from the
+    // exporting thread.
     let periodic = {
-        let (metrics, state) = (Arc::clone(&metrics), Arc::clone(&state));
+        let state = Arc::clone(&state);
         PeriodicWork {
             every: run_metrics::METRICS_INTERVAL,
             work: Box::new(move || {
@@ -233,18 +239,14 @@ pub fn otlp_export(base: &str) -> Result<Arc<dyn TimelineSink>, TelemetryError> 
     };
     // Exports go in small batches during the run (see the crate docs).
     let spans = SpanBatches::new(
-        trace_request_sender(client, traces.clone(), resource),
+        trace_request_sender(client, traces.clone(), resource, connection),
         Some(periodic),
     )
     .map_err(|source| TelemetryError::ExportingThread {
         endpoint: traces,
         source,
     })?;
-    Ok(Arc::new(OtlpExport {
-        spans,
-        metrics: Some(metrics),
-        state,
-    }))
+    Ok(Arc::new(OtlpExport { spans, state }))
 }
 
 /// A task node whose span is open (sent when it ends).
@@ -343,9 +345,9 @@ fn nanos(us: u64) -> u64 {
 /// The OpenTelemetry export of one run (see the crate docs).
 #[derive(Debug)]
 struct OtlpExport {
+    /// The spans' batches, and the exporting thread that also sends the
+    /// metrics.
     spans: SpanBatches<EncodedSpan>,
-    /// `None` only in unit tests, which send no metrics.
-    metrics: Option<Arc<MetricsSender>>,
     state: Arc<Mutex<ExportState>>,
 }
 
@@ -578,8 +580,8 @@ impl TimelineSink for OtlpExport {
         }
     }
 
-    /// Sends the last spans and the metrics at once (one request each, in
-    /// parallel) and ends the exporting thread: an export serves one run.
+    /// Sends the last spans, then the metrics, and ends the exporting
+    /// thread: an export serves one run.
     fn run_over(&self) {
         {
             // A run that ended without its last line: its open spans end now.
@@ -588,22 +590,9 @@ impl TimelineSink for OtlpExport {
                 self.end_run(&mut state, now_ns() / 1000, None);
             }
         }
-        std::thread::scope(|threads| {
-            let metrics = self.metrics.as_ref().map(|metrics| {
-                let state = &self.state;
-                threads.spawn(move || metrics.send(state))
-            });
-            if let Err(e) = self.spans.shutdown_within(EXPORT_TIMEOUT * 3) {
-                tracing::warn!(error = %e, "could not export the run's spans");
-            }
-            match metrics.map(|sending| sending.join()) {
-                None | Some(Ok(Ok(()))) => {}
-                Some(Ok(Err(e))) => {
-                    tracing::warn!(error = %e, "could not export the run's metrics")
-                }
-                Some(Err(_)) => tracing::warn!("the metrics export panicked"),
-            }
-        });
+        if let Err(e) = self.spans.shutdown_within(EXPORT_TIMEOUT * 3) {
+            tracing::warn!(error = %e, "could not export the run's spans");
+        }
     }
 }
 
@@ -637,7 +626,6 @@ mod tests {
         .expect("exporting thread");
         OtlpExport {
             spans,
-            metrics: None,
             state: Arc::new(Mutex::new(ExportState::new())),
         }
     }

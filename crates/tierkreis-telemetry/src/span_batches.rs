@@ -28,7 +28,8 @@ pub(crate) const MAX_SPANS_WAITING: usize = 256 * 1024;
 pub(crate) type SendSpans<Span> = Box<dyn FnMut(Vec<Span>) -> Result<(), String> + Send>;
 
 /// Work the exporting thread also does every so often while the run goes
-/// on (the export sends its metrics so); not at shutdown.
+/// on, and once more at shutdown, after the last spans (the export sends
+/// its metrics so, on the spans' connection).
 pub(crate) struct PeriodicWork {
     pub(crate) every: Duration,
     pub(crate) work: Box<dyn FnMut() + Send>,
@@ -111,6 +112,9 @@ impl<Span: Send + 'static> SpanBatches<Span> {
                         }
                         Err(RecvTimeoutError::Disconnected) => break,
                     }
+                }
+                if let Some(periodic) = periodic.as_mut() {
+                    (periodic.work)();
                 }
             })?;
         Ok(SpanBatches {
@@ -293,9 +297,12 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(done.load(Ordering::Relaxed) >= 2);
+        // Once more at shutdown.
+        let before = done.load(Ordering::Relaxed);
         batches
             .shutdown_within(Duration::from_secs(30))
             .expect("shutdown");
+        assert!(done.load(Ordering::Relaxed) > before);
     }
 
     #[test]
