@@ -3,6 +3,16 @@
 //! `main` only parses arguments and maps the result to an exit code; each
 //! command lives in its own module.
 
+/// The allocator of `tkr`: mimalloc (its v2, whose arenas are committed
+/// as they are used; v3's eager commit adds about 25 MB to a small run).
+/// The controller's threads hand memory to each other all run long
+/// (timeline lines, encoded spans, task records), and glibc's malloc then
+/// makes the freeing thread take the allocating thread's arena lock: with
+/// mimalloc a 1,000-task run in memory takes about 20% less time and the
+/// OpenTelemetry export half as much (BENCHMARKS.md, "The allocator").
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd_cache;
 mod cmd_report;
 mod cmd_run;
